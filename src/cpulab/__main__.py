@@ -1,0 +1,5 @@
+import sys
+
+from cpulab.cli import main
+
+sys.exit(main())

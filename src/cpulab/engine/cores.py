@@ -1,0 +1,147 @@
+"""Which cores this process may use, and how `n_jobs` values resolve against them.
+
+The count follows joblib/loky's `cpu_count()` exactly (affinity, cgroup CPU quota,
+LOKY_MAX_CPU_COUNT), but is computed here so that the UI process never has to import
+joblib, which pulls in numpy.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from cpulab.engine.errors import UsageError
+
+CGROUP_V2_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
+CGROUP_V1_QUOTA = Path("/sys/fs/cgroup/cpu/cpu.cfs_quota_us")
+CGROUP_V1_PERIOD = Path("/sys/fs/cgroup/cpu/cpu.cfs_period_us")
+
+
+@dataclass(frozen=True)
+class CoreBudget:
+    """The CPUs a run may use and why there are that many."""
+
+    logical: int  # CPUs in the machine
+    affinity: tuple[int, ...]  # CPU ids this process may be scheduled on
+    quota: float | None  # cgroup CPU bandwidth limit in cores, None when unlimited
+    env_limit: int | None  # LOKY_MAX_CPU_COUNT, when set
+
+    @property
+    def available(self) -> int:
+        """Cores as joblib counts them: the smallest of every limit, at least 1."""
+        limits = [self.logical, len(self.affinity) or self.logical]
+        if self.quota is not None:
+            limits.append(math.ceil(self.quota))
+        if self.env_limit is not None:
+            limits.append(self.env_limit)
+        return max(min(limits), 1)
+
+    def to_dict(self) -> dict:
+        return {
+            "logical": self.logical,
+            "available": self.available,
+            "affinity": list(self.affinity),
+            "quota": self.quota,
+            "env_limit": self.env_limit,
+        }
+
+
+def cgroup_quota() -> float | None:
+    """The cgroup CPU bandwidth limit in cores (v2, then v1), or None if there is none."""
+    quota = period = None
+    try:
+        if CGROUP_V2_CPU_MAX.exists():
+            parts = CGROUP_V2_CPU_MAX.read_text().split()
+            if len(parts) == 2:
+                quota, period = parts
+        if quota is None and CGROUP_V1_QUOTA.exists() and CGROUP_V1_PERIOD.exists():
+            quota = CGROUP_V1_QUOTA.read_text().strip()
+            period = CGROUP_V1_PERIOD.read_text().strip()
+        if quota is None or quota == "max":
+            return None
+        quota_us, period_us = int(quota), int(period)
+    except (OSError, ValueError):
+        return None
+    if quota_us <= 0 or period_us <= 0:
+        return None
+    return quota_us / period_us
+
+
+def _env_limit() -> int | None:
+    raw = os.environ.get("LOKY_MAX_CPU_COUNT")
+    if raw is None:
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise UsageError(f"LOKY_MAX_CPU_COUNT must be a whole number, not {raw!r}") from None
+    return value if value > 0 else None
+
+
+def core_budget() -> CoreBudget:
+    logical = os.cpu_count() or 1
+    try:
+        affinity = tuple(sorted(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        affinity = tuple(range(logical))
+    return CoreBudget(logical, affinity, cgroup_quota(), _env_limit())
+
+
+def available_cores() -> int:
+    return core_budget().available
+
+
+def resolve_n_jobs(value: int | str, available: int, *, what: str = "n_jobs") -> int:
+    """Turn an `n_jobs` value into a concrete worker count, the way joblib does.
+
+    Positive values are taken as they are (above `available` they oversubscribe),
+    -1 means every available core, -2 all but one, and so on; 0 is invalid.
+    """
+    if isinstance(value, str):
+        try:
+            value = int(value.strip())
+        except ValueError:
+            raise UsageError(f"{what} must be a whole number of cores, not {value!r}") from None
+    if value == 0:
+        raise UsageError(f"{what} cannot be 0: use 1 for one core or -1 for all {available}")
+    if value > 0:
+        return value
+    resolved = available + 1 + value
+    if resolved < 1:
+        raise UsageError(
+            f"{what}={value} leaves no core: with {available} available the lowest is -{available}"
+        )
+    return resolved
+
+
+@dataclass(frozen=True)
+class CoreSplit:
+    """Cores given to model training (estimator n_jobs) and to evaluation (CV/search n_jobs)."""
+
+    train: int
+    eval: int
+    available: int
+
+    @classmethod
+    def resolve(cls, train: int | str, eval: int | str, available: int | None = None):
+        available = available_cores() if available is None else available
+        return cls(
+            train=resolve_n_jobs(train, available, what="training cores"),
+            eval=resolve_n_jobs(eval, available, what="evaluation cores"),
+            available=available,
+        )
+
+    @property
+    def total(self) -> int:
+        """Cores the split asks for at once: nested parallelism multiplies."""
+        return self.train * self.eval
+
+    @property
+    def oversubscribed(self) -> bool:
+        return self.total > self.available
+
+    def describe(self) -> str:
+        text = f"{self.train} x {self.eval} = {self.total} of {self.available} cores"
+        return text + " (oversubscribed)" if self.oversubscribed else text

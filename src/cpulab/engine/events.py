@@ -1,0 +1,156 @@
+"""The events a run emits, and their JSON-lines form.
+
+The runner child prints one JSON object per line; the supervisor parses each line back
+into one of these dataclasses. Anything that does not parse becomes an `Error`, so a
+garbled child can never crash or hang its parent.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, ClassVar
+
+# Phases in the order a run goes through them.
+PHASES = ("imports", "data", "workers", "warmup", "fit", "score")
+PHASE_TITLES = {
+    "imports": "importing libraries",
+    "data": "preparing data",
+    "workers": "starting workers",
+    "warmup": "warming up",
+    "fit": "fitting",
+    "score": "scoring",
+}
+
+
+class EventError(ValueError):
+    """A line from the child that is not a valid event."""
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: ClassVar[str] = ""
+
+    def to_json(self) -> str:
+        return json.dumps({"event": self.kind, **asdict(self)}, separators=(",", ":"))
+
+
+@dataclass(frozen=True)
+class Started(Event):
+    """The child is alive; `pid` leads its own process group."""
+
+    kind: ClassVar[str] = "started"
+    pid: int
+    pgid: int
+    t: float
+
+
+@dataclass(frozen=True)
+class Phase(Event):
+    kind: ClassVar[str] = "phase"
+    name: str
+    t: float
+    repeat: int | None = None  # which warm-up or measured repeat, counted from 1
+
+    @property
+    def title(self) -> str:
+        return PHASE_TITLES.get(self.name, self.name)
+
+
+@dataclass(frozen=True)
+class Progress(Event):
+    """Units of the measured call done so far: folds, candidates, trees or models."""
+
+    kind: ClassVar[str] = "progress"
+    done: int
+    total: int | None
+    unit: str
+    t: float
+
+
+@dataclass(frozen=True)
+class Result(Event):
+    kind: ClassVar[str] = "result"
+    task: str
+    title: str
+    scale: str
+    train: int  # training cores (estimator n_jobs)
+    eval: int  # evaluation cores (CV / search / models-at-once n_jobs)
+    available: int  # cores this process could use
+    fit_times: list[float]  # seconds of each measured repeat, perf_counter around the call
+    warmup_times: list[float]
+    setup: dict[str, float]  # seconds spent importing, preparing data, starting workers
+    cpu_time: float  # CPU seconds of the whole process tree during the measured repeats
+    peak_rss: int  # bytes: highest sampled sum of resident memory over the process tree
+    score: float | None
+    metric: str
+    details: dict[str, Any] = field(default_factory=dict)
+    flags: list[str] = field(default_factory=list)
+    machine: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def fit_time(self) -> float:
+        """The median measured time: the figure to compare across points."""
+        return statistics.median(self.fit_times)
+
+    @property
+    def cores_used(self) -> int:
+        return self.train * self.eval
+
+    def summary(self) -> dict[str, Any]:
+        """The full record plus the derived figures, as the CLI's --json prints it."""
+        return {
+            **asdict(self),
+            "fit_time": self.fit_time,
+            "fit_min": min(self.fit_times),
+            "fit_max": max(self.fit_times),
+        }
+
+
+@dataclass(frozen=True)
+class Error(Event):
+    """The run failed: the task raised, the child died, or it printed garbage."""
+
+    kind: ClassVar[str] = "error"
+    type: str
+    message: str
+    traceback: str = ""
+    exit_status: int | None = None
+    stderr_tail: str = ""
+
+    def one_line(self) -> str:
+        return f"{self.type}: {self.message}" if self.message else self.type
+
+
+@dataclass(frozen=True)
+class Cancelled(Event):
+    """Made by the supervisor, not the child: the run was stopped on request."""
+
+    kind: ClassVar[str] = "cancelled"
+    seconds: float  # from the cancel request until the whole tree was gone
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.kind: cls for cls in (Started, Phase, Progress, Result, Error, Cancelled)
+}
+FINAL_EVENTS = (Result, Error, Cancelled)
+
+
+def parse_event(line: str | bytes) -> Event:
+    """Parse one JSON line into an event, raising EventError for anything else."""
+    try:
+        data = json.loads(line)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise EventError(f"not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise EventError("not a JSON object")
+    kind = data.pop("event", None)
+    cls = EVENT_TYPES.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        raise EventError(f"unknown event {kind!r}")
+    known = {f.name for f in fields(cls)}
+    try:
+        return cls(**{k: v for k, v in data.items() if k in known})
+    except TypeError as exc:
+        raise EventError(f"bad {kind} event: {exc}") from None

@@ -1,0 +1,61 @@
+"""Facts about the machine and libraries, recorded with every result."""
+
+from __future__ import annotations
+
+import platform
+import sys
+from functools import cache
+from importlib import metadata
+
+from cpulab.engine.cores import core_budget
+
+LIBRARIES = ("scikit-learn", "joblib", "numpy", "scipy", "threadpoolctl", "psutil")
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
+@cache
+def machine_facts() -> dict:
+    """Cheap facts, safe in the UI process: no scikit-learn, no numpy."""
+    import psutil
+
+    return {
+        "cpu_model": cpu_model(),
+        "logical_cores": psutil.cpu_count(logical=True),
+        "physical_cores": psutil.cpu_count(logical=False),
+        "cores": core_budget().to_dict(),
+        "platform": platform.platform(),
+        "python": sys.version.split()[0],
+    }
+
+
+def library_facts() -> dict:
+    """Library versions and the BLAS/OpenMP thread pools loaded. Call in the child."""
+    from threadpoolctl import threadpool_info
+
+    versions = {}
+    for name in LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    pools = [
+        {
+            "user_api": pool.get("user_api"),
+            "internal_api": pool.get("internal_api"),
+            "version": pool.get("version"),
+            "num_threads": pool.get("num_threads"),
+            "threading_layer": pool.get("threading_layer"),
+        }
+        for pool in threadpool_info()
+    ]
+    return {"libraries": versions, "threadpools": pools}

@@ -1,0 +1,54 @@
+"""What the parent asks the runner child to do: one point, fully resolved."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from cpulab.engine.cores import CoreSplit
+from cpulab.engine.errors import UsageError
+from cpulab.engine.tasks import Task, check_scale
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    task: str
+    title: str
+    metric: str
+    builder: str  # "module:function" the child imports to build the workload
+    scale: str
+    train: int
+    eval: int
+    available: int
+    repeats: int = 1
+    warmup: int = 0
+
+    @classmethod
+    def for_task(
+        cls, task: Task, split: CoreSplit, scale: str = "small", repeats: int = 1, warmup: int = 0
+    ) -> RunSpec:
+        """Validate everything the user chose; what comes back is safe to run."""
+        check_scale(scale)
+        task.check_split(split)
+        if repeats < 1:
+            raise UsageError(f"repeats must be at least 1, not {repeats}")
+        if warmup < 0:
+            raise UsageError(f"warm-up runs cannot be negative ({warmup})")
+        return cls(
+            task=task.name,
+            title=task.title,
+            metric=task.metric,
+            builder=task.builder,
+            scale=scale,
+            train=split.train,
+            eval=split.eval,
+            available=split.available,
+            repeats=repeats,
+            warmup=warmup,
+        )
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> RunSpec:
+        return cls(**data)

@@ -1,0 +1,210 @@
+"""Start a runner child, stream its events, cancel it, and never leave a process behind.
+
+Every run ends in exactly one final event (Result, Error or Cancelled), whatever the
+child does: finish, raise, die by a signal, or print garbage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import sys
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Sequence
+
+from cpulab.engine.events import (
+    FINAL_EVENTS,
+    Cancelled,
+    Error,
+    Event,
+    EventError,
+    Result,
+    parse_event,
+)
+from cpulab.engine.spec import RunSpec
+from cpulab.engine.treemeter import kill_tree
+
+RUNNER_COMMAND = (sys.executable, "-m", "cpulab.engine.runner")
+STDERR_TAIL_BYTES = 4096
+LINE_LIMIT = 1 << 20  # one result carries machine facts; far below this
+EXIT_WAIT = 2.0  # seconds a finished child gets to exit before it is killed
+
+
+def describe_exit(status: int | None) -> str:
+    if status is None:
+        return "the runner did not exit"
+    if status < 0:
+        try:
+            name = signal.Signals(-status).name
+        except ValueError:
+            name = f"signal {-status}"
+        return f"the runner was killed by {name}"
+    return f"the runner exited with status {status}"
+
+
+class RunHandle:
+    """One running child. Iterate `events()` once; `cancel()` from anywhere."""
+
+    def __init__(self, proc: asyncio.subprocess.Process):
+        self.proc = proc
+        self.pid = proc.pid
+        self._stderr: deque[bytes] = deque()
+        self._stderr_size = 0
+        self._stderr_task = asyncio.ensure_future(self._drain_stderr())
+        self._cancel_started: float | None = None
+        self._cancel_done = asyncio.Event()
+        self.final: Event | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.final is not None
+
+    async def _drain_stderr(self) -> None:
+        assert self.proc.stderr is not None
+        while chunk := await self.proc.stderr.read(4096):
+            self._stderr.append(chunk)
+            self._stderr_size += len(chunk)
+            while self._stderr_size - len(self._stderr[0]) >= STDERR_TAIL_BYTES:
+                self._stderr_size -= len(self._stderr.popleft())
+
+    def stderr_tail(self) -> str:
+        text = b"".join(self._stderr)[-STDERR_TAIL_BYTES:].decode("utf-8", "replace")
+        return text.strip()
+
+    async def events(self) -> AsyncIterator[Event]:
+        assert self.proc.stdout is not None
+        try:
+            while True:
+                try:
+                    line = await self.proc.stdout.readline()
+                except (ValueError, asyncio.LimitOverrunError):
+                    line = b"<an event line over the size limit>"
+                if not line:
+                    break
+                try:
+                    event = parse_event(line)
+                except EventError as exc:
+                    yield await self._finish(await self._protocol_error(line, exc))
+                    return
+                if isinstance(event, FINAL_EVENTS):
+                    yield await self._finish(event)
+                    return
+                yield event
+            yield await self._finish(await self._ended_early())
+        finally:
+            if not self.finished:  # the consumer stopped listening: stop the child too
+                self.kill()
+
+    async def _protocol_error(self, line: bytes, exc: EventError) -> Error:
+        await asyncio.to_thread(self.kill)
+        await self._wait_exit()
+        return Error(
+            type="ProtocolError",
+            message=f"the runner printed a line that is not an event ({exc}): {line[:120]!r}",
+            exit_status=self.proc.returncode,
+            stderr_tail=self.stderr_tail(),
+        )
+
+    async def _ended_early(self) -> Event:
+        status = await self._wait_exit()
+        if self._cancel_started is not None:
+            await self._cancel_done.wait()
+            return Cancelled(seconds=time.monotonic() - self._cancel_started)
+        return Error(
+            type="ChildDied",
+            message=f"{describe_exit(status)} before reporting a result",
+            exit_status=status,
+            stderr_tail=self.stderr_tail(),
+        )
+
+    async def _finish(self, event: Event) -> Event:
+        if isinstance(event, Result | Error) and self.proc.returncode is None:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.proc.wait(), EXIT_WAIT)
+        await asyncio.to_thread(self.kill)  # mop up idle workers the child left
+        await self._wait_exit()
+        if isinstance(event, Error) and not event.stderr_tail:
+            event = Error(
+                type=event.type,
+                message=event.message,
+                traceback=event.traceback,
+                exit_status=self.proc.returncode,
+                stderr_tail=self.stderr_tail(),
+            )
+        self.final = event
+        return event
+
+    async def _wait_exit(self) -> int | None:
+        status = await self.proc.wait()
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._stderr_task, 1.0)
+        return status
+
+    async def cancel(self) -> None:
+        """Stop the run and its whole tree; `events()` then ends with Cancelled."""
+        if self.finished or self._cancel_started is not None:
+            return
+        self._cancel_started = time.monotonic()
+        try:
+            await asyncio.to_thread(self.kill)
+        finally:
+            self._cancel_done.set()
+
+    def kill(self) -> None:
+        """Synchronously end the child's process tree: SIGTERM, short grace, SIGKILL."""
+        if self.proc.returncode is None:  # once reaped, the pid may belong to another
+            kill_tree(self.pid)
+        # Workers orphaned by a child that already exited are no longer its descendants,
+        # but they still share its process group, whose id cannot be reused while any
+        # member lives.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, signal.SIGKILL)
+
+
+class Supervisor:
+    """Starts runs. `command` is the runner to start, injectable for tests."""
+
+    def __init__(self, command: Sequence[str] = RUNNER_COMMAND, env: dict | None = None):
+        self.command = tuple(command)
+        self.env = env
+
+    async def start(self, spec: RunSpec) -> RunHandle:
+        proc = await asyncio.create_subprocess_exec(
+            *self.command,
+            json.dumps(spec.to_dict()),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,  # its own process group, away from the terminal's Ctrl-C
+            env=self.env,
+            limit=LINE_LIMIT,
+        )
+        return RunHandle(proc)
+
+    def run_blocking(self, spec: RunSpec, on_event: Callable[[Event], None]) -> Event:
+        """Run to the end for plain callers; returns the final event.
+
+        Ctrl-C kills the whole tree before KeyboardInterrupt reaches the caller.
+        """
+        handle: RunHandle | None = None
+
+        async def main() -> Event:
+            nonlocal handle
+            handle = await self.start(spec)
+            final: Event | None = None
+            async for event in handle.events():
+                on_event(event)
+                final = event
+            assert final is not None
+            return final
+
+        try:
+            return asyncio.run(main())
+        except BaseException:
+            if handle is not None and not handle.finished:
+                handle.kill()
+            raise
