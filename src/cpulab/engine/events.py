@@ -7,9 +7,13 @@ garbled child can never crash or hang its parent.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import statistics
+import types
+import typing
 from dataclasses import asdict, dataclass, field, fields
+from functools import cache
 from typing import Any, ClassVar
 
 # Phases in the order a run goes through them.
@@ -149,8 +153,44 @@ def parse_event(line: str | bytes) -> Event:
     cls = EVENT_TYPES.get(kind) if isinstance(kind, str) else None
     if cls is None:
         raise EventError(f"unknown event {kind!r}")
-    known = {f.name for f in fields(cls)}
-    try:
-        return cls(**{k: v for k, v in data.items() if k in known})
-    except TypeError as exc:
-        raise EventError(f"bad {kind} event: {exc}") from None
+    hints = _field_types(cls)
+    values = {k: v for k, v in data.items() if k in hints}
+    missing = [f.name for f in fields(cls) if f.name not in values and _required(f)]
+    if missing:
+        raise EventError(f"{kind} event without {', '.join(missing)}")
+    for name, value in values.items():
+        if not _conforms(value, hints[name]):
+            raise EventError(f"{kind} event has a bad {name}: {value!r:.60}")
+    if cls is Result and not values["fit_times"]:
+        raise EventError("result event without any measured time")
+    return cls(**values)
+
+
+@cache
+def _field_types(cls: type[Event]) -> dict[str, Any]:
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in fields(cls)}
+
+
+def _required(f) -> bool:
+    return f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+
+
+def _conforms(value: Any, hint: Any) -> bool:
+    """Whether a decoded JSON value fits a field's annotation (the shapes events use)."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is Any:
+        return True
+    if origin in (typing.Union, types.UnionType):
+        return any(_conforms(value, arg) for arg in args)
+    if hint is type(None):
+        return value is None
+    if hint is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if origin is list:
+        return isinstance(value, list) and all(_conforms(v, args[0]) for v in value)
+    if origin is dict:
+        return isinstance(value, dict) and all(_conforms(v, args[1]) for v in value.values())
+    return isinstance(value, hint)

@@ -1,0 +1,241 @@
+"""Real runs in real child processes: every task completes, failures end in error events,
+cancelling leaves no process of the tree alive."""
+
+import asyncio
+import os
+import signal
+import sys
+import time
+
+import psutil
+import pytest
+
+from cpulab.engine.cores import CoreSplit
+from cpulab.engine.events import (
+    PHASES,
+    Cancelled,
+    Error,
+    Phase,
+    Progress,
+    Result,
+    Started,
+)
+from cpulab.engine.spec import RunSpec
+from cpulab.engine.supervisor import Supervisor
+from cpulab.engine.tasks import CATALOGUE
+
+
+def spec_for(task: str, train=1, eval=1, scale="small", **kwargs) -> RunSpec:
+    split = CoreSplit.resolve(train, eval, available=2)
+    return RunSpec.for_task(CATALOGUE[task], split, scale, **kwargs)
+
+
+def faulty_spec(builder: str) -> RunSpec:
+    return RunSpec(
+        task=builder,
+        title=builder,
+        metric="none",
+        builder=f"faulty_workloads:{builder}",
+        scale="small",
+        train=1,
+        eval=1,
+        available=2,
+    )
+
+
+async def collect(handle, on_event=None) -> list:
+    events = []
+    async for event in handle.events():
+        events.append(event)
+        if on_event is not None:
+            await on_event(event)
+    return events
+
+
+def tree_pids(pid: int) -> set[int]:
+    try:
+        root = psutil.Process(pid)
+        return {pid} | {child.pid for child in root.children(recursive=True)}
+    except psutil.NoSuchProcess:
+        return set()
+
+
+def alive(pids: set[int]) -> set[int]:
+    living = set()
+    for pid in pids:
+        try:
+            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                living.add(pid)
+        except psutil.NoSuchProcess:
+            pass
+    return living
+
+
+@pytest.mark.parametrize(
+    ("task", "train", "eval"),
+    [
+        ("rf-train", 2, 1),
+        ("cv-eval", 1, 2),
+        ("grid-search", 1, 2),
+        ("compare-regressors", 2, 2),
+        ("digits-svc", 1, 2),
+    ],
+)
+async def test_every_task_completes_at_small_scale(task, train, eval):
+    handle = await Supervisor().start(spec_for(task, train, eval))
+    pids_seen: set[int] = set()
+
+    async def watch(event):
+        pids_seen.update(tree_pids(handle.pid))
+
+    events = await collect(handle, watch)
+    result = events[-1]
+    assert isinstance(result, Result), events[-1]
+    assert isinstance(events[0], Started) and events[0].pid == handle.pid
+    assert (result.task, result.train, result.eval) == (task, train, eval)
+    assert len(result.fit_times) == 1 and result.fit_time > 0
+    assert result.score is not None and result.score > 0
+    assert result.cpu_time > 0 and result.peak_rss > 10 * 2**20
+    assert set(result.setup) == {"imports", "data", "workers"}
+    # Process-based evaluation starts its workers before the measured call.
+    assert (result.setup["workers"] > 0) == (task != "rf-train")
+    phases = [e.name for e in events if isinstance(e, Phase)]
+    assert phases == [p for p in PHASES if p in phases]
+    assert {"imports", "data", "fit", "score"} <= set(phases)
+    progress = [e for e in events if isinstance(e, Progress)]
+    assert progress[-1].done == progress[-1].total
+    assert result.machine["libraries"]["scikit-learn"]
+    assert result.machine["cores"]["available"] >= 1
+    assert not alive(pids_seen), "the run left processes behind"
+
+
+async def test_repeats_and_warmups_are_timed_separately():
+    spec = spec_for("rf-train", scale="small", repeats=3, warmup=1)
+    events = await collect(await Supervisor().start(spec))
+    result = events[-1]
+    assert isinstance(result, Result)
+    assert len(result.fit_times) == 3 and len(result.warmup_times) == 1
+    assert min(result.fit_times) <= result.fit_time <= max(result.fit_times)
+    fits = [e.repeat for e in events if isinstance(e, Phase) and e.name == "fit"]
+    assert fits == [1, 2, 3]
+
+
+async def test_oversubscription_is_flagged_not_refused():
+    split = CoreSplit.resolve(2, 2, available=2)
+    spec = RunSpec.for_task(CATALOGUE["cv-eval"], split, "small")
+    result = (await collect(await Supervisor().start(spec)))[-1]
+    assert isinstance(result, Result)
+    assert result.flags == ["oversubscribed"]
+
+
+async def test_library_output_does_not_corrupt_events(child_env):
+    handle = await Supervisor(env=child_env).start(faulty_spec("prints_to_stdout"))
+    events = await collect(handle)
+    assert isinstance(events[-1], Result), events[-1]
+
+
+async def test_task_that_raises_ends_in_error_event(child_env):
+    events = await collect(await Supervisor(env=child_env).start(faulty_spec("raises")))
+    error = events[-1]
+    assert isinstance(error, Error)
+    assert error.type == "ValueError"
+    assert error.message == "the model refused to fit"
+    assert "faulty_workloads.py" in error.traceback
+    assert error.exit_status == 1
+
+
+async def test_build_failure_ends_in_error_event(child_env):
+    events = await collect(await Supervisor(env=child_env).start(faulty_spec("broken_at_build")))
+    assert isinstance(events[-1], Error) and events[-1].type == "RuntimeError"
+
+
+@pytest.mark.parametrize(
+    ("builder", "signal_name"), [("kills_itself", "SIGKILL"), ("aborts", "SIGABRT")]
+)
+async def test_child_killed_by_signal_ends_in_error_event(child_env, builder, signal_name):
+    events = await collect(await Supervisor(env=child_env).start(faulty_spec(builder)))
+    error = events[-1]
+    assert isinstance(error, Error)
+    assert error.type == "ChildDied"
+    assert signal_name in error.message
+    assert error.exit_status == -getattr(signal, signal_name)
+
+
+async def test_child_killed_from_outside_ends_in_error_event(child_env):
+    handle = await Supervisor(env=child_env).start(faulty_spec("hangs"))
+
+    async def kill_when_fitting(event):
+        if isinstance(event, Phase) and event.name == "fit":
+            os.kill(handle.pid, signal.SIGKILL)  # as the OOM killer would
+
+    events = await asyncio.wait_for(collect(handle, kill_when_fitting), 30)
+    assert isinstance(events[-1], Error) and "SIGKILL" in events[-1].message
+
+
+async def test_garbage_on_stdout_becomes_error_and_kills_the_child(python):
+    script = "print('hello, not json', flush=True); import time; time.sleep(60)"
+    handle = await Supervisor(command=[python, "-c", script]).start(spec_for("rf-train"))
+    events = await asyncio.wait_for(collect(handle), 10)
+    assert len(events) == 1
+    assert isinstance(events[0], Error) and events[0].type == "ProtocolError"
+    assert "hello, not json" in events[0].message
+    assert not alive({handle.pid})
+
+
+async def test_child_that_exits_silently_reports_status_and_stderr(python):
+    script = "import sys; sys.stderr.write('config missing\\n'); sys.exit(3)"
+    handle = await Supervisor(command=[python, "-c", script]).start(spec_for("rf-train"))
+    (error,) = await asyncio.wait_for(collect(handle), 10)
+    assert isinstance(error, Error)
+    assert error.exit_status == 3
+    assert "status 3" in error.message
+    assert error.stderr_tail == "config missing"
+
+
+@pytest.mark.parametrize(
+    ("task", "train", "eval", "when"),
+    [
+        ("rf-train", 2, 1, "fit"),  # threads inside the child
+        ("cv-eval", 1, 2, "fit"),  # loky worker processes
+        ("cv-eval", 1, 2, "workers"),  # while the workers are starting
+    ],
+)
+async def test_cancel_leaves_no_process_of_the_tree(task, train, eval, when):
+    handle = await Supervisor().start(spec_for(task, train, eval, scale="full"))
+    pids: set[int] = set()
+    cancel_seconds = None
+
+    async def cancel_when(event):
+        nonlocal cancel_seconds
+        if isinstance(event, Phase) and event.name == when and cancel_seconds is None:
+            # Let the phase get going (workers spawned, trees being built) first.
+            await asyncio.sleep(0.5)
+            pids.update(tree_pids(handle.pid))
+            started = time.monotonic()
+            await handle.cancel()
+            cancel_seconds = time.monotonic() - started
+
+    events = await asyncio.wait_for(collect(handle, cancel_when), 60)
+    assert isinstance(events[-1], Cancelled), events[-1]
+    assert cancel_seconds is not None and cancel_seconds < 2.0
+    if task == "cv-eval" and when == "fit":
+        assert len(pids) >= 3, "expected the child and its two workers"
+    assert not alive(pids)
+
+
+async def test_consumer_that_stops_listening_kills_the_child(child_env):
+    handle = await Supervisor(env=child_env).start(faulty_spec("hangs"))
+    events = handle.events()
+    async for event in events:
+        if isinstance(event, Phase) and event.name == "fit":
+            break
+    await events.aclose()
+    assert not alive({handle.pid})
+
+
+def test_run_blocking_returns_the_final_event():
+    seen = []
+    final = Supervisor().run_blocking(spec_for("rf-train"), seen.append)
+    assert isinstance(final, Result)
+    assert seen[-1] is final
+    assert sys.modules.get("sklearn") is None, "the parent process imported scikit-learn"

@@ -1,0 +1,37 @@
+"""The module boundaries the design depends on, checked in fresh interpreters."""
+
+import subprocess
+import sys
+
+import pytest
+
+
+def modules_after(code: str) -> set[str]:
+    probe = f"{code}\nimport sys\nprint('\\n'.join(sys.modules))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    return set(out.stdout.split())
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "cpulab.engine.cores",
+        "cpulab.engine.events",
+        "cpulab.engine.tasks",
+        "cpulab.engine.spec",
+        "cpulab.engine.supervisor",
+        "cpulab.engine.machine",
+        "cpulab.engine.runner",
+        "cpulab.cli",
+    ],
+)
+def test_engine_never_imports_textual_nor_scikit_learn(module):
+    loaded = modules_after(f"import {module}")
+    assert "textual" not in loaded
+    assert "sklearn" not in loaded
+    assert "numpy" not in loaded
+
+
+def test_listing_tasks_does_not_import_scikit_learn():
+    loaded = modules_after("from cpulab.cli import main\nmain(['tasks'])")
+    assert "sklearn" not in loaded and "joblib" not in loaded

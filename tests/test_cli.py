@@ -1,0 +1,126 @@
+"""The command line as a user meets it: real processes, real exit statuses."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+
+
+def cpulab(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "cpulab", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def test_tasks_lists_the_five_tasks():
+    out = cpulab("tasks")
+    assert out.returncode == 0, out.stderr
+    for name in ("rf-train", "cv-eval", "grid-search", "compare-regressors", "digits-svc"):
+        assert name in out.stdout
+
+
+def test_run_json_prints_one_document_with_time_and_score():
+    out = cpulab("run", "rf-train", "--scale", "small", "--train", "1", "--eval", "1", "--json")
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert doc["fit_time"] > 0
+    assert 0 < doc["score"] <= 1
+    assert doc["metric"] == "accuracy"
+    assert doc["train"] == doc["eval"] == 1
+    assert doc["machine"]["cpu_model"]
+
+
+def test_run_on_a_terminal_less_stdout_prints_a_summary():
+    out = cpulab("run", "digits-svc", "--eval", "-1")
+    assert out.returncode == 0, out.stderr
+    assert "fit time" in out.stdout and "accuracy" in out.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--train", "0"], "training cores cannot be 0"),
+        (["--train", "abc"], "training cores must be a whole number"),
+        (["--eval", "-99"], "evaluation cores=-99 leaves no core"),
+        (["--scale", "huge"], "invalid choice: 'huge'"),
+        (["--repeats", "0"], "repeats must be at least 1"),
+        (["--repeats", "many"], "expected a whole number"),
+        (["--warmup", "-1"], "warm-up runs cannot be negative"),
+        (["--eval", "2"], "rf-train has no evaluation cores knob"),
+    ],
+)
+def test_bad_input_is_one_line_and_status_2(args, says):
+    out = cpulab("run", "rf-train", *args)
+    assert out.returncode == 2
+    assert out.stdout == ""
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1, out.stderr
+    assert lines[0].startswith("cpulab")
+    assert says in lines[0]
+    assert "Traceback" not in out.stderr
+
+
+def test_unknown_task_names_the_choices():
+    out = cpulab("run", "rf-trian")
+    assert out.returncode == 2
+    assert out.stderr.strip() == (
+        "cpulab: error: unknown task 'rf-trian': choose one of rf-train, cv-eval, "
+        "grid-search, compare-regressors, digits-svc"
+    )
+
+
+def test_unknown_command_is_one_line():
+    out = cpulab("frobnicate")
+    assert out.returncode == 2
+    assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_ctrl_c_kills_the_whole_tree_and_exits_130():
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cpulab", "run", "cv-eval", "--scale", "full", "--eval", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+    )
+    cli = psutil.Process(proc.pid)
+    tree: set[int] = set()
+    deadline = time.monotonic() + 30
+    # Wait for the runner child and both of its loky workers.
+    while time.monotonic() < deadline and len(tree) < 3:
+        time.sleep(0.2)
+        tree = {p.pid for p in cli.children(recursive=True)}
+    assert len(tree) >= 3, "the run never started its workers"
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=10)
+    assert proc.returncode == 130
+    assert b"Traceback" not in stderr
+    time.sleep(0.2)
+    survivors = [
+        pid
+        for pid in tree
+        if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    ]
+    assert not survivors
+
+
+def test_no_command_off_a_terminal_runs_a_headless_demo():
+    env = dict(os.environ, LOKY_MAX_CPU_COUNT="1")  # one point keeps this test short
+    out = subprocess.run(
+        [sys.executable, "-m", "cpulab"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+        env=env,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "Random forest training" in out.stdout and "fit time" in out.stdout
