@@ -29,6 +29,7 @@ def machine_facts() -> dict:
     import psutil
 
     return {
+        "hostname": platform.node(),
         "cpu_model": cpu_model(),
         "logical_cores": psutil.cpu_count(logical=True),
         "physical_cores": psutil.cpu_count(logical=False),
