@@ -22,6 +22,7 @@ from cpulab.engine.events import (
 )
 from cpulab.engine.spec import RunSpec
 from cpulab.engine.supervisor import Supervisor
+from cpulab.engine.sweep import SweepPlan
 from cpulab.engine.tasks import CATALOGUE
 
 
@@ -58,6 +59,13 @@ def tree_pids(pid: int) -> set[int]:
         return {pid} | {child.pid for child in root.children(recursive=True)}
     except psutil.NoSuchProcess:
         return set()
+
+
+def leaked_shared_memory(pid: int) -> list[str]:
+    """joblib memmapping folders and loky semaphores named after a runner's pid."""
+    if not os.path.isdir("/dev/shm"):
+        return []
+    return [n for n in os.listdir("/dev/shm") if f"_{pid}_" in n or f"-{pid}-" in n]
 
 
 def alive(pids: set[int]) -> set[int]:
@@ -107,6 +115,7 @@ async def test_every_task_completes_at_small_scale(task, train, eval):
     assert result.machine["libraries"]["scikit-learn"]
     assert result.machine["cores"]["available"] >= 1
     assert not alive(pids_seen), "the run left processes behind"
+    assert not leaked_shared_memory(handle.pid)
 
 
 async def test_repeats_and_warmups_are_timed_separately():
@@ -221,6 +230,7 @@ async def test_cancel_leaves_no_process_of_the_tree(task, train, eval, when):
     if task == "cv-eval" and when == "fit":
         assert len(pids) >= 3, "expected the child and its two workers"
     assert not alive(pids)
+    assert not leaked_shared_memory(handle.pid)
 
 
 async def test_consumer_that_stops_listening_kills_the_child(child_env):
@@ -239,3 +249,40 @@ def test_run_blocking_returns_the_final_event():
     assert isinstance(final, Result)
     assert seen[-1] is final
     assert sys.modules.get("sklearn") is None, "the parent process imported scikit-learn"
+
+
+async def test_sweep_interleaves_points_and_reports_each():
+    plan = SweepPlan(
+        task=CATALOGUE["cv-eval"],
+        scale="small",
+        strategy="eval",
+        cores=(1, 2),
+        repeats=2,
+        warmup=1,
+        available=2,
+    )
+    handle = await Supervisor().start(plan.spec())
+    events = await collect(handle)
+    results = [e for e in events if isinstance(e, Result)]
+    assert [(r.train, r.eval) for r in results] == [(1, 1), (1, 2)]
+    assert events[-1] is results[-1]
+    timed = [
+        (e.name, e.point, e.repeat)
+        for e in events
+        if isinstance(e, Phase) and e.name in ("warmup", "fit")
+    ]
+    assert timed == [
+        ("warmup", 0, 1),
+        ("warmup", 1, 1),
+        ("fit", 0, 1),
+        ("fit", 1, 1),
+        ("fit", 0, 2),
+        ("fit", 1, 2),
+    ]
+    # Imports are paid once; worker start-up is measured for the point that has workers.
+    assert sum(1 for e in events if isinstance(e, Phase) and e.name == "imports") == 1
+    assert results[0].worker_times == [] and results[0].setup["workers"] == 0
+    assert results[1].worker_times and all(t > 0 for t in results[1].worker_times)
+    for result in results:
+        assert len(result.fit_times) == 2 and len(result.warmup_times) == 1
+        assert set(result.load) == {"other_cores", "steal_cores", "iowait_cores"}

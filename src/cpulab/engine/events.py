@@ -56,6 +56,7 @@ class Phase(Event):
     name: str
     t: float
     repeat: int | None = None  # which warm-up or measured repeat, counted from 1
+    point: int | None = None  # which configuration of a sweep, counted from 0
 
     @property
     def title(self) -> str:
@@ -71,6 +72,7 @@ class Progress(Event):
     total: int | None
     unit: str
     t: float
+    point: int | None = None
 
 
 @dataclass(frozen=True)
@@ -90,8 +92,12 @@ class Result(Event):
     score: float | None
     metric: str
     details: dict[str, Any] = field(default_factory=dict)
-    flags: list[str] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)  # "oversubscribed", "noisy"
     machine: dict[str, Any] = field(default_factory=dict)
+    # Average cores busy with other processes, stolen by a hypervisor, or waiting on I/O
+    # while this point was measured.
+    load: dict[str, float] = field(default_factory=dict)
+    worker_times: list[float] = field(default_factory=list)  # seconds, each worker start-up
 
     @property
     def fit_time(self) -> float:
@@ -138,7 +144,6 @@ class Cancelled(Event):
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.kind: cls for cls in (Started, Phase, Progress, Result, Error, Cancelled)
 }
-FINAL_EVENTS = (Result, Error, Cancelled)
 
 
 def parse_event(line: str | bytes) -> Event:

@@ -12,17 +12,26 @@ import importlib
 import json
 import os
 import signal
+import statistics
 import sys
 import threading
 import time
 import traceback
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from time import perf_counter
+from typing import TYPE_CHECKING, Any
 
+import psutil
+
+from cpulab.engine.cores import core_budget
 from cpulab.engine.events import Error, Event, Phase, Progress, Result, Started
 from cpulab.engine.machine import library_facts, machine_facts
-from cpulab.engine.spec import RunSpec
-from cpulab.engine.treemeter import TreeMeter, kill_tree
+from cpulab.engine.spec import RunSpec, plan_from_dict
+from cpulab.engine.treemeter import TreeMeter, kill_own_children
+
+if TYPE_CHECKING:  # importing workloads means importing scikit-learn
+    from cpulab.engine.workloads import Workload
 
 TRACEBACK_LINES = 20
 PROGRESS_INTERVAL = 0.05  # seconds between progress events; a 256-core fit finishes trees fast
@@ -55,7 +64,7 @@ def _die_with_parent(parent_pid: int, interval: float = 0.5) -> None:
     def watch():
         while os.getppid() == parent_pid:
             time.sleep(interval)
-        kill_tree(os.getpid(), include_root=False, grace=0.5)
+        kill_own_children()
         os._exit(1)
 
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
@@ -63,7 +72,7 @@ def _die_with_parent(parent_pid: int, interval: float = 0.5) -> None:
 
 def _exit_on_sigterm() -> None:
     def handler(signum, frame):
-        kill_tree(os.getpid(), include_root=False, grace=0.5)
+        kill_own_children()
         os._exit(128 + signum)
 
     signal.signal(signal.SIGTERM, handler)
@@ -76,8 +85,9 @@ class ProgressHook:
     and so are top-level calls after `total` is reached (GridSearchCV's refit).
     """
 
-    def __init__(self, emit: Callable[[Event], None], unit: str, total: int | None):
-        self.emit, self.unit, self.total = emit, unit, total
+    def __init__(self, emit: Callable[[Event], None]):
+        self.emit = emit
+        self.unit, self.total, self.point = "", None, None
         self.active = False
         self._outer = None
         self._finished = 0
@@ -109,7 +119,8 @@ class ProgressHook:
         Parallel.__call__ = call
         Parallel.print_progress = print_progress
 
-    def start(self) -> None:
+    def start(self, unit: str, total: int | None, point: int | None) -> None:
+        self.unit, self.total, self.point = unit, total, point
         self._finished, self._last, self.active = 0, -1, True
         self.report(0)
 
@@ -123,7 +134,11 @@ class ProgressHook:
         edge = done in (0, self.total)
         if done != self._last and (edge or now - self._last_time >= PROGRESS_INTERVAL):
             self._last, self._last_time = done, now
-            self.emit(Progress(done=done, total=self.total, unit=self.unit, t=time.time()))
+            self.emit(
+                Progress(
+                    done=done, total=self.total, unit=self.unit, t=time.time(), point=self.point
+                )
+            )
 
 
 def _warm_worker(modules: tuple[str, ...]) -> int:
@@ -149,76 +164,175 @@ def start_workers(n_jobs: int, modules: tuple[str, ...]) -> set[int]:
     return pids
 
 
-def run(spec: RunSpec, emit: Callable[[Event], None]) -> Result:
-    meter = TreeMeter(os.getpid())
-    meter.start()
-    setup: dict[str, float] = {}
+def _busy_seconds(cpus: tuple[int, ...]) -> dict[str, float]:
+    """CPU seconds the allowed CPUs spent busy, stolen and waiting on I/O, machine-wide."""
+    per_cpu = psutil.cpu_times(percpu=True)
+    totals = {"busy": 0.0, "steal": 0.0, "iowait": 0.0}
+    for cpu in cpus:
+        if cpu < len(per_cpu):
+            t = per_cpu[cpu]
+            totals["busy"] += t.user + t.nice + t.system + getattr(t, "irq", 0.0)
+            totals["busy"] += getattr(t, "softirq", 0.0)
+            totals["steal"] += getattr(t, "steal", 0.0)
+            totals["iowait"] += getattr(t, "iowait", 0.0)
+    return totals
 
-    def phase(name: str, repeat: int | None = None) -> None:
-        emit(Phase(name=name, t=time.time(), repeat=repeat))
 
-    phase("imports")
-    t0 = perf_counter()
-    module_name, _, func_name = spec.builder.partition(":")
-    build = getattr(importlib.import_module(module_name), func_name)
-    setup["imports"] = perf_counter() - t0
+def noisy(load: dict[str, float], available: int) -> bool:
+    """Other work big enough to distort a measurement: a quarter of a core on a laptop,
+    2 % of the machine on a large server, or a tenth of a core stolen by a hypervisor."""
+    return load["other_cores"] >= max(0.25, 0.02 * available) or load["steal_cores"] >= 0.1
 
-    phase("data")
-    t0 = perf_counter()
-    workload = build(spec.train, spec.eval, spec.scale)
-    setup["data"] = perf_counter() - t0
 
-    setup["workers"] = 0.0
-    if workload.worker_jobs > 1:
-        phase("workers")
+@dataclass
+class Point:
+    """One configuration of the plan and what its measured calls have gathered so far."""
+
+    index: int
+    spec: RunSpec
+    workload: Workload
+    data_seconds: float
+    warmup_times: list[float] = field(default_factory=list)
+    fit_times: list[float] = field(default_factory=list)
+    worker_times: list[float] = field(default_factory=list)
+    cpu_time: float = 0.0
+    peak_rss: int = 0
+    wall: float = 0.0
+    machine_busy: dict[str, float] = field(default_factory=lambda: dict.fromkeys(LOAD_KEYS, 0.0))
+    outcome: Any = None
+
+    def load(self) -> dict[str, float]:
+        wall = self.wall or 1.0
+        other = max(0.0, self.machine_busy["busy"] - self.cpu_time)
+        return {
+            "other_cores": other / wall,
+            "steal_cores": self.machine_busy["steal"] / wall,
+            "iowait_cores": self.machine_busy["iowait"] / wall,
+        }
+
+
+LOAD_KEYS = ("busy", "steal", "iowait")
+
+
+class PlanRunner:
+    """Runs every point of a plan in this process: imports once, then warm-up rounds and
+    measured rounds, interleaved (A B C A B C ...) so that drift favours no point."""
+
+    def __init__(self, specs: tuple[RunSpec, ...], emit: Callable[[Event], None]):
+        self.specs, self.emit = specs, emit
+        self.meter = TreeMeter(os.getpid())
+        self.cpus = core_budget().affinity
+        self.hook = ProgressHook(emit)
+        self.worker_jobs = 1  # the pool size joblib currently keeps, 1 when none
+        self.imports = 0.0
+
+    def phase(self, name: str, index: int | None = None, repeat: int | None = None) -> None:
+        if len(self.specs) == 1:
+            index = None  # a single run has no points to tell apart
+        self.emit(Phase(name=name, t=time.time(), repeat=repeat, point=index))
+
+    def run(self) -> None:
+        self.meter.start()
+        try:
+            self.phase("imports")
+            t0 = perf_counter()
+            builders = {spec.builder: _import_builder(spec.builder) for spec in self.specs}
+            self.imports = perf_counter() - t0
+            self.hook.install()
+            points = [
+                self.build(i, spec, builders[spec.builder]) for i, spec in enumerate(self.specs)
+            ]
+            repeats = max(spec.repeats for spec in self.specs)
+            warmup = max(spec.warmup for spec in self.specs)
+            for repeat in range(1, warmup + 1):
+                for point in points:
+                    if repeat <= point.spec.warmup:
+                        point.warmup_times.append(self.measure(point, "warmup", repeat))
+            for repeat in range(1, repeats + 1):
+                for point in points:
+                    if repeat <= point.spec.repeats:
+                        point.fit_times.append(self.measure(point, "fit", repeat))
+                        if repeat == point.spec.repeats:
+                            self.emit(self.finish(point))
+        finally:
+            self.meter.stop()
+
+    def build(self, index: int, spec: RunSpec, build: Callable[..., Workload]) -> Point:
+        self.phase("data", index)
         t0 = perf_counter()
-        start_workers(workload.worker_jobs, workload.worker_modules)
-        setup["workers"] = perf_counter() - t0
+        workload = build(spec.train, spec.eval, spec.scale)
+        return Point(index, spec, workload, data_seconds=perf_counter() - t0)
 
-    hook = ProgressHook(emit, workload.progress_unit, workload.progress_total)
-    hook.install()
-
-    def timed_call(name: str, repeat: int) -> tuple[float, object]:
-        phase(name, repeat)
-        hook.start()
+    def measure(self, point: Point, name: str, repeat: int) -> float:
+        """Time one call of the point's workload; fit calls also feed its statistics."""
+        jobs = point.workload.worker_jobs
+        if jobs > 1 and jobs != self.worker_jobs:
+            self.phase("workers", point.index, repeat)
+            t0 = perf_counter()
+            start_workers(jobs, point.workload.worker_modules)
+            if name == "fit" or not point.worker_times:
+                point.worker_times.append(perf_counter() - t0)
+            self.worker_jobs = jobs
+        self.phase(name, point.index, repeat)
+        cpu_before = self.meter.cpu_snapshot()
+        busy_before = _busy_seconds(self.cpus)
+        self.meter.peak_rss = 0
+        workload = point.workload
+        single = len(self.specs) == 1
+        self.hook.start(
+            workload.progress_unit, workload.progress_total, None if single else point.index
+        )
         try:
             t0 = perf_counter()
-            outcome = workload.call()
-            return perf_counter() - t0, outcome
+            point.outcome = point.workload.call()
+            seconds = perf_counter() - t0
         finally:
-            hook.stop()
+            self.hook.stop()
+        if name == "fit":
+            busy_after = _busy_seconds(self.cpus)
+            point.cpu_time += self.meter.cpu_since(cpu_before)
+            point.peak_rss = max(point.peak_rss, self.meter.peak_rss)
+            point.wall += seconds
+            for key in LOAD_KEYS:
+                point.machine_busy[key] += busy_after[key] - busy_before[key]
+        return seconds
 
-    warmup_times = [timed_call("warmup", i + 1)[0] for i in range(spec.warmup)]
-    fit_times = []
-    cpu_before = meter.cpu_snapshot()
-    for i in range(spec.repeats):
-        seconds, outcome = timed_call("fit", i + 1)
-        fit_times.append(seconds)
-    cpu_time = meter.cpu_since(cpu_before)
+    def finish(self, point: Point) -> Result:
+        self.phase("score", point.index)
+        score, details = point.workload.score(point.outcome)
+        spec = point.spec
+        load = point.load()
+        flags = []
+        if spec.train * spec.eval > spec.available:
+            flags.append("oversubscribed")
+        if noisy(load, spec.available):
+            flags.append("noisy")
+        workers = statistics.median(point.worker_times) if point.worker_times else 0.0
+        return Result(
+            task=spec.task,
+            title=spec.title,
+            scale=spec.scale,
+            train=spec.train,
+            eval=spec.eval,
+            available=spec.available,
+            fit_times=point.fit_times,
+            warmup_times=point.warmup_times,
+            setup={"imports": self.imports, "data": point.data_seconds, "workers": workers},
+            cpu_time=point.cpu_time,
+            peak_rss=point.peak_rss,
+            score=score,
+            metric=spec.metric,
+            details=details,
+            flags=flags,
+            machine={**machine_facts(), **library_facts()},
+            load=load,
+            worker_times=point.worker_times,
+        )
 
-    phase("score")
-    score, details = workload.score(outcome)
-    meter.stop()
 
-    flags = ["oversubscribed"] if spec.train * spec.eval > spec.available else []
-    return Result(
-        task=spec.task,
-        title=spec.title,
-        scale=spec.scale,
-        train=spec.train,
-        eval=spec.eval,
-        available=spec.available,
-        fit_times=fit_times,
-        warmup_times=warmup_times,
-        setup=setup,
-        cpu_time=cpu_time,
-        peak_rss=meter.peak_rss,
-        score=score,
-        metric=spec.metric,
-        details=details,
-        flags=flags,
-        machine={**machine_facts(), **library_facts()},
-    )
+def _import_builder(reference: str) -> Callable[..., Workload]:
+    module_name, _, func_name = reference.partition(":")
+    return getattr(importlib.import_module(module_name), func_name)
 
 
 def error_event(exc: BaseException) -> Error:
@@ -234,14 +348,10 @@ def main(argv: list[str] | None = None) -> int:
     _die_with_parent(os.getppid())
     emit(Started(pid=os.getpid(), pgid=os.getpgid(0), t=time.time()))
     try:
-        spec = RunSpec.from_dict(json.loads(argv[0]))
-        emit(run(spec, emit))
+        PlanRunner(plan_from_dict(json.loads(argv[0])), emit).run()
     except Exception as exc:
         emit(error_event(exc))
         return 1
-    finally:
-        # Idle joblib workers would otherwise linger until loky's own timeout.
-        kill_tree(os.getpid(), include_root=False, grace=0.2)
     return 0
 
 

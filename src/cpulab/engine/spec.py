@@ -52,3 +52,34 @@ class RunSpec:
     @classmethod
     def from_dict(cls, data: dict) -> RunSpec:
         return cls(**data)
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """Several points of one task run by one child, their repeats interleaved."""
+
+    points: tuple[RunSpec, ...]
+    strategy: str
+    cores: tuple[int, ...]
+
+    def to_dict(self) -> dict:
+        return {
+            "points": [point.to_dict() for point in self.points],
+            "strategy": self.strategy,
+            "cores": list(self.cores),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> SweepSpec:
+        return cls(
+            points=tuple(RunSpec.from_dict(p) for p in data["points"]),
+            strategy=data["strategy"],
+            cores=tuple(data["cores"]),
+        )
+
+
+def plan_from_dict(data: dict) -> tuple[RunSpec, ...]:
+    """The points a runner child was asked for: a sweep's, or a single run's one."""
+    if "points" in data:
+        return SweepSpec.from_dict(data).points
+    return (RunSpec.from_dict(data),)

@@ -1,7 +1,8 @@
 """Start a runner child, stream its events, cancel it, and never leave a process behind.
 
-Every run ends in exactly one final event (Result, Error or Cancelled), whatever the
-child does: finish, raise, die by a signal, or print garbage.
+Every run ends in exactly one final event, whatever the child does: finish, raise, die
+by a signal, or print garbage. That is its last Result (one per point; a single run has
+one point), or an Error, or Cancelled.
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import signal
 import sys
 import time
@@ -17,7 +17,6 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
 
 from cpulab.engine.events import (
-    FINAL_EVENTS,
     Cancelled,
     Error,
     Event,
@@ -25,8 +24,8 @@ from cpulab.engine.events import (
     Result,
     parse_event,
 )
-from cpulab.engine.spec import RunSpec
-from cpulab.engine.treemeter import kill_tree
+from cpulab.engine.spec import RunSpec, SweepSpec
+from cpulab.engine.treemeter import group, terminate, tree
 
 RUNNER_COMMAND = (sys.executable, "-m", "cpulab.engine.runner")
 STDERR_TAIL_BYTES = 4096
@@ -49,8 +48,9 @@ def describe_exit(status: int | None) -> str:
 class RunHandle:
     """One running child. Iterate `events()` once; `cancel()` from anywhere."""
 
-    def __init__(self, proc: asyncio.subprocess.Process):
+    def __init__(self, proc: asyncio.subprocess.Process, points: int = 1):
         self.proc = proc
+        self.results_due = points  # a sweep child reports one Result per point
         self.pid = proc.pid
         self._stderr: deque[bytes] = deque()
         self._stderr_size = 0
@@ -90,7 +90,9 @@ class RunHandle:
                 except EventError as exc:
                     yield await self._finish(await self._protocol_error(line, exc))
                     return
-                if isinstance(event, FINAL_EVENTS):
+                if isinstance(event, Result):
+                    self.results_due -= 1
+                if isinstance(event, Error | Cancelled) or self.results_due == 0:
                     yield await self._finish(event)
                     return
                 yield event
@@ -156,13 +158,13 @@ class RunHandle:
 
     def kill(self) -> None:
         """Synchronously end the child's process tree: SIGTERM, short grace, SIGKILL."""
-        if self.proc.returncode is None:  # once reaped, the pid may belong to another
-            kill_tree(self.pid)
-        # Workers orphaned by a child that already exited are no longer its descendants,
-        # but they still share its process group, whose id cannot be reused while any
-        # member lives.
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.pid, signal.SIGKILL)
+        procs = tree(self.pid) if self.proc.returncode is None else []
+        # Workers orphaned by a child that already died are no longer its descendants,
+        # but they stay in its process group, whose id cannot be reused while they live.
+        # (Once reaped, the child's pid itself may belong to someone else.)
+        pids = {p.pid for p in procs}
+        procs += [p for p in group(self.pid) if p.pid not in pids]
+        terminate(procs)
 
 
 class Supervisor:
@@ -172,7 +174,7 @@ class Supervisor:
         self.command = tuple(command)
         self.env = env
 
-    async def start(self, spec: RunSpec) -> RunHandle:
+    async def start(self, spec: RunSpec | SweepSpec) -> RunHandle:
         proc = await asyncio.create_subprocess_exec(
             *self.command,
             json.dumps(spec.to_dict()),
@@ -183,9 +185,9 @@ class Supervisor:
             env=self.env,
             limit=LINE_LIMIT,
         )
-        return RunHandle(proc)
+        return RunHandle(proc, len(spec.points) if isinstance(spec, SweepSpec) else 1)
 
-    def run_blocking(self, spec: RunSpec, on_event: Callable[[Event], None]) -> Event:
+    def run_blocking(self, spec: RunSpec | SweepSpec, on_event: Callable[[Event], None]) -> Event:
         """Run to the end for plain callers; returns the final event.
 
         Ctrl-C kills the whole tree before KeyboardInterrupt reaches the caller.

@@ -7,7 +7,9 @@ supervisor kills a child's tree with `kill_tree`.
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
+import time
 
 import psutil
 
@@ -79,25 +81,86 @@ class TreeMeter:
         return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
 
 
-def kill_tree(pid: int, *, include_root: bool = True, grace: float = 0.5) -> list[int]:
-    """SIGTERM a process and every descendant, then SIGKILL whatever is left after `grace`.
-
-    The tree is snapshotted before any signal, so children re-parented to init while
-    their parent dies are still found. Returns the pids that had to be SIGKILLed.
-    """
+def tree(pid: int, *, include_root: bool = True) -> list[psutil.Process]:
+    """A process and all its descendants, snapshotted now."""
     try:
         root = psutil.Process(pid)
         procs = root.children(recursive=True)
     except psutil.NoSuchProcess:
         return []
-    if include_root:
-        procs.append(root)
+    return [*procs, root] if include_root else procs
+
+
+def group(pgid: int) -> list[psutil.Process]:
+    """Every process in a process group: finds workers orphaned by a dead parent."""
+    members = []
+    for proc in psutil.process_iter():
+        try:
+            if os.getpgid(proc.pid) == pgid and _running(proc):
+                members.append(proc)
+        except (ProcessLookupError, psutil.Error):
+            pass
+    return members
+
+
+def is_resource_tracker(proc: psutil.Process) -> bool:
+    # joblib's and multiprocessing's trackers remove shared memory and semaphores their
+    # processes leave behind, once every process that could still use them is gone.
+    try:
+        return any("resource_tracker" in part for part in proc.cmdline())
+    except psutil.Error:
+        return False
+
+
+def _running(proc: psutil.Process) -> bool:
+    # A zombie has finished; whether its parent (often init) has reaped it yet is not ours
+    # to wait for.
+    try:
+        return proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def wait_gone(procs: list[psutil.Process], timeout: float) -> list[psutil.Process]:
+    """Wait until every process has ended or `timeout` passes; returns those still running."""
+    deadline = time.monotonic() + timeout
+    running = [p for p in procs if _running(p)]
+    while running and time.monotonic() < deadline:
+        time.sleep(0.02)
+        running = [p for p in running if _running(p)]
+    return running
+
+
+def _signal_all(procs: list[psutil.Process], kill: bool) -> None:
     for proc in procs:
         with contextlib.suppress(psutil.Error):
-            proc.terminate()
-    _, alive = psutil.wait_procs(procs, timeout=grace)
-    for proc in alive:
-        with contextlib.suppress(psutil.Error):
-            proc.kill()
-    psutil.wait_procs(alive, timeout=grace)
-    return [proc.pid for proc in alive]
+            proc.kill() if kill else proc.terminate()
+
+
+def terminate(
+    procs: list[psutil.Process], *, grace: float = 0.5, cleanup_grace: float | None = 1.0
+) -> list[int]:
+    """End processes: SIGTERM, then SIGKILL whatever is left after `grace` seconds.
+
+    Resource trackers are spared until the rest are gone, so they can clean up shared
+    memory; after `cleanup_grace` more seconds they are killed too (None: left alone,
+    for a caller that is itself one of the processes they wait for). Returns the pids
+    that needed SIGKILL.
+    """
+    trackers = [p for p in procs if is_resource_tracker(p)]
+    others = [p for p in procs if p not in trackers]
+    _signal_all(others, kill=False)
+    stubborn = wait_gone(others, grace)
+    _signal_all(stubborn, kill=True)
+    wait_gone(stubborn, grace)
+    if cleanup_grace is None:
+        return [p.pid for p in stubborn]
+    lingering = wait_gone(trackers, cleanup_grace)
+    _signal_all(lingering, kill=True)
+    wait_gone(lingering, grace)
+    return [p.pid for p in stubborn + lingering]
+
+
+def kill_own_children() -> None:
+    """For the runner on its way out: end its workers; the trackers finish after it."""
+    terminate(tree(os.getpid(), include_root=False), grace=0.5, cleanup_grace=None)

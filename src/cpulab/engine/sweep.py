@@ -1,0 +1,100 @@
+"""Sweep plans: which core counts, which splits of them, how many runs of each."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from cpulab.engine.cores import CoreSplit
+from cpulab.engine.errors import UsageError
+from cpulab.engine.spec import RunSpec, SweepSpec
+from cpulab.engine.tasks import Task
+
+STRATEGIES = {
+    "eval": "all cores to evaluation (training 1)",
+    "train": "all cores to training (evaluation 1)",
+    "grid": "every split of training x evaluation = p",
+}
+MAX_SWEEP_CORES = 4096  # a typo guard, far above any machine cpulab runs on
+
+
+def parse_cores(text: str, available: int) -> tuple[int, ...]:
+    """Core counts from "1,2,4", "1-8", "pow2" (1, 2, 4 ... up to the available cores,
+    and the available count itself when it is not a power of two), or a mix: "1,4-6"."""
+    text = text.strip().lower()
+    if text == "pow2":
+        counts = {1 << i for i in range(available.bit_length()) if 1 << i <= available}
+        return tuple(sorted(counts | {available}))
+    counts: set[int] = set()
+    for part in text.split(","):
+        part = part.strip()
+        match = re.fullmatch(r"(\d+)(?:\s*-\s*(\d+))?", part)
+        if not match:
+            raise UsageError(
+                f"cannot read core count {part!r}: use a list (1,2,4), a range (1-8) or pow2"
+            )
+        low = int(match[1])
+        high = int(match[2]) if match[2] else low
+        if low < 1:
+            raise UsageError(f"core counts start at 1, not {low}")
+        if high < low:
+            raise UsageError(f"the range {part} runs backwards: write {high}-{low}")
+        if high > MAX_SWEEP_CORES:
+            raise UsageError(f"{high} cores is beyond any machine: the most is {MAX_SWEEP_CORES}")
+        counts.update(range(low, high + 1))
+    return tuple(sorted(counts))
+
+
+def default_strategy(task: Task) -> str:
+    return "eval" if "eval" in task.knobs else "train"
+
+
+def splits_for(task: Task, strategy: str, cores: int) -> list[tuple[int, int]]:
+    """The (training, evaluation) splits that use `cores` cores under a strategy."""
+    if strategy not in STRATEGIES:
+        raise UsageError(f"unknown strategy {strategy!r}: choose one of {', '.join(STRATEGIES)}")
+    if strategy == "eval":
+        splits = [(1, cores)]
+    elif strategy == "train":
+        splits = [(cores, 1)]
+    else:
+        splits = [(t, cores // t) for t in range(1, cores + 1) if cores % t == 0]
+    usable = [
+        (t, e)
+        for t, e in splits
+        if ("train" in task.knobs or t == 1) and ("eval" in task.knobs or e == 1)
+    ]
+    if not usable:
+        knob = "evaluation" if strategy == "eval" else "training"
+        raise UsageError(
+            f"{task.name} has no {knob} cores knob: use --strategy {default_strategy(task)}"
+        )
+    return usable
+
+
+@dataclass(frozen=True)
+class SweepPlan:
+    task: Task
+    scale: str
+    strategy: str
+    cores: tuple[int, ...]
+    repeats: int
+    warmup: int
+    available: int
+
+    def splits(self) -> list[tuple[int, int]]:
+        return [split for p in self.cores for split in splits_for(self.task, self.strategy, p)]
+
+    def spec(self) -> SweepSpec:
+        """Validated points for one runner child; RunSpec checks scale and counts."""
+        points = tuple(
+            RunSpec.for_task(
+                self.task,
+                CoreSplit(train=t, eval=e, available=self.available),
+                self.scale,
+                repeats=self.repeats,
+                warmup=self.warmup,
+            )
+            for t, e in self.splits()
+        )
+        return SweepSpec(points=points, strategy=self.strategy, cores=self.cores)
