@@ -20,3 +20,11 @@ def child_env() -> dict[str, str]:
 @pytest.fixture
 def python() -> str:
     return sys.executable
+
+
+@pytest.fixture(autouse=True)
+def results_store(tmp_path, monkeypatch) -> Path:
+    """Every test, and every process it starts, stores results in its own temporary file."""
+    path = tmp_path / "results.sqlite"
+    monkeypatch.setenv("CPULAB_DB", str(path))
+    return path

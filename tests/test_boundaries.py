@@ -22,6 +22,10 @@ def modules_after(code: str) -> set[str]:
         "cpulab.engine.supervisor",
         "cpulab.engine.machine",
         "cpulab.engine.runner",
+        "cpulab.engine.stats",
+        "cpulab.engine.store",
+        "cpulab.engine.sweep",
+        "cpulab.engine.export",
         "cpulab.cli",
     ],
 )

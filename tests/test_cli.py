@@ -123,4 +123,4 @@ def test_no_command_off_a_terminal_runs_a_headless_demo():
         env=env,
     )
     assert out.returncode == 0, out.stderr
-    assert "Random forest training" in out.stdout and "fit time" in out.stdout
+    assert "Random forest training" in out.stdout and "speedup" in out.stdout

@@ -9,12 +9,28 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
 
 from cpulab import __version__
-from cpulab.engine.cores import CoreSplit
+from cpulab.engine.cores import CoreSplit, available_cores
 from cpulab.engine.errors import UsageError
 from cpulab.engine.events import Error, Event, Phase, Progress, Result, Started
+from cpulab.engine.export import (
+    EXPORTERS,
+    FORMATS,
+    SCALING_HEADER,
+    best_summary,
+    fit_summary,
+    point_notes,
+    scaling_rows,
+    write_export,
+)
+from cpulab.engine.machine import machine_facts
 from cpulab.engine.spec import RunSpec
+from cpulab.engine.stats import PointStats, ScalingReport, analyse_results
+from cpulab.engine.store import ResultStore
+from cpulab.engine.sweep import STRATEGIES, SweepPlan, default_strategy, parse_cores
 from cpulab.engine.tasks import CATALOGUE, KNOB_TITLES, SCALES, get_task
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -34,6 +50,26 @@ def _count(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
 
 
+def _theme_name(name: str) -> str:
+    from cpulab.ui.themes import ThemeCatalog  # Textual loads only when a theme is named
+
+    try:
+        return ThemeCatalog.load().check(name)
+    except UsageError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _sample_hz(text: str) -> float:
+    from cpulab.monitor.sampler import check_sample_hz
+
+    try:
+        return check_sample_hz(float(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected samples per second, not {text!r}") from None
+    except UsageError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def build_parser() -> ArgumentParser:
     parser = ArgumentParser(
         prog="cpulab",
@@ -41,6 +77,15 @@ def build_parser() -> ArgumentParser:
         epilog="With no command, opens the app on a terminal, or runs a short demo otherwise.",
     )
     parser.add_argument("--version", action="version", version=f"cpulab {__version__}")
+    parser.add_argument(
+        "--theme", type=_theme_name, metavar="NAME", help="the app's theme (t cycles them)"
+    )
+    parser.add_argument(
+        "--sample-hz",
+        type=_sample_hz,
+        metavar="HZ",
+        help="how often the app samples the cores (default 4)",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     commands.add_parser("tasks", help="list the built-in tasks")
@@ -59,11 +104,67 @@ def build_parser() -> ArgumentParser:
         metavar="N",
         help="evaluation cores: cross-validation, search or models-at-once n_jobs (default 1)",
     )
-    run.add_argument("--scale", choices=SCALES, default="small", help="workload size")
-    run.add_argument("--repeats", type=_count, default=1, metavar="N", help="measured runs")
-    run.add_argument("--warmup", type=_count, default=0, metavar="N", help="unmeasured runs first")
-    run.add_argument("--json", action="store_true", help="print one JSON document, nothing else")
+    _add_measuring_options(run, repeats=1, warmup=0)
+
+    sweep = commands.add_parser("sweep", help="run a task over several core counts")
+    sweep.add_argument("task", help="task name, see `cpulab tasks`")
+    sweep.add_argument(
+        "--cores",
+        default="pow2",
+        metavar="LIST",
+        help="core counts: 1,2,4 or 1-8 or pow2 (powers of two up to the cores available; "
+        "the default)",
+    )
+    sweep.add_argument(
+        "--strategy",
+        metavar="NAME",
+        help="how each core count is split: "
+        + "; ".join(f"{name}: {text}" for name, text in STRATEGIES.items())
+        + " (default: eval where the task has that knob, else train)",
+    )
+    _add_measuring_options(sweep, repeats=3, warmup=1)
+
+    history = commands.add_parser("history", help="list stored results")
+    history.add_argument("--task", metavar="NAME", help="only this task")
+    history.add_argument("--machine", metavar="ID|TEXT", help="machine id, host or CPU name")
+    _add_store_option(history)
+
+    export = commands.add_parser("export", help="write stored results as JSON, CSV or Markdown")
+    export.add_argument("--format", choices=FORMATS, default="json", help="default json")
+    export.add_argument("--out", type=Path, metavar="FILE", help="write here, not to stdout")
+    export.add_argument("--task", metavar="NAME", help="only this task")
+    export.add_argument("--machine", metavar="ID|TEXT", help="machine id, host or CPU name")
+    _add_store_option(export)
     return parser
+
+
+def _add_store_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--db",
+        type=Path,
+        metavar="PATH",
+        help="results store (default: $CPULAB_DB, else the user data directory)",
+    )
+
+
+def _add_measuring_options(parser: argparse.ArgumentParser, repeats: int, warmup: int) -> None:
+    parser.add_argument("--scale", choices=SCALES, default="small", help="workload size")
+    parser.add_argument(
+        "--repeats",
+        type=_count,
+        default=repeats,
+        metavar="N",
+        help=f"measured runs of each point (default {repeats})",
+    )
+    parser.add_argument(
+        "--warmup",
+        type=_count,
+        default=warmup,
+        metavar="N",
+        help=f"unmeasured runs of each point first (default {warmup})",
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON document, nothing else")
+    _add_store_option(parser)
 
 
 def cmd_tasks(args: argparse.Namespace) -> int:
@@ -89,10 +190,24 @@ def spec_from_args(args: argparse.Namespace) -> RunSpec:
     return RunSpec.for_task(task, split, args.scale, repeats=args.repeats, warmup=args.warmup)
 
 
-class LiveView:
-    """Phase, progress and pid of a run on the terminal, drawn with rich."""
+def plan_from_args(args: argparse.Namespace) -> SweepPlan:
+    task = get_task(args.task)
+    available = available_cores()
+    return SweepPlan(
+        task=task,
+        scale=args.scale,
+        strategy=args.strategy or default_strategy(task),
+        cores=parse_cores(args.cores, available),
+        repeats=args.repeats,
+        warmup=args.warmup,
+        available=available,
+    )
 
-    def __init__(self, spec: RunSpec):
+
+class LiveView:
+    """Phase and progress of a run or sweep on the terminal, drawn with rich on stderr."""
+
+    def __init__(self, points: Sequence[RunSpec]):
         from rich.console import Console
         from rich.progress import (
             BarColumn,
@@ -103,7 +218,7 @@ class LiveView:
             TimeElapsedColumn,
         )
 
-        self.spec = spec
+        self.points = points
         self.console = Console(stderr=True)
         self.progress = Progress(
             SpinnerColumn(),
@@ -114,7 +229,10 @@ class LiveView:
             console=self.console,
             transient=True,
         )
-        self.bar = self.progress.add_task(f"{spec.task}: starting", total=None)
+        self.bar = self.progress.add_task(f"{points[0].task}: starting", total=None)
+        # A sweep also shows how many of its measured calls have started.
+        calls = sum(p.warmup + p.repeats for p in points)
+        self.overall = self.progress.add_task("sweep", total=calls) if len(points) > 1 else None
 
     def __enter__(self):
         self.progress.start()
@@ -124,17 +242,25 @@ class LiveView:
         self.progress.stop()
 
     def __call__(self, event: Event) -> None:
-        prefix = f"{self.spec.task} {self.spec.train}x{self.spec.eval}"
+        point = self.points[getattr(event, "point", None) or 0]
+        prefix = f"{point.task} {point.train} x {point.eval}"
         if isinstance(event, Started):
             self.progress.update(self.bar, description=f"{prefix}: started, pid {event.pid}")
         elif isinstance(event, Phase):
-            count = {"warmup": self.spec.warmup, "fit": self.spec.repeats}.get(event.name)
+            count = {"warmup": point.warmup, "fit": point.repeats}.get(event.name)
             step = f" {event.repeat}/{count}" if event.repeat and count else ""
             self.progress.update(
                 self.bar, description=f"{prefix}: {event.title}{step}", completed=0, total=None
             )
+            if self.overall is not None and count:
+                self.progress.advance(self.overall)
         elif isinstance(event, Progress):
             self.progress.update(self.bar, completed=event.done, total=event.total)
+        elif isinstance(event, Result) and self.overall is not None:
+            self.console.print(
+                f"  {event.train} x {event.eval}: {event.fit_time:.3f} s median of "
+                f"{len(event.fit_times)}" + (f" [{', '.join(event.flags)}]" if event.flags else "")
+            )
 
 
 def print_result(result: Result) -> None:
@@ -144,13 +270,15 @@ def print_result(result: Result) -> None:
     table = Table(title=f"{result.title} ({result.scale})", title_justify="left")
     table.add_column("", style="bold")
     table.add_column("")
+    stats = PointStats.of(result.fit_times)
     times = ", ".join(f"{t:.3f}" for t in result.fit_times)
     table.add_row(
         "cores",
         f"{result.train} training x {result.eval} evaluation of {result.available} available",
     )
     table.add_row(
-        "fit time", f"{result.fit_time:.3f} s (median of {len(result.fit_times)}: {times})"
+        "fit time",
+        f"{stats.median:.3f} s median ± {stats.mad:.3f} MAD of {stats.n}: {times}",
     )
     setup = ", ".join(f"{name} {seconds:.2f} s" for name, seconds in result.setup.items())
     table.add_row("setup", setup)
@@ -160,7 +288,28 @@ def print_result(result: Result) -> None:
         table.add_row(result.metric, f"{result.score:.4f}")
     if result.flags:
         table.add_row("flags", ", ".join(result.flags))
+    for warning in stats.warnings(result.flags):
+        table.add_row("warning", warning)
     Console().print(table)
+
+
+def print_report(report: ScalingReport, title: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left", caption="* the fastest split of its cores")
+    for name in SCALING_HEADER:
+        table.add_column(name, justify="left" if name == "split" else "right", no_wrap=True)
+    for row in scaling_rows(report):
+        table.add_row(*row)
+    console = Console()
+    console.print(table)
+    console.print(fit_summary(report))
+    if report.best is not None:
+        lines = [f"{p.cores} cores: {p.train} x {p.eval}" for p in report.best_per_cores.values()]
+        console.print(f"{best_summary(report)} (best split per core count: {'; '.join(lines)})")
+    for warning in point_notes(report) + report.warnings():
+        console.print(f"[yellow]warning:[/yellow] {warning}")
 
 
 def print_error(error: Error) -> None:
@@ -170,47 +319,164 @@ def print_error(error: Error) -> None:
         print(detail, file=sys.stderr)
 
 
+def error_document(event: Event) -> str:
+    return json.dumps({"error": {"event": event.kind, **vars(event)}}, indent=2)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    spec = spec_from_args(args)
+    with ResultStore.open(args.db) as store:
+        final = _supervise(spec, [spec], args.json, lambda r: store.add_point(r))
+    if args.json:
+        print(json.dumps(final.summary(), indent=2) if isinstance(final, Result)
+              else error_document(final))  # fmt: skip
+    elif isinstance(final, Result):
+        print_result(final)
+    elif isinstance(final, Error):
+        print_error(final)
+    return EXIT_OK if isinstance(final, Result) else EXIT_FAILED
+
+
+def _supervise(spec, points, quiet: bool, on_result) -> Event:
+    """Run to the final event, storing each result as it arrives; live view unless quiet."""
     from cpulab.engine.supervisor import Supervisor
 
-    spec = spec_from_args(args)
-    supervisor = Supervisor()
+    def on_event(event: Event) -> None:
+        if isinstance(event, Result):
+            on_result(event)
+        if view is not None:
+            view(event)
+
+    view = None if quiet else LiveView(points)
+    if view is None:
+        return Supervisor().run_blocking(spec, on_event)
+    with view:
+        return Supervisor().run_blocking(spec, on_event)
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    plan = plan_from_args(args)
+    spec = plan.spec()
+    results: list[Result] = []
+
+    def keep(result: Result) -> None:
+        store.add_point(result, sweep_id)
+        results.append(result)
+
+    with ResultStore.open(args.db) as store:
+        sweep_id = store.start_sweep(
+            plan.task.name, plan.scale, plan.strategy, list(plan.cores), plan.repeats,
+            plan.warmup, machine_facts(),
+        )  # fmt: skip
+        status = "cancelled"
+        try:
+            final = _supervise(spec, spec.points, args.json, keep)
+            status = "done" if isinstance(final, Result) else "failed"
+        finally:
+            store.finish_sweep(sweep_id, status)
+    report = analyse_results(results) if results else None
     if args.json:
-        final = supervisor.run_blocking(spec, lambda event: None)
-        if isinstance(final, Result):
-            print(json.dumps(final.summary(), indent=2))
-        else:
-            print(json.dumps({"error": {"event": final.kind, **vars(final)}}, indent=2))
+        document = {
+            "sweep": {"id": sweep_id, "task": plan.task.name, "scale": plan.scale,
+                      "strategy": plan.strategy, "cores": list(plan.cores),
+                      "repeats": plan.repeats, "warmup": plan.warmup, "status": status},
+            "points": [r.summary() for r in results],
+            "analysis": report.to_dict() if report else None,
+        }  # fmt: skip
+        if isinstance(final, Error):
+            document["error"] = {"event": final.kind, **vars(final)}
+        print(json.dumps(document, indent=2, allow_nan=False))
     else:
-        live = LiveView(spec)
-        with live:
-            final = supervisor.run_blocking(spec, live)
-        if isinstance(final, Result):
-            print_result(final)
-        elif isinstance(final, Error):
+        if report is not None:
+            title = f"{plan.task.title} ({plan.scale}), strategy {plan.strategy}, sweep {sweep_id}"
+            print_report(report, title)
+        if isinstance(final, Error):
             print_error(final)
-    return EXIT_OK if isinstance(final, Result) else EXIT_FAILED
+    return EXIT_OK if status == "done" else EXIT_FAILED
+
+
+def _machine_filter(text: str | None) -> int | str | None:
+    return int(text) if text is not None and text.isdigit() else text
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from rich.box import SIMPLE_HEAD
+    from rich.console import Console
+    from rich.table import Table
+
+    machine = _machine_filter(args.machine)
+    with ResultStore.open(args.db) as store:
+        labels = {m.id: m.label for m in store.machines()}
+        sweeps = {s.id: s for s in store.sweeps()}
+        points = store.points(task=args.task, machine=machine)
+    console = Console()
+    if not points:
+        console.print("No stored results match." if args.task or args.machine else
+                      "No results stored yet: try `cpulab run rf-train`.")  # fmt: skip
+        return EXIT_OK
+    table = Table(
+        title=f"{len(points)} stored results",
+        title_justify="left",
+        box=SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    for name in ("id", "when", "task", "split", "median s", "score", "sweep", "host"):
+        table.add_column(name, justify="right" if name in ("id", "median s") else "left")
+    table.add_column("flags", min_width=5, overflow="fold")
+    for stored in points:
+        r = stored.result
+        table.add_row(
+            str(stored.id),
+            datetime.fromtimestamp(stored.created_at).strftime("%m-%d %H:%M"),
+            f"{r.task} ({r.scale})",
+            f"{r.train} x {r.eval}",
+            f"{r.fit_time:.3f}",
+            "-" if r.score is None else f"{r.score:.4g}",
+            "-" if stored.sweep_id is None else f"#{stored.sweep_id}",
+            f"#{stored.machine_id}",
+            " ".join(r.flags),
+        )
+    console.print(table)
+    for sweep_id in sorted({p.sweep_id for p in points if p.sweep_id is not None}):
+        sweep = sweeps[sweep_id]
+        cores = ",".join(map(str, sweep.cores))
+        console.print(
+            f"sweep #{sweep.id}: {sweep.task} over {cores} cores, strategy {sweep.strategy}, "
+            f"{sweep.repeats} repeats, {sweep.status}"
+        )
+    for machine_id in sorted({p.machine_id for p in points}):
+        console.print(f"host #{machine_id}: {labels.get(machine_id, '?')}")
+    return EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    machine = _machine_filter(args.machine)
+    with ResultStore.open(args.db) as store:
+        text = EXPORTERS[args.format](store, task=args.task, machine=machine)
+    write_export(text, args.out)
+    return EXIT_OK
 
 
 def cmd_demo() -> int:
     """What `cpulab` does off a terminal: a quick scaling check of the first task."""
-    from cpulab.engine.cores import available_cores
-
-    cores = available_cores()
-    status = EXIT_OK
-    for train in sorted({1, cores}):
-        args = build_parser().parse_args(["run", "rf-train", "--train", str(train)])
-        status = max(status, cmd_run(args))
-    return status
+    args = build_parser().parse_args(["sweep", "rf-train", "--repeats", "1", "--warmup", "0"])
+    return cmd_sweep(args)
 
 
-def open_app() -> int:
+def open_app(args: argparse.Namespace) -> int:
     from cpulab.ui.app import run_app
 
-    return run_app()
+    return run_app(theme=args.theme, sample_hz=args.sample_hz)
 
 
-COMMANDS = {"tasks": cmd_tasks, "run": cmd_run}
+COMMANDS = {
+    "tasks": cmd_tasks,
+    "run": cmd_run,
+    "sweep": cmd_sweep,
+    "history": cmd_history,
+    "export": cmd_export,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -218,7 +484,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command is None:
             if sys.stdin.isatty() and sys.stdout.isatty():
-                return open_app()
+                return open_app(args)
             return cmd_demo()
         return COMMANDS[args.command](args)
     except UsageError as exc:

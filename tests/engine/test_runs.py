@@ -134,7 +134,7 @@ async def test_oversubscription_is_flagged_not_refused():
     spec = RunSpec.for_task(CATALOGUE["cv-eval"], split, "small")
     result = (await collect(await Supervisor().start(spec)))[-1]
     assert isinstance(result, Result)
-    assert result.flags == ["oversubscribed"]
+    assert "oversubscribed" in result.flags
 
 
 async def test_library_output_does_not_corrupt_events(child_env):

@@ -1,0 +1,509 @@
+"""The results history: every measured point and sweep, kept in one SQLite file.
+
+A file is ours only when its header says so (`PRAGMA application_id`). Anything else is
+refused with one clear line and left exactly as it was: the checks read the header with
+plain file I/O and only then open SQLite read-only, so no journal or WAL file ever appears
+beside a refused file. Each point is its own transaction, so a crash loses nothing that
+finished, and WAL mode lets the TUI read while the CLI writes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import struct
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from cpulab.engine.errors import UsageError
+from cpulab.engine.events import EventError, Result, parse_event
+
+APPLICATION_ID = 0x4350554C  # "CPUL", big-endian at offset 68 of the file
+ENV_VAR = "CPULAB_DB"
+SQLITE_MAGIC = b"SQLite format 3\x00"
+BUSY_TIMEOUT = 10.0  # seconds to wait for another process's write to finish
+SWEEP_STATUSES = ("running", "done", "cancelled", "failed")
+# What makes two results comparable: the same hardware, the same limits, the same software.
+# The BLAS/OpenMP pools are kept with each result but left out: which ones are loaded, and
+# with how many threads, depends on the task and the split, not on the machine.
+FINGERPRINT_KEYS = (
+    "hostname",
+    "cpu_model",
+    "logical_cores",
+    "physical_cores",
+    "cores",
+    "python",
+    "libraries",
+)
+
+# Version -> statements. All pending versions run in one transaction; never edit a released one.
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: (
+        """CREATE TABLE machines (
+            id INTEGER PRIMARY KEY,
+            fingerprint TEXT NOT NULL UNIQUE,
+            hostname TEXT NOT NULL,
+            cpu_model TEXT NOT NULL,
+            logical_cores INTEGER,
+            available_cores INTEGER,
+            facts TEXT NOT NULL
+        )""",
+        """CREATE TABLE sweeps (
+            id INTEGER PRIMARY KEY,
+            task TEXT NOT NULL,
+            scale TEXT NOT NULL,
+            strategy TEXT NOT NULL,
+            cores TEXT NOT NULL,
+            repeats INTEGER NOT NULL,
+            warmup INTEGER NOT NULL,
+            started_at REAL NOT NULL,
+            finished_at REAL,
+            status TEXT NOT NULL CHECK (status IN ('running', 'done', 'cancelled', 'failed')),
+            machine_id INTEGER NOT NULL REFERENCES machines (id)
+        )""",
+        """CREATE TABLE points (
+            id INTEGER PRIMARY KEY,
+            sweep_id INTEGER REFERENCES sweeps (id),
+            machine_id INTEGER NOT NULL REFERENCES machines (id),
+            created_at REAL NOT NULL,
+            task TEXT NOT NULL,
+            scale TEXT NOT NULL,
+            train INTEGER NOT NULL,
+            eval INTEGER NOT NULL,
+            fit_time REAL NOT NULL,
+            result TEXT NOT NULL
+        )""",
+        "CREATE INDEX points_by_task ON points (task, scale, train, eval)",
+        "CREATE INDEX points_by_sweep ON points (sweep_id)",
+        "CREATE INDEX points_by_machine ON points (machine_id)",
+        "CREATE INDEX sweeps_by_task ON sweeps (task, scale)",
+    ),
+}
+SCHEMA_VERSION = max(MIGRATIONS)
+
+
+def default_path() -> Path:
+    """$CPULAB_DB when set, else results.sqlite in the user's data directory."""
+    override = os.environ.get(ENV_VAR)
+    if override:
+        return Path(override).expanduser()
+    return Path(platformdirs.user_data_dir("cpulab", appauthor=False)) / "results.sqlite"
+
+
+@dataclass(frozen=True)
+class MachineRecord:
+    id: int
+    hostname: str
+    cpu_model: str
+    logical_cores: int | None
+    available_cores: int | None
+    facts: dict[str, Any]
+
+    @property
+    def label(self) -> str:
+        """Short enough for a table cell: "host · CPU model · 8 of 16 cores"."""
+        parts = [self.hostname or "unknown host", self.cpu_model or "unknown CPU"]
+        available, logical = self.available_cores, self.logical_cores
+        if available and logical and available != logical:
+            parts.append(f"{available} of {logical} cores")
+        elif available or logical:
+            count = available or logical
+            parts.append(f"{count} core" if count == 1 else f"{count} cores")
+        return " · ".join(parts)
+
+
+@dataclass(frozen=True)
+class SweepRecord:
+    id: int
+    task: str
+    scale: str
+    strategy: str
+    cores: tuple[int, ...]
+    repeats: int
+    warmup: int
+    started_at: float
+    finished_at: float | None
+    status: str
+    machine_id: int
+    n_points: int
+
+
+@dataclass(frozen=True)
+class StoredPoint:
+    id: int
+    sweep_id: int | None  # None for a single run
+    machine_id: int
+    created_at: float
+    result: Result
+
+
+class ResultStore:
+    """The results history in one SQLite file. Open it with `ResultStore.open`."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path, clock: Callable[[], float]):
+        self._conn, self.path, self._clock = conn, path, clock
+        # Textual workers may query from another thread; one statement sequence at a time.
+        self._lock = threading.RLock()
+
+    @classmethod
+    def open(
+        cls, path: Path | str | None = None, *, clock: Callable[[], float] = time.time
+    ) -> ResultStore:
+        """Open or create a store, raising UsageError for any file that is not a sound one."""
+        path = Path(path).expanduser() if path is not None else default_path()
+        _check_file(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"cannot create {path.parent}: {exc.strerror}") from None
+        try:
+            conn = sqlite3.connect(
+                path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
+            )
+            conn.row_factory = sqlite3.Row
+        except sqlite3.Error as exc:
+            raise UsageError(f"cannot open {path}: {exc}") from None
+        try:
+            _prepare(conn, path)
+        except sqlite3.Error as exc:
+            conn.close()
+            raise UsageError(f"cannot open {path}: {exc}") from None
+        except BaseException:
+            conn.close()
+            raise
+        return cls(conn, path, clock)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> ResultStore:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def start_sweep(
+        self,
+        task: str,
+        scale: str,
+        strategy: str,
+        cores: list[int],
+        repeats: int,
+        warmup: int,
+        machine: dict[str, Any],
+    ) -> int:
+        """Record a sweep as running. The parent cannot know the libraries the child loads,
+        so the sweep takes the fuller machine facts of its first point when that arrives."""
+        with self._write() as conn:
+            machine_id = _register_machine(conn, machine)
+            cursor = conn.execute(
+                "INSERT INTO sweeps (task, scale, strategy, cores, repeats, warmup, started_at,"
+                " status, machine_id) VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?)",
+                (
+                    task,
+                    scale,
+                    strategy,
+                    json.dumps(list(cores)),
+                    repeats,
+                    warmup,
+                    self._clock(),
+                    machine_id,
+                ),
+            )
+            return cursor.lastrowid
+
+    def add_point(self, result: Result, sweep_id: int | None = None) -> int:
+        """Store one result, committed before this returns."""
+        with self._write() as conn:
+            machine_id = _register_machine(conn, result.machine)
+            if sweep_id is not None:
+                _join_sweep(conn, sweep_id, result, machine_id)
+            cursor = conn.execute(
+                "INSERT INTO points (sweep_id, machine_id, created_at, task, scale, train, eval,"
+                " fit_time, result) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    sweep_id,
+                    machine_id,
+                    self._clock(),
+                    result.task,
+                    result.scale,
+                    result.train,
+                    result.eval,
+                    result.fit_time,
+                    result.to_json(),
+                ),
+            )
+            return cursor.lastrowid
+
+    def finish_sweep(self, sweep_id: int, status: str) -> None:
+        if status not in SWEEP_STATUSES[1:]:
+            raise ValueError(f"a sweep finishes as one of {', '.join(SWEEP_STATUSES[1:])}")
+        with self._write() as conn:
+            cursor = conn.execute(
+                "UPDATE sweeps SET status = ?, finished_at = ? WHERE id = ?",
+                (status, self._clock(), sweep_id),
+            )
+            if cursor.rowcount == 0:
+                raise ValueError(f"there is no sweep {sweep_id}")
+
+    def points(
+        self,
+        task: str | None = None,
+        machine: int | str | None = None,
+        sweep_id: int | None = None,
+        scale: str | None = None,
+    ) -> list[StoredPoint]:
+        """Stored points in the order they were added. `machine` is a machine id, or text
+        found in the host name or CPU model, in any case."""
+        where, params = self._filters(task=task, scale=scale, sweep_id=sweep_id, machine=machine)
+        rows = self._read(
+            f"SELECT id, sweep_id, machine_id, created_at, result FROM points{where} ORDER BY id",
+            params,
+        )
+        return [
+            StoredPoint(
+                row["id"],
+                row["sweep_id"],
+                row["machine_id"],
+                row["created_at"],
+                self._result(row["id"], row["result"]),
+            )
+            for row in rows
+        ]
+
+    def sweeps(
+        self, task: str | None = None, machine: int | str | None = None
+    ) -> list[SweepRecord]:
+        where, params = self._filters(task=task, machine=machine)
+        rows = self._read(
+            "SELECT id, task, scale, strategy, cores, repeats, warmup, started_at, finished_at,"
+            " status, machine_id,"
+            " (SELECT COUNT(*) FROM points WHERE sweep_id = sweeps.id) AS n_points"
+            f" FROM sweeps{where} ORDER BY id",
+            params,
+        )
+        return [
+            SweepRecord(**{**dict(row), "cores": tuple(json.loads(row["cores"]))}) for row in rows
+        ]
+
+    def machines(self) -> list[MachineRecord]:
+        rows = self._read(
+            "SELECT id, hostname, cpu_model, logical_cores, available_cores, facts"
+            " FROM machines ORDER BY id"
+        )
+        return [MachineRecord(**{**dict(row), "facts": json.loads(row["facts"])}) for row in rows]
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def _read(self, sql: str, params: tuple = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
+
+    def _filters(self, *, machine: int | str | None, **equal: Any) -> tuple[str, tuple]:
+        clauses = [f"{column} = ?" for column, value in equal.items() if value is not None]
+        params = [value for value in equal.values() if value is not None]
+        if machine is not None:
+            ids = self._machine_ids(machine)
+            # With no machine matching, "0" matches no row either.
+            clauses.append(f"machine_id IN ({', '.join('?' * len(ids))})" if ids else "0")
+            params.extend(ids)
+        return (" WHERE " + " AND ".join(clauses) if clauses else ""), tuple(params)
+
+    def _machine_ids(self, machine: int | str) -> list[int]:
+        if isinstance(machine, int):
+            return [machine]
+        # Matched here rather than in SQL, whose lower() only folds ASCII.
+        needle = machine.casefold()
+        return [
+            m.id
+            for m in self.machines()
+            if needle in m.hostname.casefold() or needle in m.cpu_model.casefold()
+        ]
+
+    def _result(self, point_id: int, text: str) -> Result:
+        try:
+            result = parse_event(text)
+        except EventError as exc:
+            raise UsageError(f"{self.path}: point {point_id} cannot be read: {exc}") from None
+        if not isinstance(result, Result):
+            raise UsageError(f"{self.path}: point {point_id} holds a {result.kind}, not a result")
+        return result
+
+
+def _register_machine(conn: sqlite3.Connection, facts: dict[str, Any]) -> int:
+    identity = {key: facts.get(key) for key in FINGERPRINT_KEYS}
+    canonical = json.dumps(identity, sort_keys=True, separators=(",", ":"))
+    fingerprint = hashlib.sha256(canonical.encode()).hexdigest()
+    cores = facts.get("cores") if isinstance(facts.get("cores"), dict) else {}
+    conn.execute(
+        "INSERT OR IGNORE INTO machines (fingerprint, hostname, cpu_model, logical_cores,"
+        " available_cores, facts) VALUES (?, ?, ?, ?, ?, ?)",
+        (
+            fingerprint,
+            str(facts.get("hostname") or ""),
+            str(facts.get("cpu_model") or ""),
+            facts.get("logical_cores", cores.get("logical")),
+            cores.get("available"),
+            json.dumps(facts, sort_keys=True),
+        ),
+    )
+    row = conn.execute("SELECT id FROM machines WHERE fingerprint = ?", (fingerprint,)).fetchone()
+    return row[0]
+
+
+def _join_sweep(conn: sqlite3.Connection, sweep_id: int, result: Result, machine_id: int) -> None:
+    row = conn.execute(
+        "SELECT task, scale, status, machine_id,"
+        " EXISTS (SELECT 1 FROM points WHERE sweep_id = sweeps.id) AS started"
+        " FROM sweeps WHERE id = ?",
+        (sweep_id,),
+    ).fetchone()
+    if row is None:
+        raise ValueError(f"there is no sweep {sweep_id}")
+    if (row["task"], row["scale"]) != (result.task, result.scale):
+        raise ValueError(f"sweep {sweep_id} is of {row['task']} at {row['scale']} scale")
+    if row["status"] != "running":
+        raise ValueError(f"sweep {sweep_id} is {row['status']}, no longer running")
+    if not row["started"] and row["machine_id"] != machine_id:
+        conn.execute("UPDATE sweeps SET machine_id = ? WHERE id = ?", (machine_id, sweep_id))
+        conn.execute(
+            "DELETE FROM machines WHERE id = ?"
+            " AND NOT EXISTS (SELECT 1 FROM sweeps WHERE machine_id = machines.id)"
+            " AND NOT EXISTS (SELECT 1 FROM points WHERE machine_id = machines.id)",
+            (row["machine_id"],),
+        )
+
+
+def _prepare(conn: sqlite3.Connection, path: Path) -> None:
+    conn.execute("PRAGMA foreign_keys = ON")
+    # A new file gets its schema and identity before WAL mode, so they land in the file itself.
+    migrated = _migrate(conn, path)
+    conn.execute("PRAGMA journal_mode = WAL")
+    # Durable against a killed process, which is what matters here; only a power cut could
+    # lose the last commits.
+    conn.execute("PRAGMA synchronous = NORMAL")
+    if migrated:
+        # Put the new version into the file's own header, where the checks read it.
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def _migrate(conn: sqlite3.Connection, path: Path) -> bool:
+    """Bring the schema up to date in one transaction; True when anything changed."""
+    if _pragma(conn, "user_version") == SCHEMA_VERSION:
+        return False
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        # Read again under the write lock: another process may have migrated meanwhile.
+        version = _pragma(conn, "user_version")
+        if version > SCHEMA_VERSION:
+            raise UsageError(_newer_message(path, version))
+        for step in range(version + 1, SCHEMA_VERSION + 1):
+            for statement in MIGRATIONS[step]:
+                conn.execute(statement)
+        conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    return version < SCHEMA_VERSION
+
+
+def _pragma(conn: sqlite3.Connection, name: str) -> int:
+    return conn.execute(f"PRAGMA {name}").fetchone()[0]
+
+
+def _newer_message(path: Path, version: int) -> str:
+    return (
+        f"{path} was written by a newer cpulab (schema version {version}; "
+        f"this one reads up to {SCHEMA_VERSION})"
+    )
+
+
+def _check_file(path: Path) -> None:
+    """Refuse an existing file that is not a sound store of ours, without changing it."""
+    if path.is_dir():
+        raise UsageError(f"{path} is a directory, not a results file")
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(108)  # the 100-byte file header and page 1's b-tree header
+            size = os.fstat(fh.fileno()).st_size
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+    if size == 0:
+        return  # SQLite takes an empty file for an empty database
+    if not head.startswith(SQLITE_MAGIC):
+        raise UsageError(f"{path} is not a cpulab results store: it is not an SQLite database")
+    if len(head) < 108:
+        raise UsageError(f"{path} is damaged: it ends inside its own header")
+    (raw_page_size,) = struct.unpack(">H", head[16:18])
+    page_size = 65536 if raw_page_size == 1 else raw_page_size
+    changes, pages = struct.unpack(">II", head[24:32])
+    (valid_for,) = struct.unpack(">I", head[92:96])
+    (version,) = struct.unpack(">i", head[60:64])
+    (application_id,) = struct.unpack(">i", head[68:72])
+    in_wal_mode = head[18] == 2
+    # Until a checkpoint, committed changes live in the -wal file and the header lags behind.
+    header_current = not Path(f"{path}-wal").exists()
+    if application_id != APPLICATION_ID:
+        schema_empty = head[100] == 0x0D and head[103:105] == b"\0\0"
+        if application_id == 0 and schema_empty and header_current:
+            return  # an SQLite file with nothing in it yet: ours to fill
+        if application_id == 0:
+            raise UsageError(f"{path} is an SQLite database that cpulab did not create")
+        raise UsageError(
+            f"{path} is an SQLite database of another application "
+            f"(application_id {application_id & 0xFFFFFFFF:#010x})"
+        )
+    if page_size < 512 or page_size & (page_size - 1):
+        raise UsageError(f"{path} is damaged: its header gives a page size of {raw_page_size}")
+    if header_current:
+        if version > SCHEMA_VERSION:
+            raise UsageError(_newer_message(path, version))
+        if changes == valid_for and size < pages * page_size:
+            raise UsageError(
+                f"{path} is damaged: it is cut short ({size} of {pages * page_size} bytes)"
+            )
+    # Reading a WAL-mode file read-only would still create -wal and -shm files; with the
+    # header current there is nothing in a WAL to read, so read the file as immutable.
+    _check_with_sqlite(path, immutable=in_wal_mode and header_current)
+
+
+def _check_with_sqlite(path: Path, *, immutable: bool) -> None:
+    uri = path.resolve().as_uri() + ("?mode=ro&immutable=1" if immutable else "?mode=ro")
+    try:
+        conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT)
+        try:
+            version = _pragma(conn, "user_version")
+            problems = [row[0] for row in conn.execute("PRAGMA quick_check")]
+        finally:
+            conn.close()
+    except sqlite3.OperationalError as exc:
+        raise UsageError(f"cannot read {path}: {exc}") from None
+    except sqlite3.DatabaseError as exc:
+        raise UsageError(f"{path} is damaged: {exc}") from None
+    if version > SCHEMA_VERSION:
+        raise UsageError(_newer_message(path, version))
+    if problems != ["ok"]:
+        raise UsageError(f"{path} is damaged: {problems[0]}")

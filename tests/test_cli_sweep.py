@@ -1,0 +1,149 @@
+"""Sweeps, history and export from the command line, with real runs and a real store."""
+
+import csv
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+
+from cpulab.engine.store import ResultStore
+from test_cli import cpulab
+
+
+def test_sweep_json_has_statistics_and_fit_and_is_stored(results_store):
+    out = cpulab("sweep", "rf-train", "--cores", "1,2", "--repeats", "3", "--warmup", "0", "--json")
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert doc["sweep"]["status"] == "done"
+    assert [(p["train"], p["eval"]) for p in doc["points"]] == [(1, 1), (2, 1)]
+    assert all(len(p["fit_times"]) == 3 for p in doc["points"])
+    analysis = doc["analysis"]
+    assert analysis["points"][0]["speedup"] == 1.0
+    assert analysis["points"][1]["karp_flatt"] is not None
+    assert analysis["fit"]["serial_fraction"] is not None
+    assert analysis["best"]["cores"] in (1, 2)
+    with ResultStore.open(results_store) as store:
+        assert len(store.points(sweep_id=doc["sweep"]["id"])) == 2
+        assert store.sweeps()[0].status == "done"
+
+
+def test_sweep_prints_a_closing_table():
+    out = cpulab("sweep", "rf-train", "--cores", "1,2", "--repeats", "2", "--warmup", "0")
+    assert out.returncode == 0, out.stderr
+    for words in ("speedup", "efficiency", "Karp-Flatt", "serial fraction", "best:"):
+        assert words in out.stdout
+
+
+def test_history_and_every_export_format(tmp_path):
+    assert cpulab("sweep", "rf-train", "--cores", "1,2", "--repeats", "2", "--json").returncode == 0
+    assert cpulab("run", "digits-svc", "--json").returncode == 0
+
+    history = cpulab("history")
+    assert history.returncode == 0, history.stderr
+    assert "rf-train" in history.stdout and "digits-svc" in history.stdout
+    only = cpulab("history", "--task", "digits-svc")
+    assert "rf-train" not in only.stdout and "digits-svc" in only.stdout
+    assert "No stored results" in cpulab("history", "--machine", "no-such-host").stdout
+
+    doc = json.loads(cpulab("export", "--format", "json").stdout)
+    assert doc["format"] == "cpulab-export" and doc["version"] == 1
+    (sweep,) = doc["sweeps"]
+    assert len(sweep["points"]) == 2
+    assert sweep["analysis"]["fit"]["speedup_ceiling"] is None or (
+        sweep["analysis"]["fit"]["speedup_ceiling"] > 0
+    )
+    assert sweep["points"][0]["stats"]["n"] == 2
+    assert [run["result"]["task"] for run in doc["runs"]] == ["digits-svc"]
+    assert doc["machines"] and doc["machines"][0]["facts"]["cpu_model"]
+
+    out = tmp_path / "results.csv"
+    assert cpulab("export", "--format", "csv", "--out", str(out)).returncode == 0
+    rows = list(csv.DictReader(io.StringIO(out.read_text())))
+    assert [(r["task"], r["train"], r["strategy"]) for r in rows] == [
+        ("rf-train", "1", "train"),
+        ("rf-train", "2", "train"),
+        ("digits-svc", "1", ""),
+    ]
+    assert float(rows[1]["speedup"]) > 0 and rows[2]["speedup"] == ""
+
+    markdown = cpulab("export", "--format", "markdown").stdout
+    assert "## Sweep 1: rf-train (small), strategy train" in markdown
+    assert "| cores | split |" in markdown and "## Single runs" in markdown
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["sweep", "rf-train", "--cores", "0"], "core counts start at 1"),
+        (["sweep", "rf-train", "--cores", "3-1"], "runs backwards"),
+        (["sweep", "rf-train", "--cores", "x"], "cannot read core count 'x'"),
+        (["sweep", "rf-train", "--repeats", "-1"], "repeats must be at least 1"),
+        (["sweep", "rf-train", "--strategy", "foo"], "unknown strategy 'foo'"),
+        (["sweep", "rf-train", "--strategy", "eval"], "rf-train has no evaluation cores knob"),
+        (["sweep", "nope"], "unknown task 'nope'"),
+        (["export", "--format", "xml"], "invalid choice: 'xml'"),
+        (["export", "--out", "/nonexistent-dir/out.csv"], "cannot write /nonexistent-dir/out.csv"),
+        (["export", "--out", "/"], "cannot write /"),
+    ],
+)
+def test_bad_sweep_and_export_input(args, says):
+    out = cpulab(*args)
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and says in lines[0], out.stderr
+    assert "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("command", [["history"], ["export"], ["run", "rf-train"],
+                                     ["sweep", "rf-train", "--cores", "1"]])  # fmt: skip
+def test_corrupt_store_is_refused_and_left_untouched(tmp_path, command):
+    bad = tmp_path / "corrupt.sqlite"
+    bad.write_bytes(b"SQLite format 3\x00" + os.urandom(2000))
+    before = bad.read_bytes()
+    out = cpulab(*command, "--db", str(bad))
+    assert out.returncode == 2
+    assert len(out.stderr.strip().splitlines()) == 1 and str(bad) in out.stderr
+    assert "Traceback" not in out.stderr
+    assert bad.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["corrupt.sqlite"]
+
+
+def test_kill_9_mid_sweep_keeps_exactly_the_finished_points(results_store):
+    # digits-svc at full scale: the second point (worker start-up, then about half a
+    # second of fitting) is still running well after the first is committed.
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cpulab", "sweep", "digits-svc", "--scale", "full",
+         "--cores", "1,2", "--repeats", "1", "--warmup", "0", "--json"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    cli = psutil.Process(proc.pid)
+    tree: set[int] = set()
+    finished = 0
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and finished == 0:
+        tree |= {p.pid for p in cli.children(recursive=True)}
+        if results_store.exists():
+            with ResultStore.open(results_store) as store:
+                finished = len(store.points())
+        time.sleep(0.02)
+    assert finished == 1, "the first point never finished"
+    tree |= {p.pid for p in cli.children(recursive=True)}
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(10)
+
+    with ResultStore.open(results_store) as store:
+        assert len(store.points()) == finished
+        assert store.sweeps()[0].status == "running"  # it never got to say otherwise
+    # The runner noticed its parent had gone and took its workers down with it.
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(psutil.pid_exists(p) for p in tree):
+        time.sleep(0.1)
+    survivors = [p for p in tree if psutil.pid_exists(p)
+                 and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]  # fmt: skip
+    assert not survivors

@@ -1,0 +1,491 @@
+"""The results history: round trips, sweeps, filters, migrations, refusals and crashes."""
+
+import hashlib
+import itertools
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+from contextlib import closing
+
+import platformdirs
+import pytest
+
+from cpulab.engine import store as store_module
+from cpulab.engine.errors import UsageError
+from cpulab.engine.events import Result
+from cpulab.engine.store import APPLICATION_ID, ResultStore, default_path
+
+ALPHA = {
+    "hostname": "alpha",
+    "cpu_model": "AMD EPYC 7763",
+    "logical_cores": 16,
+    "physical_cores": 8,
+    "cores": {"logical": 16, "available": 16, "affinity": list(range(16)), "quota": None},
+    "platform": "Linux-6.1",
+    "python": "3.11.9",
+}
+ALPHA_CHILD = {
+    **ALPHA,
+    "libraries": {"scikit-learn": "1.5.0", "numpy": "2.0.0"},
+    "threadpools": [{"user_api": "blas", "internal_api": "openblas", "num_threads": 16}],
+}
+BETA = {
+    "hostname": "beta-laptop",
+    "cpu_model": "Intel Core i7",
+    "logical_cores": 8,
+    "cores": {"logical": 8, "available": 4, "affinity": [0, 1, 2, 3], "quota": 4.0},
+}
+
+
+def result(train=1, eval_=1, task="rf-train", scale="small", machine=ALPHA_CHILD, **changes):
+    fields = {
+        "task": task,
+        "title": "Random forest",
+        "scale": scale,
+        "train": train,
+        "eval": eval_,
+        "available": 16,
+        "fit_times": [0.31, 0.3, 0.32],
+        "warmup_times": [0.5],
+        "setup": {"imports": 0.8, "data": 0.01, "workers": 1.2},
+        "cpu_time": 0.95,
+        "peak_rss": 300 << 20,
+        "score": 0.875,
+        "metric": "accuracy",
+        "details": {"trees": 100, "nested": {"folds": [1, 2]}},
+        "flags": ["noisy"],
+        "machine": machine,
+    }
+    return Result(**{**fields, **changes})
+
+
+@pytest.fixture
+def clock():
+    ticks = itertools.count(1000)
+    return lambda: float(next(ticks))
+
+
+@pytest.fixture
+def db(tmp_path, clock):
+    with ResultStore.open(tmp_path / "results.sqlite", clock=clock) as store:
+        yield store
+
+
+def digest(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def query(path, sql: str) -> list[tuple]:
+    with closing(sqlite3.connect(path)) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def header_of(path) -> tuple[int, int]:
+    return query(path, "PRAGMA application_id")[0][0], query(path, "PRAGMA user_version")[0][0]
+
+
+def tables_in(path) -> set[str]:
+    return {row[0] for row in query(path, "SELECT name FROM sqlite_master")}
+
+
+# Round trips and the API
+
+
+def test_a_result_round_trips(db):
+    stored = result(2, 4)
+    point_id = db.add_point(stored)
+    [point] = db.points()
+    assert (point.id, point.sweep_id, point.created_at) == (point_id, None, 1000.0)
+    assert point.result == stored
+    [machine] = db.machines()
+    assert point.machine_id == machine.id
+    assert machine.facts == ALPHA_CHILD
+
+
+def test_indexed_columns_mirror_the_result(db):
+    db.add_point(result(2, 4))
+    columns = query(db.path, "SELECT task, scale, train, eval, fit_time FROM points")
+    assert columns == [("rf-train", "small", 2, 4, 0.31)]
+
+
+def test_sweep_lifecycle(db):
+    sweep_id = db.start_sweep("rf-train", "small", "train", [1, 2, 4], 3, 1, ALPHA)
+    [sweep] = db.sweeps()
+    assert (sweep.id, sweep.status, sweep.cores, sweep.repeats, sweep.warmup) == (
+        sweep_id,
+        "running",
+        (1, 2, 4),
+        3,
+        1,
+    )
+    assert (sweep.strategy, sweep.started_at, sweep.finished_at, sweep.n_points) == (
+        "train",
+        1000.0,
+        None,
+        0,
+    )
+    ids = [db.add_point(result(t, 1), sweep_id) for t in (1, 2, 4)]
+    db.add_point(result(8, 1))  # a single run, outside the sweep
+    db.finish_sweep(sweep_id, "done")
+    [sweep] = db.sweeps()
+    assert (sweep.status, sweep.finished_at, sweep.n_points) == ("done", 1005.0, 3)
+    assert [p.id for p in db.points(sweep_id=sweep_id)] == ids
+    assert [p.sweep_id for p in db.points()] == [sweep_id] * 3 + [None]
+
+
+def test_a_sweep_takes_the_fuller_machine_facts_of_its_first_point(db):
+    sweep_id = db.start_sweep("rf-train", "small", "train", [1, 2], 1, 0, ALPHA)
+    parent_only = db.sweeps()[0].machine_id
+    db.add_point(result(1, 1), sweep_id)
+    [machine] = db.machines()  # the parent's partial record is gone, nothing refers to it
+    assert machine.id != parent_only
+    assert machine.facts["libraries"]["scikit-learn"] == "1.5.0"
+    assert db.sweeps()[0].machine_id == machine.id
+
+
+def test_a_sweep_with_no_points_keeps_the_facts_it_started_with(db):
+    sweep_id = db.start_sweep("rf-train", "small", "train", [1, 2], 1, 0, ALPHA)
+    db.finish_sweep(sweep_id, "cancelled")
+    [machine] = db.machines()
+    assert (db.sweeps()[0].status, machine.facts) == ("cancelled", ALPHA)
+
+
+def test_sweep_misuse_is_a_programming_error(db):
+    sweep_id = db.start_sweep("rf-train", "small", "train", [1, 2], 1, 0, ALPHA)
+    with pytest.raises(ValueError, match="no sweep"):
+        db.add_point(result(), sweep_id + 1)
+    with pytest.raises(ValueError, match="rf-train at small"):
+        db.add_point(result(task="cv-eval"), sweep_id)
+    with pytest.raises(ValueError):
+        db.finish_sweep(sweep_id, "running")
+    with pytest.raises(ValueError):
+        db.finish_sweep(sweep_id + 1, "done")
+    db.finish_sweep(sweep_id, "failed")
+    with pytest.raises(ValueError, match="failed"):
+        db.add_point(result(), sweep_id)
+    assert db.points() == []  # nothing half-written
+
+
+def test_same_facts_make_one_machine_and_new_libraries_another(db):
+    db.add_point(result())
+    db.add_point(result(2, 1))
+    assert len(db.machines()) == 1
+    upgraded = {**ALPHA_CHILD, "libraries": {"scikit-learn": "1.6.0", "numpy": "2.0.0"}}
+    db.add_point(result(machine=upgraded))
+    assert len(db.machines()) == 2
+
+
+def test_filters(db):
+    db.add_point(result(1, 1))
+    db.add_point(result(2, 1, scale="large"))
+    db.add_point(result(1, 2, task="cv-eval", machine=BETA))
+    sweep_id = db.start_sweep("cv-eval", "small", "eval", [2, 4], 1, 0, BETA)
+    db.add_point(result(1, 4, task="cv-eval", machine=BETA), sweep_id)
+    alpha, beta = db.machines()
+
+    def splits(**filters):
+        return [(p.result.train, p.result.eval) for p in db.points(**filters)]
+
+    assert splits(task="rf-train") == [(1, 1), (2, 1)]
+    assert splits(task="rf-train", scale="large") == [(2, 1)]
+    assert splits(machine="epyc") == [(1, 1), (2, 1)]
+    assert splits(machine="BETA") == [(1, 2), (1, 4)]
+    assert splits(machine=beta.id) == [(1, 2), (1, 4)]
+    assert splits(machine="core i7", task="rf-train") == []
+    assert splits(machine="nowhere") == []
+    assert splits(sweep_id=sweep_id) == [(1, 4)]
+    assert [s.id for s in db.sweeps(task="cv-eval", machine="laptop")] == [sweep_id]
+    assert db.sweeps(machine=alpha.id) == []
+    assert db.sweeps(task="rf-train") == []
+
+
+def test_machine_labels(db):
+    db.add_point(result())
+    db.add_point(result(machine=BETA))
+    db.add_point(result(machine={}))
+    assert [m.label for m in db.machines()] == [
+        "alpha · AMD EPYC 7763 · 16 cores",
+        "beta-laptop · Intel Core i7 · 4 of 8 cores",
+        "unknown host · unknown CPU",
+    ]
+
+
+def test_a_second_connection_and_another_thread_see_each_commit(tmp_path):
+    path = tmp_path / "shared.sqlite"
+    with ResultStore.open(path) as writer, ResultStore.open(path) as reader:
+        writer.add_point(result())
+        assert len(reader.points()) == 1
+        seen = []
+        thread = threading.Thread(target=lambda: seen.extend(reader.points()))
+        thread.start()
+        thread.join()
+        assert len(seen) == 1
+
+
+# Files, migrations and the default path
+
+
+def test_a_new_store_is_marked_as_ours_in_wal_mode(tmp_path):
+    path = tmp_path / "deep" / "er" / "results.sqlite"
+    ResultStore.open(path).close()
+    assert os.listdir(path.parent) == ["results.sqlite"]  # a clean close leaves no side files
+    assert path.read_bytes()[68:72] == b"CPUL"
+    assert header_of(path) == (APPLICATION_ID, 1)
+    assert query(path, "PRAGMA journal_mode") == [("wal",)]
+    assert {"machines", "sweeps", "points"} <= tables_in(path)
+
+
+def test_an_empty_file_becomes_a_store(tmp_path):
+    path = tmp_path / "empty.sqlite"
+    path.touch()
+    ResultStore.open(path).close()
+    assert header_of(path) == (APPLICATION_ID, 1)
+
+
+def test_an_sqlite_file_with_nothing_in_it_is_adopted(tmp_path):
+    path = tmp_path / "blank.sqlite"
+    with closing(sqlite3.connect(path, isolation_level=None)) as conn:
+        conn.execute("CREATE TABLE t (x)")
+        conn.execute("DROP TABLE t")
+    with ResultStore.open(path) as store:
+        store.add_point(result())
+    assert header_of(path) == (APPLICATION_ID, 1)
+
+
+def test_reopening_changes_nothing(tmp_path, clock):
+    path = tmp_path / "results.sqlite"
+    with ResultStore.open(path, clock=clock) as store:
+        store.add_point(result())
+    schema = query(path, "SELECT sql FROM sqlite_master")
+    before = digest(path)
+    for _ in range(2):
+        with ResultStore.open(path) as store:
+            assert len(store.points()) == 1
+    assert digest(path) == before
+    assert query(path, "SELECT sql FROM sqlite_master") == schema
+
+
+def test_a_later_migration_applies_on_reopen(tmp_path, monkeypatch):
+    path = tmp_path / "results.sqlite"
+    with ResultStore.open(path) as store:
+        store.add_point(result())
+    migrations = {**store_module.MIGRATIONS, 2: ("ALTER TABLE points ADD COLUMN note TEXT",)}
+    monkeypatch.setattr(store_module, "MIGRATIONS", migrations)
+    monkeypatch.setattr(store_module, "SCHEMA_VERSION", 2)
+    with ResultStore.open(path) as store:
+        assert len(store.points()) == 1
+    assert header_of(path) == (APPLICATION_ID, 2)
+    assert path.read_bytes()[60:64] == (2).to_bytes(4, "big")  # checkpointed into the file
+    assert "note" in [row[1] for row in query(path, "PRAGMA table_info(points)")]
+
+
+@pytest.mark.parametrize("existing", [False, True])
+def test_migrations_are_all_or_nothing(tmp_path, monkeypatch, existing):
+    path = tmp_path / "results.sqlite"
+    if existing:
+        ResultStore.open(path).close()
+    migrations = {
+        **store_module.MIGRATIONS,
+        2: ("CREATE TABLE notes (x)",),
+        3: ("CREATE TABLE broken (",),
+    }
+    monkeypatch.setattr(store_module, "MIGRATIONS", migrations)
+    monkeypatch.setattr(store_module, "SCHEMA_VERSION", 3)
+    with pytest.raises(UsageError, match="cannot open"):
+        ResultStore.open(path)
+    tables = tables_in(path)
+    assert "notes" not in tables
+    assert ("points" in tables) is existing
+    assert header_of(path)[1] == (1 if existing else 0)
+
+
+def test_default_path_is_in_the_user_data_directory(tmp_path, monkeypatch):
+    monkeypatch.delenv("CPULAB_DB", raising=False)
+    monkeypatch.setattr(platformdirs, "user_data_dir", lambda *a, **k: str(tmp_path / "data"))
+    assert default_path() == tmp_path / "data" / "results.sqlite"
+    with ResultStore.open() as store:
+        assert store.path == tmp_path / "data" / "results.sqlite"
+    assert store.path.exists()
+
+
+def test_cpulab_db_overrides_the_default_path(tmp_path, monkeypatch):
+    monkeypatch.setenv("CPULAB_DB", str(tmp_path / "elsewhere.sqlite"))
+    with ResultStore.open() as store:
+        store.add_point(result())
+    assert (tmp_path / "elsewhere.sqlite").exists()
+    assert not (tmp_path / "data").exists()
+
+
+# Refusals: one clear line naming the file, and the file left exactly as it was
+
+
+def random_bytes(path):
+    path.write_bytes(b"\x00not sqlite" + os.urandom(5000))
+
+
+def text_file(path):
+    path.write_text("task,train,eval,time\nrf-train,1,1,0.3\n")
+
+
+def foreign_with_a_table(path):
+    with closing(sqlite3.connect(path, isolation_level=None)) as conn:
+        conn.execute("CREATE TABLE contacts (name TEXT)")
+        conn.execute("INSERT INTO contacts VALUES ('someone')")
+
+
+def foreign_application(path):
+    with closing(sqlite3.connect(path, isolation_level=None)) as conn:
+        conn.execute("PRAGMA application_id = 1196444487")  # GeoPackage
+        conn.execute("CREATE TABLE features (geometry BLOB)")
+
+
+def foreign_in_wal_mode(path):
+    with closing(sqlite3.connect(path, isolation_level=None)) as conn:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("CREATE TABLE t (x)")
+
+
+def real_store(path, points=30):
+    with ResultStore.open(path) as store:
+        for train in range(1, points + 1):
+            store.add_point(result(train, 1))
+
+
+def truncated_store(path):
+    real_store(path)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def store_cut_mid_page(path):
+    real_store(path)
+    data = path.read_bytes()
+    path.write_bytes(data[:-100])
+
+
+def corrupted_store(path):
+    real_store(path)
+    data = bytearray(path.read_bytes())
+    page = 4096
+    data[3 * page : 4 * page] = b"\xff" * page  # a whole b-tree page of garbage
+    path.write_bytes(bytes(data))
+
+
+def newer_store(path):
+    real_store(path, points=1)
+    with closing(sqlite3.connect(path)) as conn:
+        conn.execute("PRAGMA user_version = 7")
+
+
+@pytest.mark.parametrize(
+    ("make", "expected"),
+    [
+        (random_bytes, "is not a cpulab results store: it is not an SQLite database"),
+        (text_file, "is not a cpulab results store: it is not an SQLite database"),
+        (foreign_with_a_table, "is an SQLite database that cpulab did not create"),
+        (foreign_application, "of another application (application_id 0x47504b47)"),
+        (foreign_in_wal_mode, "is an SQLite database that cpulab did not create"),
+        (truncated_store, "is damaged: it is cut short"),
+        (store_cut_mid_page, "is damaged: it is cut short"),
+        (corrupted_store, "is damaged:"),
+        (newer_store, "was written by a newer cpulab (schema version 7; this one reads up to 1)"),
+    ],
+)
+def test_refused_files_are_left_untouched(tmp_path, make, expected):
+    path = tmp_path / "file.sqlite"
+    make(path)
+    before, listing = digest(path), sorted(os.listdir(tmp_path))
+    with pytest.raises(UsageError) as refusal:
+        ResultStore.open(path)
+    message = str(refusal.value)
+    assert message.startswith(str(path))
+    assert expected in message
+    assert "\n" not in message
+    assert digest(path) == before
+    assert sorted(os.listdir(tmp_path)) == listing  # no -journal, -wal or -shm appeared
+
+
+def test_a_newer_schema_still_in_the_wal_is_refused(tmp_path):
+    path = tmp_path / "results.sqlite"
+    with ResultStore.open(path):  # holding the store open keeps the change in the WAL
+        with closing(sqlite3.connect(path)) as conn:
+            conn.execute("PRAGMA user_version = 7")
+        assert path.read_bytes()[60:64] == (1).to_bytes(4, "big")  # the header lags
+        before = digest(path)
+        with pytest.raises(UsageError, match="schema version 7"):
+            ResultStore.open(path)
+        assert digest(path) == before
+
+
+def test_a_directory_is_refused(tmp_path):
+    with pytest.raises(UsageError, match="is a directory"):
+        ResultStore.open(tmp_path)
+
+
+def test_a_copy_of_a_store_opens_like_the_original(tmp_path):
+    real_store(tmp_path / "a.sqlite", points=3)
+    shutil.copy(tmp_path / "a.sqlite", tmp_path / "b.sqlite")
+    with ResultStore.open(tmp_path / "b.sqlite") as store:
+        assert len(store.points()) == 3
+
+
+# A crash loses nothing committed
+
+WRITER = """
+import sqlite3, sys, time
+from cpulab.engine.events import parse_event
+from cpulab.engine.store import ResultStore
+
+path, count = sys.argv[1], int(sys.argv[2])
+result = parse_event(sys.stdin.readline())
+store = ResultStore.open(path)
+for _ in range(count):
+    print(store.add_point(result), flush=True)
+# A transaction that never commits, big enough to spill pages into the WAL.
+held = sqlite3.connect(path, isolation_level=None)
+held.execute("PRAGMA cache_size = 2")
+held.execute("BEGIN IMMEDIATE")
+held.execute("CREATE TABLE junk (x)")
+held.executemany("INSERT INTO junk VALUES (randomblob(4000))", [()] * 100)
+held.execute("DELETE FROM points")
+print("holding", flush=True)
+time.sleep(60)
+"""
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
+def test_points_committed_before_a_kill_survive_it(tmp_path):
+    path, count = tmp_path / "results.sqlite", 5
+    child = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(path), str(count)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        child.stdin.write(result().to_json() + "\n")
+        child.stdin.close()
+        ids = [int(child.stdout.readline()) for _ in range(count)]
+        assert child.stdout.readline() == "holding\n"
+        assert (tmp_path / "results.sqlite-wal").stat().st_size > 0
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+        child.stdout.close()
+    with ResultStore.open(path) as store:
+        assert [p.id for p in store.points()] == ids
+        assert all(p.result == result() for p in store.points())
+    assert query(path, "PRAGMA integrity_check") == [("ok",)]
+    assert "junk" not in tables_in(path)
+
+
+def test_store_imports_only_the_standard_library_and_platformdirs():
+    probe = "import sys, cpulab.engine.store; print(' '.join(sys.modules))"
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert not {"textual", "sklearn", "numpy", "scipy"} & set(loaded)
