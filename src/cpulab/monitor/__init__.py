@@ -1,0 +1,1 @@
+"""Live measurements of the machine for the faces; no Textual and no scikit-learn here."""

@@ -1,0 +1,235 @@
+"""Per-core utilisation, and how much of it the experiment's process tree accounts for.
+
+`PsutilSampler` reads the machine; `FakeSampler` returns fixed values for tests and
+snapshots. Both answer `sample()` with a `CoreSample` and follow a run with `watch(pid)`.
+`sample()` may block for up to `MIN_INTERVAL`, so callers run it off the UI thread.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from itertools import cycle
+from typing import Protocol
+
+import psutil
+
+from cpulab.engine.cores import CoreBudget, core_budget
+from cpulab.engine.errors import UsageError
+from cpulab.engine.runner import noisy
+
+MIN_INTERVAL = 0.1  # seconds: shorter intervals make per-core percentages mostly noise
+DEFAULT_HZ = 4.0
+MAX_HZ = 1 / MIN_INTERVAL
+MIN_HZ = 0.2
+
+
+def check_sample_hz(hz: float) -> float:
+    if not MIN_HZ <= hz <= MAX_HZ:
+        raise UsageError(
+            f"the sampling rate must be between {MIN_HZ:g} and {MAX_HZ:g} Hz, not {hz:g}"
+        )
+    return hz
+
+
+@dataclass(frozen=True)
+class CoreSample:
+    """One reading of the CPUs this process may use."""
+
+    cpus: tuple[int, ...]  # CPU ids, in the order of `percents`
+    percents: tuple[float, ...]  # busy percentage of each CPU, 0 to 100
+    tree_cores: float = 0.0  # cores' worth of CPU used by the watched process tree
+    other_cores: float = 0.0  # used by everything else, cpulab's own UI excepted
+    steal: float | None = None  # average percentage, where the platform reports it
+    iowait: float | None = None
+
+    @property
+    def avg(self) -> float:
+        return statistics.fmean(self.percents) if self.percents else 0.0
+
+    @property
+    def min(self) -> float:
+        return min(self.percents, default=0.0)
+
+    @property
+    def max(self) -> float:
+        return max(self.percents, default=0.0)
+
+    @property
+    def quiet(self) -> bool:
+        """Whether a result measured now would escape the runner's "noisy" flag."""
+        steal_cores = (self.steal or 0.0) / 100 * len(self.cpus)
+        load = {"other_cores": self.other_cores, "steal_cores": steal_cores}
+        return not noisy(load, len(self.cpus))
+
+
+class Sampler(Protocol):
+    budget: CoreBudget
+
+    def watch(self, pid: int | None) -> None: ...
+
+    def sample(self) -> CoreSample: ...
+
+
+class PsutilSampler:
+    """Reads /proc (through psutil) for the CPUs in this process's affinity set.
+
+    Percentages come from differences of `psutil.cpu_times(percpu=True)` kept here,
+    not from `cpu_percent()`, whose state psutil keeps per calling thread: samples
+    taken from a pool of threads would otherwise compare against stale readings.
+    """
+
+    def __init__(
+        self, budget: CoreBudget | None = None, clock: Callable[[], float] = time.monotonic
+    ):
+        self.budget = budget or core_budget()
+        self._clock = clock
+        self._own = psutil.Process(os.getpid())
+        self._watched: int | None = None
+        self._root: int | None = None
+        self._procs: dict[int, psutil.Process] = {}
+        self._seconds: dict[int, tuple[float, float]] = {}  # own and reaped-children CPU
+        self._unreaped = 0.0  # CPU read from members that exited, not yet seen reaped
+        # The first reading is only a baseline: percentages need two.
+        self._times = psutil.cpu_times(percpu=True)
+        self._own_used = self._own_seconds()
+        self._at = clock()
+
+    def watch(self, pid: int | None) -> None:
+        """Attribute CPU use to `pid` and its descendants from the next sample on."""
+        self._watched = pid  # one assignment: safe while a sample runs in another thread
+
+    def sample(self) -> CoreSample:
+        wait = MIN_INTERVAL - (self._clock() - self._at)
+        if wait > 0:
+            time.sleep(wait)
+        times = psutil.cpu_times(percpu=True)
+        now = self._clock()
+        elapsed = max(now - self._at, 1e-9)
+        deltas = [_delta(before, after) for before, after in zip(self._times, times, strict=False)]
+        self._times, self._at = times, now
+
+        # CPU ids index /proc/stat's rows; a CPU missing from it (offline) reads as idle.
+        chosen = [deltas[cpu] if cpu < len(deltas) else None for cpu in self.budget.affinity]
+        percents = tuple(_busy_percent(d) for d in chosen)
+        busy_cores = sum(percents) / 100
+        tree_cores = self._tree_seconds() / elapsed
+        own_used = self._own_seconds()
+        own_cores = (own_used - self._own_used) / elapsed
+        self._own_used = own_used
+        present = [d for d in chosen if d is not None]
+        return CoreSample(
+            cpus=self.budget.affinity,
+            percents=percents,
+            tree_cores=tree_cores,
+            other_cores=max(busy_cores - tree_cores - own_cores, 0.0),
+            steal=_mean_share(present, "steal"),
+            iowait=_mean_share(present, "iowait"),
+        )
+
+    def _tree_seconds(self) -> float:
+        """CPU seconds the watched tree used since the previous sample.
+
+        Members count from their start: watch a run as it begins. A member that exits
+        is reaped by its parent, whose reaped-children time then grows by the member's
+        whole life; only the part not read while it ran is new.
+        """
+        if self._watched != self._root:
+            self._root, self._procs, self._seconds = self._watched, {}, {}
+            self._unreaped = 0.0
+        if self._root is None:
+            return 0.0
+        try:
+            root = self._procs.get(self._root) or psutil.Process(self._root)
+            members = [root, *root.children(recursive=True)]
+        except psutil.Error:
+            members = []  # the root is gone; its known descendants still count below
+        for proc in members:
+            self._procs.setdefault(proc.pid, proc)  # one Process object per member, reused
+        used = reaped = 0.0
+        for pid, proc in list(self._procs.items()):
+            try:
+                times = proc.cpu_times()
+            except psutil.Error:
+                del self._procs[pid]
+                self._unreaped += self._seconds.pop(pid, (0.0, 0.0))[0]
+                continue
+            own, children = times.user + times.system, times.children_user + times.children_system
+            own_before, children_before = self._seconds.get(pid, (0.0, 0.0))
+            used += max(own - own_before, 0.0)
+            reaped += max(children - children_before, 0.0)
+            self._seconds[pid] = (own, children)
+        lost = max(reaped - self._unreaped, 0.0)
+        self._unreaped = max(self._unreaped - reaped, 0.0)
+        return used + lost
+
+    def _own_seconds(self) -> float:
+        """cpulab's own CPU, with the runs it has reaped: their last moments are lost
+        to the tree's readings and would otherwise show up as other work."""
+        times = self._own.cpu_times()
+        return times.user + times.system + times.children_user + times.children_system
+
+
+def _delta(before, after) -> dict[str, float]:
+    return {name: getattr(after, name) - getattr(before, name) for name in after._fields}
+
+
+def _total(delta: dict[str, float]) -> float:
+    # Linux counts guest time inside user and nice already.
+    return sum(delta.values()) - delta.get("guest", 0.0) - delta.get("guest_nice", 0.0)
+
+
+def _busy_percent(delta: dict[str, float] | None) -> float:
+    if delta is None:
+        return 0.0
+    total = _total(delta)
+    if total <= 0:
+        return 0.0
+    idle = delta["idle"] + delta.get("iowait", 0.0)
+    return min(max(100 * (1 - idle / total), 0.0), 100.0)
+
+
+def _mean_share(deltas: list[dict[str, float]], name: str) -> float | None:
+    if not deltas or name not in deltas[0]:
+        return None
+    return statistics.fmean(100 * d[name] / t if (t := _total(d)) > 0 else 0.0 for d in deltas)
+
+
+class FakeSampler:
+    """Fixed readings: one frame of per-core percentages, or several taken in turn."""
+
+    def __init__(
+        self,
+        frames: Sequence[Sequence[float]],
+        tree_cores: float = 0.0,
+        other_cores: float = 0.0,
+        steal: float | None = None,
+        iowait: float | None = None,
+    ):
+        count = len(frames[0])
+        self.budget = CoreBudget(
+            logical=count, affinity=tuple(range(count)), quota=None, env_limit=None
+        )
+        self.watched: int | None = None
+        self._samples = cycle(
+            [
+                CoreSample(
+                    self.budget.affinity, tuple(frame), tree_cores, other_cores, steal, iowait
+                )
+                for frame in frames
+            ]
+        )
+
+    @classmethod
+    def pattern(cls, count: int, **readings) -> FakeSampler:
+        """`count` cores with varied, repeatable loads: a spread of every level."""
+        return cls([[(cpu * 37 + 11) % 101 for cpu in range(count)]], **readings)
+
+    def watch(self, pid: int | None) -> None:
+        self.watched = pid
+
+    def sample(self) -> CoreSample:
+        return next(self._samples)

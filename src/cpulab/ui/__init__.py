@@ -1,0 +1,1 @@
+"""The Textual face of cpulab. It drives the engine and never imports scikit-learn."""

@@ -1,0 +1,328 @@
+"""The cpulab app: choose a task and a core split, run it, watch every core, compare.
+
+Runs happen in a child process behind the engine's Supervisor; a worker hands its
+events to the app as messages. Sampling runs in a thread at `sample_hz`. Both edges
+are constructor parameters, so tests drive the app with fakes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+from rich.text import Text
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.reactive import reactive
+from textual.widgets import (
+    Button,
+    Footer,
+    Header,
+    Label,
+    OptionList,
+    RadioButton,
+    RadioSet,
+    Static,
+)
+from textual.widgets.option_list import Option
+
+from cpulab.engine.errors import UsageError
+from cpulab.engine.events import Cancelled, Error, Phase, Progress, Result
+from cpulab.engine.spec import RunSpec
+from cpulab.engine.supervisor import RunHandle, Supervisor
+from cpulab.engine.tasks import CATALOGUE, KNOB_TITLES, SCALES, Task
+from cpulab.monitor.sampler import DEFAULT_HZ, PsutilSampler, Sampler, check_sample_hz
+from cpulab.ui.messages import RunEvent, SplitChanged
+from cpulab.ui.scaling import speedup
+from cpulab.ui.themes import DEFAULT_THEME, ThemeCatalog
+from cpulab.ui.widgets import CoreGrid, ResultsTable, RunStatus, ScalingChart, SplitControl
+
+FALLBACK_THEME = "textual-dark"  # should the shipped themes be missing
+
+
+def describe_task(task: Task) -> Text:
+    knobs = " and ".join(KNOB_TITLES[k] for k in sorted(task.knobs, reverse=True))
+    text = Text(task.title, style="bold")
+    text.append(f"\n{task.description}\n")
+    text.append(f"Uses {knobs}; scored by {task.metric}.", style="italic")
+    return text
+
+
+def task_option(task: Task) -> Option:
+    prompt = Text(f"{task.name:<19}", style="bold")
+    prompt.append(task.title, style="italic")
+    return Option(prompt, id=task.name)
+
+
+class ScaleButton(RadioButton):
+    """A radio button whose mark has a shape as well as a colour, for NO_COLOR."""
+
+    @property
+    def BUTTON_INNER(self) -> str:
+        return "●" if self.value else "○"
+
+
+class CpulabApp(App[None]):
+    CSS_PATH = "app.tcss"
+    TITLE = "cpulab"
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-medium"), (150, "-wide")]
+    BINDINGS = [
+        Binding("r", "run", "Run"),
+        Binding("c", "cancel", "Cancel"),
+        Binding("s", "toggle_speedup", "Time/speedup"),
+        Binding("t", "cycle_theme", "Theme"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    running: reactive[bool] = reactive(False, init=False)
+
+    def __init__(
+        self,
+        sampler: Sampler | None = None,
+        supervisor: Supervisor | None = None,
+        theme: str | None = None,
+        sample_hz: float = DEFAULT_HZ,
+        clock: Callable[[], float] = time.monotonic,
+        themes: ThemeCatalog | None = None,
+    ) -> None:
+        super().__init__()
+        self.sampler = sampler or PsutilSampler()
+        self.supervisor = supervisor or Supervisor()
+        self.sample_hz = check_sample_hz(sample_hz)
+        self.clock = clock
+        self.catalog = themes or ThemeCatalog.load()
+        for custom in self.catalog.themes.values():
+            self.register_theme(custom)
+        wanted = theme or DEFAULT_THEME
+        usable = [name for name in (wanted, DEFAULT_THEME) if self.get_theme(name)]
+        self.theme = usable[0] if usable else FALLBACK_THEME
+        self._theme_problem = None if self.theme == wanted else wanted
+        self.available = self.sampler.budget.available
+        self.chosen_task: Task = next(iter(CATALOGUE.values()))
+        self.results: list[Result] = []
+        self._spec: RunSpec | None = None
+        self._phase: Phase | None = None
+        self._progress: Progress | None = None
+        self._started_at = 0.0
+        self._handle: RunHandle | None = None
+        self._cancel_requested = False
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="main"):
+            with Vertical(id="side"):
+                yield OptionList(*(task_option(task) for task in CATALOGUE.values()), id="tasks")
+                with VerticalScroll(id="about"):
+                    yield Static(id="description")
+                with Vertical(id="controls"):
+                    yield SplitControl(self.available, id="split")
+                    with Horizontal(id="scale-row"):
+                        yield Label("scale")
+                        yield RadioSet(
+                            *(ScaleButton(s, value=s == "small") for s in SCALES),
+                            id="scale",
+                            compact=True,
+                        )
+                    with Horizontal(id="buttons"):
+                        yield Button("Run", id="run", variant="primary", compact=True)
+                        yield Button(
+                            "Cancel", id="cancel", variant="error", compact=True, disabled=True
+                        )
+                    yield RunStatus(id="status")
+            with Vertical(id="work"):
+                yield CoreGrid(self.sampler.budget.affinity, id="cores")
+                with Vertical(id="outcomes"):
+                    yield ResultsTable(id="results", cursor_type="row")
+                    yield ScalingChart(id="chart")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        logical = self.sampler.budget.logical
+        self.sub_title = f"{self.available} of {logical} cores available"
+        titles = {
+            "#tasks": "Tasks",
+            "#about": "About",
+            "#controls": "Run",
+            "#cores": "Cores",
+            "#results": "Results",
+        }
+        for selector, title in titles.items():
+            self.query_one(selector).border_title = title
+        self._title_chart()
+        for problem in self.catalog.problems.values():
+            self.notify(f"{problem}. Skipped.", title="Theme file", severity="warning", timeout=10)
+        if self._theme_problem:
+            self.notify(
+                f"Theme {self._theme_problem!r} could not be used; showing {self.theme}.",
+                title="Theme",
+                severity="warning",
+                timeout=10,
+            )
+        self.query_one(RunStatus).show_idle()
+        self.query_one("#tasks", OptionList).highlighted = 0
+        self.set_interval(1 / self.sample_hz, self._take_sample)
+        self.call_later(self._take_sample)
+
+    async def _take_sample(self) -> None:
+        sample = await asyncio.to_thread(self.sampler.sample)
+        if not self.is_running:
+            return  # the app closed while the sample was taken
+        self.query_one(CoreGrid).sample = sample
+        if self.running:
+            self._show_running()
+
+    # Choosing what to run.
+
+    @on(OptionList.OptionHighlighted, "#tasks")
+    def _task_highlighted(self, message: OptionList.OptionHighlighted) -> None:
+        self.chosen_task = CATALOGUE[message.option_id]
+        self.query_one("#description", Static).update(describe_task(self.chosen_task))
+        self.query_one(SplitControl).task = self.chosen_task
+
+    @on(OptionList.OptionSelected, "#tasks")
+    def _task_selected(self) -> None:
+        self.query_one("#train").focus()
+
+    @on(SplitChanged)
+    def _split_changed(self) -> None:
+        self._enable_buttons()
+
+    @on(Button.Pressed, "#run")
+    def _run_pressed(self) -> None:
+        self.action_run()
+
+    @on(Button.Pressed, "#cancel")
+    def _cancel_pressed(self) -> None:
+        self.action_cancel()
+
+    @property
+    def scale(self) -> str:
+        return SCALES[self.query_one("#scale", RadioSet).pressed_index]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # None shows the key dimmed in the Footer. An unusable split is not dimmed:
+        # pressing r then says why it cannot run.
+        if action == "run":
+            return None if self.running else True
+        if action == "cancel":
+            return True if self.running else None
+        return True
+
+    # The run lifecycle.
+
+    def action_run(self) -> None:
+        if self.running:
+            return
+        control = self.query_one(SplitControl)
+        if control.split is None:
+            self.notify(control.problem or "choose a split", title="Cannot run", severity="error")
+            return
+        try:
+            spec = RunSpec.for_task(self.chosen_task, control.split, self.scale)
+        except UsageError as exc:
+            self.notify(str(exc), title="Cannot run", severity="error")
+            return
+        self._spec, self._phase, self._progress = spec, None, None
+        self._started_at = self.clock()
+        self._cancel_requested = False
+        self.running = True
+        self._show_running()
+        self._run(spec)
+
+    @work(group="run", exclusive=True)
+    async def _run(self, spec: RunSpec) -> None:
+        try:
+            handle = await self.supervisor.start(spec)
+        except OSError as exc:
+            self.post_message(RunEvent(Error(type=type(exc).__name__, message=str(exc))))
+            return
+        self._handle = handle
+        self.sampler.watch(handle.pid)  # before Started arrives: its start-up counts too
+        if self._cancel_requested:
+            await handle.cancel()
+        async for event in handle.events():
+            self.post_message(RunEvent(event))
+
+    def action_cancel(self) -> None:
+        if not self.running:
+            return
+        self._cancel_requested = True
+        if self._handle is not None:
+            # A worker, so the grace period before SIGKILL never blocks the UI.
+            self.run_worker(self._handle.cancel(), group="cancel")
+
+    def stop_run_now(self) -> None:
+        """Kill the running tree before returning: for quitting, when nothing may linger."""
+        if self._handle is not None and not self._handle.finished:
+            self._handle.kill()
+
+    async def action_quit(self) -> None:
+        self.stop_run_now()
+        self.exit()
+
+    def on_run_event(self, message: RunEvent) -> None:
+        event = message.event
+        status = self.query_one(RunStatus)
+        if isinstance(event, Phase):
+            self._phase, self._progress = event, None
+        elif isinstance(event, Progress):
+            self._progress = event
+        elif isinstance(event, Result):
+            self.results.append(event)
+            self.query_one(ResultsTable).show(self.results)
+            self.query_one(ScalingChart).results = tuple(self.results)
+            status.show_result(event, speedup(event, self.results))
+        elif isinstance(event, Error):
+            status.show_error(event)
+            self.notify(event.one_line(), title="The run failed", severity="error", timeout=10)
+        elif isinstance(event, Cancelled):
+            status.show_cancelled(event)
+        if isinstance(event, Result | Error | Cancelled):
+            self.sampler.watch(None)
+            self._handle = None
+            self.running = False
+        else:
+            self._show_running()
+
+    def _show_running(self) -> None:
+        assert self._spec is not None
+        elapsed = self.clock() - self._started_at
+        self.query_one(RunStatus).show_running(self._spec, self._phase, self._progress, elapsed)
+
+    def watch_running(self) -> None:
+        self._enable_buttons()
+        self.refresh_bindings()
+
+    def _enable_buttons(self) -> None:
+        usable = self.query_one(SplitControl).split is not None
+        self.query_one("#run", Button).disabled = self.running or not usable
+        self.query_one("#cancel", Button).disabled = not self.running
+
+    # Views.
+
+    def action_toggle_speedup(self) -> None:
+        chart = self.query_one(ScalingChart)
+        chart.speedup = not chart.speedup
+        self._title_chart()
+
+    def _title_chart(self) -> None:
+        chart = self.query_one(ScalingChart)
+        chart.border_title = "Speedup over 1 x 1" if chart.speedup else "Fit time"
+
+    def action_cycle_theme(self) -> None:
+        names = self.catalog.names()
+        position = names.index(self.theme) if self.theme in names else -1
+        self.theme = names[(position + 1) % len(names)]
+        self.notify(f"Theme: {self.theme}", timeout=2)
+
+
+def run_app(theme: str | None = None, sample_hz: float | None = None) -> int:
+    app = CpulabApp(theme=theme, sample_hz=sample_hz or DEFAULT_HZ)
+    try:
+        app.run()
+    finally:
+        app.stop_run_now()  # also when the app itself crashed
+    return app.return_code or 0

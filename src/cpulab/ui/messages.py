@@ -1,0 +1,25 @@
+"""Messages the app's workers and widgets post upwards."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.message import Message
+
+from cpulab.engine.cores import CoreSplit
+from cpulab.engine.events import Event
+
+
+@dataclass
+class RunEvent(Message):
+    """One event of the running child, in the order the supervisor handed it on."""
+
+    event: Event
+
+
+@dataclass
+class SplitChanged(Message):
+    """The core split was edited: a usable split, or the reason there is none."""
+
+    split: CoreSplit | None
+    problem: str | None

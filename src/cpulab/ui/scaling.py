@@ -1,0 +1,79 @@
+"""Speedups and chart series over finished results. Plain Python: no Textual here.
+
+A point is a task, scale and core split; when a point is run again its latest result
+counts. The baseline of a task is its 1 x 1 point at the same scale.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from cpulab.engine.events import Result
+from cpulab.engine.tasks import CATALOGUE
+
+
+def latest_points(results: Iterable[Result]) -> dict[tuple, Result]:
+    """The latest result of each (task, scale, train, eval), in first-run order."""
+    points: dict[tuple, Result] = {}
+    for result in results:
+        points[(result.task, result.scale, result.train, result.eval)] = result
+    return points
+
+
+def baseline(results: Iterable[Result], task: str, scale: str) -> Result | None:
+    return latest_points(results).get((task, scale, 1, 1))
+
+
+def speedup(result: Result, results: Iterable[Result]) -> float | None:
+    """Baseline time over this result's time, or None without a 1 x 1 point."""
+    base = baseline(results, result.task, result.scale)
+    return None if base is None else base.fit_time / result.fit_time
+
+
+def strategy(result: Result) -> str:
+    """How a split spends its cores: on training, on evaluation, or on both."""
+    if result.eval == 1:
+        return "train-cores"
+    if result.train == 1:
+        return "eval-cores"
+    return "mixed"
+
+
+@dataclass(frozen=True)
+class Series:
+    label: str
+    points: tuple[tuple[int, float], ...]  # (cores used, seconds or speedup), by cores
+
+
+def scaling_series(results: Iterable[Result], as_speedup: bool) -> list[Series]:
+    """One series per task, scale and strategy; the 1 x 1 point starts each of them.
+
+    In speedup mode a task without a 1 x 1 point has nothing to measure against and
+    is left out.
+    """
+    groups: dict[tuple[str, str], dict[str, list[Result]]] = {}
+    bases: dict[tuple[str, str], Result] = {}
+    for (task, scale, train, eval_), result in latest_points(results).items():
+        strategies = groups.setdefault((task, scale), {})
+        if train == eval_ == 1:
+            bases[(task, scale)] = result
+        else:
+            strategies.setdefault(strategy(result), []).append(result)
+    series = []
+    for (task, scale), strategies in groups.items():
+        base = bases.get((task, scale))
+        if as_speedup and base is None:
+            continue
+        knobs = CATALOGUE[task].knobs if task in CATALOGUE else {"train", "eval"}
+        for name, members in strategies.items() or [("", [])]:
+            label = task if len(knobs) == 1 or not name else f"{task} {name}"
+            if scale != "small":
+                label += f" ({scale})"
+            chosen = sorted(([base] if base else []) + members, key=lambda r: r.cores_used)
+            points = tuple(
+                (r.cores_used, base.fit_time / r.fit_time if as_speedup else r.fit_time)
+                for r in chosen
+            )
+            series.append(Series(label, points))
+    return series

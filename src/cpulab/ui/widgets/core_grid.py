@@ -1,0 +1,214 @@
+"""Every core the process may use, drawn as one Line-API widget.
+
+Like btop, the layout follows the space: a bar and a percentage per core where they
+fit, else one heat cell per core in labelled rows. Summary lines (core count, average,
+minimum, maximum, and who is using the machine) are always drawn first, and if even
+heat cells cannot show every core the widget says how many it left out.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from rich.segment import Segment
+from rich.style import Style
+from textual.geometry import Size
+from textual.reactive import reactive
+from textual.strip import Strip
+from textual.widget import Widget
+
+from cpulab.monitor.sampler import CoreSample
+
+SUMMARY_LINES = 2
+GAP = 2  # between columns of bars
+PERCENT_WIDTH = 4  # "100%"
+BAR_MIN = 4
+BAR_MAX = 30  # wider bars add no information; use the room for more columns instead
+GROUP = 8  # heat cells come in groups of eight, a space between groups
+HEAT_ROW_SIZES = (8, 16, 32, 64, 128, 256, 512)  # so row labels are round numbers
+HEAT_ROW = 64
+EIGHTHS = " ▏▎▍▌▋▊▉"
+LEVEL_GLYPHS = "▁▂▃▄▅▆▇█"  # heat cells show the level by height too, for NO_COLOR
+
+
+@dataclass(frozen=True)
+class GridLayout:
+    bars: bool
+    per_row: int  # bars: columns of bars; heat cells: cores in each row
+    rows: int
+    bar_width: int  # bars only
+    shown: int  # cores drawn; below the count only when the space is too small
+
+
+def _bar_cell(label_width: int, bar: int) -> int:
+    return label_width + 1 + bar + 1 + PERCENT_WIDTH
+
+
+def _heat_row_width(label_width: int, per_row: int) -> int:
+    return label_width + 1 + per_row + (per_row - 1) // GROUP
+
+
+def choose_layout(count: int, label_width: int, width: int, rows_free: int) -> GridLayout:
+    """Bars in as few columns as fit the rows, else heat cells, else a truncated grid."""
+    rows_free = max(rows_free, 1)
+    most = min(count, (width + GAP) // (_bar_cell(label_width, BAR_MIN) + GAP))
+    fewest = max(1, min(most, (width + GAP) // (_bar_cell(label_width, BAR_MAX) + GAP)))
+    for columns in range(fewest, most + 1):
+        rows = math.ceil(count / columns)
+        if rows <= rows_free:
+            span = (width + GAP) // columns - GAP
+            bar = min(span - _bar_cell(label_width, 0), BAR_MAX)
+            return GridLayout(True, columns, rows, bar, count)
+    sizes = {size for size in HEAT_ROW_SIZES if size < count} | {count}
+    fitting = sorted(size for size in sizes if _heat_row_width(label_width, size) <= width)
+    if not fitting:
+        fitting = [max(width - label_width - 1, 1)]
+    # Rows of up to HEAT_ROW cores read as a block; longer rows only when height demands.
+    for per_row in [size for size in fitting if size >= min(count, HEAT_ROW)] or fitting[-1:]:
+        rows = math.ceil(count / per_row)
+        if rows <= rows_free:
+            return GridLayout(False, per_row, rows, 0, count)
+    per_row = fitting[-1]
+    return GridLayout(False, per_row, rows_free, 0, min(count, rows_free * per_row))
+
+
+class CoreGrid(Widget):
+    """Per-core utilisation of `cpus`; set `sample` to redraw."""
+
+    COMPONENT_CLASSES = {
+        "core-grid--label",
+        "core-grid--low",
+        "core-grid--mid",
+        "core-grid--high",
+        "core-grid--track",
+        "core-grid--quiet",
+        "core-grid--noisy",
+    }
+
+    DEFAULT_CSS = """
+    CoreGrid {
+        height: auto;
+        & > .core-grid--label { color: $text-muted; }
+        & > .core-grid--low { color: $success; }
+        & > .core-grid--mid { color: $warning; }
+        & > .core-grid--high { color: $error; }
+        & > .core-grid--track { color: $foreground 25%; }
+        & > .core-grid--quiet { color: $success; }
+        & > .core-grid--noisy { color: $warning; text-style: bold; }
+    }
+    """
+
+    sample: reactive[CoreSample | None] = reactive(None, layout=False)
+
+    def __init__(self, cpus: tuple[int, ...], *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.cpus = cpus
+        self.label_width = len(str(max(cpus, default=0)))
+        self._strips: list[Strip] = []
+        self._drawn: tuple[Size, CoreSample | None] | None = None  # what _strips show
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        # Up to a third of the space, leaving the rest to the results: bars when they
+        # fit there, heat cells otherwise.
+        rows_free = container.height // 3 - SUMMARY_LINES
+        layout = choose_layout(len(self.cpus), self.label_width, width, rows_free)
+        return SUMMARY_LINES + layout.rows + (layout.shown < len(self.cpus))
+
+    def watch_sample(self) -> None:
+        self.refresh()
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._drawn = None  # the theme changed: colours must be looked up again
+
+    def render_line(self, y: int) -> Strip:
+        if self._drawn != (self.size, self.sample):
+            self._strips = self._build()
+            self._drawn = (self.size, self.sample)
+        return self._strips[y] if y < len(self._strips) else Strip.blank(self.size.width)
+
+    def _build(self) -> list[Strip]:
+        width, height = self.size
+        count = len(self.cpus)
+        layout = choose_layout(count, self.label_width, width, height - SUMMARY_LINES)
+        if layout.shown < count:
+            layout = choose_layout(count, self.label_width, width, height - SUMMARY_LINES - 1)
+        percents = self.sample.percents if self.sample else (0.0,) * count
+        lines = self._summary()
+        if layout.bars:
+            lines += self._bar_rows(layout, percents)
+        else:
+            lines += self._heat_rows(layout, percents)
+        if layout.shown < count:
+            note = f"{count - layout.shown} more cores not shown: enlarge the window"
+            lines.append([Segment(note, self.get_component_rich_style("core-grid--noisy"))])
+        lines += [[]] * (height - len(lines))
+        base = self.rich_style
+        return [Strip(line).apply_style(base).crop(0, width) for line in lines[:height]]
+
+    def _style(self, name: str) -> Style:
+        return self.get_component_rich_style(f"core-grid--{name}")
+
+    def _level(self, percent: float) -> Style:
+        return self._style("low" if percent < 40 else "mid" if percent < 75 else "high")
+
+    def _summary(self) -> list[list[Segment]]:
+        label = self._style("label")
+        count = len(self.cpus)
+        sample = self.sample
+        if sample is None:
+            return [[Segment(f"{count} cores", label), Segment("  sampling…")], []]
+        first = [Segment(f"{count} cores", label)]
+        for name, value in (("avg", sample.avg), ("min", sample.min), ("max", sample.max)):
+            first += [Segment(f"  {name} ", label), Segment(f"{value:.0f}%", self._level(value))]
+        for name, value in (("steal", sample.steal), ("iowait", sample.iowait)):
+            if value is not None and value >= 0.5:
+                first += [Segment(f"  {name} ", label), Segment(f"{value:.0f}%")]
+        verdict = "quiet" if sample.quiet else "busy: noisy timings"
+        second = [
+            Segment("experiment ", label),
+            Segment(f"{sample.tree_cores:.1f}"),
+            Segment("  other ", label),
+            Segment(f"{sample.other_cores:.1f}"),
+            Segment(" cores  ", label),
+            Segment(verdict, self._style("quiet" if sample.quiet else "noisy")),
+        ]
+        return [first, second]
+
+    def _bar_rows(self, layout: GridLayout, percents) -> list[list[Segment]]:
+        label, track = self._style("label"), self._style("track")
+        rows: list[list[Segment]] = []
+        for row in range(layout.rows):
+            line: list[Segment] = []
+            # Column-major, as btop does: core ids run down each column.
+            for index in range(row, len(self.cpus), layout.rows):
+                if line:
+                    line.append(Segment(" " * GAP))
+                percent = percents[index]
+                full, part = divmod(round(percent / 100 * layout.bar_width * 8), 8)
+                fill = "█" * full + (EIGHTHS[part] if part else "")
+                line += [
+                    Segment(f"{self.cpus[index]:>{self.label_width}} ", label),
+                    Segment(fill, self._level(percent)),
+                    Segment("·" * (layout.bar_width - len(fill)), track),
+                    Segment(f" {percent:>3.0f}%"),
+                ]
+            rows.append(line)
+        return rows
+
+    def _heat_rows(self, layout: GridLayout, percents) -> list[list[Segment]]:
+        label = self._style("label")
+        rows: list[list[Segment]] = []
+        for row in range(layout.rows):
+            start = row * layout.per_row
+            stop = min(start + layout.per_row, layout.shown)
+            line = [Segment(f"{self.cpus[start]:>{self.label_width}} ", label)]
+            for index in range(start, stop):
+                if index > start and (index - start) % GROUP == 0:
+                    line.append(Segment(" "))
+                percent = percents[index]
+                glyph = LEVEL_GLYPHS[min(int(percent / 100 * len(LEVEL_GLYPHS)), 7)]
+                line.append(Segment(glyph, self._level(percent)))
+            rows.append(line)
+        return rows

@@ -1,0 +1,45 @@
+"""Every finished result as a row; speedups follow the latest 1 x 1 point of each task."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+from cpulab.engine.events import Result
+from cpulab.ui.scaling import speedup
+
+COLUMNS = ("task", "train", "eval", "time", "speedup", "score", "peak mem", "flags")
+FLAG_TITLES = {"noisy": "noisy machine"}
+
+
+def result_row(result: Result, results: Sequence[Result]) -> tuple:
+    gain = speedup(result, results)
+    task = result.task if result.scale == "small" else f"{result.task} ({result.scale})"
+    score = "-" if result.score is None else f"{result.score:.3f} {result.metric}"
+    flags = ", ".join(FLAG_TITLES.get(flag, flag) for flag in result.flags)
+    return (
+        task,
+        Text(str(result.train), justify="right"),
+        Text(str(result.eval), justify="right"),
+        Text(f"{result.fit_time:.3f} s", justify="right"),
+        Text("-" if gain is None else f"{gain:.2f}x", justify="right"),
+        score,
+        Text(f"{result.peak_rss / 2**20:.0f} MiB", justify="right"),
+        flags,
+    )
+
+
+class ResultsTable(DataTable):
+    """Call `show(results)` with every result so far; the newest row is selected."""
+
+    def on_mount(self) -> None:
+        self.add_columns(*COLUMNS)
+
+    def show(self, results: Sequence[Result]) -> None:
+        # Rebuilt in full: a new 1 x 1 point changes the speedup of earlier rows.
+        self.clear()
+        for result in results:
+            self.add_row(*result_row(result, results))
+        self.move_cursor(row=len(results) - 1)

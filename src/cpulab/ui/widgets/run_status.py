@@ -1,0 +1,78 @@
+"""The state of the current or last run: its phase and progress, or how it ended."""
+
+from __future__ import annotations
+
+from textual.content import Content
+from textual.widgets import Static
+
+from cpulab.engine.events import Cancelled, Error, Phase, Progress, Result
+from cpulab.engine.spec import RunSpec
+from cpulab.ui.widgets.results_table import FLAG_TITLES
+
+STATES = ("-running", "-done", "-failed", "-cancelled")
+BAR_WIDTH = 12
+
+
+def progress_bar(done: int, total: int) -> str:
+    filled = round(BAR_WIDTH * done / total) if total else 0
+    return "━" * filled + "─" * (BAR_WIDTH - filled)
+
+
+def error_cause(error: Error) -> str | None:
+    """The last line of the traceback or stderr, where it says more than the error."""
+    for text in (error.traceback, error.stderr_tail):
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        if lines and lines[-1] != error.one_line():
+            return lines[-1]
+    return None
+
+
+class RunStatus(Static):
+    DEFAULT_CSS = """
+    RunStatus {
+        height: auto;
+        color: $text-muted;
+        &.-running { color: $text; }
+        &.-done { color: $text-success; }
+        &.-failed { color: $text-error; }
+        &.-cancelled { color: $text-warning; }
+    }
+    """
+
+    def _show(self, state: str | None, text: str | Content) -> None:
+        for name in STATES:
+            self.set_class(name == state, name)
+        self.update(text)
+
+    def show_idle(self) -> None:
+        self._show(None, "Choose a task and a split, then press r to run.")
+
+    def show_running(
+        self, spec: RunSpec, phase: Phase | None, progress: Progress | None, elapsed: float
+    ) -> None:
+        title = f"{spec.task} {spec.train} x {spec.eval}"
+        step = phase.title if phase else "starting the runner"
+        counts = {"fit": spec.repeats, "warmup": spec.warmup}
+        if phase and phase.repeat and (count := counts.get(phase.name, 0)) > 1:
+            step += f" {phase.repeat}/{count}"
+        line = f"● {title} · {elapsed:.1f} s\n{step}"
+        if progress and progress.total:
+            done = f"{progress.done}/{progress.total} {progress.unit}"
+            line += f"\n{progress_bar(progress.done, progress.total)} {done}"
+        self._show("-running", line)
+
+    def show_result(self, result: Result, gain: float | None) -> None:
+        text = f"✓ {result.task} {result.train} x {result.eval}: {result.fit_time:.3f} s"
+        if gain is not None:
+            text += f", {gain:.2f}x the 1 x 1 speed"
+        flags = ", ".join(FLAG_TITLES.get(flag, flag) for flag in result.flags)
+        self._show(
+            "-done", Content.assemble(text, (f"\n⚠ {flags}", "$text-warning") if flags else "")
+        )
+
+    def show_error(self, error: Error) -> None:
+        cause = error_cause(error)
+        self._show("-failed", f"✗ {error.one_line()}" + (f"\n{cause}" if cause else ""))
+
+    def show_cancelled(self, cancelled: Cancelled) -> None:
+        self._show("-cancelled", f"■ cancelled: every process stopped in {cancelled.seconds:.1f} s")

@@ -1,0 +1,66 @@
+"""Fit time, or speedup, against cores used: every finished result on one plotext chart."""
+
+from __future__ import annotations
+
+from textual.color import Color
+from textual.reactive import reactive
+from textual_plotext import PlotextPlot
+
+from cpulab.engine.events import Result
+from cpulab.ui.scaling import scaling_series
+
+SERIES_COLOURS = ("primary", "accent", "success", "warning", "secondary", "error")
+
+
+class ScalingChart(PlotextPlot):
+    """Set `results` and `speedup`; the chart redraws, in the colours of the app theme."""
+
+    results: reactive[tuple[Result, ...]] = reactive(())
+    speedup: reactive[bool] = reactive(False)
+
+    def on_mount(self) -> None:
+        self.app.theme_changed_signal.subscribe(self, lambda theme: self.replot())
+
+    def watch_results(self) -> None:
+        self.replot()
+
+    def watch_speedup(self) -> None:
+        self.replot()
+
+    def _rgb(self, variable: str) -> tuple[int, int, int]:
+        # Blend over the chart's background: some theme colours are translucent.
+        variables = self.app.theme_variables
+        return (Color.parse(variables["surface"]) + Color.parse(variables[variable])).rgb
+
+    def replot(self) -> None:
+        plt = self.plt
+        plt.clear_figure()
+        series = scaling_series(self.results, self.speedup)
+        plt.xlabel("cores (train x eval)")
+        plt.ylabel("speedup" if self.speedup else "seconds")
+        if not series:
+            plt.title("speedup needs a 1 x 1 run" if self.results else "no results yet")
+        cores = sorted({x for line in series for x, _ in line.points} | {1})
+        top = max((y for line in series for _, y in line.points), default=1.0)
+        if self.speedup:
+            # Up to twice the best speedup at most: ideal 256x would flatten a real 20x.
+            reach = min(cores[-1], 2 * max(top, 1.0))
+            muted = self._rgb("foreground-muted")
+            plt.plot([1, reach], [1, reach], marker="braille", color=muted, label="ideal")
+            top = max(top, reach)
+        for index, line in enumerate(series):
+            colour = self._rgb(SERIES_COLOURS[index % len(SERIES_COLOURS)])
+            xs, ys = zip(*line.points, strict=True)
+            plt.plot(xs, ys, marker="braille", color=colour, label=line.label)
+            plt.scatter(xs, ys, marker="●", color=colour)
+        # Headroom for plotext's legend, which sits over the top rows of the canvas;
+        # at most half the height, or a small chart would be all headroom.
+        rows = max(self.size.height - 5, 2)
+        legend = len(series) + self.speedup
+        plt.xticks(cores)
+        plt.xlim(0, cores[-1] + 1)
+        plt.ylim(0, top * min(rows / max(rows - legend - 1, 1), 2))
+        self.refresh()
+
+    def on_resize(self) -> None:
+        self.replot()

@@ -1,0 +1,159 @@
+"""The app driven by keys through Textual's pilot, on a fake machine and fake runs."""
+
+from textual.widgets import Button, Input, Static
+from tui_support import THREE_RESULTS, ScriptedSupervisor, make_app, sampled, wait_for
+
+from cpulab.ui.messages import RunEvent
+from cpulab.ui.widgets import CoreGrid, ResultsTable, RunStatus, ScalingChart, SplitControl
+
+
+def verdict(app) -> Static:
+    return app.query_one("#verdict", Static)
+
+
+async def type_into(pilot, selector: str, text: str) -> None:
+    field = pilot.app.query_one(selector, Input)
+    field.focus()
+    field.clear()
+    await pilot.press(*text)
+
+
+async def test_choosing_a_task_shows_its_description_and_checks_the_split():
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        assert app.chosen_task.name == "rf-train"
+        await pilot.press("down")
+        assert app.chosen_task.name == "cv-eval"
+        about = str(app.query_one("#description", Static).render())
+        assert "Repeated k-fold evaluation" in about
+        assert "evaluation cores" in about
+        await pilot.press("enter")  # choosing a task moves on to its split
+        assert app.focused is app.query_one("#train")
+        assert app.query_one(SplitControl).task.name == "cv-eval"
+
+
+async def test_changing_the_split_shows_the_product_and_oversubscription():
+    app = make_app(cores=2)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("down")  # cv-eval honours both knobs
+        await type_into(pilot, "#eval", "2")
+        split = app.query_one(SplitControl).split
+        assert (split.train, split.eval, split.total) == (1, 2, 2)
+        assert "= 2 of 2 cores" in str(verdict(app).render())
+        await type_into(pilot, "#train", "2")
+        assert verdict(app).has_class("-warning")
+        assert "oversubscribed" in str(verdict(app).render())
+        await pilot.press("down")  # steps down, never below one core
+        await pilot.press("down")
+        assert app.query_one("#train", Input).value == "1"
+        await type_into(pilot, "#eval", "-1")  # joblib's "every core"
+        assert app.query_one(SplitControl).split.eval == 2
+
+
+async def test_an_invalid_split_is_refused_with_its_reason():
+    supervisor = ScriptedSupervisor()
+    app = make_app(supervisor=supervisor)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await type_into(pilot, "#train", "0")
+        assert verdict(app).has_class("-error")
+        assert "training cores cannot be 0" in str(verdict(app).render())
+        assert app.query_one("#run", Button).disabled
+        await pilot.press("r")
+        await pilot.pause()
+        assert not app.running and supervisor.specs == []
+        assert any("cannot be 0" in n.message for n in app._notifications)
+
+        # rf-train has no evaluation knob: cores there would sit idle.
+        await type_into(pilot, "#train", "1")
+        await type_into(pilot, "#eval", "2")
+        assert "no evaluation cores knob" in str(verdict(app).render())
+        await pilot.press("r")
+        await pilot.pause()
+        assert supervisor.specs == []
+
+
+async def test_letters_typed_in_a_core_field_reach_the_app_keys():
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await type_into(pilot, "#eval", "1x")
+        assert app.query_one("#eval", Input).value == "1"
+        await pilot.press("s")
+        assert app.query_one(ScalingChart).speedup
+
+
+async def test_every_control_is_reachable_with_the_keyboard():
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        seen = []
+        for _ in range(8):
+            seen.append(app.focused.id)
+            await pilot.press("tab")
+        assert seen[:7] == ["tasks", "about", "train", "eval", "scale", "run", "results"]
+
+
+async def test_a_run_shows_its_phase_and_progress_and_cancel_ends_it():
+    supervisor = ScriptedSupervisor()
+    app = make_app(supervisor=supervisor)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("r")
+        await wait_for(pilot, lambda: app._progress is not None)
+        status = str(app.query_one(RunStatus).render())
+        assert "rf-train 1 x 1" in status and "fitting" in status and "12/30 folds" in status
+        assert app.query_one("#cancel", Button).disabled is False
+        await pilot.press("r")  # a second run waits for the first
+        assert len(supervisor.specs) == 1
+        await pilot.press("c")
+        await wait_for(pilot, lambda: not app.running)
+        assert app.query_one(RunStatus).has_class("-cancelled")
+        assert app.sampler.watched is None
+
+
+async def test_the_app_survives_a_resize_mid_run():
+    app = make_app(cores=16, supervisor=ScriptedSupervisor())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("r")
+        await wait_for(pilot, lambda: app._progress is not None)
+        for size in ((80, 24), (60, 20), (200, 60)):
+            await pilot.resize_terminal(*size)
+            await pilot.pause()
+            assert app.running
+            grid = app.query_one(CoreGrid)
+            assert grid.render_line(0).text.startswith("16 cores")
+
+
+async def test_results_fill_the_table_and_the_chart():
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        for result in THREE_RESULTS:
+            app.post_message(RunEvent(result))
+        await wait_for(pilot, lambda: len(app.results) == 3)
+        table = app.query_one(ResultsTable)
+        rows = [[str(cell) for cell in table.get_row_at(i)] for i in range(table.row_count)]
+        assert [row[4] for row in rows] == ["1.00x", "1.82x", "-"]
+        assert rows[2][7] == "oversubscribed, noisy machine"
+        chart = app.query_one(ScalingChart)
+        assert len(chart.results) == 3
+        await pilot.press("s")
+        assert chart.border_title == "Speedup over 1 x 1"
+
+
+async def test_t_cycles_through_the_themes():
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        assert app.theme == "cpulab-dark"
+        await pilot.press("t")
+        assert app.theme == "cpulab-light"
+        await sampled(pilot)
+
+
+async def test_an_invalid_user_theme_file_is_reported_and_the_app_falls_back(user_config):
+    themes = user_config / "themes"
+    themes.mkdir(parents=True)
+    (themes / "broken.toml").write_text('name = "broken"\nprimary = "bluish"\n')
+    app = make_app(theme="broken")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        assert app.theme == "cpulab-dark"
+        messages = " ".join(n.message for n in app._notifications)
+        assert "broken.toml" in messages and "'bluish' is not a colour" in messages
+        assert "'broken' could not be used" in messages

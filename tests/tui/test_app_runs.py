@@ -1,0 +1,102 @@
+"""Real runs from the app: a small task to the end, a cancel, a quit and a failure."""
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+from tui_support import make_app, wait_for
+
+from cpulab.engine.supervisor import Supervisor
+from cpulab.ui.widgets import ResultsTable, RunStatus, ScalingChart
+
+HEAVY = ("sklearn", "joblib", "numpy", "scipy")
+FAILING_RUNNER = Path(__file__).with_name("failing_runner.py")
+
+
+def alive(process: psutil.Process) -> bool:
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def heavy_modules() -> set[str]:
+    return {name for name in sys.modules if name.partition(".")[0] in HEAVY}
+
+
+async def test_a_real_small_run_lands_in_the_table_and_on_the_chart():
+    before = heavy_modules()
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("r")  # rf-train, 1 x 1, small
+        await wait_for(pilot, lambda: not app.running, timeout=60)
+        assert app.query_one(RunStatus).has_class("-done"), app.query_one(RunStatus).render()
+        table = app.query_one(ResultsTable)
+        assert table.row_count == 1
+        assert str(table.get_row_at(0)[0]) == "rf-train"
+        chart = app.query_one(ScalingChart)
+        assert [r.cores_used for r in chart.results] == [1]
+        assert "●" in chart.plt.uncolorize(chart.plt.build())
+    assert heavy_modules() == before  # the UI process never imported scikit-learn
+
+
+async def running_tree(pilot, task_keys: tuple[str, ...]) -> list[psutil.Process]:
+    """Start cv-eval at 1 x 2 and return its process tree once the workers exist."""
+    app = pilot.app
+    await pilot.press(*task_keys)
+    app.query_one("#eval").value = "2"
+    await pilot.press("r")
+    tree: list[psutil.Process] = []
+
+    def workers_started() -> bool:
+        if app._handle is None or app._phase is None or app._phase.name not in ("workers", "fit"):
+            return False
+        root = psutil.Process(app._handle.pid)
+        tree[:] = [root, *root.children(recursive=True)]
+        return len(tree) >= 3
+
+    await wait_for(pilot, workers_started, timeout=60)
+    return tree
+
+
+async def test_cancel_mid_run_stops_every_process_within_two_seconds():
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        tree = await running_tree(pilot, ("down",))
+        pressed = time.monotonic()
+        await pilot.press("c")
+        await wait_for(pilot, lambda: not any(alive(p) for p in tree), timeout=2)
+        assert time.monotonic() - pressed < 2
+        await wait_for(pilot, lambda: not app.running, timeout=5)
+        assert app.query_one(RunStatus).has_class("-cancelled")
+
+
+async def test_quitting_mid_run_leaves_no_process_behind():
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        tree = await running_tree(pilot, ("down",))
+        await pilot.press("q")
+    assert [p for p in tree if alive(p)] == []
+
+
+async def test_a_failing_task_shows_a_readable_error_and_the_app_keeps_working():
+    supervisor = Supervisor(command=(sys.executable, str(FAILING_RUNNER)))
+    app = make_app(supervisor=supervisor)
+    async with app.run_test(size=(120, 40)) as pilot:
+        for _ in range(2):  # a second run after the failure works the same way
+            await pilot.press("r")
+            await wait_for(pilot, lambda: not app.running, timeout=30)
+            status = app.query_one(RunStatus)
+            assert status.has_class("-failed")
+            assert "ValueError: the workload refused to build" in str(status.render())
+        assert not app.query_one("#run").disabled
+        messages = [n.message for n in app._notifications]
+        assert "ValueError: the workload refused to build" in messages
+
+
+def test_importing_the_app_loads_no_scientific_stack():
+    probe = "import sys, cpulab.ui.app\nprint(' '.join(sys.modules))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert {name.partition(".")[0] for name in out.stdout.split()}.isdisjoint(HEAVY)

@@ -1,0 +1,78 @@
+"""Screenshots of the app compared with approved SVGs (pytest --snapshot-update to renew).
+
+Deterministic by construction: a fake sampler with fixed per-core values, a stopped
+clock, scripted runs and injected results, no animations, no focused text cursor.
+"""
+
+import pytest
+from tui_support import THREE_RESULTS, ScriptedSupervisor, make_app, sampled, wait_for
+
+from cpulab.monitor.sampler import FakeSampler
+from cpulab.ui.messages import RunEvent
+from cpulab.ui.themes import ThemeCatalog
+
+SHIPPED_THEMES = sorted(ThemeCatalog.load().themes)
+
+
+async def start_scripted_run(pilot, train: str, eval: str) -> None:
+    """cv-eval at the given split, caught mid-fit."""
+    await sampled(pilot)
+    await pilot.press("down")
+    pilot.app.query_one("#train").value = train
+    pilot.app.query_one("#eval").value = eval
+    await pilot.press("r")
+    await wait_for(pilot, lambda: pilot.app._progress is not None)
+    pilot.app.query_one("#tasks").focus()
+
+
+async def add_three_results(pilot) -> None:
+    await sampled(pilot)
+    for result in THREE_RESULTS:
+        pilot.app.post_message(RunEvent(result))
+    await wait_for(pilot, lambda: len(pilot.app.results) == 3)
+
+
+def test_idle_80x24_two_cores(snap_compare):
+    assert snap_compare(make_app(cores=2), terminal_size=(80, 24), run_before=sampled)
+
+
+def test_idle_80x24_no_color(snap_compare, monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert snap_compare(make_app(cores=2), terminal_size=(80, 24), run_before=sampled)
+
+
+@pytest.mark.parametrize(
+    ("cores", "size", "split"),
+    [
+        (16, (120, 40), ("2", "4")),
+        (64, (160, 50), ("4", "8")),
+        (256, (200, 60), ("8", "16")),
+    ],
+    ids=["16-cores-120x40", "64-cores-160x50", "256-cores-200x60"],
+)
+def test_running(snap_compare, cores, size, split):
+    busy = FakeSampler.pattern(cores, tree_cores=cores * 0.48, other_cores=0.1)
+    app = make_app(cores=cores, sampler=busy, supervisor=ScriptedSupervisor())
+
+    async def run_before(pilot):
+        await start_scripted_run(pilot, *split)
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+def test_three_results_fit_time(snap_compare):
+    assert snap_compare(make_app(), terminal_size=(120, 40), run_before=add_three_results)
+
+
+def test_three_results_speedup(snap_compare):
+    async def run_before(pilot):
+        await add_three_results(pilot)
+        await pilot.press("s")
+
+    assert snap_compare(make_app(), terminal_size=(120, 40), run_before=run_before)
+
+
+@pytest.mark.parametrize("theme", SHIPPED_THEMES)
+def test_shipped_theme(snap_compare, theme):
+    app = make_app(theme=theme)
+    assert snap_compare(app, terminal_size=(100, 30), run_before=add_three_results)

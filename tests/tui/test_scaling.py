@@ -1,0 +1,50 @@
+"""Speedups and chart series, from finished results."""
+
+from tui_support import make_result
+
+from cpulab.ui.scaling import scaling_series, speedup
+
+
+def test_speedup_is_against_the_latest_1x1_of_the_same_task_and_scale():
+    base = make_result("cv-eval", 1, 1, 4.0)
+    rerun = make_result("cv-eval", 1, 1, 2.0)
+    full = make_result("cv-eval", 1, 1, 40.0, scale="full")
+    point = make_result("cv-eval", 1, 2, 1.0)
+    results = [base, point, full]
+    assert speedup(point, results) == 4.0
+    assert speedup(point, [*results, rerun]) == 2.0
+    assert speedup(point, [point]) is None
+
+
+def test_each_strategy_is_a_series_starting_at_the_1x1_point():
+    results = [
+        make_result("cv-eval", 1, 1, 4.0),
+        make_result("cv-eval", 1, 2, 2.0),
+        make_result("cv-eval", 2, 1, 3.0),
+        make_result("cv-eval", 2, 2, 1.6),
+        make_result("rf-train", 2, 1, 1.0),
+    ]
+    series = {s.label: s.points for s in scaling_series(results, as_speedup=False)}
+    assert series == {
+        "cv-eval eval-cores": ((1, 4.0), (2, 2.0)),
+        "cv-eval train-cores": ((1, 4.0), (2, 3.0)),
+        "cv-eval mixed": ((1, 4.0), (4, 1.6)),
+        "rf-train": ((2, 1.0),),  # one knob: the strategy goes without saying
+    }
+
+
+def test_speedup_series_leave_out_tasks_without_a_baseline():
+    results = [
+        make_result("cv-eval", 1, 1, 4.0, scale="full"),
+        make_result("cv-eval", 1, 2, 2.0, scale="full"),
+        make_result("rf-train", 2, 1, 1.0),
+    ]
+    series = scaling_series(results, as_speedup=True)
+    assert [(s.label, s.points) for s in series] == [
+        ("cv-eval eval-cores (full)", ((1, 1.0), (2, 2.0)))
+    ]
+
+
+def test_a_lone_1x1_point_is_a_series_of_its_own():
+    series = scaling_series([make_result("digits-svc", 1, 1, 3.0)], as_speedup=True)
+    assert [(s.label, s.points) for s in series] == [("digits-svc", ((1, 1.0),))]
