@@ -26,6 +26,7 @@ import psutil
 
 from cpulab.engine.cores import core_budget
 from cpulab.engine.events import Error, Event, Phase, Progress, Result, Started
+from cpulab.engine.load import LOAD_KEYS, cpu_seconds, noisy
 from cpulab.engine.machine import library_facts, machine_facts
 from cpulab.engine.spec import RunSpec, plan_from_dict
 from cpulab.engine.treemeter import TreeMeter, kill_own_children
@@ -164,26 +165,6 @@ def start_workers(n_jobs: int, modules: tuple[str, ...]) -> set[int]:
     return pids
 
 
-def _busy_seconds(cpus: tuple[int, ...]) -> dict[str, float]:
-    """CPU seconds the allowed CPUs spent busy, stolen and waiting on I/O, machine-wide."""
-    per_cpu = psutil.cpu_times(percpu=True)
-    totals = {"busy": 0.0, "steal": 0.0, "iowait": 0.0}
-    for cpu in cpus:
-        if cpu < len(per_cpu):
-            t = per_cpu[cpu]
-            totals["busy"] += t.user + t.nice + t.system + getattr(t, "irq", 0.0)
-            totals["busy"] += getattr(t, "softirq", 0.0)
-            totals["steal"] += getattr(t, "steal", 0.0)
-            totals["iowait"] += getattr(t, "iowait", 0.0)
-    return totals
-
-
-def noisy(load: dict[str, float], available: int) -> bool:
-    """Other work big enough to distort a measurement: a quarter of a core on a laptop,
-    2 % of the machine on a large server, or a tenth of a core stolen by a hypervisor."""
-    return load["other_cores"] >= max(0.25, 0.02 * available) or load["steal_cores"] >= 0.1
-
-
 @dataclass
 class Point:
     """One configuration of the plan and what its measured calls have gathered so far."""
@@ -198,20 +179,18 @@ class Point:
     cpu_time: float = 0.0
     peak_rss: int = 0
     wall: float = 0.0
+    observer_cpu: float = 0.0  # the supervising CLI or app: watching is not noise
     machine_busy: dict[str, float] = field(default_factory=lambda: dict.fromkeys(LOAD_KEYS, 0.0))
     outcome: Any = None
 
     def load(self) -> dict[str, float]:
         wall = self.wall or 1.0
-        other = max(0.0, self.machine_busy["busy"] - self.cpu_time)
+        other = max(0.0, self.machine_busy["busy"] - self.cpu_time - self.observer_cpu)
         return {
             "other_cores": other / wall,
             "steal_cores": self.machine_busy["steal"] / wall,
             "iowait_cores": self.machine_busy["iowait"] / wall,
         }
-
-
-LOAD_KEYS = ("busy", "steal", "iowait")
 
 
 class PlanRunner:
@@ -221,6 +200,7 @@ class PlanRunner:
     def __init__(self, specs: tuple[RunSpec, ...], emit: Callable[[Event], None]):
         self.specs, self.emit = specs, emit
         self.meter = TreeMeter(os.getpid())
+        self.observer = psutil.Process(os.getppid())
         self.cpus = core_budget().affinity
         self.hook = ProgressHook(emit)
         self.worker_jobs = 1  # the pool size joblib currently keeps, 1 when none
@@ -275,7 +255,8 @@ class PlanRunner:
             self.worker_jobs = jobs
         self.phase(name, point.index, repeat)
         cpu_before = self.meter.cpu_snapshot()
-        busy_before = _busy_seconds(self.cpus)
+        busy_before = cpu_seconds(self.cpus)
+        observer_before = self._observer_seconds()
         self.meter.peak_rss = 0
         workload = point.workload
         single = len(self.specs) == 1
@@ -289,13 +270,21 @@ class PlanRunner:
         finally:
             self.hook.stop()
         if name == "fit":
-            busy_after = _busy_seconds(self.cpus)
+            busy_after = cpu_seconds(self.cpus)
+            point.observer_cpu += self._observer_seconds() - observer_before
             point.cpu_time += self.meter.cpu_since(cpu_before)
             point.peak_rss = max(point.peak_rss, self.meter.peak_rss)
             point.wall += seconds
             for key in LOAD_KEYS:
                 point.machine_busy[key] += busy_after[key] - busy_before[key]
         return seconds
+
+    def _observer_seconds(self) -> float:
+        try:
+            times = self.observer.cpu_times()
+        except psutil.Error:
+            return 0.0
+        return times.user + times.system
 
     def finish(self, point: Point) -> Result:
         self.phase("score", point.index)
@@ -305,7 +294,7 @@ class PlanRunner:
         flags = []
         if spec.train * spec.eval > spec.available:
             flags.append("oversubscribed")
-        if noisy(load, spec.available):
+        if noisy(load, spec.available, point.wall):
             flags.append("noisy")
         workers = statistics.median(point.worker_times) if point.worker_times else 0.0
         return Result(

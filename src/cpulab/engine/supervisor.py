@@ -103,7 +103,7 @@ class RunHandle:
 
     async def _protocol_error(self, line: bytes, exc: EventError) -> Error:
         await asyncio.to_thread(self.kill)
-        await self._wait_exit()
+        await self._exited_with_stderr()
         return Error(
             type="ProtocolError",
             message=f"the runner printed a line that is not an event ({exc}): {line[:120]!r}",
@@ -112,10 +112,10 @@ class RunHandle:
         )
 
     async def _ended_early(self) -> Event:
-        status = await self._wait_exit()
         if self._cancel_started is not None:
             await self._cancel_done.wait()
             return Cancelled(seconds=time.monotonic() - self._cancel_started)
+        status = await self._exited_with_stderr()
         return Error(
             type="ChildDied",
             message=f"{describe_exit(status)} before reporting a result",
@@ -128,7 +128,11 @@ class RunHandle:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self.proc.wait(), EXIT_WAIT)
         await asyncio.to_thread(self.kill)  # mop up idle workers the child left
-        await self._wait_exit()
+        if isinstance(event, Error):
+            await self._exited_with_stderr()
+        else:
+            await self.proc.wait()
+            self._stderr_task.cancel()  # nobody will read it, and nothing must linger
         if isinstance(event, Error) and not event.stderr_tail:
             event = Error(
                 type=event.type,
@@ -140,10 +144,12 @@ class RunHandle:
         self.final = event
         return event
 
-    async def _wait_exit(self) -> int | None:
+    async def _exited_with_stderr(self) -> int | None:
+        """Wait for the child's exit and, briefly, for the last of its stderr: an error
+        report needs it. Descendants still holding the pipe may keep it open."""
         status = await self.proc.wait()
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self._stderr_task, 1.0)
+        with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+            await asyncio.wait_for(asyncio.shield(self._stderr_task), 1.0)
         return status
 
     async def cancel(self) -> None:

@@ -19,7 +19,7 @@ import psutil
 
 from cpulab.engine.cores import CoreBudget, core_budget
 from cpulab.engine.errors import UsageError
-from cpulab.engine.runner import noisy
+from cpulab.engine.load import noisy
 
 MIN_INTERVAL = 0.1  # seconds: shorter intervals make per-core percentages mostly noise
 DEFAULT_HZ = 4.0
