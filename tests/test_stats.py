@@ -262,6 +262,16 @@ def test_best_split_per_core_count_and_overall():
     assert (report.points[1].train, report.points[1].speedup) == (1, pytest.approx(8.0 / 3.05))
 
 
+def test_the_fit_follows_the_fastest_split_of_each_core_count():
+    # Amdahl with serial fraction 0.2 at the best splits; a slow 2 x 1 beside them.
+    best = [(1, 1, 1), (1, 2, 2), (1, 4, 4)]
+    points = [(t, e, PointStats.of([amdahl(0.2, 10.0, p)])) for t, e, p in best]
+    points.append((2, 1, PointStats.of([9.9])))
+    report = analyse_scaling(points)
+    assert report.fit.serial_fraction == pytest.approx(0.2, abs=1e-6)
+    assert report.fit.n == 3
+
+
 def test_without_a_one_core_point_there_is_no_speedup():
     report = analyse_scaling(
         [(1, 2, PointStats.of([6.0])), (2, 2, PointStats.of([4.0])), (4, 2, PointStats.of([3.0]))]

@@ -26,7 +26,6 @@ from cpulab.engine.export import (
     scaling_rows,
     write_export,
 )
-from cpulab.engine.machine import machine_facts
 from cpulab.engine.spec import RunSpec
 from cpulab.engine.stats import PointStats, ScalingReport, analyse_results
 from cpulab.engine.store import ResultStore
@@ -86,6 +85,7 @@ def build_parser() -> ArgumentParser:
         metavar="HZ",
         help="how often the app samples the cores (default 4)",
     )
+    _add_store_option(parser, default=None)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     commands.add_parser("tasks", help="list the built-in tasks")
@@ -138,10 +138,12 @@ def build_parser() -> ArgumentParser:
     return parser
 
 
-def _add_store_option(parser: argparse.ArgumentParser) -> None:
+def _add_store_option(parser: argparse.ArgumentParser, default=argparse.SUPPRESS) -> None:
+    # Only the top level sets a default: a subcommand's would overwrite `cpulab --db X`.
     parser.add_argument(
         "--db",
         type=Path,
+        default=default,
         metavar="PATH",
         help="results store (default: $CPULAB_DB, else the user data directory)",
     )
@@ -364,10 +366,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         results.append(result)
 
     with ResultStore.open(args.db) as store:
-        sweep_id = store.start_sweep(
-            plan.task.name, plan.scale, plan.strategy, list(plan.cores), plan.repeats,
-            plan.warmup, machine_facts(),
-        )  # fmt: skip
+        sweep_id = plan.record_start(store)
         status = "cancelled"
         try:
             final = _supervise(spec, spec.points, args.json, keep)
@@ -467,7 +466,8 @@ def cmd_demo() -> int:
 def open_app(args: argparse.Namespace) -> int:
     from cpulab.ui.app import run_app
 
-    return run_app(theme=args.theme, sample_hz=args.sample_hz)
+    with ResultStore.open(args.db) as store:
+        return run_app(theme=args.theme, sample_hz=args.sample_hz, store=store)
 
 
 COMMANDS = {

@@ -129,8 +129,9 @@ async def test_results_fill_the_table_and_the_chart():
         await wait_for(pilot, lambda: len(app.results) == 3)
         table = app.query_one(ResultsTable)
         rows = [[str(cell) for cell in table.get_row_at(i)] for i in range(table.row_count)]
-        assert [row[4] for row in rows] == ["1.00x", "1.82x", "-"]
-        assert rows[2][7] == "oversubscribed, noisy machine"
+        assert [row[6] for row in rows] == ["1.00x", "1.82x", "-"]
+        assert rows[0][3:6] == ["2.000 s", "0.000", "1"]  # median, MAD, n
+        assert rows[2][9] == "oversubscribed, noisy machine"
         chart = app.query_one(ScalingChart)
         assert len(chart.results) == 3
         await pilot.press("s")

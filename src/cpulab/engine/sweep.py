@@ -7,7 +7,9 @@ from dataclasses import dataclass
 
 from cpulab.engine.cores import CoreSplit
 from cpulab.engine.errors import UsageError
+from cpulab.engine.machine import machine_facts
 from cpulab.engine.spec import RunSpec, SweepSpec
+from cpulab.engine.store import ResultStore
 from cpulab.engine.tasks import Task
 
 STRATEGIES = {
@@ -84,6 +86,18 @@ class SweepPlan:
 
     def splits(self) -> list[tuple[int, int]]:
         return [split for p in self.cores for split in splits_for(self.task, self.strategy, p)]
+
+    def record_start(self, store: ResultStore) -> int:
+        """Enter this sweep in the history as running; returns its id for its points."""
+        return store.start_sweep(
+            self.task.name,
+            self.scale,
+            self.strategy,
+            list(self.cores),
+            self.repeats,
+            self.warmup,
+            machine_facts(),
+        )
 
     def spec(self) -> SweepSpec:
         """Validated points for one runner child; RunSpec checks scale and counts."""

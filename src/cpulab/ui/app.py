@@ -8,6 +8,7 @@ are constructor parameters, so tests drive the app with fakes.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from collections.abc import Callable
 
@@ -16,6 +17,7 @@ from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.css.query import NoMatches
 from textual.reactive import reactive
 from textual.widgets import (
     Button,
@@ -30,17 +32,22 @@ from textual.widgets import (
 from textual.widgets.option_list import Option
 
 from cpulab.engine.errors import UsageError
-from cpulab.engine.events import Cancelled, Error, Phase, Progress, Result
-from cpulab.engine.spec import RunSpec
+from cpulab.engine.events import Cancelled, Error, Event, Phase, Progress, Result
+from cpulab.engine.machine import machine_facts
+from cpulab.engine.spec import RunSpec, SweepSpec
+from cpulab.engine.store import ResultStore
 from cpulab.engine.supervisor import RunHandle, Supervisor
+from cpulab.engine.sweep import SweepPlan
 from cpulab.engine.tasks import CATALOGUE, KNOB_TITLES, SCALES, Task
 from cpulab.monitor.sampler import DEFAULT_HZ, PsutilSampler, Sampler, check_sample_hz
-from cpulab.ui.messages import RunEvent, SplitChanged
+from cpulab.ui.messages import HistoryLoaded, RunEnded, RunEvent, SplitChanged
 from cpulab.ui.scaling import speedup
+from cpulab.ui.screens.sweep_dialog import SweepDialog
 from cpulab.ui.themes import DEFAULT_THEME, ThemeCatalog
 from cpulab.ui.widgets import CoreGrid, ResultsTable, RunStatus, ScalingChart, SplitControl
 
 FALLBACK_THEME = "textual-dark"  # should the shipped themes be missing
+HISTORY_LIMIT = 200  # earlier results shown at start: the newest of this machine
 
 
 def describe_task(task: Task) -> Text:
@@ -71,6 +78,7 @@ class CpulabApp(App[None]):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-medium"), (150, "-wide")]
     BINDINGS = [
         Binding("r", "run", "Run"),
+        Binding("w", "sweep", "Sweep"),
         Binding("c", "cancel", "Cancel"),
         Binding("s", "toggle_speedup", "Time/speedup"),
         Binding("t", "cycle_theme", "Theme"),
@@ -87,8 +95,10 @@ class CpulabApp(App[None]):
         sample_hz: float = DEFAULT_HZ,
         clock: Callable[[], float] = time.monotonic,
         themes: ThemeCatalog | None = None,
+        store: ResultStore | None = None,
     ) -> None:
         super().__init__()
+        self.store = store  # None: results live as long as the app
         self.sampler = sampler or PsutilSampler()
         self.supervisor = supervisor or Supervisor()
         self.sample_hz = check_sample_hz(sample_hz)
@@ -103,7 +113,8 @@ class CpulabApp(App[None]):
         self.available = self.sampler.budget.available
         self.chosen_task: Task = next(iter(CATALOGUE.values()))
         self.results: list[Result] = []
-        self._spec: RunSpec | None = None
+        self._points: tuple[RunSpec, ...] = ()  # what the current run measures
+        self._sweep_id: int | None = None
         self._phase: Phase | None = None
         self._progress: Progress | None = None
         self._started_at = 0.0
@@ -165,6 +176,29 @@ class CpulabApp(App[None]):
         self.query_one("#tasks", OptionList).highlighted = 0
         self.set_interval(1 / self.sample_hz, self._take_sample)
         self.call_later(self._take_sample)
+        if self.store is not None:
+            self._load_history(self.store)
+
+    @work(thread=True, group="history")
+    def _load_history(self, store: ResultStore) -> None:
+        here = machine_facts()
+        mine = [
+            stored.result
+            for stored in store.points()
+            if (stored.result.machine.get("hostname"), stored.result.machine.get("cpu_model"))
+            == (here["hostname"], here["cpu_model"])
+        ]
+        if mine:
+            self.post_message(HistoryLoaded(mine[-HISTORY_LIMIT:], str(store.path)))
+
+    def on_history_loaded(self, message: HistoryLoaded) -> None:
+        self.results[:0] = message.results
+        self._show_results()
+        self.notify(
+            f"{len(message.results)} results of this machine from {message.source}",
+            title="Earlier sessions",
+            timeout=4,
+        )
 
     async def _take_sample(self) -> None:
         sample = await asyncio.to_thread(self.sampler.sample)
@@ -205,7 +239,7 @@ class CpulabApp(App[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # None shows the key dimmed in the Footer. An unusable split is not dimmed:
         # pressing r then says why it cannot run.
-        if action == "run":
+        if action in ("run", "sweep"):
             return None if self.running else True
         if action == "cancel":
             return True if self.running else None
@@ -225,7 +259,24 @@ class CpulabApp(App[None]):
         except UsageError as exc:
             self.notify(str(exc), title="Cannot run", severity="error")
             return
-        self._spec, self._phase, self._progress = spec, None, None
+        self._start(spec, (spec,))
+
+    def action_sweep(self) -> None:
+        if self.running:
+            return
+        dialog = SweepDialog(self.chosen_task, self.scale, self.available)
+        self.push_screen(dialog, self._sweep_planned)
+
+    def _sweep_planned(self, plan: SweepPlan | None) -> None:
+        if plan is None or self.running:
+            return
+        spec = plan.spec()
+        if self.store is not None:
+            self._sweep_id = self._store_safely(plan.record_start)
+        self._start(spec, spec.points)
+
+    def _start(self, spec: RunSpec | SweepSpec, points: tuple[RunSpec, ...]) -> None:
+        self._points, self._phase, self._progress = points, None, None
         self._started_at = self.clock()
         self._cancel_requested = False
         self.running = True
@@ -233,11 +284,14 @@ class CpulabApp(App[None]):
         self._run(spec)
 
     @work(group="run", exclusive=True)
-    async def _run(self, spec: RunSpec) -> None:
+    async def _run(self, spec: RunSpec | SweepSpec) -> None:
+        final: Event | None = None
         try:
             handle = await self.supervisor.start(spec)
         except OSError as exc:
-            self.post_message(RunEvent(Error(type=type(exc).__name__, message=str(exc))))
+            final = Error(type=type(exc).__name__, message=str(exc))
+            self.post_message(RunEvent(final))
+            self.post_message(RunEnded(final))
             return
         self._handle = handle
         self.sampler.watch(handle.pid)  # before Started arrives: its start-up counts too
@@ -245,6 +299,8 @@ class CpulabApp(App[None]):
             await handle.cancel()
         async for event in handle.events():
             self.post_message(RunEvent(event))
+            final = event
+        self.post_message(RunEnded(final))
 
     def action_cancel(self) -> None:
         if not self.running:
@@ -272,33 +328,59 @@ class CpulabApp(App[None]):
             self._progress = event
         elif isinstance(event, Result):
             self.results.append(event)
-            self.query_one(ResultsTable).show(self.results)
-            self.query_one(ScalingChart).results = tuple(self.results)
+            self._show_results()
             status.show_result(event, speedup(event, self.results))
+            if self.store is not None:
+                self._store_safely(lambda store: store.add_point(event, self._sweep_id))
         elif isinstance(event, Error):
             status.show_error(event)
             self.notify(event.one_line(), title="The run failed", severity="error", timeout=10)
         elif isinstance(event, Cancelled):
             status.show_cancelled(event)
-        if isinstance(event, Result | Error | Cancelled):
-            self.sampler.watch(None)
-            self._handle = None
-            self.running = False
-        else:
+        if self.running and not isinstance(event, Result | Error | Cancelled):
             self._show_running()
 
+    def on_run_ended(self, message: RunEnded) -> None:
+        if self.store is not None and self._sweep_id is not None:
+            status = {Result: "done", Cancelled: "cancelled"}.get(type(message.final), "failed")
+            sweep_id = self._sweep_id
+            self._store_safely(lambda store: store.finish_sweep(sweep_id, status))
+        self._sweep_id = None
+        self.sampler.watch(None)
+        self._handle = None
+        self.running = False
+
+    def _store_safely(self, write: Callable[[ResultStore], object]):
+        """A store that fails to write (disk full, locked) must not stop the lab."""
+        assert self.store is not None
+        try:
+            return write(self.store)
+        except (sqlite3.Error, OSError, ValueError) as exc:
+            self.notify(f"{self.store.path}: {exc}", title="Not saved", severity="error")
+            return None
+
+    def _show_results(self) -> None:
+        self.query_one(ResultsTable).show(self.results)
+        self.query_one(ScalingChart).results = tuple(self.results)
+
     def _show_running(self) -> None:
-        assert self._spec is not None
+        index = (self._phase.point if self._phase else None) or 0
         elapsed = self.clock() - self._started_at
-        self.query_one(RunStatus).show_running(self._spec, self._phase, self._progress, elapsed)
+        sweep = (index + 1, len(self._points)) if len(self._points) > 1 else None
+        self.query_one(RunStatus).show_running(
+            self._points[index], self._phase, self._progress, elapsed, sweep
+        )
 
     def watch_running(self) -> None:
         self._enable_buttons()
         self.refresh_bindings()
 
     def _enable_buttons(self) -> None:
-        usable = self.query_one(SplitControl).split is not None
-        self.query_one("#run", Button).disabled = self.running or not usable
+        try:
+            control = self.query_one(SplitControl)
+        except NoMatches:
+            return  # the app is closing: a late SplitChanged finds its widgets gone
+        self.query_one("#run", Button).disabled = self.running or control.split is None
         self.query_one("#cancel", Button).disabled = not self.running
 
     # Views.
@@ -319,8 +401,10 @@ class CpulabApp(App[None]):
         self.notify(f"Theme: {self.theme}", timeout=2)
 
 
-def run_app(theme: str | None = None, sample_hz: float | None = None) -> int:
-    app = CpulabApp(theme=theme, sample_hz=sample_hz or DEFAULT_HZ)
+def run_app(
+    theme: str | None = None, sample_hz: float | None = None, store: ResultStore | None = None
+) -> int:
+    app = CpulabApp(theme=theme, sample_hz=sample_hz or DEFAULT_HZ, store=store)
     try:
         app.run()
     finally:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from textual.message import Message
 
 from cpulab.engine.cores import CoreSplit
-from cpulab.engine.events import Event
+from cpulab.engine.events import Event, Result
 
 
 @dataclass
@@ -23,3 +23,18 @@ class SplitChanged(Message):
 
     split: CoreSplit | None
     problem: str | None
+
+
+@dataclass
+class RunEnded(Message):
+    """The run or sweep is over; `final` is its last event (None if it never started)."""
+
+    final: Event | None
+
+
+@dataclass
+class HistoryLoaded(Message):
+    """Results of this machine from earlier sessions, oldest first."""
+
+    results: list[Result]
+    source: str

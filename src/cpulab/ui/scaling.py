@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from cpulab.engine.events import Result
+from cpulab.engine.stats import AmdahlFit, analyse_results
 from cpulab.engine.tasks import CATALOGUE
 
 
@@ -44,6 +45,22 @@ def strategy(result: Result) -> str:
 class Series:
     label: str
     points: tuple[tuple[int, float], ...]  # (cores used, seconds or speedup), by cores
+    fit: AmdahlFit | None = None  # T(p) = a + b/p through the series' own points
+    base_time: float | None = None  # its 1 x 1 median, seconds
+
+    def curve(self, cores: list[int], as_speedup: bool) -> list[float]:
+        """The fit at each core count, as time, or as speedup over the 1 x 1 time."""
+        assert self.fit is not None
+        times = [self.fit.predict(p) for p in cores]
+        if not as_speedup:
+            return times
+        assert self.base_time is not None
+        return [self.base_time / t if t > 0 else float("nan") for t in times]
+
+    def ideal(self, cores: list[int], as_speedup: bool) -> list[float]:
+        """Perfect scaling from the 1 x 1 point: p-fold speedup, or T1 / p seconds."""
+        assert self.base_time is not None
+        return [float(p) if as_speedup else self.base_time / p for p in cores]
 
 
 def scaling_series(results: Iterable[Result], as_speedup: bool) -> list[Series]:
@@ -75,5 +92,7 @@ def scaling_series(results: Iterable[Result], as_speedup: bool) -> list[Series]:
                 (r.cores_used, base.fit_time / r.fit_time if as_speedup else r.fit_time)
                 for r in chosen
             )
-            series.append(Series(label, points))
+            fit = analyse_results(chosen).fit
+            usable = fit if fit is not None and fit.a + fit.b > 0 else None
+            series.append(Series(label, points, usable, base.fit_time if base else None))
     return series

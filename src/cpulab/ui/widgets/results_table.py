@@ -1,4 +1,5 @@
-"""Every finished result as a row; speedups follow the latest 1 x 1 point of each task."""
+"""Every finished result as a row: median time, its spread and run count, and speedups
+against the latest 1 x 1 point of each task."""
 
 from __future__ import annotations
 
@@ -8,14 +9,16 @@ from rich.text import Text
 from textual.widgets import DataTable
 
 from cpulab.engine.events import Result
+from cpulab.engine.stats import PointStats
 from cpulab.ui.scaling import speedup
 
-COLUMNS = ("task", "train", "eval", "time", "speedup", "score", "peak mem", "flags")
+COLUMNS = ("task", "train", "eval", "time", "± MAD", "n", "speedup", "score", "peak mem", "flags")
 FLAG_TITLES = {"noisy": "noisy machine"}
 
 
 def result_row(result: Result, results: Sequence[Result]) -> tuple:
     gain = speedup(result, results)
+    stats = PointStats.of(result.fit_times)
     task = result.task if result.scale == "small" else f"{result.task} ({result.scale})"
     score = "-" if result.score is None else f"{result.score:.3f} {result.metric}"
     flags = ", ".join(FLAG_TITLES.get(flag, flag) for flag in result.flags)
@@ -23,7 +26,9 @@ def result_row(result: Result, results: Sequence[Result]) -> tuple:
         task,
         Text(str(result.train), justify="right"),
         Text(str(result.eval), justify="right"),
-        Text(f"{result.fit_time:.3f} s", justify="right"),
+        Text(f"{stats.median:.3f} s", justify="right"),
+        Text(f"{stats.mad:.3f}", justify="right"),
+        Text(str(stats.n), justify="right"),
         Text("-" if gain is None else f"{gain:.2f}x", justify="right"),
         score,
         Text(f"{result.peak_rss / 2**20:.0f} MiB", justify="right"),

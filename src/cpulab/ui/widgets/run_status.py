@@ -48,9 +48,16 @@ class RunStatus(Static):
         self._show(None, "Choose a task and a split, then press r to run.")
 
     def show_running(
-        self, spec: RunSpec, phase: Phase | None, progress: Progress | None, elapsed: float
+        self,
+        spec: RunSpec,
+        phase: Phase | None,
+        progress: Progress | None,
+        elapsed: float,
+        sweep: tuple[int, int] | None = None,  # (this point, points) of a sweep
     ) -> None:
         title = f"{spec.task} {spec.train} x {spec.eval}"
+        if sweep:
+            title = f"sweep {sweep[0]}/{sweep[1]}: {title}"
         step = phase.title if phase else "starting the runner"
         counts = {"fit": spec.repeats, "warmup": spec.warmup}
         if phase and phase.repeat and (count := counts.get(phase.name, 0)) > 1:

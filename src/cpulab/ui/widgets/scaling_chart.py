@@ -42,21 +42,32 @@ class ScalingChart(PlotextPlot):
             plt.title("speedup needs a 1 x 1 run" if self.results else "no results yet")
         cores = sorted({x for line in series for x, _ in line.points} | {1})
         top = max((y for line in series for _, y in line.points), default=1.0)
+        muted = self._rgb("foreground-muted")
+        dense = list(range(1, cores[-1] + 1))
         if self.speedup:
             # Up to twice the best speedup at most: ideal 256x would flatten a real 20x.
             reach = min(cores[-1], 2 * max(top, 1.0))
-            muted = self._rgb("foreground-muted")
             plt.plot([1, reach], [1, reach], marker="braille", color=muted, label="ideal")
             top = max(top, reach)
+        else:
+            # Perfect scaling from each 1 x 1 time: T1 / p.
+            for index, line in enumerate(s for s in series if s.base_time is not None):
+                label = "ideal" if index == 0 else None
+                plt.plot(dense, line.ideal(dense, False), marker="·", color=muted, label=label)
         for index, line in enumerate(series):
             colour = self._rgb(SERIES_COLOURS[index % len(SERIES_COLOURS)])
             xs, ys = zip(*line.points, strict=True)
+            if line.fit is not None and (line.base_time is not None or not self.speedup):
+                serial = line.fit.serial_fraction
+                label = f"fit: serial {serial:.0%}" if serial is not None else "fit"
+                plt.plot(dense, line.curve(dense, self.speedup), marker="·", color=colour,
+                         label=label)  # fmt: skip
             plt.plot(xs, ys, marker="braille", color=colour, label=line.label)
             plt.scatter(xs, ys, marker="●", color=colour)
         # Headroom for plotext's legend, which sits over the top rows of the canvas;
         # at most half the height, or a small chart would be all headroom.
         rows = max(self.size.height - 5, 2)
-        legend = len(series) + self.speedup
+        legend = len(series) + sum(line.fit is not None for line in series) + 1
         plt.xticks(cores)
         plt.xlim(0, cores[-1] + 1)
         plt.ylim(0, top * min(rows / max(rows - legend - 1, 1), 2))

@@ -1,0 +1,1 @@
+"""Screens the app pushes over its main one."""

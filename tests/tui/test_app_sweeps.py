@@ -1,0 +1,119 @@
+"""Sweeps started from the app, results kept in the store, and history shown at start."""
+
+import sys
+from dataclasses import replace
+
+from textual.widgets import Button, Input, RadioSet, Static
+from tui_support import make_app, make_result, wait_for
+
+from cpulab.engine.events import Event, Phase, Started
+from cpulab.engine.machine import machine_facts
+from cpulab.engine.store import ResultStore
+from cpulab.ui.screens.sweep_dialog import SweepDialog
+from cpulab.ui.widgets import ResultsTable, ScalingChart
+
+
+class FinishingHandle:
+    pid = 4242
+
+    def __init__(self, events: tuple[Event, ...]):
+        self._events = events
+        self.finished = False
+
+    async def events(self):
+        for event in self._events:
+            yield event
+        self.finished = True
+
+    async def cancel(self) -> None:
+        pass
+
+    def kill(self) -> None:
+        pass
+
+
+class FinishingSupervisor:
+    """Plays a whole run: its events end with the final one."""
+
+    def __init__(self, *events: Event):
+        self.events = (Started(pid=4242, pgid=4242, t=0.0), Phase(name="fit", t=0.0), *events)
+
+    async def start(self, spec):
+        return FinishingHandle(self.events)
+
+
+def here(result):
+    return replace(result, machine=machine_facts())
+
+
+async def test_history_of_this_machine_is_shown_at_start(tmp_path):
+    with ResultStore.open(tmp_path / "history.sqlite") as store:
+        store.add_point(here(make_result("rf-train", 1, 1, 2.0)))
+        store.add_point(here(make_result("rf-train", 2, 1, 1.1)))
+        elsewhere = {**machine_facts(), "hostname": "another-host"}
+        store.add_point(replace(make_result("cv-eval", 1, 2, 0.5), machine=elsewhere))
+        app = make_app(store=store)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_for(pilot, lambda: len(app.results) == 2)
+            assert app.query_one(ResultsTable).row_count == 2
+            assert [r.cores_used for r in app.query_one(ScalingChart).results] == [1, 2]
+            assert any("earlier" in str(n.title).lower() for n in app._notifications)
+
+
+async def test_each_result_is_stored_as_it_arrives(tmp_path):
+    result = here(make_result("rf-train", 1, 1, 0.2))
+    with ResultStore.open(tmp_path / "results.sqlite") as store:
+        app = make_app(store=store, supervisor=FinishingSupervisor(result))
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("r")
+            await wait_for(pilot, lambda: app.results and not app.running)
+        (stored,) = store.points()
+        assert stored.result == result and stored.sweep_id is None
+
+
+async def open_sweep_dialog(pilot) -> SweepDialog:
+    await pilot.press("w")
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, SweepDialog))
+    return pilot.app.screen
+
+
+async def test_the_sweep_dialog_checks_the_plan_as_it_is_typed():
+    app = make_app(cores=4)
+    async with app.run_test(size=(120, 40)) as pilot:
+        dialog = await open_sweep_dialog(pilot)  # rf-train: training cores only
+        strategies = [b.name for b in dialog.query_one(RadioSet).query("RadioButton")]
+        assert strategies == ["train", "grid"]
+        plan = dialog.query_one("#plan", Static)
+        assert "3 points, 4 runs each: 1 x 1, 2 x 1, 4 x 1" in str(plan.render())
+        dialog.query_one("#sweep-cores", Input).value = "3-1"
+        await pilot.pause()
+        assert "runs backwards" in str(plan.render())
+        assert dialog.query_one("#sweep-start", Button).disabled
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, SweepDialog))
+        assert not app.running
+
+
+async def test_a_real_sweep_from_the_app_lands_with_statistics_and_a_fit(tmp_path):
+    heavy_before = {m for m in sys.modules if m.partition(".")[0] == "sklearn"}
+    with ResultStore.open(tmp_path / "results.sqlite") as store:
+        app = make_app(store=store)
+        async with app.run_test(size=(160, 50)) as pilot:
+            dialog = await open_sweep_dialog(pilot)
+            dialog.query_one("#sweep-cores", Input).value = "1,2"
+            dialog.query_one("#sweep-warmup", Input).value = "0"
+            await pilot.pause()
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: app.running)
+            await wait_for(pilot, lambda: not app.running, timeout=90)
+            assert [(r.train, r.eval) for r in app.results] == [(1, 1), (2, 1)]
+            assert all(len(r.fit_times) == 3 for r in app.results)
+            table = app.query_one(ResultsTable)
+            assert table.row_count == 2
+            assert str(table.get_row_at(1)[5]) == "3"  # runs behind each median
+            chart = app.query_one(ScalingChart)
+            drawn = chart.plt.uncolorize(chart.plt.build())
+            assert "fit: serial" in drawn and "ideal" in drawn
+        (sweep,) = store.sweeps()
+        assert (sweep.status, sweep.n_points, sweep.strategy) == ("done", 2, "train")
+    assert {m for m in sys.modules if m.partition(".")[0] == "sklearn"} == heavy_before
