@@ -147,3 +147,20 @@ def test_kill_9_mid_sweep_keeps_exactly_the_finished_points(results_store):
     survivors = [p for p in tree if psutil.pid_exists(p)
                  and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]  # fmt: skip
     assert not survivors
+
+
+def test_the_app_refuses_a_corrupt_store_before_it_opens(tmp_path, monkeypatch, capsys):
+    from cpulab import cli
+
+    bad = tmp_path / "corrupt.sqlite"
+    bad.write_text("not a database at all\n")
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+
+    def never(**options):
+        raise AssertionError("the app opened on a corrupt store")
+
+    monkeypatch.setattr("cpulab.ui.app.run_app", never)
+    assert cli.main(["--db", str(bad)]) == 2
+    assert "is not a cpulab results store" in capsys.readouterr().err
+    assert bad.read_text() == "not a database at all\n"

@@ -25,7 +25,6 @@ from textual.widgets import (
     Header,
     Label,
     OptionList,
-    RadioButton,
     RadioSet,
     Static,
 )
@@ -44,7 +43,14 @@ from cpulab.ui.messages import HistoryLoaded, RunEnded, RunEvent, SplitChanged
 from cpulab.ui.scaling import speedup
 from cpulab.ui.screens.sweep_dialog import SweepDialog
 from cpulab.ui.themes import DEFAULT_THEME, ThemeCatalog
-from cpulab.ui.widgets import CoreGrid, ResultsTable, RunStatus, ScalingChart, SplitControl
+from cpulab.ui.widgets import (
+    ChoiceButton,
+    CoreGrid,
+    ResultsTable,
+    RunStatus,
+    ScalingChart,
+    SplitControl,
+)
 
 FALLBACK_THEME = "textual-dark"  # should the shipped themes be missing
 HISTORY_LIMIT = 200  # earlier results shown at start: the newest of this machine
@@ -62,14 +68,6 @@ def task_option(task: Task) -> Option:
     prompt = Text(f"{task.name:<19}", style="bold")
     prompt.append(task.title, style="italic")
     return Option(prompt, id=task.name)
-
-
-class ScaleButton(RadioButton):
-    """A radio button whose mark has a shape as well as a colour, for NO_COLOR."""
-
-    @property
-    def BUTTON_INNER(self) -> str:
-        return "●" if self.value else "○"
 
 
 class CpulabApp(App[None]):
@@ -133,7 +131,7 @@ class CpulabApp(App[None]):
                     with Horizontal(id="scale-row"):
                         yield Label("scale")
                         yield RadioSet(
-                            *(ScaleButton(s, value=s == "small") for s in SCALES),
+                            *(ChoiceButton(s, value=s == "small") for s in SCALES),
                             id="scale",
                             compact=True,
                         )

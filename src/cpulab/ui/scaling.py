@@ -93,6 +93,8 @@ def scaling_series(results: Iterable[Result], as_speedup: bool) -> list[Series]:
                 for r in chosen
             )
             fit = analyse_results(chosen).fit
-            usable = fit if fit is not None and fit.a + fit.b > 0 else None
+            # A fit whose b is not positive says only that more cores did not help: the
+            # table shows that better than a curve with a meaningless serial fraction.
+            usable = fit if fit is not None and fit.b > 0 and fit.a + fit.b > 0 else None
             series.append(Series(label, points, usable, base.fit_time if base else None))
     return series

@@ -7,11 +7,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Static
+from textual.widgets import Button, Input, Label, RadioSet, Static
 
 from cpulab.engine.errors import UsageError
 from cpulab.engine.sweep import STRATEGIES, SweepPlan, default_strategy, parse_cores, splits_for
 from cpulab.engine.tasks import Task
+from cpulab.ui.widgets.choice_button import ChoiceButton
 
 MAX_POINTS_SHOWN = 8
 
@@ -24,7 +25,7 @@ class SweepDialog(ModalScreen[SweepPlan | None]):
     SweepDialog {
         align: center middle;
         & > Vertical {
-            width: 64;
+            width: 74;
             height: auto;
             border: round $border;
             background: $surface;
@@ -58,7 +59,7 @@ class SweepDialog(ModalScreen[SweepPlan | None]):
                 yield Label("strategy")
                 with RadioSet(id="sweep-strategy", compact=True):
                     for name in usable:
-                        yield RadioButton(f"{name}: {STRATEGIES[name]}", value=name == chosen,
+                        yield ChoiceButton(f"{name}: {STRATEGIES[name]}", value=name == chosen,
                                           name=name)  # fmt: skip
             with Horizontal():
                 yield Label("repeats")
