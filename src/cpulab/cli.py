@@ -308,7 +308,10 @@ def print_report(report: ScalingReport, title: str) -> None:
     console.print(table)
     console.print(fit_summary(report))
     if report.best is not None:
-        lines = [f"{p.cores} cores: {p.train} x {p.eval}" for p in report.best_per_cores.values()]
+        lines = [
+            f"{p.cores} {'core' if p.cores == 1 else 'cores'}: {p.train} x {p.eval}"
+            for p in report.best_per_cores.values()
+        ]
         console.print(f"{best_summary(report)} (best split per core count: {'; '.join(lines)})")
     for warning in point_notes(report) + report.warnings():
         console.print(f"[yellow]warning:[/yellow] {warning}")
