@@ -206,10 +206,12 @@ class PlanRunner:
         self.worker_jobs = 1  # the pool size joblib currently keeps, 1 when none
         self.imports = 0.0
 
+    def _label(self, index: int | None) -> int | None:
+        """The point index events carry: none for a single run, which has one point."""
+        return None if len(self.specs) == 1 else index
+
     def phase(self, name: str, index: int | None = None, repeat: int | None = None) -> None:
-        if len(self.specs) == 1:
-            index = None  # a single run has no points to tell apart
-        self.emit(Phase(name=name, t=time.time(), repeat=repeat, point=index))
+        self.emit(Phase(name=name, t=time.time(), repeat=repeat, point=self._label(index)))
 
     def run(self) -> None:
         self.meter.start()
@@ -259,13 +261,10 @@ class PlanRunner:
         observer_before = self._observer_seconds()
         self.meter.peak_rss = 0
         workload = point.workload
-        single = len(self.specs) == 1
-        self.hook.start(
-            workload.progress_unit, workload.progress_total, None if single else point.index
-        )
+        self.hook.start(workload.progress_unit, workload.progress_total, self._label(point.index))
         try:
             t0 = perf_counter()
-            point.outcome = point.workload.call()
+            point.outcome = workload.call()
             seconds = perf_counter() - t0
         finally:
             self.hook.stop()
