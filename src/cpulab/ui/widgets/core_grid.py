@@ -165,7 +165,7 @@ class CoreGrid(Widget):
         for name, value in (("steal", sample.steal), ("iowait", sample.iowait)):
             if value is not None and value >= 0.5:
                 first += [Segment(f"  {name} ", label), Segment(f"{value:.0f}%")]
-        verdict = "quiet" if sample.quiet else "busy: noisy timings"
+        verdict = "quiet" if sample.quiet else "busy"  # short: it must fit 80 columns
         second = [
             Segment("experiment ", label),
             Segment(f"{sample.tree_cores:.1f}"),
