@@ -28,3 +28,13 @@ def results_store(tmp_path, monkeypatch) -> Path:
     path = tmp_path / "results.sqlite"
     monkeypatch.setenv("CPULAB_DB", str(path))
     return path
+
+
+@pytest.fixture(autouse=True)
+def user_config(tmp_path, monkeypatch) -> Path:
+    """A private user config directory, so no real user theme reaches a test or a process it
+    starts."""
+    config = tmp_path / "config"
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(config))
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    return config / "cpulab"

@@ -13,9 +13,12 @@ def test_available_cores_match_joblib():
     assert cores.available_cores() == cpu_count()
 
 
-def test_available_cores_follow_loky_env_limit(monkeypatch):
-    monkeypatch.setenv("LOKY_MAX_CPU_COUNT", "1")
-    assert cores.available_cores() == 1
+@pytest.mark.parametrize("limit", ["1", "0", "-3"])
+def test_available_cores_follow_loky_env_limit(monkeypatch, limit):
+    from joblib import cpu_count
+
+    monkeypatch.setenv("LOKY_MAX_CPU_COUNT", limit)
+    assert cores.available_cores() == cpu_count() == 1
 
 
 def test_bad_loky_env_limit_is_a_usage_error(monkeypatch):

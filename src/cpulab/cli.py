@@ -33,13 +33,21 @@ from cpulab.engine.sweep import STRATEGIES, SweepPlan, default_strategy, parse_c
 from cpulab.engine.tasks import CATALOGUE, KNOB_TITLES, SCALES, get_task
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+# Every character str.splitlines() breaks at, written out as its escape.
+LINE_BREAKS = {ord(c): repr(c)[1:-1] for c in "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"}
+
+
+def one_line(message: str) -> str:
+    """A report of bad input stays one line, whatever the text it quotes (an unknown
+    option, a path, a theme name) holds."""
+    return message.translate(LINE_BREAKS)
 
 
 class ArgumentParser(argparse.ArgumentParser):
     """argparse that reports bad input in one line, without the usage block."""
 
     def error(self, message: str):
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {one_line(message)}\n")
 
 
 def _count(text: str) -> int:
@@ -230,6 +238,9 @@ class LiveView:
             TimeElapsedColumn(),
             console=self.console,
             transient=True,
+            # Off a terminal nothing is drawn live, yet rich would still leave a blank line
+            # on stderr, ahead of the line that reports an error.
+            disable=not self.console.is_terminal,
         )
         self.bar = self.progress.add_task(f"{points[0].task}: starting", total=None)
         # A sweep also shows how many of its measured calls have started.
@@ -491,7 +502,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_demo()
         return COMMANDS[args.command](args)
     except UsageError as exc:
-        print(f"cpulab: error: {exc}", file=sys.stderr)
+        print(f"cpulab: error: {one_line(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("cpulab: cancelled", file=sys.stderr)

@@ -1,16 +1,24 @@
 """Workloads that misbehave on purpose, for the supervisor's failure tests.
 
 Builders follow the real signature (train, eval, scale) and return a Workload.
+`catalogue()` offers them as tasks, for tests that drive the CLI or the app.
 """
 
 import os
 import signal
 import time
+from pathlib import Path
 
-from cpulab.engine.workloads import Workload
+from cpulab.engine.tasks import KNOBS, Task
+
+READY_FILE = "FAULTY_READY_FILE"  # environment: a file `hangs` creates once it is hanging
 
 
 def _workload(call):
+    # Imported here, in the runner child: the tests that import this module for its
+    # catalogue, and the processes they start, must stay free of scikit-learn.
+    from cpulab.engine.workloads import Workload
+
     return Workload(call=call, score=lambda _: (0.0, {}), progress_unit="steps", progress_total=1)
 
 
@@ -38,9 +46,43 @@ def prints_to_stdout(train, eval, scale):
     return _workload(call)
 
 
+def exits_non_zero(train, eval, scale):
+    return _workload(lambda: os._exit(3))
+
+
+def aborts_with_more_cores(train, eval, scale):
+    """Fits on one core and aborts on more: a sweep that crashes after its first point."""
+    if train * eval == 1:
+        return _workload(lambda: 1)
+    return _workload(os.abort)
+
+
 def hangs(train, eval, scale):
-    return _workload(lambda: time.sleep(600))
+    def call():
+        # A test that kills or cancels the run from outside learns that it got this far.
+        if ready := os.environ.get(READY_FILE):
+            Path(ready).touch()
+        time.sleep(600)
+
+    return _workload(call)
 
 
 def broken_at_build(train, eval, scale):
     raise RuntimeError("could not build the workload")
+
+
+def catalogue() -> dict[str, Task]:
+    """Each workload as a task named fault-NAME, for tests to add to the catalogue."""
+    builders = (raises, aborts, exits_non_zero, hangs, aborts_with_more_cores)
+    tasks = (
+        Task(
+            name=f"fault-{builder.__name__}",
+            title=f"Faulty workload: {builder.__name__}",
+            description="Misbehaves on purpose, for the failure tests.",
+            knobs=frozenset(KNOBS),
+            metric="none",
+            builder=f"faulty_workloads:{builder.__name__}",
+        )
+        for builder in builders
+    )
+    return {task.name: task for task in tasks}

@@ -77,7 +77,7 @@ def _env_limit() -> int | None:
         value = int(raw)
     except ValueError:
         raise UsageError(f"LOKY_MAX_CPU_COUNT must be a whole number, not {raw!r}") from None
-    return value if value > 0 else None
+    return value  # zero or less leaves one core, for joblib and for `available` alike
 
 
 def core_budget() -> CoreBudget:

@@ -152,6 +152,8 @@ def parse_event(line: str | bytes) -> Event:
         data = json.loads(line)
     except (ValueError, UnicodeDecodeError) as exc:
         raise EventError(f"not JSON: {exc}") from None
+    except RecursionError:  # thousands of nested brackets: no event nests that deep
+        raise EventError("not JSON: nested too deeply") from None
     if not isinstance(data, dict):
         raise EventError("not a JSON object")
     kind = data.pop("event", None)

@@ -10,11 +10,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import signal
 import sys
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 
 from cpulab.engine.events import (
     Cancelled,
@@ -25,7 +26,7 @@ from cpulab.engine.events import (
     parse_event,
 )
 from cpulab.engine.spec import RunSpec, SweepSpec
-from cpulab.engine.treemeter import group, terminate, tree
+from cpulab.engine.treemeter import group, remove_joblib_folders, terminate, tree
 
 RUNNER_COMMAND = (sys.executable, "-m", "cpulab.engine.runner")
 STDERR_TAIL_BYTES = 4096
@@ -48,8 +49,14 @@ def describe_exit(status: int | None) -> str:
 class RunHandle:
     """One running child. Iterate `events()` once; `cancel()` from anywhere."""
 
-    def __init__(self, proc: asyncio.subprocess.Process, points: int = 1):
+    def __init__(
+        self,
+        proc: asyncio.subprocess.Process,
+        points: int = 1,
+        env: Mapping[str, str] | None = None,
+    ):
         self.proc = proc
+        self.env = os.environ if env is None else env  # the child's
         self.results_due = points  # a sweep child reports one Result per point
         self.pid = proc.pid
         self._stderr: deque[bytes] = deque()
@@ -171,6 +178,7 @@ class RunHandle:
         pids = {p.pid for p in procs}
         procs += [p for p in group(self.pid) if p.pid not in pids]
         terminate(procs)
+        remove_joblib_folders(self.pid, self.env)
 
 
 class Supervisor:
@@ -191,7 +199,8 @@ class Supervisor:
             env=self.env,
             limit=LINE_LIMIT,
         )
-        return RunHandle(proc, len(spec.points) if isinstance(spec, SweepSpec) else 1)
+        points = len(spec.points) if isinstance(spec, SweepSpec) else 1
+        return RunHandle(proc, points, self.env)
 
     def run_blocking(self, spec: RunSpec | SweepSpec, on_event: Callable[[Event], None]) -> Event:
         """Run to the end for plain callers; returns the final event.

@@ -7,9 +7,13 @@ supervisor kills a child's tree with `kill_tree`.
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
+import shutil
+import tempfile
 import threading
 import time
+from collections.abc import Mapping
 
 import psutil
 
@@ -159,6 +163,21 @@ def terminate(
     _signal_all(lingering, kill=True)
     wait_gone(lingering, grace)
     return [p.pid for p in stubborn + lingering]
+
+
+def remove_joblib_folders(pid: int, env: Mapping[str, str]) -> None:
+    """Delete the memmapping folders joblib created in process `pid`, once its tree is gone.
+
+    joblib creates such a folder before it registers it with the resource tracker that
+    would delete it, and loky holds SIGTERM back while it starts that tracker: a cancel
+    then takes effect just between the two and leaves the folder to nobody, in /dev/shm
+    until the next reboot. `env` is the runner's environment, which may point joblib
+    elsewhere.
+    """
+    pattern = f"joblib_memmapping_folder_{pid}_*"
+    for root in filter(None, {env.get("JOBLIB_TEMP_FOLDER"), "/dev/shm", tempfile.gettempdir()}):
+        for folder in glob.glob(os.path.join(glob.escape(root), pattern)):
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def kill_own_children() -> None:

@@ -309,9 +309,14 @@ class CpulabApp(App[None]):
             self.run_worker(self._handle.cancel(), group="cancel")
 
     def stop_run_now(self) -> None:
-        """Kill the running tree before returning: for quitting, when nothing may linger."""
-        if self._handle is not None and not self._handle.finished:
-            self._handle.kill()
+        """Kill the running tree before returning: for quitting, when nothing may linger.
+
+        The run's own end never reaches the app after this, so a sweep it cuts short is
+        recorded here, or the history would show it running for ever."""
+        handle = self._handle
+        if handle is not None and not handle.finished:
+            handle.kill()
+        self._end_sweep(handle.final if handle is not None else None)
 
     async def action_quit(self) -> None:
         self.stop_run_now()
@@ -339,14 +344,21 @@ class CpulabApp(App[None]):
             self._show_running()
 
     def on_run_ended(self, message: RunEnded) -> None:
-        if self.store is not None and self._sweep_id is not None:
-            status = {Result: "done", Cancelled: "cancelled"}.get(type(message.final), "failed")
-            sweep_id = self._sweep_id
-            self._store_safely(lambda store: store.finish_sweep(sweep_id, status))
-        self._sweep_id = None
+        self._end_sweep(message.final)
         self.sampler.watch(None)
         self._handle = None
         self.running = False
+
+    def _end_sweep(self, final: Event | None) -> None:
+        """Record once how the current sweep ended; no final event: the app stopped it."""
+        sweep_id, self._sweep_id = self._sweep_id, None
+        if self.store is None or sweep_id is None:
+            return
+        if final is None or isinstance(final, Cancelled):
+            status = "cancelled"
+        else:
+            status = "done" if isinstance(final, Result) else "failed"
+        self._store_safely(lambda store: store.finish_sweep(sweep_id, status))
 
     def _store_safely(self, write: Callable[[ResultStore], object]):
         """A store that fails to write (disk full, locked) must not stop the lab."""

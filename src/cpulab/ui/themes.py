@@ -7,6 +7,7 @@ the same name. A file that cannot be used is reported, never fatal.
 
 from __future__ import annotations
 
+import math
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +15,7 @@ from pathlib import Path
 import platformdirs
 from textual.color import Color, ColorParseError
 from textual.css.stylesheet import Stylesheet, StylesheetParseError
+from textual.css.tokenizer import TokenError
 from textual.theme import BUILTIN_THEMES, Theme
 
 from cpulab.engine.errors import UsageError
@@ -76,14 +78,20 @@ def theme_from_dict(data: dict) -> Theme:
     if not isinstance(data.get("dark", True), bool):
         raise ThemeError("dark must be true or false")
     for key in NUMBERS:
-        if key in data and not isinstance(data[key], int | float):
-            raise ThemeError(f"{key} must be a number")
+        # TOML has nan and inf, on which Textual's colour arithmetic fails.
+        if key in data and not (isinstance(data[key], int | float) and math.isfinite(data[key])):
+            raise ThemeError(f"{key} must be a finite number")
     variables = data.get("variables", {})
     if not isinstance(variables, dict):
         raise ThemeError("variables must be a table of name = value")
     for key, value in variables.items():
         check_variable(key, value)
-    return Theme(**data)
+    theme = Theme(**data)
+    try:
+        theme.to_color_system().generate()  # what Textual does on switching to it
+    except (ValueError, ArithmeticError) as exc:
+        raise ThemeError(f"its colours cannot be worked out ({exc})") from None
+    return theme
 
 
 def check_variable(name: str, value: object) -> None:
@@ -97,7 +105,7 @@ def check_variable(name: str, value: object) -> None:
     sheet.add_source(f"* {{ {rule}: ${name}; }}")
     try:
         sheet.parse()
-    except StylesheetParseError:
+    except (StylesheetParseError, TokenError):  # TokenError: a value that is not even a token
         raise ThemeError(f"variable {name} = {value!r} is not a {rule} value") from None
 
 
@@ -134,7 +142,10 @@ class ThemeCatalog:
         return [*self.themes, *(name for name in BUILTIN_THEMES if name not in self.themes)]
 
     def check(self, name: str) -> str:
-        """A name to start with. A broken file's name passes: the app reports it."""
-        if name in self.themes or name in BUILTIN_THEMES or name in self.problems:
+        """A name to start with. Naming a theme whose file is broken is bad input too;
+        other broken files only get reported in the app."""
+        if name in self.problems:
+            raise UsageError(self.problems[name])
+        if name in self.themes or name in BUILTIN_THEMES:
             return name
         raise UsageError(f"unknown theme {name!r}: choose one of {', '.join(self.names())}")

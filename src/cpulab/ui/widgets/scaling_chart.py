@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from textual.color import Color
+from textual.color import Color, ColorParseError
 from textual.reactive import reactive
 from textual_plotext import PlotextPlot
 
 from cpulab.engine.events import Result
 from cpulab.ui.scaling import scaling_series
+from cpulab.ui.themes import DEFAULT_VARIABLES
 
 SERIES_COLOURS = ("primary", "accent", "success", "warning", "secondary", "error")
 
@@ -29,8 +30,16 @@ class ScalingChart(PlotextPlot):
 
     def _rgb(self, variable: str) -> tuple[int, int, int]:
         # Blend over the chart's background: some theme colours are translucent.
-        variables = self.app.theme_variables
-        return (Color.parse(variables["surface"]) + Color.parse(variables[variable])).rgb
+        surface, colour = (self._colour(name) for name in ("surface", variable))
+        return (surface + colour).rgb
+
+    def _colour(self, variable: str) -> Color:
+        try:
+            return Color.parse(self.app.theme_variables[variable])
+        except ColorParseError:
+            # What the stylesheet reads but plotext cannot be given: "auto", or the ANSI
+            # themes' "ansi_default 50%". Textual's own dark theme stands in.
+            return Color.parse(DEFAULT_VARIABLES[variable])
 
     def replot(self) -> None:
         plt = self.plt

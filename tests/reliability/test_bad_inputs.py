@@ -1,0 +1,231 @@
+"""Bad input, every way in: one line on stderr starting with "cpulab", exit status 2, no
+traceback, and every store file left exactly as it was.
+
+Arguments, store files and environment variables, each in a real `cpulab` process.
+docs/RELIABILITY.md lists every case with the line it gets. (A broken theme file named
+with --theme is bad input; one that is merely present is reported in the app, which falls
+back: see test_theme_files.py.)
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Callable
+from contextlib import closing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from cpulab.engine.store import ResultStore
+from test_store import (
+    corrupted_store,
+    digest,
+    foreign_application,
+    foreign_in_wal_mode,
+    foreign_with_a_table,
+    newer_store,
+    random_bytes,
+    real_store,
+    result,
+    text_file,
+    truncated_store,
+)
+
+
+def store_with_unreadable_point(path: Path) -> None:
+    real_store(path, points=1)
+    with closing(sqlite3.connect(path)) as conn, conn:
+        conn.execute("""UPDATE points SET result = '{"event": "result", "task": "x"}'""")
+
+
+def store_with_nested_garbage(path: Path) -> None:
+    real_store(path, points=1)
+    with closing(sqlite3.connect(path)) as conn, conn:
+        conn.execute("UPDATE points SET result = ?", ("[" * 100_000,))
+
+
+def sqlite_header_then_noise(path: Path) -> None:
+    path.write_bytes(b"SQLite format 3\x00" + random.Random(7).randbytes(2000))
+
+
+def directory(path: Path) -> None:
+    path.mkdir()
+
+
+def regular_file(path: Path) -> None:
+    path.write_text("a file where a directory should be\n")
+
+
+def config_with_broken_theme(path: Path) -> None:
+    """A user config directory whose theme "mine" is not TOML."""
+    themes = path / "cpulab" / "themes"
+    themes.mkdir(parents=True)
+    (themes / "mine.toml").write_text("name = mine\n")
+
+
+@dataclass(frozen=True)
+class Bad:
+    """One bad input. "{file}" in the arguments or the environment is a path named `name`
+    in a fresh directory, which `make` (if given) fills first."""
+
+    args: tuple[str, ...]
+    says: str  # part of the one line that must come back
+    env: dict[str, str] = field(default_factory=dict)
+    make: Callable[[Path], None] | None = None
+    name: str = "given.sqlite"
+
+
+def bad(*args: str, says: str, env=None, make=None, name="given.sqlite") -> Bad:
+    return Bad(args, says, env or {}, make, name)
+
+
+ARGUMENTS = [
+    bad("run", "rf-train", "--train", "0", says="training cores cannot be 0"),
+    bad("run", "rf-train", "--train", "abc", says="training cores must be a whole number"),
+    bad("run", "rf-train", "--train", "", says="whole number of cores, not ''"),
+    bad("run", "rf-train", "--train", "1.5", says="whole number of cores, not '1.5'"),
+    bad("run", "rf-train", "--train", says="argument --train: expected one argument"),
+    bad("run", "rf-train", "--eval", "-99", says="evaluation cores=-99 leaves no core"),
+    bad("run", "rf-train", "--eval", "2", says="rf-train has no evaluation cores knob"),
+    bad("run", "digits-svc", "--train", "2", says="digits-svc has no training cores knob"),
+    bad("run", "rf-train", "--scale", "huge", says="invalid choice: 'huge'"),
+    bad("run", "rf-train", "--repeats", "0", says="repeats must be at least 1"),
+    bad("run", "rf-train", "--repeats", "many", says="expected a whole number"),
+    bad("run", "rf-train", "--warmup", "-1", says="warm-up runs cannot be negative"),
+    bad("run", "rf-trian", says="unknown task 'rf-trian': choose one of rf-train, cv-eval"),
+    bad("run", says="the following arguments are required: task"),
+    bad("run", "rf-train", "--bogus", says="unrecognized arguments: --bogus"),
+    bad("run", "rf-train", "--x\ny", says="unrecognized arguments: --x\\ny"),
+    bad("frobnicate", says="invalid choice: 'frobnicate'"),
+    bad("sweep", "rf-train", "--cores", "0", says="core counts start at 1"),
+    bad("sweep", "rf-train", "--cores", "3-1", says="the range 3-1 runs backwards"),
+    bad("sweep", "rf-train", "--cores", "x", says="cannot read core count 'x'"),
+    bad("sweep", "rf-train", "--cores", "", says="cannot read core count ''"),
+    bad("sweep", "rf-train", "--cores", "1,,2", says="cannot read core count ''"),
+    bad("sweep", "rf-train", "--cores", "-1", says="cannot read core count '-1'"),
+    bad("sweep", "rf-train", "--cores", "5000", says="5000 cores is beyond any machine"),
+    bad("sweep", "rf-train", "--repeats", "-1", says="repeats must be at least 1"),
+    bad("sweep", "rf-train", "--warmup", "x", says="expected a whole number, not 'x'"),
+    bad("sweep", "rf-train", "--strategy", "foo", says="unknown strategy 'foo'"),
+    bad("sweep", "rf-train", "--strategy", "eval", says="rf-train has no evaluation cores knob"),
+    bad("sweep", "digits-svc", "--strategy", "train", says="digits-svc has no training cores"),
+    bad("sweep", "nope", says="unknown task 'nope'"),
+    bad("export", "--format", "xml", says="invalid choice: 'xml'"),
+    bad("export", "--out", "/nonexistent-dir/out.csv", says="cannot write /nonexistent-dir"),
+    bad("export", "--out", "/", says="cannot write /"),
+    bad("history", "--machine", says="argument --machine: expected one argument"),
+    bad("--theme", "nosuch", says="argument --theme: unknown theme 'nosuch'"),
+    bad(
+        "--theme",
+        "mine",
+        env={"XDG_CONFIG_HOME": "{file}"},
+        make=config_with_broken_theme,
+        name="config",
+        says="mine.toml: Invalid value",
+    ),
+    bad("--sample-hz", "50", says="the sampling rate must be between 0.2 and 10 Hz, not 50"),
+    bad("--sample-hz", "0", says="the sampling rate must be between 0.2 and 10 Hz, not 0"),
+    bad("--sample-hz", "nan", says="the sampling rate must be between 0.2 and 10 Hz, not nan"),
+    bad("--sample-hz", "fast", says="argument --sample-hz: expected samples per second"),
+]
+
+STORE_FILES = [
+    bad("history", "--db", "{file}", make=random_bytes, says="it is not an SQLite database"),
+    bad("export", "--db", "{file}", make=text_file, says="it is not an SQLite database"),
+    bad("run", "rf-train", "--db", "{file}", make=sqlite_header_then_noise,
+        says="is an SQLite database of another application (application_id 0x945de2e8)"),
+    bad("run", "rf-train", "--db", "{file}", make=foreign_with_a_table,
+        says="is an SQLite database that cpulab did not create"),
+    bad("sweep", "rf-train", "--cores", "1", "--db", "{file}", make=foreign_application,
+        says="of another application (application_id 0x47504b47)"),
+    bad("history", "--db", "{file}", make=foreign_in_wal_mode, says="cpulab did not create"),
+    bad("history", "--db", "{file}", make=truncated_store, says="is damaged: it is cut short"),
+    bad("export", "--db", "{file}", make=corrupted_store, says="is damaged:"),
+    bad("history", "--db", "{file}", make=newer_store,
+        says="was written by a newer cpulab (schema version 7; this one reads up to 1)"),
+    bad("history", "--db", "{file}", make=store_with_unreadable_point,
+        says="point 1 cannot be read: result event without title"),
+    bad("export", "--db", "{file}", make=store_with_nested_garbage,
+        says="point 1 cannot be read: not JSON: nested too deeply"),
+    bad("history", "--db", "{file}", make=directory, says="is a directory, not a results file"),
+    bad("history", "--db", "{file}", make=directory, name="two\nlines",
+        says="two\\nlines is a directory, not a results file"),
+    bad("history", "--db", "", says=". is a directory, not a results file"),
+    bad("history", "--db", "/dev/null", says="cannot open /dev/null: disk I/O error"),
+    bad("history", "--db", "{file}/results.sqlite", make=regular_file,
+        says="results.sqlite: Not a directory"),
+]  # fmt: skip
+
+ENVIRONMENT = [
+    bad("run", "rf-train", env={"LOKY_MAX_CPU_COUNT": "abc"},
+        says="LOKY_MAX_CPU_COUNT must be a whole number, not 'abc'"),
+    bad("sweep", "cv-eval", env={"LOKY_MAX_CPU_COUNT": ""},
+        says="LOKY_MAX_CPU_COUNT must be a whole number, not ''"),
+    bad(env={"LOKY_MAX_CPU_COUNT": "2.5"},  # no command: the headless demo
+        says="LOKY_MAX_CPU_COUNT must be a whole number, not '2.5'"),
+    bad("history", env={"CPULAB_DB": "{file}"}, make=directory,
+        says="is a directory, not a results file"),
+    bad("run", "rf-train", env={"CPULAB_DB": "{file}"}, make=random_bytes,
+        says="it is not an SQLite database"),
+    bad("export", env={"CPULAB_DB": "{file}"}, make=foreign_with_a_table,
+        says="cpulab did not create"),
+    bad("sweep", "rf-train", env={"CPULAB_DB": "{file}"}, make=newer_store,
+        says="was written by a newer cpulab"),
+    bad("history", env={"CPULAB_DB": "{file}/results.sqlite"}, make=regular_file,
+        says="Not a directory"),
+]  # fmt: skip
+
+BAD_INPUTS = ARGUMENTS + STORE_FILES + ENVIRONMENT
+
+
+def case_id(case: Bad) -> str:
+    env = [f"{name}={value}" for name, value in case.env.items()]
+    made = [case.make.__name__] if case.make else []
+    named = [repr(case.name)] if case.name != Bad.name else []
+    return " ".join([*env, *case.args, *made, *named]) or "(nothing)"
+
+
+def everything_in(folder: Path) -> dict[Path, str | None]:
+    """Every file (with a digest of its bytes) and folder below `folder`."""
+    return {path: digest(path) if path.is_file() else None for path in folder.rglob("*")}
+
+
+@pytest.fixture
+def good_store(results_store) -> Path:
+    """The store CPULAB_DB names holds a result: no bad input may change it."""
+    with ResultStore.open(results_store) as store:
+        store.add_point(result())
+    return results_store
+
+
+@pytest.mark.parametrize("case", BAD_INPUTS, ids=case_id)
+def test_bad_input_is_one_line_and_status_2_and_changes_no_file(case, good_store, tmp_path):
+    place = tmp_path / "bad"
+    place.mkdir()
+    file = place / case.name
+    if case.make is not None:
+        case.make(file)
+    args = [arg.replace("{file}", str(file)) for arg in case.args]
+    env = {name: value.replace("{file}", str(file)) for name, value in case.env.items()}
+    before = everything_in(tmp_path)
+
+    out = subprocess.run(
+        [sys.executable, "-m", "cpulab", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, **env},
+    )
+
+    assert (out.returncode, out.stdout) == (2, ""), out.stderr
+    assert out.stderr.count("\n") == 1 and out.stderr.endswith("\n"), out.stderr
+    assert out.stderr.startswith("cpulab")
+    assert case.says in out.stderr
+    assert "Traceback" not in out.stderr
+    assert everything_in(tmp_path) == before, "a file was changed, added or removed"

@@ -1,0 +1,156 @@
+"""A sweep cut short by quitting the app or by kill -9 of the app: no process of it is
+left, and the store opens clean with every point that had finished.
+
+(Ctrl-C and kill -9 of `cpulab sweep` are in tests/test_cli_sweep.py.)
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import pty
+import signal
+import struct
+import subprocess
+import sys
+import termios
+import threading
+import time
+from pathlib import Path
+
+from reliability_support import leftovers, marked_env, seconds_until_gone
+from textual.widgets import Input
+from tui_support import make_app, wait_for
+
+from cpulab.engine.store import ResultStore
+from cpulab.engine.supervisor import Supervisor
+from cpulab.ui.screens.sweep_dialog import SweepDialog
+
+# cv-eval at 1 and 2 evaluation cores, one measured run each and no warm-up: once the first
+# point is stored, the second still has its worker processes to start and its folds to fit,
+# a second or more in which the sweep is surely cut short between points. Each key, and
+# what the app draws once it has taken it.
+KEYS_FOR_A_SHORT_SWEEP = (
+    (b"\x1b[B", b"Score a 100-tree"),  # down: cv-eval, its description shows
+    (b"w", b"2 points, 4 runs each"),  # the sweep dialog: cores pow2, 1 and 2 on 2 cores
+    (b"\t", None),  # the strategy: eval
+    (b"\t", None),  # the repeats, selected on focus
+    (b"1", b"2 points, 2 runs each"),
+    (b"\t", None),  # the warm-ups, selected on focus
+    (b"0", b"2 points, 1 runs each"),
+    (b"\r", None),  # start
+)
+
+
+def points_of(path: Path) -> int:
+    """Stored points, or 0 before the store exists."""
+    if not path.exists():
+        return 0
+    with ResultStore.open(path) as store:
+        return len(store.points())
+
+
+async def test_quitting_the_app_mid_sweep_keeps_the_finished_points(results_store):
+    env, token = marked_env()
+    with ResultStore.open(results_store) as store:
+        app = make_app(store=store, supervisor=Supervisor(env=env))
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("down")  # cv-eval
+            await pilot.press("w")
+            await wait_for(pilot, lambda: isinstance(app.screen, SweepDialog))
+            app.screen.query_one("#sweep-cores", Input).value = "1,2"
+            app.screen.query_one("#sweep-repeats", Input).value = "1"
+            app.screen.query_one("#sweep-warmup", Input).value = "0"
+            await pilot.pause()
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: len(app.results) == 1, timeout=60)
+            assert app.running
+            await pilot.press("q")
+        assert not leftovers(token)
+        (sweep,) = store.sweeps()
+        assert (sweep.status, sweep.n_points) == ("cancelled", 1)
+    with ResultStore.open(results_store) as reopened:
+        assert [p.result for p in reopened.points()] == app.results
+
+
+class Terminal:
+    """`cpulab` on a pseudo-terminal of 120 x 40, as a user starts it."""
+
+    def __init__(self, env: dict[str, str]):
+        master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "cpulab"],
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            env={**env, "TERM": "xterm-256color"},
+            start_new_session=True,
+        )
+        os.close(slave)
+        self.master = master
+        self.screen = bytearray()
+        # The app blocks once the terminal's buffer is full: keep reading what it draws.
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        while True:
+            try:
+                data = os.read(self.master, 65536)
+            except OSError:  # the app is gone and the terminal hung up
+                return
+            if not data:
+                return
+            self.screen += data
+
+    def wait_for_text(self, text: bytes, since: int = 0, timeout: float = 30) -> None:
+        """Wait until the app has drawn `text`, after the first `since` bytes it drew."""
+        deadline = time.monotonic() + timeout
+        while text not in self.screen[since:]:
+            assert self.proc.poll() is None, bytes(self.screen[-2000:])
+            assert time.monotonic() < deadline, f"{text!r} never appeared"
+            time.sleep(0.05)
+
+    def press(self, keys: bytes, shows: bytes | None) -> None:
+        """Type `keys`, and wait until the app draws `shows` (or a moment, for None)."""
+        since = len(self.screen)
+        os.write(self.master, keys)
+        if shows is None:
+            time.sleep(0.2)
+        else:
+            self.wait_for_text(shows, since)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        os.close(self.master)
+        self._reader.join(5)
+
+
+def test_kill_9_of_the_app_mid_sweep_leaves_no_process_and_a_clean_store(results_store):
+    env, token = marked_env({**os.environ, "LOKY_MAX_CPU_COUNT": "2"})
+    terminal = Terminal(env)
+    try:
+        terminal.wait_for_text(b"Sweep")  # the footer: the app is up
+        for keys, shows in KEYS_FOR_A_SHORT_SWEEP:
+            terminal.press(keys, shows)
+        deadline = time.monotonic() + 60
+        while (finished := points_of(results_store)) == 0:
+            assert terminal.proc.poll() is None, bytes(terminal.screen[-2000:])
+            assert time.monotonic() < deadline, "the first point never finished"
+            time.sleep(0.02)
+        assert len(leftovers(token)) >= 2, "expected the app and its runner"
+        terminal.proc.send_signal(signal.SIGKILL)
+        killed = time.monotonic()
+        terminal.proc.wait(10)
+    finally:
+        terminal.close()
+
+    # The runner notices its parent is gone and takes its workers down with it.
+    assert seconds_until_gone(token, killed, timeout=10) is not None
+    with ResultStore.open(results_store) as store:
+        assert len(store.points()) == finished == 1
+        (sweep,) = store.sweeps()
+        assert (sweep.status, sweep.n_points) == ("running", 1)  # it never got to say more
