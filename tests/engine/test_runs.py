@@ -286,3 +286,12 @@ async def test_sweep_interleaves_points_and_reports_each():
     for result in results:
         assert len(result.fit_times) == 2 and len(result.warmup_times) == 1
         assert set(result.load) == {"other_cores", "steal_cores", "iowait_cores"}
+
+
+async def test_a_score_that_is_not_a_number_is_reported_as_none(child_env):
+    events = await collect(await Supervisor(env=child_env).start(faulty_spec("scores_nan")))
+    result = events[-1]
+    assert isinstance(result, Result)
+    assert result.score is None
+    assert result.details["score_problem"] == "the score came out as nan"
+    assert "NaN" not in result.to_json()

@@ -37,7 +37,10 @@ REPORTS = {
     "aborts": "ChildDied: the runner was killed by SIGABRT before reporting a result",
     "exits_non_zero": "ChildDied: the runner exited with status 3 before reporting a result",
 }
-KILLED = "ChildDied: the runner was killed by SIGKILL before reporting a result"
+KILLED = (
+    "ChildDied: the runner was killed by SIGKILL (often the out-of-memory killer) "
+    "before reporting a result"
+)
 
 
 @pytest.fixture

@@ -37,7 +37,7 @@ KEYS_FOR_A_SHORT_SWEEP = (
     (b"\t", None),  # the repeats, selected on focus
     (b"1", b"2 points, 2 runs each"),
     (b"\t", None),  # the warm-ups, selected on focus
-    (b"0", b"2 points, 1 runs each"),
+    (b"0", b"2 points, 1 run each"),
     (b"\r", None),  # start
 )
 

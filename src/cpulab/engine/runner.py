@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import math
 import os
 import signal
 import statistics
@@ -29,7 +30,7 @@ from cpulab.engine.events import Error, Event, Phase, Progress, Result, Started
 from cpulab.engine.load import LOAD_KEYS, cpu_seconds, noisy
 from cpulab.engine.machine import library_facts, machine_facts
 from cpulab.engine.spec import RunSpec, plan_from_dict
-from cpulab.engine.treemeter import TreeMeter, kill_own_children
+from cpulab.engine.treemeter import TreeMeter, kill_own_children, remove_joblib_folders
 
 if TYPE_CHECKING:  # importing workloads means importing scikit-learn
     from cpulab.engine.workloads import Workload
@@ -66,6 +67,8 @@ def _die_with_parent(parent_pid: int, interval: float = 0.5) -> None:
         while os.getppid() == parent_pid:
             time.sleep(interval)
         kill_own_children()
+        # No supervisor is left to clear a joblib folder created just as it was killed.
+        remove_joblib_folders(os.getpid(), os.environ)
         os._exit(1)
 
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
@@ -288,6 +291,10 @@ class PlanRunner:
     def finish(self, point: Point) -> Result:
         self.phase("score", point.index)
         score, details = point.workload.score(point.outcome)
+        if score is not None and not math.isfinite(score):
+            # A diverged model scores NaN or inf: no score, said plainly, and valid JSON.
+            details = {**details, "score_problem": f"the score came out as {score}"}
+            score = None
         spec = point.spec
         load = point.load()
         flags = []

@@ -42,6 +42,8 @@ def describe_exit(status: int | None) -> str:
             name = signal.Signals(-status).name
         except ValueError:
             name = f"signal {-status}"
+        if -status == signal.SIGKILL:  # nothing in cpulab sends it unasked
+            return f"the runner was killed by {name} (often the out-of-memory killer)"
         return f"the runner was killed by {name}"
     return f"the runner exited with status {status}"
 

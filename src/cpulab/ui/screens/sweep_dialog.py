@@ -99,7 +99,9 @@ class SweepDialog(ModalScreen[SweepPlan | None]):
             if len(splits) > MAX_POINTS_SHOWN:
                 shown += f" and {len(splits) - MAX_POINTS_SHOWN} more"
             runs = self.plan.repeats + self.plan.warmup
-            plan_view.update(f"{len(splits)} points, {runs} runs each: {shown}")
+            points = f"{len(splits)} point{'s' if len(splits) != 1 else ''}"
+            each = f"{runs} run{'s' if runs != 1 else ''} each"
+            plan_view.update(f"{points}, {each}: {shown}")
             plan_view.remove_class("-error")
         self.query_one("#sweep-start", Button).disabled = self.plan is None
 
