@@ -335,17 +335,18 @@ def print_error(error: Error) -> None:
         print(detail, file=sys.stderr)
 
 
-def error_document(event: Event) -> str:
-    return json.dumps({"error": {"event": event.kind, **vars(event)}}, indent=2)
+def error_record(event: Event) -> dict:
+    """How --json reports a run that ended without a result."""
+    return {"event": event.kind, **vars(event)}
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     spec = spec_from_args(args)
     with ResultStore.open(args.db) as store:
-        final = _supervise(spec, [spec], args.json, lambda r: store.add_point(r))
+        final = _supervise(spec, [spec], args.json, store.add_point)
     if args.json:
-        print(json.dumps(final.summary(), indent=2) if isinstance(final, Result)
-              else error_document(final))  # fmt: skip
+        document = final.summary() if isinstance(final, Result) else {"error": error_record(final)}
+        print(json.dumps(document, indent=2))
     elif isinstance(final, Result):
         print_result(final)
     elif isinstance(final, Error):
@@ -397,7 +398,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             "analysis": report.to_dict() if report else None,
         }  # fmt: skip
         if isinstance(final, Error):
-            document["error"] = {"event": final.kind, **vars(final)}
+            document["error"] = error_record(final)
         print(json.dumps(document, indent=2, allow_nan=False))
     else:
         if report is not None:
