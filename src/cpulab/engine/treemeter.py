@@ -1,7 +1,7 @@
 """CPU time and memory of a whole process tree, and killing one.
 
-Plain psutil, no scikit-learn: the runner measures its own tree with it, and the
-supervisor kills a child's tree with `kill_tree`.
+Plain psutil, no scikit-learn: the runner measures its own tree with `TreeMeter`, and
+the supervisor ends a child's tree with `tree`, `group` and `terminate`.
 """
 
 from __future__ import annotations
