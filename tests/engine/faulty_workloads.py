@@ -1,6 +1,6 @@
 """Workloads that misbehave on purpose, for the supervisor's failure tests.
 
-Builders follow the real signature (train, eval, scale) and return a Workload.
+Builders follow the real signature (setting) and return a Workload.
 `catalogue()` offers them as tasks, for tests that drive the CLI or the app.
 """
 
@@ -17,27 +17,27 @@ READY_FILE = "FAULTY_READY_FILE"  # environment: a file `hangs` creates once it 
 def _workload(call):
     # Imported here, in the runner child: the tests that import this module for its
     # catalogue, and the processes they start, must stay free of scikit-learn.
-    from cpulab.engine.workloads import Workload
+    from cpulab.api import Workload
 
     return Workload(call=call, score=lambda _: (0.0, {}), progress_unit="steps", progress_total=1)
 
 
-def raises(train, eval, scale):
+def raises(setting):
     def call():
         raise ValueError("the model refused to fit")
 
     return _workload(call)
 
 
-def kills_itself(train, eval, scale):
+def kills_itself(setting):
     return _workload(lambda: os.kill(os.getpid(), signal.SIGKILL))
 
 
-def aborts(train, eval, scale):
+def aborts(setting):
     return _workload(os.abort)
 
 
-def prints_to_stdout(train, eval, scale):
+def prints_to_stdout(setting):
     def call():
         print("chatty library output that must not corrupt the event stream")
         os.write(1, b"and raw bytes on fd 1 too\n")
@@ -46,18 +46,18 @@ def prints_to_stdout(train, eval, scale):
     return _workload(call)
 
 
-def exits_non_zero(train, eval, scale):
+def exits_non_zero(setting):
     return _workload(lambda: os._exit(3))
 
 
-def aborts_with_more_cores(train, eval, scale):
+def aborts_with_more_cores(setting):
     """Fits on one core and aborts on more: a sweep that crashes after its first point."""
-    if train * eval == 1:
+    if setting.train * setting.eval == 1:
         return _workload(lambda: 1)
     return _workload(os.abort)
 
 
-def hangs(train, eval, scale):
+def hangs(setting):
     def call():
         # A test that kills or cancels the run from outside learns that it got this far.
         if ready := os.environ.get(READY_FILE):
@@ -67,7 +67,7 @@ def hangs(train, eval, scale):
     return _workload(call)
 
 
-def broken_at_build(train, eval, scale):
+def broken_at_build(setting):
     raise RuntimeError("could not build the workload")
 
 
@@ -88,7 +88,7 @@ def catalogue() -> dict[str, Task]:
     return {task.name: task for task in tasks}
 
 
-def scores_nan(train, eval, scale):
+def scores_nan(setting):
     workload = _workload(lambda: 1)
     workload.score = lambda _: (float("nan"), {})
     return workload

@@ -6,7 +6,7 @@ import sys
 from cpulab.engine import runner
 
 
-def refuse(train, eval, scale):
+def refuse(setting):
     raise ValueError("the workload refused to build")
 
 

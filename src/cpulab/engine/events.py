@@ -98,6 +98,10 @@ class Result(Event):
     # while this point was measured.
     load: dict[str, float] = field(default_factory=dict)
     worker_times: list[float] = field(default_factory=list)  # seconds, each worker start-up
+    variant: str = ""  # the user's data, backend, threads where not the task's own: RunSpec.variant
+    options: dict[str, Any] = field(default_factory=dict)  # data, backend, dask, blas_threads
+    # BLAS/OpenMP pools in effect (threadpoolctl): {"runner": [...], "workers": [...]}
+    threads: dict[str, Any] = field(default_factory=dict)
 
     @property
     def fit_time(self) -> float:

@@ -19,12 +19,13 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
 import psutil
 
+from cpulab.api import Setting
 from cpulab.engine.cores import core_budget
 from cpulab.engine.events import Error, Event, Phase, Progress, Result, Started
 from cpulab.engine.load import LOAD_KEYS, cpu_seconds, noisy
@@ -32,8 +33,8 @@ from cpulab.engine.machine import library_facts, machine_facts
 from cpulab.engine.spec import RunSpec, plan_from_dict
 from cpulab.engine.treemeter import TreeMeter, kill_own_children, remove_joblib_folders
 
-if TYPE_CHECKING:  # importing workloads means importing scikit-learn
-    from cpulab.engine.workloads import Workload
+if TYPE_CHECKING:
+    from cpulab.api import Workload
 
 TRACEBACK_LINES = 20
 PROGRESS_INTERVAL = 0.05  # seconds between progress events; a 256-core fit finishes trees fast
@@ -208,6 +209,7 @@ class PlanRunner:
         self.hook = ProgressHook(emit)
         self.worker_jobs = 1  # the pool size joblib currently keeps, 1 when none
         self.imports = 0.0
+        self._datasets: dict = {}
 
     def _label(self, index: int | None) -> int | None:
         """The point index events carry: none for a single run, which has one point."""
@@ -245,8 +247,25 @@ class PlanRunner:
     def build(self, index: int, spec: RunSpec, build: Callable[..., Workload]) -> Point:
         self.phase("data", index)
         t0 = perf_counter()
-        workload = build(spec.train, spec.eval, spec.scale)
+        setting = Setting(
+            train=spec.train,
+            eval=spec.eval,
+            scale=spec.scale,
+            data=self.dataset(spec),
+            backend="dask" if spec.dask else spec.backend,
+        )
+        workload = build(setting)
         return Point(index, spec, workload, data_seconds=perf_counter() - t0)
+
+    def dataset(self, spec: RunSpec):
+        """The user's data, loaded once however many points use it."""
+        if spec.data is None:
+            return None
+        if spec.data not in self._datasets:
+            from cpulab.engine.datafile import load_dataset
+
+            self._datasets[spec.data] = load_dataset(spec.data)
+        return self._datasets[spec.data]
 
     def measure(self, point: Point, name: str, repeat: int) -> float:
         """Time one call of the point's workload; fit calls also feed its statistics."""
@@ -322,6 +341,13 @@ class PlanRunner:
             machine={**machine_facts(), **library_facts()},
             load=load,
             worker_times=point.worker_times,
+            variant=spec.variant,
+            options={
+                "data": None if spec.data is None else asdict(spec.data),
+                "backend": "dask" if spec.dask else spec.backend,
+                "dask": spec.dask,
+                "blas_threads": spec.blas_threads,
+            },
         )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from cpulab.engine.cores import CoreSplit
+from cpulab.engine.datafile import DataSpec
 from cpulab.engine.errors import UsageError
 from cpulab.engine.tasks import Task, check_scale
 
@@ -21,10 +22,20 @@ class RunSpec:
     available: int
     repeats: int = 1
     warmup: int = 0
+    data: DataSpec | None = None  # the user's data, for tasks that take it
+    backend: str = "loky"  # joblib backend of the measured call
+    dask: str | None = None  # scheduler address or "local:N"; the backend is then "dask"
+    blas_threads: int | None = None  # BLAS/OpenMP threads per process; None: libraries' own
 
     @classmethod
     def for_task(
-        cls, task: Task, split: CoreSplit, scale: str = "small", repeats: int = 1, warmup: int = 0
+        cls,
+        task: Task,
+        split: CoreSplit,
+        scale: str = "small",
+        repeats: int = 1,
+        warmup: int = 0,
+        **options,
     ) -> RunSpec:
         """Validate everything the user chose; what comes back is safe to run."""
         check_scale(scale)
@@ -44,13 +55,33 @@ class RunSpec:
             available=split.available,
             repeats=repeats,
             warmup=warmup,
+            **options,
         )
+
+    @property
+    def variant(self) -> str:
+        """What sets this run apart from the task as built in: its data, backend, threads.
+        Empty for the task as it ships; results of different variants never mix."""
+        parts = []
+        if self.data is not None:
+            parts.append(self.data.label)
+        if self.dask is not None:
+            parts.append(f"dask {self.dask}")
+        elif self.backend != "loky":
+            parts.append(self.backend)
+        if self.blas_threads is not None:
+            parts.append(f"BLAS {self.blas_threads}")
+        return " ".join(parts)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict) -> RunSpec:
+        data = dict(data)
+        if data.get("data") is not None:
+            source = data["data"]
+            data["data"] = DataSpec(**{**source, "drop": tuple(source.get("drop", ()))})
         return cls(**data)
 
 

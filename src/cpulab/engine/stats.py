@@ -268,8 +268,10 @@ def analyse_scaling(points: Iterable[tuple[int, int, PointStats]]) -> ScalingRep
 def analyse_results(results: Iterable[Result]) -> ScalingReport:
     """`analyse_scaling` over results, keeping their flags for the warnings."""
     results = list(results)
-    if len({(r.task, r.scale) for r in results}) > 1:
-        raise ValueError("results of more than one task or scale cannot share a scaling curve")
+    if len({(r.task, r.variant, r.scale) for r in results}) > 1:
+        raise ValueError(
+            "results of more than one task, variant or scale cannot share a scaling curve"
+        )
     return _analyse(
         [(r.train, r.eval, PointStats.of(r.fit_times), tuple(r.flags)) for r in results]
     )

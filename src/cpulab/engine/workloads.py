@@ -1,15 +1,13 @@
 """The seed experiments as workloads. Imported only in the runner child.
 
-Each builder receives the core split and the scale, prepares its data, and returns a
-`Workload`: the one parallel call to time, and how to score what it returned. `full`
-reproduces the seed articles' sizes and settings; `small` keeps the same shape (same
-models, same kind of CV) at a size that fits well under a second.
+Each builder receives the `Setting` (core split, scale, the user's data), prepares its
+data, and returns a `Workload`: the one parallel call to time, and how to score what it
+returned. `full` reproduces the seed articles' sizes and settings; `small` keeps the same
+shape (same models, same kind of CV) at a size that fits well under a second.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -26,24 +24,7 @@ from sklearn.model_selection import (
 )
 from sklearn.svm import SVC, NuSVR
 
-# Modules a joblib worker needs before it can run this module's jobs; importing them
-# while the workers start keeps that cost out of the measured call.
-WORKER_MODULES = (
-    "sklearn.ensemble",
-    "sklearn.model_selection",
-    "sklearn.svm",
-    "sklearn.linear_model",
-)
-
-
-@dataclass
-class Workload:
-    call: Callable[[], Any]  # the parallel call that is timed, nothing else
-    score: Callable[[Any], tuple[float, dict[str, Any]]]  # outcome -> (score, details)
-    progress_unit: str  # what the outermost joblib call counts: trees, folds, fits, models
-    progress_total: int | None
-    worker_jobs: int = 1  # n_jobs of the process-based joblib call; 1 means no workers
-    worker_modules: tuple[str, ...] = WORKER_MODULES
+from cpulab.api import Setting, Workload
 
 
 def _seed_classes(n_samples: int):
@@ -57,7 +38,8 @@ def _cv_scores(scores: np.ndarray) -> tuple[float, dict[str, Any]]:
     return float(np.mean(scores)), {"std": float(np.std(scores)), "folds": len(scores)}
 
 
-def rf_train(train: int, eval: int, scale: str) -> Workload:
+def rf_train(setting: Setting) -> Workload:
+    train, scale = setting.train, setting.scale
     trees, n_fit = (500, 10_000) if scale == "full" else (50, 2_000)
     # The fit set is the seed's 10,000 rows; a further fifth drawn from the same
     # generator is held out so the score means something. Scoring is not timed.
@@ -83,7 +65,8 @@ def _repeated_cv(scale: str) -> tuple[int, int, RepeatedStratifiedKFold]:
     return 400, 10, RepeatedStratifiedKFold(n_splits=5, n_repeats=2, random_state=1)
 
 
-def cv_eval(train: int, eval: int, scale: str) -> Workload:
+def cv_eval(setting: Setting) -> Workload:
+    train, eval, scale = setting.train, setting.eval, setting.scale
     n_samples, trees, cv = _repeated_cv(scale)
     X, y = _seed_classes(n_samples)
     model = RandomForestClassifier(n_estimators=trees, n_jobs=train, random_state=1)
@@ -96,7 +79,8 @@ def cv_eval(train: int, eval: int, scale: str) -> Workload:
     )
 
 
-def grid_search(train: int, eval: int, scale: str) -> Workload:
+def grid_search(setting: Setting) -> Workload:
+    train, eval, scale = setting.train, setting.eval, setting.scale
     n_samples, trees, cv = _repeated_cv(scale)
     if scale != "full":
         cv = RepeatedStratifiedKFold(n_splits=3, n_repeats=1, random_state=1)
@@ -122,7 +106,8 @@ def _fit_and_rmse(name, model, X_train, y_train, X_test, y_test) -> tuple[str, f
     return name, float(np.sqrt(mean_squared_error(y_test, model.predict(X_test))))
 
 
-def compare_regressors(train: int, eval: int, scale: str) -> Workload:
+def compare_regressors(setting: Setting) -> Workload:
+    train, eval, scale = setting.train, setting.eval, setting.scale
     n_samples, trees = (5_000, 100) if scale == "full" else (600, 20)
     X, y = make_regression(
         n_samples=n_samples, n_features=20, n_informative=15, noise=10.0, random_state=3
@@ -156,7 +141,8 @@ def compare_regressors(train: int, eval: int, scale: str) -> Workload:
     )
 
 
-def digits_svc(train: int, eval: int, scale: str) -> Workload:
+def digits_svc(setting: Setting) -> Workload:
+    eval, scale = setting.eval, setting.scale
     X, y = load_digits(return_X_y=True)
     folds = 20
     if scale != "full":

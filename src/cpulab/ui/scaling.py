@@ -1,7 +1,8 @@
 """Speedups and chart series over finished results. Plain Python: no Textual here.
 
-A point is a task, scale and core split; when a point is run again its latest result
-counts. The baseline of a task is its 1 x 1 point at the same scale.
+A point is a task, variant (the user's data, backend, threads), scale and core split;
+when a point is run again its latest result counts. The baseline of a task is its 1 x 1
+point of the same variant and scale.
 """
 
 from __future__ import annotations
@@ -14,21 +15,22 @@ from cpulab.engine.stats import AmdahlFit, analyse_results
 from cpulab.engine.tasks import CATALOGUE
 
 
+def curve_key(result: Result) -> tuple[str, str, str]:
+    """Results that may share a scaling curve: same task, variant and scale."""
+    return (result.task, result.variant, result.scale)
+
+
 def latest_points(results: Iterable[Result]) -> dict[tuple, Result]:
-    """The latest result of each (task, scale, train, eval), in first-run order."""
+    """The latest result of each curve and (train, eval), in first-run order."""
     points: dict[tuple, Result] = {}
     for result in results:
-        points[(result.task, result.scale, result.train, result.eval)] = result
+        points[(*curve_key(result), result.train, result.eval)] = result
     return points
-
-
-def baseline(results: Iterable[Result], task: str, scale: str) -> Result | None:
-    return latest_points(results).get((task, scale, 1, 1))
 
 
 def speedup(result: Result, results: Iterable[Result]) -> float | None:
     """Baseline time over this result's time, or None without a 1 x 1 point."""
-    base = baseline(results, result.task, result.scale)
+    base = latest_points(results).get((*curve_key(result), 1, 1))
     return None if base is None else base.fit_time / result.fit_time
 
 
@@ -69,22 +71,25 @@ def scaling_series(results: Iterable[Result], as_speedup: bool) -> list[Series]:
     In speedup mode a task without a 1 x 1 point has nothing to measure against and
     is left out.
     """
-    groups: dict[tuple[str, str], dict[str, list[Result]]] = {}
-    bases: dict[tuple[str, str], Result] = {}
-    for (task, scale, train, eval_), result in latest_points(results).items():
-        strategies = groups.setdefault((task, scale), {})
+    groups: dict[tuple[str, str, str], dict[str, list[Result]]] = {}
+    bases: dict[tuple[str, str, str], Result] = {}
+    for (*curve, train, eval_), result in latest_points(results).items():
+        curve = tuple(curve)
+        strategies = groups.setdefault(curve, {})
         if train == eval_ == 1:
-            bases[(task, scale)] = result
+            bases[curve] = result
         else:
             strategies.setdefault(strategy(result), []).append(result)
     series = []
-    for (task, scale), strategies in groups.items():
-        base = bases.get((task, scale))
+    for (task, variant, scale), strategies in groups.items():
+        base = bases.get((task, variant, scale))
         if as_speedup and base is None:
             continue
         knobs = CATALOGUE[task].knobs if task in CATALOGUE else {"train", "eval"}
         for name, members in strategies.items() or [("", [])]:
             label = task if len(knobs) == 1 or not name else f"{task} {name}"
+            if variant:
+                label += f" [{variant}]"
             if scale != "small":
                 label += f" ({scale})"
             chosen = sorted(([base] if base else []) + members, key=lambda r: r.cores_used)

@@ -1,0 +1,54 @@
+"""What a task receives and what it returns: the contract for built-in tasks and plug-ins.
+
+A task is a function `build(setting: Setting) -> Workload`. cpulab calls it in the runner
+child, times `workload.call()` alone, then scores its outcome. This module imports nothing
+heavy, so a plug-in can import it at no cost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+# Modules a joblib worker needs before it can run scikit-learn jobs; importing them while
+# the workers start keeps that cost out of the measured call.
+WORKER_MODULES = (
+    "sklearn.ensemble",
+    "sklearn.model_selection",
+    "sklearn.svm",
+    "sklearn.linear_model",
+)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """The user's `--data`, loaded: numeric features and a target, ready to fit."""
+
+    X: Any  # numpy array, rows x features, float
+    y: Any  # numpy array: class labels or numbers
+    kind: str  # "classification" or "regression"
+    source: str  # the file it came from
+    feature_names: tuple[str, ...]
+    target_name: str
+
+
+@dataclass(frozen=True)
+class Setting:
+    """Everything a task needs to know to build its workload."""
+
+    train: int  # estimator n_jobs: training cores
+    eval: int  # cross-validation / search / models-at-once n_jobs: evaluation cores
+    scale: str  # "small" (quick) or "full" (the real experiment)
+    data: Dataset | None = None  # the user's data where given, else the task's own
+    backend: str = "loky"  # joblib backend in effect for the measured call
+
+
+@dataclass
+class Workload:
+    call: Callable[[], Any]  # the parallel call that is timed, nothing else
+    score: Callable[[Any], tuple[float | None, dict[str, Any]]]  # outcome -> (score, details)
+    progress_unit: str  # what the outermost joblib call counts: trees, folds, fits, models
+    progress_total: int | None
+    worker_jobs: int = 1  # n_jobs of the process-based joblib call; 1 means no workers
+    worker_modules: tuple[str, ...] = WORKER_MODULES
