@@ -26,7 +26,7 @@ from cpulab.engine.export import (
     scaling_rows,
     write_export,
 )
-from cpulab.engine.spec import RunSpec
+from cpulab.engine.spec import RunOptions, RunSpec
 from cpulab.engine.stats import PointStats, ScalingReport, analyse_results
 from cpulab.engine.store import ResultStore
 from cpulab.engine.sweep import STRATEGIES, SweepPlan, default_strategy, parse_cores
@@ -94,6 +94,7 @@ def build_parser() -> ArgumentParser:
         help="how often the app samples the cores (default 4)",
     )
     _add_store_option(parser, default=None)
+    _add_workload_options(parser, top_level=True)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     commands.add_parser("tasks", help="list the built-in tasks")
@@ -113,6 +114,7 @@ def build_parser() -> ArgumentParser:
         help="evaluation cores: cross-validation, search or models-at-once n_jobs (default 1)",
     )
     _add_measuring_options(run, repeats=1, warmup=0)
+    _add_workload_options(run)
 
     sweep = commands.add_parser("sweep", help="run a task over several core counts")
     sweep.add_argument("task", help="task name, see `cpulab tasks`")
@@ -131,6 +133,7 @@ def build_parser() -> ArgumentParser:
         + " (default: eval where the task has that knob, else train)",
     )
     _add_measuring_options(sweep, repeats=3, warmup=1)
+    _add_workload_options(sweep)
 
     history = commands.add_parser("history", help="list stored results")
     history.add_argument("--task", metavar="NAME", help="only this task")
@@ -155,6 +158,38 @@ def _add_store_option(parser: argparse.ArgumentParser, default=argparse.SUPPRESS
         metavar="PATH",
         help="results store (default: $CPULAB_DB, else the user data directory)",
     )
+
+
+def _add_workload_options(parser: argparse.ArgumentParser, top_level: bool = False) -> None:
+    """Options for the app (top level), `run` and `sweep`: the user's data and tasks, the
+    backend and threads. As with --db, only the top level sets defaults."""
+    _add_data_options(parser, top_level)
+    _add_task_file_option(parser, top_level)
+    _add_execution_options(parser, top_level)
+
+
+def _add_data_options(parser: argparse.ArgumentParser, top_level: bool) -> None:
+    pass
+
+
+def _add_task_file_option(parser: argparse.ArgumentParser, top_level: bool) -> None:
+    pass
+
+
+def _add_execution_options(parser: argparse.ArgumentParser, top_level: bool) -> None:
+    pass
+
+
+def data_from_args(args: argparse.Namespace):
+    return None
+
+
+def execution_from_args(args: argparse.Namespace) -> dict:
+    return {}
+
+
+def run_options(args: argparse.Namespace) -> RunOptions:
+    return RunOptions(data=data_from_args(args), **execution_from_args(args))
 
 
 def _add_measuring_options(parser: argparse.ArgumentParser, repeats: int, warmup: int) -> None:
@@ -197,7 +232,9 @@ def cmd_tasks(args: argparse.Namespace) -> int:
 def spec_from_args(args: argparse.Namespace) -> RunSpec:
     task = get_task(args.task)
     split = CoreSplit.resolve(args.train, args.eval)
-    return RunSpec.for_task(task, split, args.scale, repeats=args.repeats, warmup=args.warmup)
+    return RunSpec.for_task(
+        task, split, args.scale, repeats=args.repeats, warmup=args.warmup, options=run_options(args)
+    )
 
 
 def plan_from_args(args: argparse.Namespace) -> SweepPlan:
@@ -211,6 +248,7 @@ def plan_from_args(args: argparse.Namespace) -> SweepPlan:
         repeats=args.repeats,
         warmup=args.warmup,
         available=available,
+        options=run_options(args),
     )
 
 

@@ -25,8 +25,9 @@ from typing import TYPE_CHECKING, Any
 
 import psutil
 
-from cpulab.api import Setting
+from cpulab.api import Dataset, Setting
 from cpulab.engine.cores import core_budget
+from cpulab.engine.datafile import DataSpec
 from cpulab.engine.events import Error, Event, Phase, Progress, Result, Started
 from cpulab.engine.load import LOAD_KEYS, cpu_seconds, noisy
 from cpulab.engine.machine import library_facts, machine_facts
@@ -209,7 +210,7 @@ class PlanRunner:
         self.hook = ProgressHook(emit)
         self.worker_jobs = 1  # the pool size joblib currently keeps, 1 when none
         self.imports = 0.0
-        self._datasets: dict = {}
+        self._datasets: dict[DataSpec, Dataset] = {}
 
     def _label(self, index: int | None) -> int | None:
         """The point index events carry: none for a single run, which has one point."""
@@ -251,21 +252,21 @@ class PlanRunner:
             train=spec.train,
             eval=spec.eval,
             scale=spec.scale,
-            data=self.dataset(spec),
-            backend="dask" if spec.dask else spec.backend,
+            data=self.dataset(spec.options.data),
+            backend="dask" if spec.options.dask else spec.options.backend,
         )
         workload = build(setting)
         return Point(index, spec, workload, data_seconds=perf_counter() - t0)
 
-    def dataset(self, spec: RunSpec):
+    def dataset(self, source: DataSpec | None) -> Dataset | None:
         """The user's data, loaded once however many points use it."""
-        if spec.data is None:
+        if source is None:
             return None
-        if spec.data not in self._datasets:
+        if source not in self._datasets:
             from cpulab.engine.datafile import load_dataset
 
-            self._datasets[spec.data] = load_dataset(spec.data)
-        return self._datasets[spec.data]
+            self._datasets[source] = load_dataset(source)
+        return self._datasets[source]
 
     def measure(self, point: Point, name: str, repeat: int) -> float:
         """Time one call of the point's workload; fit calls also feed its statistics."""
@@ -341,13 +342,8 @@ class PlanRunner:
             machine={**machine_facts(), **library_facts()},
             load=load,
             worker_times=point.worker_times,
-            variant=spec.variant,
-            options={
-                "data": None if spec.data is None else asdict(spec.data),
-                "backend": "dask" if spec.dask else spec.backend,
-                "dask": spec.dask,
-                "blas_threads": spec.blas_threads,
-            },
+            variant=spec.options.variant,
+            options=asdict(spec.options),
         )
 
 

@@ -11,6 +11,39 @@ from cpulab.engine.tasks import Task, check_scale
 
 
 @dataclass(frozen=True)
+class RunOptions:
+    """How a task runs beyond its cores: the user's data, the backend, inner threads."""
+
+    data: DataSpec | None = None  # the user's data, for tasks that take it
+    backend: str = "loky"  # joblib backend of the measured call
+    dask: str | None = None  # scheduler address or "local:N"; the backend is then "dask"
+    blas_threads: int | None = None  # BLAS/OpenMP threads per process; None: libraries' own
+
+    @property
+    def variant(self) -> str:
+        """What sets a run apart from the task as built in: its data, backend, threads.
+        Empty for the task as it ships; results of different variants never mix."""
+        parts = []
+        if self.data is not None:
+            parts.append(self.data.label)
+        if self.dask is not None:
+            parts.append(f"dask {self.dask}")
+        elif self.backend != "loky":
+            parts.append(self.backend)
+        if self.blas_threads is not None:
+            parts.append(f"BLAS {self.blas_threads}")
+        return " ".join(parts)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> RunOptions:
+        data = dict(data)
+        if data.get("data") is not None:
+            source = data["data"]
+            data["data"] = DataSpec(**{**source, "drop": tuple(source.get("drop", ()))})
+        return cls(**data)
+
+
+@dataclass(frozen=True)
 class RunSpec:
     task: str
     title: str
@@ -22,10 +55,7 @@ class RunSpec:
     available: int
     repeats: int = 1
     warmup: int = 0
-    data: DataSpec | None = None  # the user's data, for tasks that take it
-    backend: str = "loky"  # joblib backend of the measured call
-    dask: str | None = None  # scheduler address or "local:N"; the backend is then "dask"
-    blas_threads: int | None = None  # BLAS/OpenMP threads per process; None: libraries' own
+    options: RunOptions = RunOptions()
 
     @classmethod
     def for_task(
@@ -35,7 +65,7 @@ class RunSpec:
         scale: str = "small",
         repeats: int = 1,
         warmup: int = 0,
-        **options,
+        options: RunOptions = RunOptions(),
     ) -> RunSpec:
         """Validate everything the user chose; what comes back is safe to run."""
         check_scale(scale)
@@ -55,34 +85,16 @@ class RunSpec:
             available=split.available,
             repeats=repeats,
             warmup=warmup,
-            **options,
+            options=options,
         )
-
-    @property
-    def variant(self) -> str:
-        """What sets this run apart from the task as built in: its data, backend, threads.
-        Empty for the task as it ships; results of different variants never mix."""
-        parts = []
-        if self.data is not None:
-            parts.append(self.data.label)
-        if self.dask is not None:
-            parts.append(f"dask {self.dask}")
-        elif self.backend != "loky":
-            parts.append(self.backend)
-        if self.blas_threads is not None:
-            parts.append(f"BLAS {self.blas_threads}")
-        return " ".join(parts)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict) -> RunSpec:
-        data = dict(data)
-        if data.get("data") is not None:
-            source = data["data"]
-            data["data"] = DataSpec(**{**source, "drop": tuple(source.get("drop", ()))})
-        return cls(**data)
+        options = RunOptions.from_dict(data.get("options", {}))
+        return cls(**{**data, "options": options})
 
 
 @dataclass(frozen=True)

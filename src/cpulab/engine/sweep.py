@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cpulab.engine.cores import CoreSplit
 from cpulab.engine.errors import UsageError
 from cpulab.engine.machine import machine_facts
-from cpulab.engine.spec import RunSpec, SweepSpec
+from cpulab.engine.spec import RunOptions, RunSpec, SweepSpec
 from cpulab.engine.store import ResultStore
 from cpulab.engine.tasks import Task
 
@@ -83,6 +83,7 @@ class SweepPlan:
     repeats: int
     warmup: int
     available: int
+    options: RunOptions = field(default_factory=RunOptions)
 
     def splits(self) -> list[tuple[int, int]]:
         return [split for p in self.cores for split in splits_for(self.task, self.strategy, p)]
@@ -108,6 +109,7 @@ class SweepPlan:
                 self.scale,
                 repeats=self.repeats,
                 warmup=self.warmup,
+                options=self.options,
             )
             for t, e in self.splits()
         )
