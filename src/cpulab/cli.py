@@ -382,6 +382,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     spec = spec_from_args(args)
     with ResultStore.open(args.db) as store:
         final = _supervise(spec, [spec], args.json, store.add_point)
+    _refuse_bad_input(final)
     if args.json:
         document = final.summary() if isinstance(final, Result) else {"error": error_record(final)}
         print(json.dumps(document, indent=2))
@@ -390,6 +391,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     elif isinstance(final, Error):
         print_error(final)
     return EXIT_OK if isinstance(final, Result) else EXIT_FAILED
+
+
+def _refuse_bad_input(final: Event) -> None:
+    """Input only the runner could check (the rows of a data file, a Dask scheduler) is
+    bad input all the same: one line and exit status 2, like the checks made here."""
+    if isinstance(final, Error) and final.bad_input:
+        raise UsageError(final.message)
 
 
 def _supervise(spec, points, quiet: bool, on_result) -> Event:
@@ -426,6 +434,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             status = "done" if isinstance(final, Result) else "failed"
         finally:
             store.finish_sweep(sweep_id, status)
+    _refuse_bad_input(final)
     report = analyse_results(results) if results else None
     if args.json:
         document = {

@@ -133,7 +133,15 @@ class Error(Event):
     exit_status: int | None = None
     stderr_tail: str = ""
 
+    @property
+    def bad_input(self) -> bool:
+        """The runner refused what the user gave it (a data file, a task file, an address):
+        not a failure of the task."""
+        return self.type == "UsageError"
+
     def one_line(self) -> str:
+        if self.bad_input:
+            return self.message
         return f"{self.type}: {self.message}" if self.message else self.type
 
 

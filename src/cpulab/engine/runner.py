@@ -28,6 +28,7 @@ import psutil
 from cpulab.api import Dataset, Setting
 from cpulab.engine.cores import core_budget
 from cpulab.engine.datafile import DataSpec
+from cpulab.engine.errors import UsageError
 from cpulab.engine.events import Error, Event, Phase, Progress, Result, Started
 from cpulab.engine.load import LOAD_KEYS, cpu_seconds, noisy
 from cpulab.engine.machine import library_facts, machine_facts
@@ -353,6 +354,8 @@ def _import_builder(reference: str) -> Callable[..., Workload]:
 
 
 def error_event(exc: BaseException) -> Error:
+    if isinstance(exc, UsageError):  # the user's input, not a bug: no traceback
+        return Error(type="UsageError", message=str(exc))
     tail = traceback.format_exception(type(exc), exc, exc.__traceback__)
     lines = "".join(tail).rstrip().splitlines()[-TRACEBACK_LINES:]
     return Error(type=type(exc).__name__, message=str(exc), traceback="\n".join(lines))
