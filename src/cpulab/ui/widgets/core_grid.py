@@ -107,6 +107,7 @@ class CoreGrid(Widget):
         self.label_width = len(str(max(cpus, default=0)))
         self._strips: list[Strip] = []
         self._drawn: tuple[Size, CoreSample | None] | None = None  # what _strips show
+        self._styles: dict[str, Style] = {}  # component styles over the widget's, per theme
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         # Up to a third of the space, leaving the rest to the results: bars when they
@@ -121,6 +122,7 @@ class CoreGrid(Widget):
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._drawn = None  # the theme changed: colours must be looked up again
+        self._styles = {}
 
     def render_line(self, y: int) -> Strip:
         if self._drawn != (self.size, self.sample):
@@ -142,49 +144,57 @@ class CoreGrid(Widget):
             lines += self._heat_rows(layout, percents)
         if layout.shown < count:
             note = f"{count - layout.shown} more cores not shown: enlarge the window"
-            lines.append([Segment(note, self.get_component_rich_style("core-grid--noisy"))])
+            lines.append([Segment(note, self._style("noisy"))])
         lines += [[]] * (height - len(lines))
-        base = self.rich_style
-        return [Strip(line).apply_style(base).crop(0, width) for line in lines[:height]]
+        return [Strip(line).crop(0, width) for line in lines[:height]]
 
     def _style(self, name: str) -> Style:
-        return self.get_component_rich_style(f"core-grid--{name}")
+        """A component's style over the widget's own, looked up once per theme: the grid
+        is rebuilt at every sample, with several segments per core."""
+        if not self._styles:
+            base = self.rich_style
+            self._styles[""] = base
+            for component in self.COMPONENT_CLASSES:
+                self._styles[component.removeprefix("core-grid--")] = (
+                    base + self.get_component_rich_style(component)
+                )
+        return self._styles[name]
 
     def _level(self, percent: float) -> Style:
         return self._style("low" if percent < 40 else "mid" if percent < 75 else "high")
 
     def _summary(self) -> list[list[Segment]]:
-        label = self._style("label")
+        label, plain = self._style("label"), self._style("")
         count = len(self.cpus)
         sample = self.sample
         if sample is None:
-            return [[Segment(f"{count} cores", label), Segment("  sampling…")], []]
+            return [[Segment(f"{count} cores", label), Segment("  sampling…", plain)], []]
         first = [Segment(f"{count} cores", label)]
         for name, value in (("avg", sample.avg), ("min", sample.min), ("max", sample.max)):
             first += [Segment(f"  {name} ", label), Segment(f"{value:.0f}%", self._level(value))]
         for name, value in (("steal", sample.steal), ("iowait", sample.iowait)):
             if value is not None and value >= 0.5:
-                first += [Segment(f"  {name} ", label), Segment(f"{value:.0f}%")]
+                first += [Segment(f"  {name} ", label), Segment(f"{value:.0f}%", plain)]
         verdict = "quiet" if sample.quiet else "busy"  # short: it must fit 80 columns
         second = [
             Segment("experiment ", label),
-            Segment(f"{sample.tree_cores:.1f}"),
+            Segment(f"{sample.tree_cores:.1f}", plain),
             Segment("  other ", label),
-            Segment(f"{sample.other_cores:.1f}"),
+            Segment(f"{sample.other_cores:.1f}", plain),
             Segment(" cores  ", label),
             Segment(verdict, self._style("quiet" if sample.quiet else "noisy")),
         ]
         return [first, second]
 
     def _bar_rows(self, layout: GridLayout, percents) -> list[list[Segment]]:
-        label, track = self._style("label"), self._style("track")
+        label, track, plain = self._style("label"), self._style("track"), self._style("")
         rows: list[list[Segment]] = []
         for row in range(layout.rows):
             line: list[Segment] = []
             # Column-major, as btop does: core ids run down each column.
             for index in range(row, len(self.cpus), layout.rows):
                 if line:
-                    line.append(Segment(" " * GAP))
+                    line.append(Segment(" " * GAP, plain))
                 percent = percents[index]
                 full, part = divmod(round(percent / 100 * layout.bar_width * 8), 8)
                 fill = "█" * full + (EIGHTHS[part] if part else "")
@@ -192,7 +202,7 @@ class CoreGrid(Widget):
                     Segment(f"{self.cpus[index]:>{self.label_width}} ", label),
                     Segment(fill, self._level(percent)),
                     Segment("·" * (layout.bar_width - len(fill)), track),
-                    Segment(f" {percent:>3.0f}%"),
+                    Segment(f" {percent:>3.0f}%", plain),
                 ]
             rows.append(line)
         return rows
@@ -206,7 +216,7 @@ class CoreGrid(Widget):
             line = [Segment(f"{self.cpus[start]:>{self.label_width}} ", label)]
             for index in range(start, stop):
                 if index > start and (index - start) % GROUP == 0:
-                    line.append(Segment(" "))
+                    line.append(Segment(" ", self._style("")))
                 percent = percents[index]
                 glyph = LEVEL_GLYPHS[min(int(percent / 100 * len(LEVEL_GLYPHS)), 7)]
                 line.append(Segment(glyph, self._level(percent)))
