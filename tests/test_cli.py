@@ -20,10 +20,11 @@ def cpulab(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     )
 
 
-def test_tasks_lists_the_five_tasks():
+def test_tasks_lists_the_six_tasks():
     out = cpulab("tasks")
     assert out.returncode == 0, out.stderr
-    for name in ("rf-train", "cv-eval", "grid-search", "compare-regressors", "digits-svc"):
+    for name in ("rf-train", "cv-eval", "grid-search", "compare-regressors", "digits-svc",
+                 "compare-classifiers"):  # fmt: skip
         assert name in out.stdout
 
 
@@ -49,7 +50,7 @@ def test_unknown_task_names_the_choices():
     assert out.returncode == 2
     assert out.stderr.strip() == (
         "cpulab: error: unknown task 'rf-trian': choose one of rf-train, cv-eval, "
-        "grid-search, compare-regressors, digits-svc"
+        "grid-search, compare-regressors, compare-classifiers, digits-svc"
     )
 
 

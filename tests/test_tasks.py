@@ -6,12 +6,13 @@ from cpulab.engine.spec import RunSpec
 from cpulab.engine.tasks import CATALOGUE, check_scale, get_task
 
 
-def test_catalogue_holds_the_five_seed_tasks():
+def test_catalogue_holds_the_five_seed_tasks_and_compare_classifiers():
     assert list(CATALOGUE) == [
         "rf-train",
         "cv-eval",
         "grid-search",
         "compare-regressors",
+        "compare-classifiers",
         "digits-svc",
     ]
     for task in CATALOGUE.values():

@@ -3,6 +3,21 @@
 A task is a function `build(setting: Setting) -> Workload`. cpulab calls it in the runner
 child, times `workload.call()` alone, then scores its outcome. This module imports nothing
 heavy, so a plug-in can import it at no cost.
+
+The user's own tasks come as task files (`--task-file my_task.py`) or as installed plug-ins
+(entry points in the group `cpulab.tasks`, named after the task, valued "module:function").
+A task file defines `cpulab_task(setting: Setting)`, returning either a `Workload` (full
+control) or an `Experiment` (cpulab times cross-validation of an estimator). cpulab reads
+what describes the task without running the file: the module docstring (its first line is
+the title, the rest the description) and these optional constants, as plain literals:
+
+    NAME = "my-task"            # default: the file name, "_" turned into "-"
+    KNOBS = ("train", "eval")   # the core knobs the task honours (default both)
+    METRIC = "accuracy"         # what the score means (default "score")
+
+An installed plug-in's module is read the same way; its entry point's name is the task name.
+The file is imported in the runner child only, where joblib's worker processes receive
+its functions and classes by value: a task file may define its own estimator classes.
 """
 
 from __future__ import annotations
@@ -42,6 +57,24 @@ class Setting:
     scale: str  # "small" (quick) or "full" (the real experiment)
     data: Dataset | None = None  # the user's data where given, else the task's own
     backend: str = "loky"  # joblib backend in effect for the measured call
+
+
+@dataclass
+class Experiment:
+    """The simple form of a task: cross-validate `estimator` on `X`, `y`.
+
+    cpulab sets every `n_jobs` parameter of the estimator (those of a pipeline's steps
+    included) to the training cores, and times
+    `cross_val_score(estimator, X, y, cv=cv, scoring=scoring, n_jobs=<evaluation cores>)`.
+    Progress counts folds; the score is the mean over folds, the details its standard
+    deviation and the number of folds.
+    """
+
+    estimator: Any  # a scikit-learn estimator
+    X: Any
+    y: Any
+    cv: Any = 5  # a number of folds or any scikit-learn cross-validation splitter
+    scoring: Any = None  # a scorer name or callable; None: the estimator's own score method
 
 
 @dataclass

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from cpulab import __version__
 from cpulab.engine.cores import CoreSplit, available_cores
+from cpulab.engine.datafile import KINDS, DataSpec, data_spec
 from cpulab.engine.errors import UsageError
 from cpulab.engine.events import Error, Event, Phase, Progress, Result, Started
 from cpulab.engine.export import (
@@ -22,15 +23,17 @@ from cpulab.engine.export import (
     SCALING_HEADER,
     best_summary,
     fit_summary,
+    model_scores,
     point_notes,
     scaling_rows,
     write_export,
 )
-from cpulab.engine.spec import RunOptions, RunSpec
+from cpulab.engine.plugins import load_catalogue
+from cpulab.engine.spec import NO_DASK_SWEEPS, RunOptions, RunSpec
 from cpulab.engine.stats import PointStats, ScalingReport, analyse_results
 from cpulab.engine.store import ResultStore
 from cpulab.engine.sweep import STRATEGIES, SweepPlan, default_strategy, parse_cores
-from cpulab.engine.tasks import CATALOGUE, KNOB_TITLES, SCALES, get_task
+from cpulab.engine.tasks import KNOB_TITLES, SCALES, Task
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 # Every character str.splitlines() breaks at, written out as its escape.
@@ -97,10 +100,13 @@ def build_parser() -> ArgumentParser:
     _add_workload_options(parser, top_level=True)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    commands.add_parser("tasks", help="list the built-in tasks")
+    tasks = commands.add_parser("tasks", help="list the tasks: built-in, plug-ins, task files")
+    _add_task_file_option(tasks, top_level=False)
 
     run = commands.add_parser("run", help="run one task at one core split")
-    run.add_argument("task", help="task name, see `cpulab tasks`")
+    run.add_argument(
+        "task", nargs="?", help="task name, see `cpulab tasks` (default: the --task-file's)"
+    )
     run.add_argument(
         "--train",
         default="1",
@@ -117,7 +123,9 @@ def build_parser() -> ArgumentParser:
     _add_workload_options(run)
 
     sweep = commands.add_parser("sweep", help="run a task over several core counts")
-    sweep.add_argument("task", help="task name, see `cpulab tasks`")
+    sweep.add_argument(
+        "task", nargs="?", help="task name, see `cpulab tasks` (default: the --task-file's)"
+    )
     sweep.add_argument(
         "--cores",
         default="pow2",
@@ -169,23 +177,88 @@ def _add_workload_options(parser: argparse.ArgumentParser, top_level: bool = Fal
 
 
 def _add_data_options(parser: argparse.ArgumentParser, top_level: bool) -> None:
-    pass
+    default = None if top_level else argparse.SUPPRESS
+    parser.add_argument(
+        "--data",
+        metavar="FILE",
+        default=default,
+        help="your own CSV file (comma, tab or semicolon separated; header optional)",
+    )
+    parser.add_argument(
+        "--target",
+        metavar="COLUMN",
+        default=default,
+        help="the column to predict: a header name or a 0-based position (-1 the last)",
+    )
+    parser.add_argument(
+        "--drop",
+        metavar="COLUMN",
+        action="append",
+        default=[] if top_level else argparse.SUPPRESS,
+        help="a column not to use as a feature (repeat it, or separate names with commas)",
+    )
+    parser.add_argument(
+        "--kind",
+        choices=KINDS,
+        default=default,
+        help="what the target holds (default: inferred from its values)",
+    )
 
 
 def _add_task_file_option(parser: argparse.ArgumentParser, top_level: bool) -> None:
-    pass
+    parser.add_argument(
+        "--task-file",
+        dest="task_files",
+        type=Path,
+        action="append",
+        default=[] if top_level else argparse.SUPPRESS,
+        metavar="FILE",
+        help="a Python file defining cpulab_task(setting): your own task (repeatable)",
+    )
 
 
 def _add_execution_options(parser: argparse.ArgumentParser, top_level: bool) -> None:
-    pass
+    parser.add_argument(
+        "--backend",
+        metavar="NAME",
+        default="loky" if top_level else argparse.SUPPRESS,
+        help="joblib backend of the measured call: loky (the default, as scikit-learn "
+        "chooses), threading or multiprocessing",
+    )
+    parser.add_argument(
+        "--blas-threads",
+        type=_count,
+        metavar="N",
+        default=None if top_level else argparse.SUPPRESS,
+        help="BLAS/OpenMP threads in every process, workers included (default: the "
+        "libraries' own choice)",
+    )
+    parser.add_argument(
+        "--dask",
+        metavar="ADDRESS",
+        default=None if top_level else argparse.SUPPRESS,
+        help="run on a Dask cluster: a scheduler's tcp://host:port, or local:N to start N "
+        "one-thread worker processes (needs cpulab[dask])",
+    )
 
 
-def data_from_args(args: argparse.Namespace):
-    return None
+def data_from_args(args: argparse.Namespace) -> DataSpec | None:
+    """The user's --data, checked from its first rows; None where none was given."""
+    if args.data is None:
+        if args.target is not None or args.drop or args.kind is not None:
+            raise UsageError("--target, --drop and --kind describe a data file: give --data too")
+        return None
+    if args.target is None:
+        raise UsageError("--data needs --target COLUMN: the column to predict")
+    drop = [name.strip() for text in args.drop for name in text.split(",") if name.strip()]
+    return data_spec(args.data, args.target, drop, args.kind)
 
 
 def execution_from_args(args: argparse.Namespace) -> dict:
-    return {}
+    """RunOptions' backend, Dask and thread fields from --backend, --dask, --blas-threads."""
+    if args.dask is not None and args.command == "sweep":
+        raise UsageError(NO_DASK_SWEEPS)  # before a point's split is refused for Dask
+    return {"backend": args.backend, "dask": args.dask, "blas_threads": args.blas_threads}
 
 
 def run_options(args: argparse.Namespace) -> RunOptions:
@@ -214,23 +287,41 @@ def _add_measuring_options(parser: argparse.ArgumentParser, repeats: int, warmup
 
 def cmd_tasks(args: argparse.Namespace) -> int:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
+    catalogue = load_catalogue(args.task_files)
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold cyan", no_wrap=True)
     table.add_column()
-    for task in CATALOGUE.values():
-        knobs = " and ".join(KNOB_TITLES[k] for k in sorted(task.knobs, reverse=True))
+    for task in catalogue.tasks.values():
+        notes = [
+            " and ".join(KNOB_TITLES[k] for k in sorted(task.knobs, reverse=True)),
+            f"score: {task.metric}",
+        ]
+        if task.data_kind:
+            notes.append(f"takes --data ({task.data_kind})")
+        if task.origin != "built-in":
+            notes.append(task.origin)
+        # Plug-ins write their own names and text: print them as written, never as markup.
         table.add_row(
-            task.name,
-            f"[b]{task.title}[/b] [dim]({knobs}; score: {task.metric})[/dim]\n{task.description}\n",
+            escape(task.name),
+            f"[b]{escape(task.title)}[/b] [dim]({escape('; '.join(notes))})[/dim]\n"
+            f"{escape(task.description)}\n",
         )
     Console().print(table)
+    for problem in catalogue.problems:
+        print(f"cpulab: warning: {one_line(problem)}", file=sys.stderr)
     return EXIT_OK
 
 
+def task_from_args(args: argparse.Namespace) -> Task:
+    """The task `run` or `sweep` names among the built-in, plug-in and task-file tasks."""
+    return load_catalogue(args.task_files).get(args.task)
+
+
 def spec_from_args(args: argparse.Namespace) -> RunSpec:
-    task = get_task(args.task)
+    task = task_from_args(args)
     split = CoreSplit.resolve(args.train, args.eval)
     return RunSpec.for_task(
         task, split, args.scale, repeats=args.repeats, warmup=args.warmup, options=run_options(args)
@@ -238,7 +329,7 @@ def spec_from_args(args: argparse.Namespace) -> RunSpec:
 
 
 def plan_from_args(args: argparse.Namespace) -> SweepPlan:
-    task = get_task(args.task)
+    task = task_from_args(args)
     available = available_cores()
     return SweepPlan(
         task=task,
@@ -337,6 +428,8 @@ def print_result(result: Result) -> None:
     table.add_row("peak memory", f"{result.peak_rss / 2**20:.0f} MiB across the process tree")
     if result.score is not None:
         table.add_row(result.metric, f"{result.score:.4f}")
+    if per_model := model_scores(result):
+        table.add_row("per model", per_model)
     if result.flags:
         table.add_row("flags", ", ".join(result.flags))
     for warning in stats.warnings(result.flags):
@@ -434,6 +527,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             status = "done" if isinstance(final, Result) else "failed"
         finally:
             store.finish_sweep(sweep_id, status)
+        if isinstance(final, Error) and final.bad_input:
+            store.forget_sweep(sweep_id)
     _refuse_bad_input(final)
     report = analyse_results(results) if results else None
     if args.json:
@@ -528,8 +623,16 @@ def cmd_demo() -> int:
 def open_app(args: argparse.Namespace) -> int:
     from cpulab.ui.app import run_app
 
+    catalogue = load_catalogue(args.task_files)
+    options = run_options(args)
     with ResultStore.open(args.db) as store:
-        return run_app(theme=args.theme, sample_hz=args.sample_hz, store=store)
+        return run_app(
+            theme=args.theme,
+            sample_hz=args.sample_hz,
+            store=store,
+            catalogue=catalogue,
+            options=options,
+        )
 
 
 COMMANDS = {

@@ -86,6 +86,7 @@ def alive(pids: set[int]) -> set[int]:
         ("cv-eval", 1, 2),
         ("grid-search", 1, 2),
         ("compare-regressors", 2, 2),
+        ("compare-classifiers", 2, 2),
         ("digits-svc", 1, 2),
     ],
 )

@@ -142,6 +142,11 @@ class CoreSplit:
     def oversubscribed(self) -> bool:
         return self.total > self.available
 
+    def demand(self, blas_threads: int | None = None) -> int:
+        """Threads asked to run at once: evaluation workers x training threads in each x
+        the BLAS/OpenMP threads each of those may start, where cpulab sets that number."""
+        return self.total * (blas_threads or 1)
+
     def describe(self) -> str:
         text = f"{self.train} x {self.eval} = {self.total} of {self.available} cores"
         return text + " (oversubscribed)" if self.oversubscribed else text

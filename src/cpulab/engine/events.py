@@ -76,6 +76,21 @@ class Progress(Event):
 
 
 @dataclass(frozen=True)
+class WorkerLoad(Event):
+    """Each Dask worker's load as its scheduler last heard it (workers report about twice a
+    second), sent about twice a second while a run uses a Dask cluster, local or remote.
+
+    One dict per worker, ordered by address: "name" (str), "address" (str), "host" (str),
+    "cpu" (percent of one core: 100 is one core busy), "threads" (int, the worker's task
+    threads), "memory" (bytes resident), "memory_limit" (bytes, 0 when unlimited).
+    """
+
+    kind: ClassVar[str] = "worker_load"
+    t: float
+    workers: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
 class Result(Event):
     kind: ClassVar[str] = "result"
     task: str
@@ -100,7 +115,8 @@ class Result(Event):
     worker_times: list[float] = field(default_factory=list)  # seconds, each worker start-up
     variant: str = ""  # the user's data, backend, threads where not the task's own: RunSpec.variant
     options: dict[str, Any] = field(default_factory=dict)  # data, backend, dask, blas_threads
-    # BLAS/OpenMP pools in effect (threadpoolctl): {"runner": [...], "workers": [...]}
+    # BLAS/OpenMP pools in effect (threadpoolctl): {"runner": [...], "workers": [...]}; each
+    # worker pool names its "worker" (pid, or Dask address); no workers: an empty list
     threads: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -154,7 +170,7 @@ class Cancelled(Event):
 
 
 EVENT_TYPES: dict[str, type[Event]] = {
-    cls.kind: cls for cls in (Started, Phase, Progress, Result, Error, Cancelled)
+    cls.kind: cls for cls in (Started, Phase, Progress, WorkerLoad, Result, Error, Cancelled)
 }
 
 

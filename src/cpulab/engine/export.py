@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cpulab.engine.errors import UsageError
+from cpulab.engine.events import Result
 from cpulab.engine.stats import PointStats, ScalingPoint, ScalingReport, analyse_results
 from cpulab.engine.store import ResultStore, StoredPoint, SweepRecord
 
@@ -259,6 +260,16 @@ def to_markdown(store: ResultStore, task=None, machine=None) -> str:
 
 
 EXPORTERS = {"json": to_json, "csv": to_csv, "markdown": to_markdown}
+
+
+def model_scores(result: Result) -> str | None:
+    """Each model's score where a task compares models, best first: "ridge 10.1, ...".
+    The score is the best model's; the others are the comparison people run it for."""
+    scores = result.details.get(result.metric)
+    if not isinstance(scores, dict) or not scores:
+        return None
+    ordered = sorted(scores.items(), key=lambda item: item[1], reverse=result.metric != "rmse")
+    return ", ".join(f"{name} {value:.4g}" for name, value in ordered)
 
 
 def write_export(text: str, out: Path | None) -> None:

@@ -39,17 +39,12 @@ def machine_facts() -> dict:
     }
 
 
-def library_facts() -> dict:
-    """Library versions and the BLAS/OpenMP thread pools loaded. Call in the child."""
+def thread_pools() -> list[dict]:
+    """The BLAS/OpenMP thread pools loaded in this process (threadpoolctl). Call in the
+    child or a worker: it reports the libraries the calling process has loaded."""
     from threadpoolctl import threadpool_info
 
-    versions = {}
-    for name in LIBRARIES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
-    pools = [
+    return [
         {
             "user_api": pool.get("user_api"),
             "internal_api": pool.get("internal_api"),
@@ -59,4 +54,14 @@ def library_facts() -> dict:
         }
         for pool in threadpool_info()
     ]
-    return {"libraries": versions, "threadpools": pools}
+
+
+def library_facts() -> dict:
+    """Library versions and the BLAS/OpenMP thread pools loaded. Call in the child."""
+    versions = {}
+    for name in LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return {"libraries": versions, "threadpools": thread_pools()}

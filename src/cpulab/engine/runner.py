@@ -8,6 +8,7 @@ stderr, so anything a library prints cannot corrupt the event stream.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import math
@@ -21,18 +22,20 @@ import traceback
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from time import perf_counter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import psutil
 
 from cpulab.api import Dataset, Setting
+from cpulab.engine.backends import execution_for
 from cpulab.engine.cores import core_budget
 from cpulab.engine.datafile import DataSpec
 from cpulab.engine.errors import UsageError
 from cpulab.engine.events import Error, Event, Phase, Progress, Result, Started
 from cpulab.engine.load import LOAD_KEYS, cpu_seconds, noisy
 from cpulab.engine.machine import library_facts, machine_facts
-from cpulab.engine.spec import RunSpec, plan_from_dict
+from cpulab.engine.plugins import import_builder
+from cpulab.engine.spec import SPARE_ARGUMENT, RunSpec, plan_from_dict
 from cpulab.engine.treemeter import TreeMeter, kill_own_children, remove_joblib_folders
 
 if TYPE_CHECKING:
@@ -83,6 +86,10 @@ def _exit_on_sigterm() -> None:
         os._exit(128 + signum)
 
     signal.signal(signal.SIGTERM, handler)
+    # A worker forked without exec (the multiprocessing backend) would inherit this handler,
+    # which runs only between bytecodes: a SIGTERM from Pool.terminate() arriving just as
+    # the worker blocks for its next job is then never handled, and the pool waits forever.
+    os.register_at_fork(after_in_child=lambda: signal.signal(signal.SIGTERM, signal.SIG_DFL))
 
 
 class ProgressHook:
@@ -148,29 +155,6 @@ class ProgressHook:
             )
 
 
-def _warm_worker(modules: tuple[str, ...]) -> int:
-    for name in modules:
-        importlib.import_module(name)
-    time.sleep(0.05)  # hold this job briefly so the next one lands on another worker
-    return os.getpid()
-
-
-def start_workers(n_jobs: int, modules: tuple[str, ...]) -> set[int]:
-    """Start joblib's worker pool as the measured call will use it, and import into it.
-
-    loky keeps the pool for the next call with the same n_jobs, so the measured call
-    finds its workers ready; the cost of starting them is reported as its own phase.
-    """
-    from joblib import Parallel, delayed
-
-    pids: set[int] = set()
-    for _ in range(3):
-        pids |= set(Parallel(n_jobs=n_jobs)(delayed(_warm_worker)(modules) for _ in range(n_jobs)))
-        if len(pids) >= n_jobs:
-            break
-    return pids
-
-
 @dataclass
 class Point:
     """One configuration of the plan and what its measured calls have gathered so far."""
@@ -209,7 +193,8 @@ class PlanRunner:
         self.observer = psutil.Process(os.getppid())
         self.cpus = core_budget().affinity
         self.hook = ProgressHook(emit)
-        self.worker_jobs = 1  # the pool size joblib currently keeps, 1 when none
+        # A plan's points share their options: a sweep varies only the cores.
+        self.execution = execution_for(specs[0].options, emit)
         self.imports = 0.0
         self._datasets: dict[DataSpec, Dataset] = {}
 
@@ -223,9 +208,10 @@ class PlanRunner:
     def run(self) -> None:
         self.meter.start()
         try:
+            self.execution.limit_threads()
             self.phase("imports")
             t0 = perf_counter()
-            builders = {spec.builder: _import_builder(spec.builder) for spec in self.specs}
+            builders = {spec.builder: import_builder(spec.builder) for spec in self.specs}
             self.imports = perf_counter() - t0
             self.hook.install()
             points = [
@@ -244,6 +230,7 @@ class PlanRunner:
                         if repeat == point.spec.repeats:
                             self.emit(self.finish(point))
         finally:
+            self.execution.close()
             self.meter.stop()
 
     def build(self, index: int, spec: RunSpec, build: Callable[..., Workload]) -> Point:
@@ -272,26 +259,28 @@ class PlanRunner:
     def measure(self, point: Point, name: str, repeat: int) -> float:
         """Time one call of the point's workload; fit calls also feed its statistics."""
         jobs = point.workload.worker_jobs
-        if jobs > 1 and jobs != self.worker_jobs:
+        if self.execution.workers_due(jobs):
             self.phase("workers", point.index, repeat)
             t0 = perf_counter()
-            start_workers(jobs, point.workload.worker_modules)
+            self.execution.start_workers(jobs, point.workload.worker_modules)
             if name == "fit" or not point.worker_times:
                 point.worker_times.append(perf_counter() - t0)
-            self.worker_jobs = jobs
         self.phase(name, point.index, repeat)
         cpu_before = self.meter.cpu_snapshot()
         busy_before = cpu_seconds(self.cpus)
         observer_before = self._observer_seconds()
         self.meter.peak_rss = 0
         workload = point.workload
-        self.hook.start(workload.progress_unit, workload.progress_total, self._label(point.index))
-        try:
-            t0 = perf_counter()
-            point.outcome = workload.call()
-            seconds = perf_counter() - t0
-        finally:
-            self.hook.stop()
+        with self.execution.measured():
+            self.hook.start(
+                workload.progress_unit, workload.progress_total, self._label(point.index)
+            )
+            try:
+                t0 = perf_counter()
+                point.outcome = workload.call()
+                seconds = perf_counter() - t0
+            finally:
+                self.hook.stop()
         if name == "fit":
             busy_after = cpu_seconds(self.cpus)
             point.observer_cpu += self._observer_seconds() - observer_before
@@ -338,19 +327,18 @@ class PlanRunner:
             peak_rss=point.peak_rss,
             score=score,
             metric=spec.metric,
-            details=details,
+            details={**details, **self.execution.facts()},
             flags=flags,
             machine={**machine_facts(), **library_facts()},
             load=load,
             worker_times=point.worker_times,
             variant=spec.options.variant,
             options=asdict(spec.options),
+            threads={
+                "runner": self.execution.runner_pools,
+                "workers": self.execution.worker_pools(point.workload.worker_jobs),
+            },
         )
-
-
-def _import_builder(reference: str) -> Callable[..., Workload]:
-    module_name, _, func_name = reference.partition(":")
-    return getattr(importlib.import_module(module_name), func_name)
 
 
 def error_event(exc: BaseException) -> Error:
@@ -361,11 +349,28 @@ def error_event(exc: BaseException) -> Error:
     return Error(type=type(exc).__name__, message=str(exc), traceback="\n".join(lines))
 
 
+READY_MODULES = ("cpulab.engine.workloads",)  # scikit-learn and the built-in tasks
+
+
+def _wait_for_spec() -> str | None:
+    """Import what nearly every run needs, then wait for the spec; None if it never comes."""
+    for name in READY_MODULES:
+        # A failure here is reported by the run's own import of the same module.
+        with contextlib.suppress(Exception):
+            importlib.import_module(name)
+    return sys.stdin.readline() or None
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     emit = Emitter(_claim_event_stream())
     _exit_on_sigterm()
     _die_with_parent(os.getppid())
+    if argv == [SPARE_ARGUMENT]:
+        spec = _wait_for_spec()
+        if spec is None:  # the supervisor let its spare go
+            return 0
+        argv = [spec]
     emit(Started(pid=os.getpid(), pgid=os.getpgid(0), t=time.time()))
     try:
         PlanRunner(plan_from_dict(json.loads(argv[0])), emit).run()
@@ -375,5 +380,19 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def leave(status: int) -> NoReturn:
+    """Exit; without the interpreter's teardown where nothing needs it.
+
+    Tearing down every module takes about 0.16 s once scikit-learn is loaded, and the
+    supervisor reports a run's final event only when the runner has exited. A runner with
+    worker processes (and joblib's folders and trackers) leaves the usual way, so loky
+    shuts them down cleanly; one without has nothing to clean up. Events are flushed as
+    they are written."""
+    if not psutil.Process().children():
+        sys.stderr.flush()
+        os._exit(status)
+    sys.exit(status)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    leave(main())

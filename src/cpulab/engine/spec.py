@@ -2,12 +2,60 @@
 
 from __future__ import annotations
 
+import importlib.util
+import re
 from dataclasses import asdict, dataclass
 
 from cpulab.engine.cores import CoreSplit
 from cpulab.engine.datafile import DataSpec
 from cpulab.engine.errors import UsageError
 from cpulab.engine.tasks import Task, check_scale
+
+BACKENDS = ("loky", "threading", "multiprocessing")  # joblib's own; "dask" comes with --dask
+# tcp://host:port or host:port; an IPv6 host in brackets.
+DASK_ADDRESS = re.compile(
+    r"(?:tcp://)?(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(?P<port>[0-9]{1,5})"
+)
+MAX_LOCAL_WORKERS = 1024  # a typo guard: each worker is a process
+# joblib ignores n_jobs on Dask: a sweep's core counts would all measure the same cluster.
+NO_DASK_SWEEPS = (
+    "a sweep cannot run on Dask: joblib ignores n_jobs there, so its core counts would "
+    "change nothing; use cpulab run --dask, once per cluster size"
+)
+
+
+@dataclass(frozen=True)
+class DaskTarget:
+    """What --dask names: a running scheduler, or a local cluster of one-thread workers."""
+
+    address: str | None = None  # tcp://host:port of a running scheduler
+    local_workers: int | None = None  # local:N: start N worker processes in the runner
+
+    @classmethod
+    def parse(cls, text: str) -> DaskTarget:
+        text = text.strip()
+        if text.lower().startswith("local:"):
+            count = text[len("local:") :]
+            if not re.fullmatch(r"[0-9]+", count):
+                raise UsageError(
+                    f"cannot read {text!r}: local:N takes a number of workers, such as local:4"
+                )
+            if not 1 <= int(count) <= MAX_LOCAL_WORKERS:
+                raise UsageError(
+                    f"a local Dask cluster takes 1 to {MAX_LOCAL_WORKERS} workers, not {int(count)}"
+                )
+            return cls(local_workers=int(count))
+        match = DASK_ADDRESS.fullmatch(text)
+        if match is None or not 1 <= int(match["port"]) <= 65535:
+            raise UsageError(
+                f"cannot read Dask address {text!r}: use tcp://host:port, host:port or local:N"
+            )
+        return cls(address=f"tcp://{match['host']}:{match['port']}")
+
+
+# Started with this argument instead of a spec, the runner imports what runs need and then
+# reads its spec from stdin: a spare, made ready while nobody waits.
+SPARE_ARGUMENT = "--wait"
 
 
 @dataclass(frozen=True)
@@ -33,6 +81,29 @@ class RunOptions:
         if self.blas_threads is not None:
             parts.append(f"BLAS {self.blas_threads}")
         return " ".join(parts)
+
+    def check(self) -> RunOptions:
+        """Refuse a backend, cluster or thread count that cannot run; returns itself."""
+        if self.backend not in (*BACKENDS, "dask"):
+            raise UsageError(
+                f"unknown backend {self.backend!r}: choose {', '.join(BACKENDS)} "
+                "(Dask runs with --dask)"
+            )
+        if self.blas_threads is not None and self.blas_threads < 1:
+            raise UsageError(f"BLAS threads must be at least 1, not {self.blas_threads}")
+        if self.dask is None:
+            if self.backend == "dask":
+                raise UsageError("the dask backend needs a cluster: --dask ADDRESS or local:N")
+            return self
+        if self.backend not in ("loky", "dask"):
+            raise UsageError(
+                f"--dask runs on joblib's dask backend, not {self.backend}: leave --backend out"
+            )
+        DaskTarget.parse(self.dask)
+        # Only the runner imports distributed; here it is enough to know it is there.
+        if importlib.util.find_spec("distributed") is None:
+            raise UsageError("--dask needs Dask's distributed: pip install 'cpulab[dask]'")
+        return self
 
     @classmethod
     def from_dict(cls, data: dict) -> RunOptions:
@@ -70,6 +141,13 @@ class RunSpec:
         """Validate everything the user chose; what comes back is safe to run."""
         check_scale(scale)
         task.check_split(split)
+        task.check_data(options.data)
+        options.check()
+        if options.dask is not None and split.eval != 1:
+            raise UsageError(
+                "joblib ignores n_jobs on Dask and spreads the work over every thread of the "
+                "cluster: leave --eval at 1"
+            )
         if repeats < 1:
             raise UsageError(f"repeats must be at least 1, not {repeats}")
         if warmup < 0:
@@ -104,6 +182,10 @@ class SweepSpec:
     points: tuple[RunSpec, ...]
     strategy: str
     cores: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        if any(point.options.dask is not None for point in self.points):
+            raise UsageError(NO_DASK_SWEEPS)
 
     def to_dict(self) -> dict:
         return {

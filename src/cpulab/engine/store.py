@@ -256,6 +256,16 @@ class ResultStore:
             if cursor.rowcount == 0:
                 raise ValueError(f"there is no sweep {sweep_id}")
 
+    def forget_sweep(self, sweep_id: int) -> None:
+        """Remove a sweep that has no points: one refused before it measured anything (a
+        data file only the runner could read, say) leaves no trace in the history."""
+        with self._write() as conn:
+            conn.execute(
+                "DELETE FROM sweeps WHERE id = ? AND NOT EXISTS"
+                " (SELECT 1 FROM points WHERE sweep_id = ?)",
+                (sweep_id, sweep_id),
+            )
+
     def points(
         self,
         task: str | None = None,

@@ -6,9 +6,11 @@ it, so listing tasks (and the whole UI process) stays free of scikit-learn.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from cpulab.engine.cores import CoreSplit
+from cpulab.engine.datafile import DataSpec
 from cpulab.engine.errors import UsageError
 
 SCALES = ("small", "full")
@@ -24,6 +26,8 @@ class Task:
     knobs: frozenset[str]  # which of "train" and "eval" the workload honours
     metric: str
     builder: str  # "module:function" returning a Workload, imported in the child only
+    data_kind: str | None = None  # the target --data must have; None: the task's own data only
+    origin: str = "built-in"  # or the task file or installed plug-in it comes from
 
     def check_split(self, split: CoreSplit) -> None:
         """Refuse cores on a knob this task has no use for: they would be silently idle."""
@@ -33,6 +37,33 @@ class Task:
                     f"{self.name} has no {KNOB_TITLES[knob]} knob: leave it at 1 "
                     f"(it honours {', '.join(KNOB_TITLES[k] for k in sorted(self.knobs))})"
                 )
+
+    def check_data(self, data: DataSpec | None) -> None:
+        """Refuse --data on a task that runs on its own data, and a --kind it cannot use."""
+        if data is None:
+            return
+        if self.data_kind is None:
+            takers = ", ".join(task.name for task in CATALOGUE.values() if task.data_kind)
+            raise UsageError(
+                f"{self.name} runs on its own data, not --data (tasks that take it: {takers})"
+            )
+        if data.kind is not None and data.kind != self.data_kind:
+            raise UsageError(
+                f"{self.name} needs a {self.data_kind} target, not --kind {data.kind} "
+                f"(use {_task_for(data.kind)}, or --kind {self.data_kind})"
+            )
+
+    def check_data_kind(self, kind: str, target: str, numeric: bool) -> None:
+        """The runner's check of the kind it found in every row of the target."""
+        if kind == self.data_kind:
+            return
+        holds = "classes" if kind == "classification" else "numbers"
+        # Classes can be named by anything; amounts have to be numbers.
+        other = f", or --kind {self.data_kind}" if numeric or self.data_kind != "regression" else ""
+        raise UsageError(
+            f"{self.name} needs a {self.data_kind} target; {target} holds {holds} "
+            f"(use {_task_for(kind)}{other})"
+        )
 
 
 _WORKLOADS = "cpulab.engine.workloads"
@@ -50,6 +81,7 @@ CATALOGUE: dict[str, Task] = {
             knobs=frozenset({"train"}),
             metric="accuracy",
             builder=f"{_WORKLOADS}:rf_train",
+            data_kind="classification",
         ),
         Task(
             name="cv-eval",
@@ -61,6 +93,7 @@ CATALOGUE: dict[str, Task] = {
             knobs=frozenset({"train", "eval"}),
             metric="accuracy",
             builder=f"{_WORKLOADS}:cv_eval",
+            data_kind="classification",
         ),
         Task(
             name="grid-search",
@@ -72,6 +105,7 @@ CATALOGUE: dict[str, Task] = {
             knobs=frozenset({"train", "eval"}),
             metric="accuracy",
             builder=f"{_WORKLOADS}:grid_search",
+            data_kind="classification",
         ),
         Task(
             name="compare-regressors",
@@ -83,6 +117,19 @@ CATALOGUE: dict[str, Task] = {
             knobs=frozenset({"train", "eval"}),
             metric="rmse",
             builder=f"{_WORKLOADS}:compare_regressors",
+            data_kind="regression",
+        ),
+        Task(
+            name="compare-classifiers",
+            title="Compare classifiers",
+            description=(
+                "Train random forest, SVC, ridge and elastic-net logistic regression on one "
+                "set of classes and report held-out accuracy; the models run side by side."
+            ),
+            knobs=frozenset({"train", "eval"}),
+            metric="accuracy",
+            builder=f"{_WORKLOADS}:compare_classifiers",
+            data_kind="classification",
         ),
         Task(
             name="digits-svc",
@@ -99,11 +146,16 @@ CATALOGUE: dict[str, Task] = {
 }
 
 
-def get_task(name: str) -> Task:
+def _task_for(kind: str) -> str:
+    """The task to suggest for data of a kind."""
+    return {"classification": "compare-classifiers", "regression": "compare-regressors"}[kind]
+
+
+def get_task(name: str, catalogue: Mapping[str, Task] = CATALOGUE) -> Task:
     try:
-        return CATALOGUE[name]
+        return catalogue[name]
     except KeyError:
-        raise UsageError(f"unknown task {name!r}: choose one of {', '.join(CATALOGUE)}") from None
+        raise UsageError(f"unknown task {name!r}: choose one of {', '.join(catalogue)}") from None
 
 
 def check_scale(scale: str) -> str:
