@@ -172,7 +172,7 @@ async def test_the_app_reports_each_failure_and_keeps_working(
         monkeypatch.setitem(CATALOGUE, name, task)
     env, token = marked_env(child_env)
     with ResultStore.open(results_store) as store:
-        app = make_app(store=store, supervisor=Supervisor(env=env))
+        app = make_app(store=store, supervisor=Supervisor(env=env, spares=False))
         async with app.run_test(size=(120, 40)) as pilot:
             await wait_for(pilot, lambda: app.results == earlier)
             status = app.query_one(RunStatus)

@@ -53,7 +53,7 @@ def points_of(path: Path) -> int:
 async def test_quitting_the_app_mid_sweep_keeps_the_finished_points(results_store):
     env, token = marked_env()
     with ResultStore.open(results_store) as store:
-        app = make_app(store=store, supervisor=Supervisor(env=env))
+        app = make_app(store=store, supervisor=Supervisor(env=env, spares=False))
         async with app.run_test(size=(120, 40)) as pilot:
             await pilot.press("down")  # cv-eval
             await pilot.press("w")

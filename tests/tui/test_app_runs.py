@@ -100,3 +100,27 @@ def test_importing_the_app_loads_no_scientific_stack():
     probe = "import sys, cpulab.ui.app\nprint(' '.join(sys.modules))"
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert {name.partition(".")[0] for name in out.stdout.split()}.isdisjoint(HEAVY)
+
+
+async def test_the_app_keeps_a_spare_runner_ready_and_leaves_none_behind():
+    supervisor = Supervisor()
+    handles = []
+    start = supervisor.start
+
+    async def recording_start(spec):
+        handles.append(await start(spec))
+        return handles[-1]
+
+    supervisor.start = recording_start
+    app = make_app(supervisor=supervisor)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: supervisor.spare_pid is not None)
+        spare = supervisor.spare_pid
+        assert app.sampler.spare == spare  # its imports are cpulab's own load, not other work
+        await pilot.press("r")
+        await wait_for(pilot, lambda: handles and not app.running, timeout=60)
+        assert handles[0].pid == spare
+        assert app.query_one(RunStatus).has_class("-done")
+        await wait_for(pilot, lambda: supervisor.spare_pid not in (None, spare))
+        following = psutil.Process(supervisor.spare_pid)
+    following.wait(timeout=5)  # the app's end took its spare with it

@@ -9,6 +9,7 @@ from tui_support import make_app, make_result, wait_for
 from cpulab.engine.events import Event, Phase, Started
 from cpulab.engine.machine import machine_facts
 from cpulab.engine.store import ResultStore
+from cpulab.engine.supervisor import Supervisor
 from cpulab.ui.screens.sweep_dialog import SweepDialog
 from cpulab.ui.widgets import ResultsTable, ScalingChart
 
@@ -32,10 +33,11 @@ class FinishingHandle:
         pass
 
 
-class FinishingSupervisor:
+class FinishingSupervisor(Supervisor):
     """Plays a whole run: its events end with the final one."""
 
     def __init__(self, *events: Event):
+        super().__init__(spares=False)
         self.events = (Started(pid=4242, pgid=4242, t=0.0), Phase(name="fit", t=0.0), *events)
 
     async def start(self, spec):

@@ -9,6 +9,7 @@ from textual.pilot import Pilot
 
 from cpulab.engine.events import Cancelled, Event, Phase, Progress, Result, Started
 from cpulab.engine.spec import RunSpec
+from cpulab.engine.supervisor import Supervisor
 from cpulab.monitor.sampler import FakeSampler
 from cpulab.ui.app import CpulabApp
 
@@ -44,8 +45,9 @@ class ScriptedHandle:
         self._stop.set()
 
 
-class ScriptedSupervisor:
+class ScriptedSupervisor(Supervisor):
     def __init__(self, events: tuple[Event, ...] = FITTING):
+        super().__init__(spares=False)
         self.events = events
         self.specs: list[RunSpec] = []
 
@@ -57,6 +59,8 @@ class ScriptedSupervisor:
 def make_app(cores: int = 2, **options) -> CpulabApp:
     """An app on a fake machine of `cores` cores, with a stopped clock and no animations."""
     options.setdefault("sampler", FakeSampler.pattern(cores))
+    # A spare runner per app would import scikit-learn beside every test: one test has it.
+    options.setdefault("supervisor", Supervisor(spares=False))
     app = CpulabApp(clock=lambda: 0.0, **options)
     app.animation_level = "none"
     return app

@@ -25,7 +25,7 @@ from cpulab.engine.events import (
     Result,
     parse_event,
 )
-from cpulab.engine.spec import RunSpec, SweepSpec
+from cpulab.engine.spec import SPARE_ARGUMENT, RunSpec, SweepSpec
 from cpulab.engine.treemeter import group, remove_joblib_folders, terminate, tree
 
 RUNNER_COMMAND = (sys.executable, "-m", "cpulab.engine.runner")
@@ -184,23 +184,75 @@ class RunHandle:
 
 
 class Supervisor:
-    """Starts runs. `command` is the runner to start, injectable for tests."""
+    """Starts runs. `command` is the runner to start, injectable for tests.
 
-    def __init__(self, command: Sequence[str] = RUNNER_COMMAND, env: dict | None = None):
+    `prepare()` starts the next run's runner ahead of time (a spare): it imports
+    scikit-learn while nobody waits, and `start` hands it the spec. Only the standard
+    runner knows how to wait for a spec; a spare lives on the event loop that made it.
+    """
+
+    def __init__(
+        self,
+        command: Sequence[str] = RUNNER_COMMAND,
+        env: dict | None = None,
+        spares: bool | None = None,  # default: only for the standard runner
+    ):
         self.command = tuple(command)
         self.env = env
+        self.spares = self.command == RUNNER_COMMAND if spares is None else spares
+        self._spare: asyncio.subprocess.Process | None = None
+        self._spare_lock: asyncio.Lock | None = None  # made on the loop that uses it
 
-    async def start(self, spec: RunSpec | SweepSpec) -> RunHandle:
-        proc = await asyncio.create_subprocess_exec(
+    async def _spawn(self, argument: str, stdin: int) -> asyncio.subprocess.Process:
+        return await asyncio.create_subprocess_exec(
             *self.command,
-            json.dumps(spec.to_dict()),
-            stdin=asyncio.subprocess.DEVNULL,
+            argument,
+            stdin=stdin,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             start_new_session=True,  # its own process group, away from the terminal's Ctrl-C
             env=self.env,
             limit=LINE_LIMIT,
         )
+
+    @property
+    def _lock(self) -> asyncio.Lock:
+        # A run asked for while a spare is being spawned waits for it and takes it, rather
+        # than leave it importing beside the run it measures.
+        if self._spare_lock is None:
+            self._spare_lock = asyncio.Lock()
+        return self._spare_lock
+
+    async def prepare(self) -> None:
+        """Have a spare runner waiting, unless one is already."""
+        async with self._lock:
+            if self.spares and (self._spare is None or self._spare.returncode is not None):
+                self._spare = await self._spawn(SPARE_ARGUMENT, asyncio.subprocess.PIPE)
+
+    @property
+    def spare_pid(self) -> int | None:
+        return self._spare.pid if self._spare is not None else None
+
+    def discard_spare(self) -> None:
+        """End the spare runner, if any, with whatever it started: the app is closing."""
+        spare, self._spare = self._spare, None
+        if spare is not None and spare.returncode is None:
+            terminate(tree(spare.pid), grace=0.5)
+
+    async def start(self, spec: RunSpec | SweepSpec) -> RunHandle:
+        payload = json.dumps(spec.to_dict())
+        async with self._lock:
+            proc, self._spare = self._spare, None
+        if proc is not None:
+            try:
+                assert proc.stdin is not None
+                proc.stdin.write(payload.encode() + b"\n")
+                await proc.stdin.drain()
+                proc.stdin.close()
+            except (BrokenPipeError, ConnectionResetError):  # it died while waiting
+                proc = None
+        if proc is None:
+            proc = await self._spawn(payload, asyncio.subprocess.DEVNULL)
         points = len(spec.points) if isinstance(spec, SweepSpec) else 1
         return RunHandle(proc, points, self.env)
 

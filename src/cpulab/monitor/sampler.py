@@ -71,6 +71,8 @@ class Sampler(Protocol):
 
     def watch(self, pid: int | None) -> None: ...
 
+    def count_as_own(self, pid: int | None) -> None: ...
+
     def sample(self) -> CoreSample: ...
 
 
@@ -88,8 +90,10 @@ class PsutilSampler:
         self.budget = budget or core_budget()
         self._clock = clock
         self._own = psutil.Process(os.getpid())
+        self._spare_seconds: dict[int, tuple[float, float]] = {}
         self._watched: int | None = None
         self._root: int | None = None
+        self._spare: psutil.Process | None = None  # a runner waiting for its run: ours
         self._procs: dict[int, psutil.Process] = {}
         self._seconds: dict[int, tuple[float, float]] = {}  # own and reaped-children CPU
         self._unreaped = 0.0  # CPU read from members that exited, not yet seen reaped
@@ -101,6 +105,15 @@ class PsutilSampler:
     def watch(self, pid: int | None) -> None:
         """Attribute CPU use to `pid` and its descendants from the next sample on."""
         self._watched = pid  # one assignment: safe while a sample runs in another thread
+
+    def count_as_own(self, pid: int | None) -> None:
+        """Count `pid`, a spare runner importing ahead of a run, as cpulab's own work, not
+        as other load on the machine. A spare that then runs is watched from that moment:
+        its imports were not the experiment."""
+        try:
+            self._spare = None if pid is None else psutil.Process(pid)
+        except psutil.Error:
+            self._spare = None
 
     def sample(self) -> CoreSample:
         wait = MIN_INTERVAL - (self._clock() - self._at)
@@ -138,8 +151,13 @@ class PsutilSampler:
         whole life; only the part not read while it ran is new.
         """
         if self._watched != self._root:
+            # A spare that now runs: its imports, counted as ours so far, stay ours.
+            spare_used = self._spare_seconds.get(self._watched)
             self._root, self._procs, self._seconds = self._watched, {}, {}
             self._unreaped = 0.0
+            if spare_used is not None:
+                self._seconds[self._watched] = spare_used
+                self._own_used = self._own_seconds()  # its leaving our CPU is no drop
         if self._root is None:
             return 0.0
         try:
@@ -167,10 +185,20 @@ class PsutilSampler:
         return used + lost
 
     def _own_seconds(self) -> float:
-        """cpulab's own CPU, with the runs it has reaped: their last moments are lost
-        to the tree's readings and would otherwise show up as other work."""
+        """cpulab's own CPU, with the runs it has reaped (their last moments are lost to
+        the tree's readings and would otherwise show up as other work) and its spare."""
         times = self._own.cpu_times()
-        return times.user + times.system + times.children_user + times.children_system
+        used = times.user + times.system + times.children_user + times.children_system
+        spare = self._spare
+        self._spare_seconds = {}
+        if spare is not None:
+            try:
+                times = spare.cpu_times()
+            except psutil.Error:
+                return used
+            self._spare_seconds[spare.pid] = (times.user + times.system, 0.0)
+            used += times.user + times.system
+        return used
 
 
 def _delta(before, after) -> dict[str, float]:
@@ -214,6 +242,7 @@ class FakeSampler:
             logical=count, affinity=tuple(range(count)), quota=None, env_limit=None
         )
         self.watched: int | None = None
+        self.spare: int | None = None
         self._samples = cycle(
             [
                 CoreSample(
@@ -230,6 +259,9 @@ class FakeSampler:
 
     def watch(self, pid: int | None) -> None:
         self.watched = pid
+
+    def count_as_own(self, pid: int | None) -> None:
+        self.spare = pid
 
     def sample(self) -> CoreSample:
         return next(self._samples)

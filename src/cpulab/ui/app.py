@@ -31,13 +31,14 @@ from textual.widgets import (
 from textual.widgets.option_list import Option
 
 from cpulab.engine.errors import UsageError
-from cpulab.engine.events import Cancelled, Error, Event, Phase, Progress, Result
+from cpulab.engine.events import Cancelled, Error, Event, Phase, Progress, Result, WorkerLoad
 from cpulab.engine.machine import machine_facts
-from cpulab.engine.spec import RunSpec, SweepSpec
+from cpulab.engine.plugins import Catalogue
+from cpulab.engine.spec import RunOptions, RunSpec, SweepSpec
 from cpulab.engine.store import ResultStore
 from cpulab.engine.supervisor import RunHandle, Supervisor
 from cpulab.engine.sweep import SweepPlan
-from cpulab.engine.tasks import CATALOGUE, KNOB_TITLES, SCALES, Task
+from cpulab.engine.tasks import KNOB_TITLES, SCALES, Task
 from cpulab.monitor.sampler import DEFAULT_HZ, PsutilSampler, Sampler, check_sample_hz
 from cpulab.ui.messages import HistoryLoaded, RunEnded, RunEvent, SplitChanged
 from cpulab.ui.scaling import speedup
@@ -50,22 +51,32 @@ from cpulab.ui.widgets import (
     RunStatus,
     ScalingChart,
     SplitControl,
+    WorkerGrid,
 )
 
 FALLBACK_THEME = "textual-dark"  # should the shipped themes be missing
 HISTORY_LIMIT = 200  # earlier results shown at start: the newest of this machine
 
 
-def describe_task(task: Task) -> Text:
+def describe_task(task: Task, options: RunOptions) -> Text:
     knobs = " and ".join(KNOB_TITLES[k] for k in sorted(task.knobs, reverse=True))
     text = Text(task.title, style="bold")
     text.append(f"\n{task.description}\n")
     text.append(f"Uses {knobs}; scored by {task.metric}.", style="italic")
+    if task.origin != "built-in":
+        text.append(f"\nFrom {task.origin}.", style="italic")
+    if options.data is not None:
+        try:
+            task.check_data(options.data)
+        except UsageError as exc:
+            text.append(f"\n⚠ {exc}", style="bold")
+        else:
+            text.append(f"\nRuns on your data: {options.data.label}.", style="bold")
     return text
 
 
 def task_option(task: Task) -> Option:
-    prompt = Text(f"{task.name:<19}", style="bold")
+    prompt = Text(f"{task.name:<20}", style="bold")  # the longest name and a space
     prompt.append(task.title, style="italic")
     return Option(prompt, id=task.name)
 
@@ -94,8 +105,12 @@ class CpulabApp(App[None]):
         clock: Callable[[], float] = time.monotonic,
         themes: ThemeCatalog | None = None,
         store: ResultStore | None = None,
+        catalogue: Catalogue | None = None,
+        options: RunOptions | None = None,
     ) -> None:
         super().__init__()
+        self.catalogue = catalogue or Catalogue()  # the built-in tasks, unless given more
+        self.options = options or RunOptions()  # data, backend, threads: for every run
         self.store = store  # None: results live as long as the app
         self.sampler = sampler or PsutilSampler()
         self.supervisor = supervisor or Supervisor()
@@ -109,7 +124,7 @@ class CpulabApp(App[None]):
         self.theme = usable[0] if usable else FALLBACK_THEME
         self._theme_problem = None if self.theme == wanted else wanted
         self.available = self.sampler.budget.available
-        self.chosen_task: Task = next(iter(CATALOGUE.values()))
+        self.chosen_task: Task = next(iter(self.catalogue.tasks.values()))
         self.results: list[Result] = []
         self._points: tuple[RunSpec, ...] = ()  # what the current run measures
         self._sweep_id: int | None = None
@@ -123,11 +138,18 @@ class CpulabApp(App[None]):
         yield Header()
         with Horizontal(id="main"):
             with Vertical(id="side"):
-                yield OptionList(*(task_option(task) for task in CATALOGUE.values()), id="tasks")
+                yield OptionList(
+                    *(task_option(task) for task in self.catalogue.tasks.values()), id="tasks"
+                )
                 with VerticalScroll(id="about"):
                     yield Static(id="description")
                 with Vertical(id="controls"):
-                    yield SplitControl(self.available, id="split")
+                    yield SplitControl(
+                        self.available,
+                        blas_threads=self.options.blas_threads,
+                        dask=self.options.dask,
+                        id="split",
+                    )
                     with Horizontal(id="scale-row"):
                         yield Label("scale")
                         yield RadioSet(
@@ -143,6 +165,7 @@ class CpulabApp(App[None]):
                     yield RunStatus(id="status")
             with Vertical(id="work"):
                 yield CoreGrid(self.sampler.budget.affinity, id="cores")
+                yield WorkerGrid(id="workers")
                 with Vertical(id="outcomes"):
                     yield ResultsTable(id="results", cursor_type="row")
                     yield ScalingChart(id="chart")
@@ -156,6 +179,7 @@ class CpulabApp(App[None]):
             "#about": "About",
             "#controls": "Run",
             "#cores": "Cores",
+            "#workers": "Dask workers",
             "#results": "Results",
         }
         for selector, title in titles.items():
@@ -163,6 +187,8 @@ class CpulabApp(App[None]):
         self._title_chart()
         for problem in self.catalog.problems.values():
             self.notify(f"{problem}. Skipped.", title="Theme file", severity="warning", timeout=10)
+        for problem in self.catalogue.problems:
+            self.notify(problem, title="Plug-in left out", severity="warning", timeout=10)
         if self._theme_problem:
             self.notify(
                 f"Theme {self._theme_problem!r} could not be used; showing {self.theme}.",
@@ -174,6 +200,7 @@ class CpulabApp(App[None]):
         self.query_one("#tasks", OptionList).highlighted = 0
         self.set_interval(1 / self.sample_hz, self._take_sample)
         self.call_later(self._take_sample)
+        self.call_after_refresh(self._prepare_spare)
         if self.store is not None:
             self._load_history(self.store)
 
@@ -210,8 +237,8 @@ class CpulabApp(App[None]):
 
     @on(OptionList.OptionHighlighted, "#tasks")
     def _task_highlighted(self, message: OptionList.OptionHighlighted) -> None:
-        self.chosen_task = CATALOGUE[message.option_id]
-        self.query_one("#description", Static).update(describe_task(self.chosen_task))
+        self.chosen_task = self.catalogue.tasks[message.option_id]
+        self.query_one("#description", Static).update(describe_task(self.chosen_task, self.options))
         self.query_one(SplitControl).task = self.chosen_task
 
     @on(OptionList.OptionSelected, "#tasks")
@@ -253,7 +280,9 @@ class CpulabApp(App[None]):
             self.notify(control.problem or "choose a split", title="Cannot run", severity="error")
             return
         try:
-            spec = RunSpec.for_task(self.chosen_task, control.split, self.scale)
+            spec = RunSpec.for_task(
+                self.chosen_task, control.split, self.scale, options=self.options
+            )
         except UsageError as exc:
             self.notify(str(exc), title="Cannot run", severity="error")
             return
@@ -262,7 +291,7 @@ class CpulabApp(App[None]):
     def action_sweep(self) -> None:
         if self.running:
             return
-        dialog = SweepDialog(self.chosen_task, self.scale, self.available)
+        dialog = SweepDialog(self.chosen_task, self.scale, self.available, self.options)
         self.push_screen(dialog, self._sweep_planned)
 
     def _sweep_planned(self, plan: SweepPlan | None) -> None:
@@ -281,9 +310,25 @@ class CpulabApp(App[None]):
         self._show_running()
         self._run(spec)
 
+    @work(group="spare")
+    async def _prepare_spare(self) -> None:
+        """Have the next run's runner import scikit-learn now, while nobody waits for it.
+
+        Not with --blas-threads: the thread limits must be in the environment before the
+        BLAS and OpenMP libraries load, and a spare would load them first."""
+        if self.running or self.options.blas_threads is not None:
+            return
+        try:
+            await self.supervisor.prepare()
+        except OSError:
+            return  # a run starts its own runner, and reports why it cannot
+        if not self.running and self.is_running:
+            self.sampler.count_as_own(self.supervisor.spare_pid)
+
     @work(group="run", exclusive=True)
     async def _run(self, spec: RunSpec | SweepSpec) -> None:
         final: Event | None = None
+        self.sampler.count_as_own(None)  # a spare runs this: from now on it is the experiment
         try:
             handle = await self.supervisor.start(spec)
         except OSError as exc:
@@ -316,7 +361,12 @@ class CpulabApp(App[None]):
         handle = self._handle
         if handle is not None and not handle.finished:
             handle.kill()
+        self.sampler.count_as_own(None)
+        self.supervisor.discard_spare()
         self._end_sweep(handle.final if handle is not None else None)
+
+    def on_unmount(self) -> None:
+        self.supervisor.discard_spare()  # however the app ends
 
     async def action_quit(self) -> None:
         self.stop_run_now()
@@ -329,6 +379,11 @@ class CpulabApp(App[None]):
             self._phase, self._progress = event, None
         elif isinstance(event, Progress):
             self._progress = event
+        elif isinstance(event, WorkerLoad):
+            # On a cluster the live panel shows its workers instead of the local cores.
+            self.query_one(WorkerGrid).show(event)
+            self.query_one("#work").add_class("-cluster-live")
+            return
         elif isinstance(event, Result):
             self.results.append(event)
             self._show_results()
@@ -344,10 +399,12 @@ class CpulabApp(App[None]):
             self._show_running()
 
     def on_run_ended(self, message: RunEnded) -> None:
+        self.query_one("#work").remove_class("-cluster-live")
         self._end_sweep(message.final)
         self.sampler.watch(None)
         self._handle = None
         self.running = False
+        self._prepare_spare()
 
     def _end_sweep(self, final: Event | None) -> None:
         """Record once how the current sweep ended; no final event: the app stopped it."""
@@ -359,6 +416,8 @@ class CpulabApp(App[None]):
         else:
             status = "done" if isinstance(final, Result) else "failed"
         self._store_safely(lambda store: store.finish_sweep(sweep_id, status))
+        if isinstance(final, Error) and final.bad_input:
+            self._store_safely(lambda store: store.forget_sweep(sweep_id))
 
     def _store_safely(self, write: Callable[[ResultStore], object]):
         """A store that fails to write (disk full, locked) must not stop the lab."""
@@ -412,9 +471,19 @@ class CpulabApp(App[None]):
 
 
 def run_app(
-    theme: str | None = None, sample_hz: float | None = None, store: ResultStore | None = None
+    theme: str | None = None,
+    sample_hz: float | None = None,
+    store: ResultStore | None = None,
+    catalogue: Catalogue | None = None,
+    options: RunOptions | None = None,
 ) -> int:
-    app = CpulabApp(theme=theme, sample_hz=sample_hz or DEFAULT_HZ, store=store)
+    app = CpulabApp(
+        theme=theme,
+        sample_hz=sample_hz or DEFAULT_HZ,
+        store=store,
+        catalogue=catalogue,
+        options=options,
+    )
     try:
         app.run()
     finally:

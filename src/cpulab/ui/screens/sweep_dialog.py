@@ -10,6 +10,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, RadioSet, Static
 
 from cpulab.engine.errors import UsageError
+from cpulab.engine.spec import RunOptions
 from cpulab.engine.sweep import STRATEGIES, SweepPlan, default_strategy, parse_cores, splits_for
 from cpulab.engine.tasks import Task
 from cpulab.ui.widgets.choice_button import ChoiceButton
@@ -42,9 +43,12 @@ class SweepDialog(ModalScreen[SweepPlan | None]):
     }
     """
 
-    def __init__(self, task: Task, scale: str, available: int) -> None:
+    def __init__(
+        self, task: Task, scale: str, available: int, options: RunOptions | None = None
+    ) -> None:
         super().__init__()
         self.sweep_task, self.scale, self.available = task, scale, available
+        self.options = options or RunOptions()
         self.plan: SweepPlan | None = None
 
     def compose(self) -> ComposeResult:
@@ -121,6 +125,7 @@ class SweepDialog(ModalScreen[SweepPlan | None]):
             repeats=count("#sweep-repeats", "repeats"),
             warmup=count("#sweep-warmup", "warm-ups"),
             available=self.available,
+            options=self.options,
         )
         plan.spec()  # the same checks the run will meet
         return plan

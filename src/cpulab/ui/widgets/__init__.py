@@ -1,7 +1,7 @@
 """The app's widgets, each usable on its own."""
 
 from cpulab.ui.widgets.choice_button import ChoiceButton
-from cpulab.ui.widgets.core_grid import CoreGrid
+from cpulab.ui.widgets.core_grid import CoreGrid, WorkerGrid
 from cpulab.ui.widgets.results_table import ResultsTable
 from cpulab.ui.widgets.run_status import RunStatus
 from cpulab.ui.widgets.scaling_chart import ScalingChart
@@ -15,4 +15,5 @@ __all__ = [
     "RunStatus",
     "ScalingChart",
     "SplitControl",
+    "WorkerGrid",
 ]

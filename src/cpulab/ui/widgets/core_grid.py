@@ -18,6 +18,7 @@ from textual.reactive import reactive
 from textual.strip import Strip
 from textual.widget import Widget
 
+from cpulab.engine.events import WorkerLoad
 from cpulab.monitor.sampler import CoreSample
 
 SUMMARY_LINES = 2
@@ -101,10 +102,13 @@ class CoreGrid(Widget):
 
     sample: reactive[CoreSample | None] = reactive(None, layout=False)
 
+    unit = "cores"  # what each bar is
+
     def __init__(self, cpus: tuple[int, ...], *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.cpus = cpus
-        self.label_width = len(str(max(cpus, default=0)))
+        self.labels = tuple(map(str, cpus))
+        self.label_width = max(map(len, self.labels), default=1)
         self._strips: list[Strip] = []
         self._drawn: tuple[Size, CoreSample | None] | None = None  # what _strips show
         self._styles: dict[str, Style] = {}  # component styles over the widget's, per theme
@@ -143,7 +147,7 @@ class CoreGrid(Widget):
         else:
             lines += self._heat_rows(layout, percents)
         if layout.shown < count:
-            note = f"{count - layout.shown} more cores not shown: enlarge the window"
+            note = f"{count - layout.shown} more {self.unit} not shown: enlarge the window"
             lines.append([Segment(note, self._style("noisy"))])
         lines += [[]] * (height - len(lines))
         return [Strip(line).crop(0, width) for line in lines[:height]]
@@ -164,17 +168,11 @@ class CoreGrid(Widget):
         return self._style("low" if percent < 40 else "mid" if percent < 75 else "high")
 
     def _summary(self) -> list[list[Segment]]:
-        label, plain = self._style("label"), self._style("")
-        count = len(self.cpus)
+        first = self._levels()
         sample = self.sample
         if sample is None:
-            return [[Segment(f"{count} cores", label), Segment("  sampling…", plain)], []]
-        first = [Segment(f"{count} cores", label)]
-        for name, value in (("avg", sample.avg), ("min", sample.min), ("max", sample.max)):
-            first += [Segment(f"  {name} ", label), Segment(f"{value:.0f}%", self._level(value))]
-        for name, value in (("steal", sample.steal), ("iowait", sample.iowait)):
-            if value is not None and value >= 0.5:
-                first += [Segment(f"  {name} ", label), Segment(f"{value:.0f}%", plain)]
+            return [first, []]
+        label, plain = self._style("label"), self._style("")
         verdict = "quiet" if sample.quiet else "busy"  # short: it must fit 80 columns
         second = [
             Segment("experiment ", label),
@@ -185,6 +183,20 @@ class CoreGrid(Widget):
             Segment(verdict, self._style("quiet" if sample.quiet else "noisy")),
         ]
         return [first, second]
+
+    def _levels(self) -> list[Segment]:
+        """The first summary line: how many, then the average, least and most busy."""
+        label, plain = self._style("label"), self._style("")
+        first = [Segment(f"{len(self.cpus)} {self.unit}", label)]
+        sample = self.sample
+        if sample is None:
+            return [*first, Segment("  sampling…", plain)]
+        for name, value in (("avg", sample.avg), ("min", sample.min), ("max", sample.max)):
+            first += [Segment(f"  {name} ", label), Segment(f"{value:.0f}%", self._level(value))]
+        for name, value in (("steal", sample.steal), ("iowait", sample.iowait)):
+            if value is not None and value >= 0.5:
+                first += [Segment(f"  {name} ", label), Segment(f"{value:.0f}%", plain)]
+        return first
 
     def _bar_rows(self, layout: GridLayout, percents) -> list[list[Segment]]:
         label, track, plain = self._style("label"), self._style("track"), self._style("")
@@ -199,7 +211,7 @@ class CoreGrid(Widget):
                 full, part = divmod(round(percent / 100 * layout.bar_width * 8), 8)
                 fill = "█" * full + (EIGHTHS[part] if part else "")
                 line += [
-                    Segment(f"{self.cpus[index]:>{self.label_width}} ", label),
+                    Segment(f"{self.labels[index]:>{self.label_width}} ", label),
                     Segment(fill, self._level(percent)),
                     Segment("·" * (layout.bar_width - len(fill)), track),
                     Segment(f" {percent:>3.0f}%", plain),
@@ -213,7 +225,7 @@ class CoreGrid(Widget):
         for row in range(layout.rows):
             start = row * layout.per_row
             stop = min(start + layout.per_row, layout.shown)
-            line = [Segment(f"{self.cpus[start]:>{self.label_width}} ", label)]
+            line = [Segment(f"{self.labels[start]:>{self.label_width}} ", label)]
             for index in range(start, stop):
                 if index > start and (index - start) % GROUP == 0:
                     line.append(Segment(" ", self._style("")))
@@ -222,3 +234,43 @@ class CoreGrid(Widget):
                 line.append(Segment(glyph, self._level(percent)))
             rows.append(line)
         return rows
+
+
+class WorkerGrid(CoreGrid):
+    """Each Dask worker's CPU as its scheduler reports it, in the core grid's layout: on a
+    cluster the local cores say little about the run. Call `show` with each WorkerLoad."""
+
+    unit = "workers"
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__((), id=id)
+        self.threads = 0
+
+    def show(self, load: WorkerLoad) -> None:
+        workers = load.workers
+        if len(workers) != len(self.cpus):
+            self.cpus = tuple(range(len(workers)))
+            self.labels = tuple(f"w{index}" for index in self.cpus)
+            self.label_width = max(map(len, self.labels), default=1)
+            self.refresh(layout=True)
+        self.threads = sum(max(int(w.get("threads", 1)), 1) for w in workers)
+        # A worker's CPU is in percent of one core; a bar shows it against its threads.
+        self.sample = CoreSample(
+            cpus=self.cpus,
+            percents=tuple(
+                min(float(w.get("cpu", 0.0)) / max(int(w.get("threads", 1)), 1), 100.0)
+                for w in workers
+            ),
+            tree_cores=sum(float(w.get("cpu", 0.0)) for w in workers) / 100,
+        )
+
+    def _summary(self) -> list[list[Segment]]:
+        label, plain = self._style("label"), self._style("")
+        second = [Segment("from the scheduler", label)]
+        if self.sample is not None:
+            second = [
+                Segment("cluster ", label),
+                Segment(f"{self.sample.tree_cores:.1f}", plain),
+                Segment(f" of {self.threads} threads busy, as its scheduler reports", label),
+            ]
+        return [self._levels(), second]

@@ -20,6 +20,8 @@ def result_row(result: Result, results: Sequence[Result]) -> tuple:
     gain = speedup(result, results)
     stats = PointStats.of(result.fit_times)
     task = result.task if result.scale == "small" else f"{result.task} ({result.scale})"
+    if result.variant:
+        task += f" [{result.variant}]"
     score = "-" if result.score is None else f"{result.score:.3f} {result.metric}"
     flags = ", ".join(FLAG_TITLES.get(flag, flag) for flag in result.flags)
     return (

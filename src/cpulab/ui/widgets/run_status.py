@@ -6,6 +6,7 @@ from textual.content import Content
 from textual.widgets import Static
 
 from cpulab.engine.events import Cancelled, Error, Phase, Progress, Result
+from cpulab.engine.export import model_scores
 from cpulab.engine.spec import RunSpec
 from cpulab.ui.widgets.results_table import FLAG_TITLES
 
@@ -72,6 +73,8 @@ class RunStatus(Static):
         text = f"✓ {result.task} {result.train} x {result.eval}: {result.fit_time:.3f} s"
         if gain is not None:
             text += f", {gain:.2f}x the 1 x 1 speed"
+        if per_model := model_scores(result):
+            text += f"\n{result.metric}: {per_model}"
         flags = ", ".join(FLAG_TITLES.get(flag, flag) for flag in result.flags)
         self._show(
             "-done", Content.assemble(text, (f"\n⚠ {flags}", "$text-warning") if flags else "")

@@ -17,6 +17,17 @@ from cpulab.ui.messages import SplitChanged
 
 NESTED = "Training threads inside evaluation workers are not capped: they compete for cores."
 OVER = "More workers than cores: they take turns."
+BLAS = "Each thread may start as many BLAS/OpenMP threads as --blas-threads allows."
+DASK = "Dask runs the evaluation: joblib ignores n_jobs, the cluster's workers are the cores."
+GAUGE_WIDTH = 12
+
+
+def gauge(demand: int, available: int) -> str:
+    """A bar of the threads asked for against the cores: full at one thread per core."""
+    filled = round(GAUGE_WIDTH * min(demand / available, 1.0) * 8)
+    full, part = divmod(filled, 8)
+    bar = "█" * full + (" ▏▎▍▌▋▊▉"[part] if part else "")
+    return f"▕{bar:<{GAUGE_WIDTH}}▏" + ("▶" if demand > available else "")
 
 
 class CoreInput(Input):
@@ -68,9 +79,13 @@ class SplitControl(Widget):
 
     task: reactive[Task | None] = reactive(None)
 
-    def __init__(self, available: int, *, id: str | None = None) -> None:
+    def __init__(
+        self, available: int, *, blas_threads: int | None = None, dask: str | None = None,
+        id: str | None = None,
+    ) -> None:  # fmt: skip
         super().__init__(id=id)
         self.available = available
+        self.blas_threads, self.dask = blas_threads, dask
         self.split: CoreSplit | None = None
         self.problem: str | None = None
 
@@ -103,10 +118,24 @@ class SplitControl(Widget):
             verdict.set_class(True, "-error").set_class(False, "-warning")
         else:
             self.split, self.problem = split, None
-            text = f"= {split.total} of {split.available} cores"
-            if split.oversubscribed:
-                why = NESTED if split.train > 1 and split.eval > 1 else OVER
-                text = f"⚠ {text}: oversubscribed. {why}"
-            verdict.update(text)
-            verdict.set_class(False, "-error").set_class(split.oversubscribed, "-warning")
+            verdict.update(self._verdict(split))
+            over = self.dask is None and split.demand(self.blas_threads) > split.available
+            verdict.set_class(False, "-error").set_class(over, "-warning")
         self.post_message(SplitChanged(self.split, self.problem))
+
+    def _verdict(self, split: CoreSplit) -> str:
+        """The oversubscription gauge: threads asked for (workers x threads x BLAS) against
+        the cores, and why more than one per core is asked for."""
+        if self.dask is not None:
+            return f"Dask {self.dask}. {DASK}"
+        demand = split.demand(self.blas_threads)
+        blas = f" x {self.blas_threads} BLAS" if self.blas_threads else ""
+        text = f"{gauge(demand, split.available)} {split.train} x {split.eval}{blas}"
+        text += f" = {demand} of {split.available} cores"
+        if demand <= split.available:
+            return text
+        if split.total > split.available:
+            why = NESTED if split.train > 1 and split.eval > 1 else OVER
+        else:
+            why = BLAS
+        return f"{text}\n⚠ oversubscribed {demand / split.available:.1f}x. {why}"
