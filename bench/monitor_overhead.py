@@ -1,12 +1,13 @@
 """CPU the app itself uses while it watches, and what one core sample costs.
 
-    python bench/monitor_overhead.py --seconds 10
+    python bench/monitor_overhead.py --seconds 10 --runs 3
 
 Three cases, each the app on a 160x50 pseudo-terminal at the default 4 samples a second:
 - `real`: the real sampler on this machine, with a full-scale grid-search 1 x 2 running;
 - `fake-64`, `fake-256`: a fake sampler whose 64 or 256 cores change every sample.
 For each, the app process's own CPU time (its children excluded) over the window, as a
-percentage of one core. Targets: at most 2 % at 64 cores, 4 % at 256. Then the real
+percentage of one core, median of --runs. (The kernel counts CPU time in ticks of 10 ms: over
+10 s one tick is 0.1 % of a core.) Targets: at most 2 % at 64 cores, 4 % at 256. Then the real
 sampler's CPU cost per sample (thread CPU time around `sample()`, its pacing sleep excluded).
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import statistics
 import sys
 import tempfile
 import time
@@ -72,7 +74,6 @@ def child(case: str, seconds: float, report: Path) -> int:
 
 def sample_cost(samples: int = 40) -> tuple[float, float]:
     """Median and max thread-CPU milliseconds of one real sample on this machine."""
-    import statistics
 
     from cpulab.monitor.sampler import MIN_INTERVAL, PsutilSampler
 
@@ -90,6 +91,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--cases", default="real,fake-64,fake-256")
+    parser.add_argument("--runs", type=int, default=3, help="of each case; the median counts")
     parser.add_argument("--child", nargs=2, metavar=("CASE", "REPORT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -97,13 +99,18 @@ def main() -> int:
     work = Path(tempfile.mkdtemp())
     env = {"CPULAB_DB": str(work / "r.sqlite")}
     for case in args.cases.split(","):
-        report = work / f"{case}.json"
-        command = [sys.executable, __file__, "--seconds", str(args.seconds),
-                   "--child", case, str(report)]  # fmt: skip
-        run_on_terminal(command, (160, 50), timeout=args.seconds + 60, env=env)
-        data = json.loads(report.read_text())
-        during = " (a run going throughout)" if data["running"] else ""
-        print(f"{case}: {data['percent']:.2f} % of one core{during}")
+        percents, running = [], True
+        for attempt in range(args.runs):
+            report = work / f"{case}-{attempt}.json"
+            command = [sys.executable, __file__, "--seconds", str(args.seconds),
+                       "--child", case, str(report)]  # fmt: skip
+            run_on_terminal(command, (160, 50), timeout=args.seconds + 60, env=env)
+            data = json.loads(report.read_text())
+            percents.append(data["percent"])
+            running = running and data["running"]
+        during = " (a run going throughout)" if running else ""
+        each = ", ".join(f"{p:.2f}" for p in percents)
+        print(f"{case}: median {statistics.median(percents):.2f} % of one core{during} ({each})")
     median, most = sample_cost()
     print(f"one real sample: median {median:.2f} ms CPU, max {most:.2f} ms")
     return 0

@@ -101,7 +101,10 @@ class JoblibExecution:
         self.backend = backend
         self.blas_threads = blas_threads
         self.pool_jobs = 1  # the loky pool joblib keeps between calls, 1 when none
-        self.runner_pools: list[dict[str, Any]] = []  # as of the latest measured call
+        # As the first measured call found them: reading them takes milliseconds, which a
+        # sweep of short calls would pay at every call, and the limits stay the same.
+        self.runner_pools: list[dict[str, Any]] = []
+        self._pools_read = False
         self._worker_pools: dict[int, list[dict[str, Any]]] = {}  # by the pool's n_jobs
 
     def limit_threads(self) -> None:
@@ -149,7 +152,8 @@ class JoblibExecution:
                 from threadpoolctl import threadpool_limits
 
                 stack.enter_context(threadpool_limits(self.blas_threads))
-            self.runner_pools = thread_pools()
+            if not self._pools_read:
+                self.runner_pools, self._pools_read = thread_pools(), True
             stack.enter_context(self.configured())
             yield
 

@@ -56,12 +56,19 @@ def thread_pools() -> list[dict]:
     ]
 
 
-def library_facts() -> dict:
-    """Library versions and the BLAS/OpenMP thread pools loaded. Call in the child."""
-    versions = {}
+@cache
+def library_versions() -> dict[str, str | None]:
+    """Installed versions, read once: reading package metadata takes milliseconds, and a
+    sweep reports them with every point."""
+    versions: dict[str, str | None] = {}
     for name in LIBRARIES:
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = None
-    return {"libraries": versions, "threadpools": thread_pools()}
+    return versions
+
+
+def library_facts() -> dict:
+    """Library versions and the BLAS/OpenMP thread pools loaded. Call in the child."""
+    return {"libraries": dict(library_versions()), "threadpools": thread_pools()}

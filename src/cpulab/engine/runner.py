@@ -33,7 +33,7 @@ from cpulab.engine.datafile import DataSpec
 from cpulab.engine.errors import UsageError
 from cpulab.engine.events import Error, Event, Phase, Progress, Result, Started
 from cpulab.engine.load import LOAD_KEYS, cpu_seconds, noisy
-from cpulab.engine.machine import library_facts, machine_facts
+from cpulab.engine.machine import library_facts, library_versions, machine_facts
 from cpulab.engine.plugins import import_builder
 from cpulab.engine.spec import SPARE_ARGUMENT, RunSpec, plan_from_dict
 from cpulab.engine.treemeter import TreeMeter, kill_own_children, remove_joblib_folders
@@ -353,11 +353,14 @@ READY_MODULES = ("cpulab.engine.workloads",)  # scikit-learn and the built-in ta
 
 
 def _wait_for_spec() -> str | None:
-    """Import what nearly every run needs, then wait for the spec; None if it never comes."""
+    """Import and look up what nearly every run needs, then wait for the spec; None if it
+    never comes."""
     for name in READY_MODULES:
         # A failure here is reported by the run's own import of the same module.
         with contextlib.suppress(Exception):
             importlib.import_module(name)
+    machine_facts()
+    library_versions()
     return sys.stdin.readline() or None
 
 

@@ -205,8 +205,8 @@ class CoreGrid(Widget):
             line: list[Segment] = []
             # Column-major, as btop does: core ids run down each column.
             for index in range(row, len(self.cpus), layout.rows):
-                if line:
-                    line.append(Segment(" " * GAP, plain))
+                if line:  # the gap joins the percentage before it: one segment fewer
+                    line[-1] = Segment(line[-1].text + " " * GAP, plain)
                 percent = percents[index]
                 full, part = divmod(round(percent / 100 * layout.bar_width * 8), 8)
                 fill = "█" * full + (EIGHTHS[part] if part else "")
