@@ -408,8 +408,13 @@ class LiveView:
 def print_result(result: Result) -> None:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table(title=f"{result.title} ({result.scale})", title_justify="left")
+    # Text, not markup: a plug-in's title or a data file's name may hold brackets.
+    title = Text(
+        f"{result.title} ({result.scale})" + (f" [{result.variant}]" if result.variant else "")
+    )
+    table = Table(title=title, title_justify="left")
     table.add_column("", style="bold")
     table.add_column("")
     stats = PointStats.of(result.fit_times)

@@ -46,8 +46,28 @@ SEED_ROWS = "".join(f"{i},{i % 7}.5,{(i * 3) % 11}.25,{i % 2}\n" for i in range(
 def test_a_headed_file_is_described_by_its_column_names(tmp_path):
     path = write(tmp_path, "a,b,price\n1,2,3.5\n4,5,6.5\n")
     spec = data_spec(path, "price", ["a"])
-    assert spec == DataSpec(path=str(path), target="price", drop=("a",), header=True, delimiter=",")
+    assert spec == DataSpec(
+        path=str(path), target="price", drop=("a",), header=True, delimiter=",",
+        shown_kind="regression",  # 3.5 is no class label
+    )  # fmt: skip
     assert spec.label == "data.csv:price"
+
+
+@pytest.mark.parametrize(
+    ("target", "shown"),
+    [("1.5\n2\n", "regression"), ("yes\nno\n", "classification"), ("1\n2\nNA\n", None)],
+)
+def test_the_first_rows_settle_the_kind_only_where_every_row_would(tmp_path, target, shown):
+    rows = "".join(f"{i},{value}\n" for i, value in enumerate(target.split()))
+    assert data_spec(write(tmp_path, "a,y\n" + rows), "y").shown_kind == shown
+    assert data_spec(write(tmp_path, "a,y\n" + rows), "y", kind="classification").shown_kind is None
+
+
+def test_a_task_refuses_data_whose_first_rows_show_the_wrong_kind(tmp_path):
+    spec = data_spec(write(tmp_path, "a,price\n1,2.5\n2,3.5\n"), "price")
+    with pytest.raises(UsageError, match="rf-train needs a classification target; price holds"):
+        CATALOGUE["rf-train"].check_data(spec)
+    CATALOGUE["compare-regressors"].check_data(spec)
 
 
 def test_a_headerless_file_names_columns_by_position(tmp_path):

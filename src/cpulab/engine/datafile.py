@@ -55,6 +55,9 @@ class DataSpec:
     kind: str | None = None  # None: inferred from the target column
     header: bool = True  # the first row names the columns
     delimiter: str = ","
+    # The kind the first rows already settle, without --kind: a target holding text is
+    # classes, one holding a fraction is regression. None where only every row can tell.
+    shown_kind: str | None = None
 
     @property
     def label(self) -> str:
@@ -119,7 +122,18 @@ def data_spec(
         kind=kind,
         header=header,
         delimiter=delimiter,
+        shown_kind=None if kind else _shown_kind([row[target_index] for _, row in rows]),
     )
+
+
+def _shown_kind(values: list[str]) -> str | None:
+    """What a sample of the target settles under `infer_kind`'s rule, if anything."""
+    if any(_is_text(value) for value in values):
+        return "classification"
+    numbers = [n for n in map(_number, values) if n is not None and math.isfinite(n)]
+    if any(not n.is_integer() for n in numbers):
+        return "regression"
+    return None
 
 
 def find_column(name: str, columns: list[str], header: bool, source: str) -> int:

@@ -52,6 +52,8 @@ class Task:
                 f"{self.name} needs a {self.data_kind} target, not --kind {data.kind} "
                 f"(use {_task_for(data.kind)}, or --kind {self.data_kind})"
             )
+        if data.shown_kind is not None:  # what the runner would find, found sooner
+            self.check_data_kind(data.shown_kind, data.target, data.shown_kind == "regression")
 
     def check_data_kind(self, kind: str, target: str, numeric: bool) -> None:
         """The runner's check of the kind it found in every row of the target."""

@@ -25,7 +25,7 @@ def result_row(result: Result, results: Sequence[Result]) -> tuple:
     score = "-" if result.score is None else f"{result.score:.3f} {result.metric}"
     flags = ", ".join(FLAG_TITLES.get(flag, flag) for flag in result.flags)
     return (
-        task,
+        Text(task),  # not markup: a variant is written in brackets
         Text(str(result.train), justify="right"),
         Text(str(result.eval), justify="right"),
         Text(f"{stats.median:.3f} s", justify="right"),
