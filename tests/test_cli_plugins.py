@@ -153,3 +153,40 @@ def test_a_missing_task_file_is_one_line_and_exit_2(tmp_path):
 def test_run_without_a_task_or_task_file_is_one_line_and_exit_2():
     line = refused(cpulab("run"))
     assert "name the task to run" in line
+
+
+DATA_TASK = '''"""A tree on your rows.
+
+A decision tree scored by 4-fold cross-validation on the rows --data gives.
+"""
+
+from sklearn.tree import DecisionTreeClassifier
+
+from cpulab.api import Experiment, Setting
+
+DATA_KIND = "classification"
+
+
+def cpulab_task(setting: Setting) -> Experiment:
+    data = setting.data
+    return Experiment(DecisionTreeClassifier(random_state=0), data.X, data.y, cv=4)
+'''
+
+
+def test_a_task_file_that_declares_a_data_kind_runs_on_the_users_rows(tmp_path):
+    task_file = tmp_path / "tree_task.py"
+    task_file.write_text(DATA_TASK)
+    rows = "".join(f"{i % 7},{(i * 3) % 5},{'yes' if i % 7 > 3 else 'no'}\n" for i in range(80))
+    (tmp_path / "rows.csv").write_text("a,b,label\n" + rows)
+    out = cpulab(
+        "run", "--task-file", str(task_file), "--data", str(tmp_path / "rows.csv"),
+        "--target", "label", "--json",
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert result["variant"] == "rows.csv:label" and result["details"]["folds"] == 4
+    regression = tmp_path / "amounts.csv"
+    regression.write_text("a,amount\n1,2.5\n2,3.5\n3,4.5\n")
+    line = refused(cpulab("run", "--task-file", str(task_file), "--data", str(regression),
+                          "--target", "amount"))  # fmt: skip
+    assert "tree-task needs a classification target; amount holds numbers" in line

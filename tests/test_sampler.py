@@ -85,6 +85,31 @@ def test_the_watched_tree_is_attributed_including_children_started_later():
         parent.wait()
 
 
+def test_a_spare_counts_as_ours_until_it_runs_and_then_from_that_moment():
+    # Busy for a second (its "imports"), then idle, as a spare waiting for its spec is.
+    spare = subprocess.Popen(
+        [sys.executable, "-c", "import time\nend = time.time() + 1\nwhile time.time() < end: "
+         "pass\ntime.sleep(30)"]
+    )  # fmt: skip
+    try:
+        sampler = PsutilSampler()
+        sampler.count_as_own(spare.pid)
+        sampler.sample()
+        time.sleep(1.2)
+        busy = sampler.sample()
+        assert busy.other_cores < 0.3  # its work was cpulab's own, not other load
+        sampler.watch(spare.pid)  # handed a run: the experiment from now on
+        handed = sampler.sample()
+        time.sleep(0.3)
+        idle = sampler.sample()
+        for sample in (handed, idle):
+            assert sample.tree_cores < 0.3  # its past second is not counted as the run's
+            assert sample.other_cores < 0.3
+    finally:
+        spare.kill()
+        spare.wait()
+
+
 def test_a_vanished_process_is_tolerated():
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     child.wait()

@@ -26,6 +26,7 @@ from cpulab.engine.export import (
     model_scores,
     point_notes,
     scaling_rows,
+    task_label,
     write_export,
 )
 from cpulab.engine.plugins import load_catalogue
@@ -411,9 +412,8 @@ def print_result(result: Result) -> None:
     from rich.text import Text
 
     # Text, not markup: a plug-in's title or a data file's name may hold brackets.
-    title = Text(
-        f"{result.title} ({result.scale})" + (f" [{result.variant}]" if result.variant else "")
-    )
+    variant = f" [{result.variant}]" if result.variant else ""
+    title = Text(f"{result.title} ({result.scale}){variant}")
     table = Table(title=title, title_justify="left")
     table.add_column("", style="bold")
     table.add_column("")
@@ -564,6 +564,7 @@ def cmd_history(args: argparse.Namespace) -> int:
     from rich.box import SIMPLE_HEAD
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     machine = _machine_filter(args.machine)
     with ResultStore.open(args.db) as store:
@@ -590,7 +591,7 @@ def cmd_history(args: argparse.Namespace) -> int:
         table.add_row(
             str(stored.id),
             datetime.fromtimestamp(stored.created_at).strftime("%m-%d %H:%M"),
-            f"{r.task} ({r.scale})",
+            Text(f"{task_label(r)} ({r.scale})"),  # not markup: a variant is in brackets
             f"{r.train} x {r.eval}",
             f"{r.fit_time:.3f}",
             "-" if r.score is None else f"{r.score:.4g}",
@@ -619,17 +620,19 @@ def cmd_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_demo() -> int:
-    """What `cpulab` does off a terminal: a quick scaling check of the first task."""
-    args = build_parser().parse_args(["sweep", "rf-train", "--repeats", "1", "--warmup", "0"])
-    return cmd_sweep(args)
+def cmd_demo(args: argparse.Namespace) -> int:
+    """What `cpulab` does off a terminal: a quick scaling check of the first task, with
+    the options given (data, backend, store ...) as the app would have used them."""
+    demo = build_parser().parse_args(["sweep", "rf-train", "--repeats", "1", "--warmup", "0"])
+    vars(demo).update((key, value) for key, value in vars(args).items() if key != "command")
+    return cmd_sweep(demo)
 
 
 def open_app(args: argparse.Namespace) -> int:
     from cpulab.ui.app import run_app
 
     catalogue = load_catalogue(args.task_files)
-    options = run_options(args)
+    options = run_options(args).check()  # refused here, not at every run in the app
     with ResultStore.open(args.db) as store:
         return run_app(
             theme=args.theme,
@@ -655,7 +658,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command is None:
             if sys.stdin.isatty() and sys.stdout.isatty():
                 return open_app(args)
-            return cmd_demo()
+            return cmd_demo(args)
         return COMMANDS[args.command](args)
     except UsageError as exc:
         print(f"cpulab: error: {one_line(str(exc))}", file=sys.stderr)

@@ -120,6 +120,10 @@ ARGUMENTS = [
     bad("export", "--out", "/", says="cannot write /"),
     bad("history", "--machine", says="argument --machine: expected one argument"),
     bad("--theme", "nosuch", says="argument --theme: unknown theme 'nosuch'"),
+    # The app's own options: off a terminal the demo sweep honours them, so checks them.
+    bad("--backend", "foo", says="unknown backend 'foo'"),
+    bad("--blas-threads", "0", says="BLAS threads must be at least 1, not 0"),
+    bad("--dask", "local:2", says="a sweep cannot run on Dask"),
     bad(
         "--theme",
         "mine",

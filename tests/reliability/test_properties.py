@@ -197,7 +197,7 @@ def test_any_arguments_are_accepted_or_refused_in_one_line(argv):
     out, err = io.StringIO(), io.StringIO()
     with (
         mock.patch.dict(cli.COMMANDS, CHECKS_ONLY),
-        mock.patch.object(cli, "cmd_demo", lambda: cli.EXIT_OK),
+        mock.patch.object(cli, "cmd_demo", lambda args: cli.EXIT_OK),
         contextlib.redirect_stdout(out),
         contextlib.redirect_stderr(err),
     ):

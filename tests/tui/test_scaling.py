@@ -48,3 +48,19 @@ def test_speedup_series_leave_out_tasks_without_a_baseline():
 def test_a_lone_1x1_point_is_a_series_of_its_own():
     series = scaling_series([make_result("digits-svc", 1, 1, 3.0)], as_speedup=True)
     assert [(s.label, s.points) for s in series] == [("digits-svc", ((1, 1.0),))]
+
+
+def test_results_on_other_data_or_options_never_share_a_baseline():
+    def on(path: str, drop: list[str], backend: str = "loky", variant: str = "x.csv:y"):
+        data = {"path": path, "target": "y", "drop": drop, "kind": None}
+        return {"variant": variant, "options": {"data": data, "backend": backend}}
+
+    base = make_result("cv-eval", 1, 1, 4.0, **on("/a/x.csv", []))
+    same = make_result("cv-eval", 1, 2, 2.0, **on("/a/x.csv", []))
+    other_dir = make_result("cv-eval", 1, 2, 1.0, **on("/b/x.csv", []))
+    other_drop = make_result("cv-eval", 1, 2, 1.0, **on("/a/x.csv", ["id"]))
+    threads = make_result("cv-eval", 1, 2, 1.0, variant="threading")
+    results = [base, same, other_dir, other_drop, threads]
+    assert speedup(same, results) == 2.0
+    assert [speedup(r, results) for r in (other_dir, other_drop, threads)] == [None] * 3
+    assert len(scaling_series(results, as_speedup=False)) == 4

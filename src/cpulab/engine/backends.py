@@ -233,8 +233,8 @@ class DaskExecution(JoblibExecution):
         while True:
             try:
                 workers = self.client.scheduler_info(n_workers=-1)["workers"]
-            except OSError:
-                return  # a lost scheduler fails the measured call, which says why
+            except Exception:  # a lost scheduler fails the measured call, which says why
+                return
             self.emit(WorkerLoad(t=time.time(), workers=worker_loads(workers)))
             if self._stop.wait(WORKER_LOAD_INTERVAL):
                 return

@@ -38,6 +38,7 @@ CSV_COLUMNS = (
     "point_id", "sweep_id", "created_at", "machine", "task", "scale", "strategy", "train",
     "eval", "cores", "n", "median_s", "min_s", "max_s", "mad_s", "speedup", "efficiency",
     "karp_flatt", "score", "metric", "cpu_time_s", "peak_rss_bytes", "workers_s", "flags",
+    "variant",
 )  # fmt: skip
 
 
@@ -142,6 +143,7 @@ def _csv_row(stored: StoredPoint, machine: str, strategy: str, point: ScalingPoi
         "peak_rss_bytes": r.peak_rss,
         "workers_s": _number(r.setup.get("workers")),
         "flags": " ".join(r.flags),
+        "variant": r.variant,
     }
 
 
@@ -251,7 +253,7 @@ def to_markdown(store: ResultStore, task=None, machine=None) -> str:
             r, s = stored.result, PointStats.of(stored.result.fit_times)
             score = "-" if r.score is None else f"{r.score:.4g} {r.metric}"
             rows.append(
-                [str(stored.id), r.task, r.scale, f"{r.train} x {r.eval}",
+                [str(stored.id), task_label(r), r.scale, f"{r.train} x {r.eval}",
                  f"{s.median:.3f} ± {s.mad:.3f} (n={s.n})", score, " ".join(r.flags)]
             )  # fmt: skip
         header = ("id", "task", "scale", "train x eval", "median s ± MAD", "score", "flags")
@@ -260,6 +262,11 @@ def to_markdown(store: ResultStore, task=None, machine=None) -> str:
 
 
 EXPORTERS = {"json": to_json, "csv": to_csv, "markdown": to_markdown}
+
+
+def task_label(result: Result) -> str:
+    """The task, and its variant where it has one: "compare-regressors [houses.csv:price]"."""
+    return f"{result.task} [{result.variant}]" if result.variant else result.task
 
 
 def model_scores(result: Result) -> str | None:

@@ -67,8 +67,3 @@ def library_versions() -> dict[str, str | None]:
         except metadata.PackageNotFoundError:
             versions[name] = None
     return versions
-
-
-def library_facts() -> dict:
-    """Library versions and the BLAS/OpenMP thread pools loaded. Call in the child."""
-    return {"libraries": dict(library_versions()), "threadpools": thread_pools()}

@@ -27,6 +27,7 @@ from pathlib import Path
 from types import ModuleType
 
 from cpulab.api import Experiment, Setting, Workload
+from cpulab.engine.datafile import KINDS
 from cpulab.engine.errors import UsageError
 from cpulab.engine.tasks import CATALOGUE, KNOBS, Task, get_task
 
@@ -45,6 +46,7 @@ class Description:
     description: str
     knobs: frozenset[str]
     metric: str
+    data_kind: str | None = None  # DATA_KIND: the --data target it takes, if any
 
 
 class Catalogue:
@@ -149,6 +151,7 @@ def _task(described: Description, name: str, where: str, builder: str, origin: s
         knobs=described.knobs,
         metric=described.metric,
         builder=builder,
+        data_kind=described.data_kind,
         origin=origin,
     )
 
@@ -169,7 +172,7 @@ def _module_source(module: str, where: str) -> str:
 
 def describe(source: str, where: str, function: str) -> Description:
     """Read a plug-in's description from its source: the module docstring (first line the
-    title, the rest the description) and the literals NAME, KNOBS and METRIC."""
+    title, the rest the description) and the literals NAME, KNOBS, METRIC and DATA_KIND."""
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError) as exc:  # ValueError: null bytes, on older Pythons
@@ -177,7 +180,7 @@ def describe(source: str, where: str, function: str) -> Description:
         raise UsageError(f"{where}: {line}{getattr(exc, 'msg', exc)}") from None
     if function not in _top_level_names(tree):
         raise UsageError(f"{where}: no function {function}")
-    constants = _literals(tree, where, ("NAME", "KNOBS", "METRIC"))
+    constants = _literals(tree, where, ("NAME", "KNOBS", "METRIC", "DATA_KIND"))
     name = constants.get("NAME")
     if name is not None and not isinstance(name, str):
         raise UsageError(f"{where}: NAME must be a string")
@@ -189,6 +192,9 @@ def describe(source: str, where: str, function: str) -> Description:
     metric = constants.get("METRIC", DEFAULT_METRIC)
     if not isinstance(metric, str) or not metric.strip():
         raise UsageError(f"{where}: METRIC must be a non-empty string")
+    data_kind = constants.get("DATA_KIND")
+    if data_kind is not None and data_kind not in KINDS:
+        raise UsageError(f"{where}: DATA_KIND must be one of {', '.join(map(repr, KINDS))}")
     title, _, rest = (ast.get_docstring(tree) or "").strip().partition("\n")
     paragraphs = (" ".join(p.split()) for p in re.split(r"\n\s*\n", rest))
     return Description(
@@ -197,6 +203,7 @@ def describe(source: str, where: str, function: str) -> Description:
         description="\n\n".join(p for p in paragraphs if p),
         knobs=frozenset(knobs),
         metric=metric.strip(),
+        data_kind=data_kind,
     )
 
 
@@ -282,13 +289,15 @@ def _import_task_file(path: Path) -> ModuleType:
 
 
 def _pickle_by_value(module: ModuleType) -> None:
-    """joblib's worker processes cannot import a task file by its name: have the pickler
-    that sends them jobs carry the file's functions and classes by value instead."""
-    try:
-        from joblib.externals import cloudpickle  # joblib before 1.6 ships its own copy
-    except ImportError:
-        import cloudpickle
-    cloudpickle.register_pickle_by_value(module)
+    """joblib's worker processes cannot import a task file by its name: have the picklers
+    that send them jobs carry the file's functions and classes by value instead. joblib
+    before 1.6 ships its own copy of cloudpickle; Dask uses the standalone one."""
+    for name in ("joblib.externals.cloudpickle", "cloudpickle"):
+        try:
+            pickler = importlib.import_module(name)
+        except ImportError:
+            continue
+        pickler.register_pickle_by_value(module)
 
 
 def _import_module(name: str) -> ModuleType:

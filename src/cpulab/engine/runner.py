@@ -33,7 +33,7 @@ from cpulab.engine.datafile import DataSpec
 from cpulab.engine.errors import UsageError
 from cpulab.engine.events import Error, Event, Phase, Progress, Result, Started
 from cpulab.engine.load import LOAD_KEYS, cpu_seconds, noisy
-from cpulab.engine.machine import library_facts, library_versions, machine_facts
+from cpulab.engine.machine import library_versions, machine_facts
 from cpulab.engine.plugins import import_builder
 from cpulab.engine.spec import SPARE_ARGUMENT, RunSpec, plan_from_dict
 from cpulab.engine.treemeter import TreeMeter, kill_own_children, remove_joblib_folders
@@ -329,7 +329,11 @@ class PlanRunner:
             metric=spec.metric,
             details={**details, **self.execution.facts()},
             flags=flags,
-            machine={**machine_facts(), **library_facts()},
+            machine={
+                **machine_facts(),
+                "libraries": dict(library_versions()),
+                "threadpools": self.execution.runner_pools,  # read in the measured call
+            },
             load=load,
             worker_times=point.worker_times,
             variant=spec.options.variant,

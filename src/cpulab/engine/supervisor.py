@@ -243,6 +243,8 @@ class Supervisor:
         payload = json.dumps(spec.to_dict())
         async with self._lock:
             proc, self._spare = self._spare, None
+        if proc is not None and proc.returncode is not None:  # it died while waiting
+            proc = None
         if proc is not None:
             try:
                 assert proc.stdin is not None

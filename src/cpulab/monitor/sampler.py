@@ -7,6 +7,7 @@ snapshots. Both answer `sample()` with a `CoreSample` and follow a run with `wat
 
 from __future__ import annotations
 
+import contextlib
 import os
 import statistics
 import time
@@ -90,7 +91,6 @@ class PsutilSampler:
         self.budget = budget or core_budget()
         self._clock = clock
         self._own = psutil.Process(os.getpid())
-        self._spare_seconds: dict[int, tuple[float, float]] = {}
         self._watched: int | None = None
         self._root: int | None = None
         self._spare: psutil.Process | None = None  # a runner waiting for its run: ours
@@ -108,8 +108,8 @@ class PsutilSampler:
 
     def count_as_own(self, pid: int | None) -> None:
         """Count `pid`, a spare runner importing ahead of a run, as cpulab's own work, not
-        as other load on the machine. A spare that then runs is watched from that moment:
-        its imports were not the experiment."""
+        as other load on the machine. When the spare is then watched, it changes sides at
+        that sample: its imports were not the experiment."""
         try:
             self._spare = None if pid is None else psutil.Process(pid)
         except psutil.Error:
@@ -151,12 +151,15 @@ class PsutilSampler:
         whole life; only the part not read while it ran is new.
         """
         if self._watched != self._root:
-            # A spare that now runs: its imports, counted as ours so far, stay ours.
-            spare_used = self._spare_seconds.get(self._watched)
             self._root, self._procs, self._seconds = self._watched, {}, {}
             self._unreaped = 0.0
-            if spare_used is not None:
-                self._seconds[self._watched] = spare_used
+            spare = self._spare
+            if spare is not None and spare.pid == self._root:
+                # The spare now runs: it counts from here, its imports stay ours. One
+                # step, in the sampling thread, so no sample sees it on neither side.
+                with contextlib.suppress(psutil.Error):
+                    self._seconds[spare.pid] = (_cpu(spare), 0.0)
+                self._spare = None
                 self._own_used = self._own_seconds()  # its leaving our CPU is no drop
         if self._root is None:
             return 0.0
@@ -190,15 +193,15 @@ class PsutilSampler:
         times = self._own.cpu_times()
         used = times.user + times.system + times.children_user + times.children_system
         spare = self._spare
-        self._spare_seconds = {}
         if spare is not None:
-            try:
-                times = spare.cpu_times()
-            except psutil.Error:
-                return used
-            self._spare_seconds[spare.pid] = (times.user + times.system, 0.0)
-            used += times.user + times.system
+            with contextlib.suppress(psutil.Error):  # gone: reaped, it is in ours above
+                used += _cpu(spare)
         return used
+
+
+def _cpu(proc: psutil.Process) -> float:
+    times = proc.cpu_times()
+    return times.user + times.system
 
 
 def _delta(before, after) -> dict[str, float]:

@@ -328,7 +328,6 @@ class CpulabApp(App[None]):
     @work(group="run", exclusive=True)
     async def _run(self, spec: RunSpec | SweepSpec) -> None:
         final: Event | None = None
-        self.sampler.count_as_own(None)  # a spare runs this: from now on it is the experiment
         try:
             handle = await self.supervisor.start(spec)
         except OSError as exc:

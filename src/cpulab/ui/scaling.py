@@ -15,9 +15,13 @@ from cpulab.engine.stats import AmdahlFit, analyse_results
 from cpulab.engine.tasks import CATALOGUE
 
 
-def curve_key(result: Result) -> tuple[str, str, str]:
-    """Results that may share a scaling curve: same task, variant and scale."""
-    return (result.task, result.variant, result.scale)
+def curve_key(result: Result) -> tuple:
+    """Results that may share a scaling curve: the same task, variant and scale, and where
+    the data is the user's, the same file, dropped columns and kind (a variant names only
+    the file and target)."""
+    data = result.options.get("data")
+    same_data = (data["path"], tuple(data["drop"]), data["kind"]) if data else None
+    return (result.task, result.variant, result.scale, same_data)
 
 
 def latest_points(results: Iterable[Result]) -> dict[tuple, Result]:
@@ -71,8 +75,8 @@ def scaling_series(results: Iterable[Result], as_speedup: bool) -> list[Series]:
     In speedup mode a task without a 1 x 1 point has nothing to measure against and
     is left out.
     """
-    groups: dict[tuple[str, str, str], dict[str, list[Result]]] = {}
-    bases: dict[tuple[str, str, str], Result] = {}
+    groups: dict[tuple, dict[str, list[Result]]] = {}
+    bases: dict[tuple, Result] = {}
     for (*curve, train, eval_), result in latest_points(results).items():
         curve = tuple(curve)
         strategies = groups.setdefault(curve, {})
@@ -81,8 +85,9 @@ def scaling_series(results: Iterable[Result], as_speedup: bool) -> list[Series]:
         else:
             strategies.setdefault(strategy(result), []).append(result)
     series = []
-    for (task, variant, scale), strategies in groups.items():
-        base = bases.get((task, variant, scale))
+    for curve, strategies in groups.items():
+        task, variant, scale, _ = curve
+        base = bases.get(curve)
         if as_speedup and base is None:
             continue
         knobs = CATALOGUE[task].knobs if task in CATALOGUE else {"train", "eval"}

@@ -9,6 +9,7 @@ from rich.text import Text
 from textual.widgets import DataTable
 
 from cpulab.engine.events import Result
+from cpulab.engine.export import task_label
 from cpulab.engine.stats import PointStats
 from cpulab.ui.scaling import speedup
 
@@ -19,9 +20,9 @@ FLAG_TITLES = {"noisy": "noisy machine"}
 def result_row(result: Result, results: Sequence[Result]) -> tuple:
     gain = speedup(result, results)
     stats = PointStats.of(result.fit_times)
-    task = result.task if result.scale == "small" else f"{result.task} ({result.scale})"
-    if result.variant:
-        task += f" [{result.variant}]"
+    task = (
+        task_label(result) if result.scale == "small" else f"{task_label(result)} ({result.scale})"
+    )
     score = "-" if result.score is None else f"{result.score:.3f} {result.metric}"
     flags = ", ".join(FLAG_TITLES.get(flag, flag) for flag in result.flags)
     return (
