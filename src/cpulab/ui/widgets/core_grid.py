@@ -253,15 +253,13 @@ class WorkerGrid(CoreGrid):
             self.labels = tuple(f"w{index}" for index in self.cpus)
             self.label_width = max(map(len, self.labels), default=1)
             self.refresh(layout=True)
-        self.threads = sum(max(int(w.get("threads", 1)), 1) for w in workers)
-        # A worker's CPU is in percent of one core; a bar shows it against its threads.
+        # A worker's CPU is in percent of one core; its bar shows it against its threads.
+        threads = [max(w["threads"], 1) for w in workers]
+        self.threads = sum(threads)
         self.sample = CoreSample(
             cpus=self.cpus,
-            percents=tuple(
-                min(float(w.get("cpu", 0.0)) / max(int(w.get("threads", 1)), 1), 100.0)
-                for w in workers
-            ),
-            tree_cores=sum(float(w.get("cpu", 0.0)) for w in workers) / 100,
+            percents=tuple(min(w["cpu"] / n, 100.0) for w, n in zip(workers, threads, strict=True)),
+            tree_cores=sum(w["cpu"] for w in workers) / 100,
         )
 
     def _summary(self) -> list[list[Segment]]:
