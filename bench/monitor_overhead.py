@@ -24,14 +24,17 @@ from pathlib import Path
 
 from terminal import run_on_terminal
 
+TESTS = Path(__file__).resolve().parents[1] / "tests"  # the fake sampler is a test helper
 SETTLE = 3.0  # seconds after the first frame before measuring: start-up is not monitoring
 
 
 def child(case: str, seconds: float, report: Path) -> int:
     import psutil
 
-    from cpulab.monitor.sampler import FakeSampler
     from cpulab.ui.app import CpulabApp
+
+    sys.path.insert(0, str(TESTS))
+    from support.fake_sampler import FakeSampler
 
     me = psutil.Process()
 

@@ -11,9 +11,7 @@ TESTS = Path(__file__).parent
 def child_env() -> dict[str, str]:
     """Environment for runner children that can import the test-only workloads."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(TESTS / "engine"), env.get("PYTHONPATH")) if p
-    )
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(TESTS), env.get("PYTHONPATH")) if p)
     return env
 
 

@@ -9,15 +9,7 @@ import time
 
 import psutil
 
-
-def cpulab(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "cpulab", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-    )
+from support.cli import cpulab
 
 
 def test_tasks_lists_the_six_tasks():

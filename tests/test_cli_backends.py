@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from test_cli import cpulab
+from support.cli import cpulab
 
 
 def closed_port() -> int:

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from cpulab.engine.store import ResultStore
-from test_cli import cpulab
-from test_store import real_store
+from support.cli import cpulab
+from support.store import real_store
 
 
 def regression_csv(path: Path, rows: int = 120) -> Path:

@@ -13,7 +13,7 @@ import psutil
 import pytest
 
 from cpulab.engine.store import ResultStore
-from test_cli import cpulab
+from support.cli import cpulab
 
 
 def test_sweep_json_has_statistics_and_fit_and_is_stored(results_store):

@@ -12,10 +12,10 @@ from cpulab.engine.errors import UsageError
 from cpulab.monitor.sampler import (
     MIN_INTERVAL,
     CoreSample,
-    FakeSampler,
     PsutilSampler,
     check_sample_hz,
 )
+from support.fake_sampler import FakeSampler
 
 BUSY_LOOP = "import time\nend = time.time() + 30\nwhile time.time() < end: pass"
 

@@ -1,6 +1,5 @@
 """The results history: round trips, sweeps, filters, migrations, refusals and crashes."""
 
-import hashlib
 import itertools
 import os
 import shutil
@@ -16,51 +15,24 @@ import pytest
 
 from cpulab.engine import store as store_module
 from cpulab.engine.errors import UsageError
-from cpulab.engine.events import Result
 from cpulab.engine.store import APPLICATION_ID, ResultStore, default_path
-
-ALPHA = {
-    "hostname": "alpha",
-    "cpu_model": "AMD EPYC 7763",
-    "logical_cores": 16,
-    "physical_cores": 8,
-    "cores": {"logical": 16, "available": 16, "affinity": list(range(16)), "quota": None},
-    "platform": "Linux-6.1",
-    "python": "3.11.9",
-}
-ALPHA_CHILD = {
-    **ALPHA,
-    "libraries": {"scikit-learn": "1.5.0", "numpy": "2.0.0"},
-    "threadpools": [{"user_api": "blas", "internal_api": "openblas", "num_threads": 16}],
-}
-BETA = {
-    "hostname": "beta-laptop",
-    "cpu_model": "Intel Core i7",
-    "logical_cores": 8,
-    "cores": {"logical": 8, "available": 4, "affinity": [0, 1, 2, 3], "quota": 4.0},
-}
-
-
-def result(train=1, eval_=1, task="rf-train", scale="small", machine=ALPHA_CHILD, **changes):
-    fields = {
-        "task": task,
-        "title": "Random forest",
-        "scale": scale,
-        "train": train,
-        "eval": eval_,
-        "available": 16,
-        "fit_times": [0.31, 0.3, 0.32],
-        "warmup_times": [0.5],
-        "setup": {"imports": 0.8, "data": 0.01, "workers": 1.2},
-        "cpu_time": 0.95,
-        "peak_rss": 300 << 20,
-        "score": 0.875,
-        "metric": "accuracy",
-        "details": {"trees": 100, "nested": {"folds": [1, 2]}},
-        "flags": ["noisy"],
-        "machine": machine,
-    }
-    return Result(**{**fields, **changes})
+from support.store import (
+    ALPHA,
+    ALPHA_CHILD,
+    BETA,
+    corrupted_store,
+    digest,
+    foreign_application,
+    foreign_in_wal_mode,
+    foreign_with_a_table,
+    newer_store,
+    random_bytes,
+    real_store,
+    result,
+    store_cut_mid_page,
+    text_file,
+    truncated_store,
+)
 
 
 @pytest.fixture
@@ -73,10 +45,6 @@ def clock():
 def db(tmp_path, clock):
     with ResultStore.open(tmp_path / "results.sqlite", clock=clock) as store:
         yield store
-
-
-def digest(path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def query(path, sql: str) -> list[tuple]:
@@ -321,64 +289,6 @@ def test_cpulab_db_overrides_the_default_path(tmp_path, monkeypatch):
 
 
 # Refusals: one clear line naming the file, and the file left exactly as it was
-
-
-def random_bytes(path):
-    path.write_bytes(b"\x00not sqlite" + os.urandom(5000))
-
-
-def text_file(path):
-    path.write_text("task,train,eval,time\nrf-train,1,1,0.3\n")
-
-
-def foreign_with_a_table(path):
-    with closing(sqlite3.connect(path, isolation_level=None)) as conn:
-        conn.execute("CREATE TABLE contacts (name TEXT)")
-        conn.execute("INSERT INTO contacts VALUES ('someone')")
-
-
-def foreign_application(path):
-    with closing(sqlite3.connect(path, isolation_level=None)) as conn:
-        conn.execute("PRAGMA application_id = 1196444487")  # GeoPackage
-        conn.execute("CREATE TABLE features (geometry BLOB)")
-
-
-def foreign_in_wal_mode(path):
-    with closing(sqlite3.connect(path, isolation_level=None)) as conn:
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("CREATE TABLE t (x)")
-
-
-def real_store(path, points=30):
-    with ResultStore.open(path) as store:
-        for train in range(1, points + 1):
-            store.add_point(result(train, 1))
-
-
-def truncated_store(path):
-    real_store(path)
-    data = path.read_bytes()
-    path.write_bytes(data[: len(data) // 2])
-
-
-def store_cut_mid_page(path):
-    real_store(path)
-    data = path.read_bytes()
-    path.write_bytes(data[:-100])
-
-
-def corrupted_store(path):
-    real_store(path)
-    data = bytearray(path.read_bytes())
-    page = 4096
-    data[3 * page : 4 * page] = b"\xff" * page  # a whole b-tree page of garbage
-    path.write_bytes(bytes(data))
-
-
-def newer_store(path):
-    real_store(path, points=1)
-    with closing(sqlite3.connect(path)) as conn:
-        conn.execute("PRAGMA user_version = 7")
 
 
 @pytest.mark.parametrize(

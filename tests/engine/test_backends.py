@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pytest
 from joblib import cpu_count
-from test_runs import alive, collect, spec_for, tree_pids
 
 from cpulab.engine.backends import worker_loads
 from cpulab.engine.errors import UsageError
 from cpulab.engine.events import Phase, Result, WorkerLoad, parse_event
 from cpulab.engine.spec import DaskTarget, RunOptions
 from cpulab.engine.supervisor import Supervisor
+from support.runs import alive, collect, spec_for, tree_pids
 
 
 async def run_cv_eval(options: RunOptions) -> tuple[Result, list, set[int]]:

@@ -9,12 +9,12 @@ import time
 from importlib.util import find_spec
 
 import pytest
-from test_runs import collect, spec_for
 
 from cpulab.engine.events import Cancelled, Phase, Result, WorkerLoad
 from cpulab.engine.spec import RunOptions
 from cpulab.engine.supervisor import Supervisor
-from reliability.reliability_support import leftovers, marked_env, seconds_until_gone
+from support.reliability import leftovers, marked_env, seconds_until_gone
+from support.runs import collect, spec_for
 
 pytestmark = pytest.mark.skipif(find_spec("distributed") is None, reason="needs cpulab[dask]")
 

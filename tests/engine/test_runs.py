@@ -7,7 +7,6 @@ import signal
 import sys
 import time
 
-import psutil
 import pytest
 
 from cpulab.engine.cores import CoreSplit
@@ -24,11 +23,7 @@ from cpulab.engine.spec import RunSpec
 from cpulab.engine.supervisor import Supervisor
 from cpulab.engine.sweep import SweepPlan
 from cpulab.engine.tasks import CATALOGUE
-
-
-def spec_for(task: str, train=1, eval=1, scale="small", **kwargs) -> RunSpec:
-    split = CoreSplit.resolve(train, eval, available=2)
-    return RunSpec.for_task(CATALOGUE[task], split, scale, **kwargs)
+from support.runs import alive, collect, leaked_shared_memory, spec_for, tree_pids
 
 
 def faulty_spec(builder: str) -> RunSpec:
@@ -36,47 +31,12 @@ def faulty_spec(builder: str) -> RunSpec:
         task=builder,
         title=builder,
         metric="none",
-        builder=f"faulty_workloads:{builder}",
+        builder=f"support.faulty_workloads:{builder}",
         scale="small",
         train=1,
         eval=1,
         available=2,
     )
-
-
-async def collect(handle, on_event=None) -> list:
-    events = []
-    async for event in handle.events():
-        events.append(event)
-        if on_event is not None:
-            await on_event(event)
-    return events
-
-
-def tree_pids(pid: int) -> set[int]:
-    try:
-        root = psutil.Process(pid)
-        return {pid} | {child.pid for child in root.children(recursive=True)}
-    except psutil.NoSuchProcess:
-        return set()
-
-
-def leaked_shared_memory(pid: int) -> list[str]:
-    """joblib memmapping folders and loky semaphores named after a runner's pid."""
-    if not os.path.isdir("/dev/shm"):
-        return []
-    return [n for n in os.listdir("/dev/shm") if f"_{pid}_" in n or f"-{pid}-" in n]
-
-
-def alive(pids: set[int]) -> set[int]:
-    living = set()
-    for pid in pids:
-        try:
-            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
-                living.add(pid)
-        except psutil.NoSuchProcess:
-            pass
-    return living
 
 
 @pytest.mark.parametrize(

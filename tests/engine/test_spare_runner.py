@@ -4,10 +4,10 @@ handed its spec when the run is asked for, and never left behind."""
 import asyncio
 
 import psutil
-from test_runs import spec_for
 
 from cpulab.engine.events import Result, Started
 from cpulab.engine.supervisor import RUNNER_COMMAND, Supervisor
+from support.runs import spec_for
 
 
 def alive(pid: int) -> bool:

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from cpulab.engine.store import ResultStore
-from test_store import (
+from support.store import (
     corrupted_store,
     digest,
     foreign_application,

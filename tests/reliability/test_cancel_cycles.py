@@ -17,11 +17,11 @@ import statistics
 import time
 
 import pytest
-from reliability_support import marked_env, seconds_until_gone
-from test_runs import collect, leaked_shared_memory, spec_for
 
 from cpulab.engine.events import Cancelled, Phase, Started
 from cpulab.engine.supervisor import Supervisor
+from support.reliability import marked_env, seconds_until_gone
+from support.runs import collect, leaked_shared_memory, spec_for
 
 CANCEL_CYCLES = int(os.environ.get("CPULAB_CANCEL_CYCLES", "8"))
 CANCEL_LIMIT = 2.0  # seconds from the request until no process of the run is left

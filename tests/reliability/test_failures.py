@@ -1,8 +1,8 @@
 """Tasks that raise, abort, exit non-zero, are SIGKILLed from outside or hang: the CLI and
 the app report each in words, keep every earlier result, and go on working.
 
-The misbehaving workloads are tests/engine/faulty_workloads.py, offered as fault-NAME tasks:
-the app gets them through its catalogue, the CLI through faulty_cli.py, which adds them to
+The misbehaving workloads are tests/support/faulty_workloads.py, offered as fault-NAME tasks:
+the app gets them through its catalogue, the CLI through support/faulty_cli.py, which adds them to
 the catalogue and runs the real CLI.
 """
 
@@ -16,20 +16,18 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-import faulty_workloads
 import psutil
 import pytest
-from reliability_support import leftovers, marked_env
 from textual.widgets import OptionList
-from tui_support import make_app, make_result, wait_for
 
 from cpulab.engine.machine import machine_facts
 from cpulab.engine.store import ResultStore
 from cpulab.engine.supervisor import Supervisor
 from cpulab.engine.tasks import CATALOGUE
 from cpulab.ui.widgets import RunStatus
-
-FAULTY_CLI = Path(__file__).with_name("faulty_cli.py")
+from support import faulty_workloads
+from support.reliability import leftovers, marked_env
+from support.tui import make_app, make_result, wait_for
 
 # fault -> the line that reports it, in the CLI after "cpulab: ", and in the app after "✗ "
 REPORTS = {
@@ -58,7 +56,7 @@ def stored(path: Path) -> list:
 
 def start_faulty_cli(*args: str, env: dict[str, str]) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, str(FAULTY_CLI), *args],
+        [sys.executable, "-m", "support.faulty_cli", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         stdin=subprocess.DEVNULL,

@@ -18,13 +18,13 @@ import threading
 import time
 from pathlib import Path
 
-from reliability_support import leftovers, marked_env, seconds_until_gone
 from textual.widgets import Input
-from tui_support import make_app, wait_for
 
 from cpulab.engine.store import ResultStore
 from cpulab.engine.supervisor import Supervisor
 from cpulab.ui.screens.sweep_dialog import SweepDialog
+from support.reliability import leftovers, marked_env, seconds_until_gone
+from support.tui import make_app, wait_for
 
 # cv-eval at 1 and 2 evaluation cores, one measured run each and no warm-up: once the first
 # point is stored, the second still has its worker processes to start and its folds to fit,

@@ -18,7 +18,6 @@ from unittest import mock
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
-from test_runs import alive, collect, spec_for
 
 from cpulab import cli
 from cpulab.engine.cores import resolve_n_jobs
@@ -37,6 +36,7 @@ from cpulab.engine.events import (
 from cpulab.engine.supervisor import Supervisor
 from cpulab.engine.sweep import MAX_SWEEP_CORES, parse_cores
 from cpulab.engine.tasks import CATALOGUE
+from support.runs import alive, collect, spec_for
 
 # Deterministic (the same examples on every run) and free of wall-clock deadlines, which a
 # loaded two-core machine would trip; no example database left in the checkout.

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from tui_support import THREE_RESULTS, ScriptedSupervisor, make_app, sampled, wait_for
 
 from cpulab.ui.messages import RunEvent
 from cpulab.ui.screens.sweep_dialog import SweepDialog
 from cpulab.ui.widgets import ResultsTable, RunStatus
+from support.tui import THREE_RESULTS, ScriptedSupervisor, make_app, sampled, wait_for
 
 SIZES = ((40, 12), (80, 24), (300, 100))
 

@@ -11,8 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from test_themes import BROKEN_THEMES
-from tui_support import make_app, sampled
+from support.themes import BROKEN_THEMES
+from support.tui import make_app, sampled
 
 OTHER_BROKEN_FILES = {
     "folder": "Is a directory",

@@ -4,12 +4,12 @@ error panel when the runner refuses their data. Real runs in real child processe
 from pathlib import Path
 
 from textual.widgets import OptionList
-from tui_support import make_app, wait_for
 
 from cpulab.engine.datafile import data_spec
 from cpulab.engine.plugins import load_catalogue
 from cpulab.engine.spec import RunOptions
 from cpulab.ui.widgets import CoreGrid, ResultsTable, RunStatus, WorkerGrid
+from support.tui import make_app, wait_for
 
 TASK_FILE = Path(__file__).parents[1] / "plugins" / "forest_cv.py"
 

@@ -1,10 +1,10 @@
 """The app driven by keys through Textual's pilot, on a fake machine and fake runs."""
 
 from textual.widgets import Button, Input, Static
-from tui_support import THREE_RESULTS, ScriptedSupervisor, make_app, sampled, wait_for
 
 from cpulab.ui.messages import RunEvent
 from cpulab.ui.widgets import CoreGrid, ResultsTable, RunStatus, ScalingChart, SplitControl
+from support.tui import THREE_RESULTS, ScriptedSupervisor, make_app, sampled, wait_for
 
 
 def verdict(app) -> Static:

@@ -6,13 +6,13 @@ import time
 from pathlib import Path
 
 import psutil
-from tui_support import make_app, wait_for
 
 from cpulab.engine.supervisor import Supervisor
 from cpulab.ui.widgets import ResultsTable, RunStatus, ScalingChart
+from support.tui import make_app, wait_for
 
 HEAVY = ("sklearn", "joblib", "numpy", "scipy")
-FAILING_RUNNER = Path(__file__).with_name("failing_runner.py")
+FAILING_RUNNER = Path(__file__).parents[1] / "support" / "failing_runner.py"
 
 
 def alive(process: psutil.Process) -> bool:

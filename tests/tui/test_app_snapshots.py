@@ -5,11 +5,11 @@ clock, scripted runs and injected results, no animations, no focused text cursor
 """
 
 import pytest
-from tui_support import THREE_RESULTS, ScriptedSupervisor, make_app, sampled, wait_for
 
-from cpulab.monitor.sampler import FakeSampler
 from cpulab.ui.messages import RunEvent
 from cpulab.ui.themes import ThemeCatalog
+from support.fake_sampler import FakeSampler
+from support.tui import THREE_RESULTS, ScriptedSupervisor, make_app, sampled, wait_for
 
 SHIPPED_THEMES = sorted(ThemeCatalog.load().themes)
 

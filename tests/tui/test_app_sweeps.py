@@ -4,7 +4,6 @@ import sys
 from dataclasses import replace
 
 from textual.widgets import Button, Input, RadioSet, Static
-from tui_support import make_app, make_result, wait_for
 
 from cpulab.engine.events import Event, Phase, Started
 from cpulab.engine.machine import machine_facts
@@ -12,6 +11,7 @@ from cpulab.engine.store import ResultStore
 from cpulab.engine.supervisor import Supervisor
 from cpulab.ui.screens.sweep_dialog import SweepDialog
 from cpulab.ui.widgets import ResultsTable, ScalingChart
+from support.tui import make_app, make_result, wait_for
 
 
 class FinishingHandle:

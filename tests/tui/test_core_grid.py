@@ -3,9 +3,9 @@
 import pytest
 from textual.app import App, ComposeResult
 
-from cpulab.monitor.sampler import FakeSampler
 from cpulab.ui.widgets import CoreGrid
 from cpulab.ui.widgets.core_grid import choose_layout
+from support.fake_sampler import FakeSampler
 
 
 def test_few_cores_get_one_wide_bar_each():

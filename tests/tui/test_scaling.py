@@ -1,8 +1,7 @@
 """Speedups and chart series, from finished results."""
 
-from tui_support import make_result
-
 from cpulab.ui.scaling import scaling_series, speedup
+from support.tui import make_result
 
 
 def test_speedup_is_against_the_latest_1x1_of_the_same_task_and_scale():

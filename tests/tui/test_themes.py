@@ -10,6 +10,7 @@ import pytest
 
 from cpulab.engine.errors import UsageError
 from cpulab.ui.themes import ThemeCatalog, ThemeError, load_theme_file, shipped_themes_dir
+from support.themes import BROKEN_THEMES
 
 ROOT = Path(__file__).resolve().parents[2]
 GOOD = 'name = "mine"\nprimary = "#336699"\ndark = false\n[variables]\nlink-style = "bold"\n'
@@ -55,39 +56,6 @@ def test_user_themes_are_added_and_win_over_shipped_ones(user_config):
     assert catalog.themes["cpulab-dark"].primary == "#ff0000"
     assert catalog.names()[:3] == ["cpulab-dark", "cpulab-light", "mine"]
     assert "nord" in catalog.names()  # Textual's own themes stay selectable
-
-
-# (file text, the reason given). Shared with the reliability suite, which puts them all in
-# front of the app at once.
-BROKEN_THEMES = [
-    ('name = "x"\nprimary = \n', "Invalid value"),
-    ('primary = "#123456"\n', "needs a name"),
-    ("", "needs a name"),
-    ('name = 5\nprimary = "#123456"\n', "needs a name"),
-    ('name = "x"\n', "at least a primary colour"),
-    ('name = "x"\nprimary = "bluish"\n', "primary = 'bluish' is not a colour"),
-    ('name = "x"\nprimary = "hsl(nan, 50%, 50%)"\n', "is not a colour"),
-    ('name = "x"\nprimary = "#123456"\nprimery = "#123456"\n', "unknown key 'primery'"),
-    ('name = "x"\nprimary = "#123456"\ndark = "yes"\n', "dark must be true or false"),
-    ('name = "x"\nprimary = "#123456"\ntext_alpha = "half"\n', "text_alpha must be a finite"),
-    ('name = "x"\nprimary = "#123456"\ntext_alpha = inf\n', "text_alpha must be a finite"),
-    ('name = "x"\nprimary = "#123456"\nluminosity_spread = nan\n', "must be a finite number"),
-    (
-        'name = "x"\nprimary = "#123456"\nluminosity_spread = 1e308\n',
-        "its colours cannot be worked out",
-    ),
-    ('name = "x"\nprimary = "#123"\n[variables]\nnope = "#fff"\n', "unknown variable 'nope'"),
-    ('name = "x"\nprimary = "#123"\nvariables = "all"\n', "variables must be a table"),
-    ('name = "x"\nprimary = "#123"\n[variables]\nboost = 5\n', "variable boost must be a str"),
-    (
-        'name = "x"\nprimary = "#123456"\n[variables]\nlink-style = "shiny"\n',
-        "variable link-style = 'shiny' is not a text-style value",
-    ),
-    (
-        'name = "x"\nprimary = "#123456"\n[variables]\nfooter-key-foreground = "#zz0000"\n',
-        "variable footer-key-foreground = '#zz0000' is not a color value",
-    ),
-]
 
 
 @pytest.mark.parametrize(("text", "reason"), BROKEN_THEMES)

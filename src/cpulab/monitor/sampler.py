@@ -1,7 +1,7 @@
 """Per-core utilisation, and how much of it the experiment's process tree accounts for.
 
-`PsutilSampler` reads the machine; `FakeSampler` returns fixed values for tests and
-snapshots. Both answer `sample()` with a `CoreSample` and follow a run with `watch(pid)`.
+`PsutilSampler` reads the machine; any `Sampler` answers `sample()` with a `CoreSample` and
+follows a run with `watch(pid)` (the tests use a fake one with fixed values).
 `sample()` may block for up to `MIN_INTERVAL`, so callers run it off the UI thread.
 """
 
@@ -11,9 +11,8 @@ import contextlib
 import os
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from itertools import cycle
 from typing import Protocol
 
 import psutil
@@ -227,44 +226,3 @@ def _mean_share(deltas: list[dict[str, float]], name: str) -> float | None:
     if not deltas or name not in deltas[0]:
         return None
     return statistics.fmean(100 * d[name] / t if (t := _total(d)) > 0 else 0.0 for d in deltas)
-
-
-class FakeSampler:
-    """Fixed readings: one frame of per-core percentages, or several taken in turn."""
-
-    def __init__(
-        self,
-        frames: Sequence[Sequence[float]],
-        tree_cores: float = 0.0,
-        other_cores: float = 0.0,
-        steal: float | None = None,
-        iowait: float | None = None,
-    ):
-        count = len(frames[0])
-        self.budget = CoreBudget(
-            logical=count, affinity=tuple(range(count)), quota=None, env_limit=None
-        )
-        self.watched: int | None = None
-        self.spare: int | None = None
-        self._samples = cycle(
-            [
-                CoreSample(
-                    self.budget.affinity, tuple(frame), tree_cores, other_cores, steal, iowait
-                )
-                for frame in frames
-            ]
-        )
-
-    @classmethod
-    def pattern(cls, count: int, **readings) -> FakeSampler:
-        """`count` cores with varied, repeatable loads: a spread of every level."""
-        return cls([[(cpu * 37 + 11) % 101 for cpu in range(count)]], **readings)
-
-    def watch(self, pid: int | None) -> None:
-        self.watched = pid
-
-    def count_as_own(self, pid: int | None) -> None:
-        self.spare = pid
-
-    def sample(self) -> CoreSample:
-        return next(self._samples)

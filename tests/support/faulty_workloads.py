@@ -81,7 +81,7 @@ def catalogue() -> dict[str, Task]:
             description="Misbehaves on purpose, for the failure tests.",
             knobs=frozenset(KNOBS),
             metric="none",
-            builder=f"faulty_workloads:{builder.__name__}",
+            builder=f"support.faulty_workloads:{builder.__name__}",
         )
         for builder in builders
     )

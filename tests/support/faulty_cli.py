@@ -1,6 +1,6 @@
 """The real command line with the misbehaving workloads in its catalogue, as fault-NAME tasks.
 
-    python faulty_cli.py run fault-raises
+    python -m support.faulty_cli run fault-raises   # with tests/ on PYTHONPATH
 
 Only the catalogue is extended: the CLI, the supervisor and the runner child are the
 product's own. The runner finds the workloads through PYTHONPATH (the `child_env` fixture).
@@ -8,10 +8,9 @@ product's own. The runner finds the workloads through PYTHONPATH (the `child_env
 
 import sys
 
-import faulty_workloads
-
 from cpulab import cli
 from cpulab.engine.tasks import CATALOGUE
+from support import faulty_workloads
 
 if __name__ == "__main__":
     CATALOGUE.update(faulty_workloads.catalogue())

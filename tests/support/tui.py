@@ -10,8 +10,8 @@ from textual.pilot import Pilot
 from cpulab.engine.events import Cancelled, Event, Phase, Progress, Result, Started
 from cpulab.engine.spec import RunSpec
 from cpulab.engine.supervisor import Supervisor
-from cpulab.monitor.sampler import FakeSampler
 from cpulab.ui.app import CpulabApp
+from support.fake_sampler import FakeSampler
 
 # A run caught in its measured call: what the "running" snapshots show.
 FITTING = (

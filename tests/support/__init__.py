@@ -1,0 +1,1 @@
+"""Helpers shared by the tests: fakes, misbehaving workloads and the scripts that run them."""
