@@ -191,3 +191,19 @@ def test_data_options_out_of_place_are_refused_in_one_line(results_store, args, 
     assert out.stderr.count("\n") == 1 and says in out.stderr, out.stderr
     assert "Traceback" not in out.stderr
     assert not results_store.exists()
+
+
+def test_the_tasks_that_take_data_include_the_user_s_own(tmp_path):
+    task_file = tmp_path / "my_classes.py"
+    task_file.write_text(
+        '"""My classifier."""\n\nDATA_KIND = "classification"\n\n\n'
+        "def cpulab_task(setting):\n    raise NotImplementedError\n"
+    )
+    data = classes_csv(tmp_path / "data.csv")
+    refused = cpulab(
+        "run", "digits-svc", "--data", str(data), "--target", "species",
+        "--task-file", str(task_file),
+    )  # fmt: skip
+    assert refused.returncode == 2
+    takers = refused.stderr.split("tasks that take it: ")[1]
+    assert "my-classes" in takers and "compare-classifiers" in takers

@@ -52,7 +52,7 @@ def test_history_and_every_export_format(tmp_path):
     assert "No stored results" in cpulab("history", "--machine", "no-such-host").stdout
 
     doc = json.loads(cpulab("export", "--format", "json").stdout)
-    assert doc["format"] == "cpulab-export" and doc["version"] == 1
+    assert doc["format"] == "cpulab-export" and doc["version"] == 2
     (sweep,) = doc["sweeps"]
     assert len(sweep["points"]) == 2
     assert sweep["analysis"]["fit"]["speedup_ceiling"] is None or (
@@ -82,8 +82,10 @@ def test_history_and_every_export_format(tmp_path):
     [
         (signal.SIGKILL, -signal.SIGKILL, "running"),  # it never gets to say otherwise
         (signal.SIGINT, 130, "cancelled"),  # Ctrl-C
+        (signal.SIGTERM, 128 + signal.SIGTERM, "interrupted"),
+        (signal.SIGHUP, 128 + signal.SIGHUP, "interrupted"),  # the SSH session dropped
     ],
-    ids=["kill-9", "ctrl-c"],
+    ids=["kill-9", "ctrl-c", "sigterm", "sighup"],
 )
 def test_a_sweep_cut_short_keeps_exactly_the_finished_points(
     results_store, signum, exit_status, sweep_status
@@ -138,3 +140,40 @@ def test_the_app_refuses_a_corrupt_store_before_it_opens(tmp_path, monkeypatch, 
     assert cli.main(["--db", str(bad)]) == 2
     assert "is not a cpulab results store" in capsys.readouterr().err
     assert bad.read_text() == "not a database at all\n"
+
+
+RAISING_TASK = '''"""Breaks in its measured call, as a workload with a bug would."""
+
+from cpulab.api import Workload
+
+
+def cpulab_task(setting):
+    def call():
+        raise RuntimeError("the workload broke")
+
+    return Workload(call=call, score=lambda _: (None, {}), progress_unit="steps",
+                    progress_total=None)
+'''
+
+
+def test_a_sweep_whose_runner_raises_is_stored_as_failed_with_its_error(tmp_path):
+    task_file = tmp_path / "raising.py"
+    task_file.write_text(RAISING_TASK)
+    swept = cpulab("sweep", "--task-file", str(task_file), "--cores", "1,2",
+                   "--repeats", "1", "--warmup", "0")  # fmt: skip
+    assert swept.returncode == 1
+    assert "cpulab: RuntimeError: the workload broke" in swept.stderr
+    assert "Traceback" in swept.stderr  # the runner's, for the user to debug the task
+
+    listed = cpulab("history")
+    assert "No results stored yet" in listed.stdout  # a failed sweep measured nothing
+    with ResultStore.open() as store:
+        (sweep,) = store.sweeps()
+    assert (sweep.status, sweep.error) == ("failed", "RuntimeError: the workload broke")
+
+    as_json = cpulab("sweep", "--task-file", str(task_file), "--cores", "1", "--repeats", "1",
+                     "--warmup", "0", "--json")  # fmt: skip
+    document = json.loads(as_json.stdout)
+    assert as_json.returncode == 1
+    assert document["sweep"]["status"] == "failed" and document["points"] == []
+    assert document["error"]["type"] == "RuntimeError"

@@ -15,10 +15,10 @@ import pytest
 
 from cpulab.engine import store as store_module
 from cpulab.engine.errors import UsageError
-from cpulab.engine.store import APPLICATION_ID, ResultStore, default_path
+from cpulab.engine.store import APPLICATION_ID, SCHEMA_VERSION, ResultStore, default_path
 from support.store import (
     ALPHA,
-    ALPHA_CHILD,
+    ALPHA_SOFTWARE,
     BETA,
     corrupted_store,
     digest,
@@ -71,7 +71,10 @@ def test_a_result_round_trips(db):
     assert point.result == stored
     [machine] = db.machines()
     assert point.machine_id == machine.id
-    assert machine.facts == ALPHA_CHILD
+    assert machine.facts == ALPHA
+    [software] = db.software()
+    assert point.software_id == software.id
+    assert software.facts == {k: ALPHA_SOFTWARE[k] for k in ("python", "platform", "libraries")}
 
 
 def test_indexed_columns_mirror_the_result(db):
@@ -105,13 +108,22 @@ def test_sweep_lifecycle(db):
     assert [p.sweep_id for p in db.points()] == [sweep_id] * 3 + [None]
 
 
-def test_a_sweep_takes_the_fuller_machine_facts_of_its_first_point(db):
+def test_a_sweep_is_on_the_machine_of_its_first_point(db):
+    sweep_id = db.start_sweep("rf-train", "small", "train", [1, 2], 1, 0, ALPHA)
+    db.add_point(result(1, 1), sweep_id)
+    [machine] = db.machines()  # the parent and the runner see the same hardware
+    assert db.sweeps()[0].machine_id == machine.id
+
+
+def test_a_sweep_takes_the_machine_its_runner_saw(db):
+    # The runner's view is the measured one: a limit set for it alone (a cgroup, an
+    # affinity) makes it another machine than the parent's.
+    limited = {**ALPHA, "cores": {**ALPHA["cores"], "available": 4, "affinity": [0, 1, 2, 3]}}
     sweep_id = db.start_sweep("rf-train", "small", "train", [1, 2], 1, 0, ALPHA)
     parent_only = db.sweeps()[0].machine_id
-    db.add_point(result(1, 1), sweep_id)
-    [machine] = db.machines()  # the parent's partial record is gone, nothing refers to it
-    assert machine.id != parent_only
-    assert machine.facts["libraries"]["scikit-learn"] == "1.5.0"
+    db.add_point(result(1, 1, machine=limited), sweep_id)
+    [machine] = db.machines()  # the parent's record is gone, nothing refers to it
+    assert machine.id != parent_only and machine.facts == limited
     assert db.sweeps()[0].machine_id == machine.id
 
 
@@ -138,13 +150,16 @@ def test_sweep_misuse_is_a_programming_error(db):
     assert db.points() == []  # nothing half-written
 
 
-def test_same_facts_make_one_machine_and_new_libraries_another(db):
+def test_new_libraries_are_the_same_machine_with_other_software(db):
     db.add_point(result())
     db.add_point(result(2, 1))
-    assert len(db.machines()) == 1
-    upgraded = {**ALPHA_CHILD, "libraries": {"scikit-learn": "1.6.0", "numpy": "2.0.0"}}
-    db.add_point(result(machine=upgraded))
-    assert len(db.machines()) == 2
+    assert (len(db.machines()), len(db.software())) == (1, 1)
+    upgraded = {**ALPHA_SOFTWARE, "libraries": {"scikit-learn": "1.6.0", "numpy": "2.0.0"}}
+    db.add_point(result(software=upgraded))
+    assert (len(db.machines()), len(db.software())) == (1, 2)
+    first, _, upgrade = db.points()
+    assert first.machine_id == upgrade.machine_id and first.software_id != upgrade.software_id
+    assert "scikit-learn 1.6.0" in db.software()[1].label
 
 
 def test_filters(db):
@@ -202,7 +217,7 @@ def test_a_new_store_is_marked_as_ours_in_wal_mode(tmp_path):
     ResultStore.open(path).close()
     assert os.listdir(path.parent) == ["results.sqlite"]  # a clean close leaves no side files
     assert path.read_bytes()[68:72] == b"CPUL"
-    assert header_of(path) == (APPLICATION_ID, 1)
+    assert header_of(path) == (APPLICATION_ID, SCHEMA_VERSION)
     assert query(path, "PRAGMA journal_mode") == [("wal",)]
     assert {"machines", "sweeps", "points"} <= tables_in(path)
 
@@ -211,7 +226,7 @@ def test_an_empty_file_becomes_a_store(tmp_path):
     path = tmp_path / "empty.sqlite"
     path.touch()
     ResultStore.open(path).close()
-    assert header_of(path) == (APPLICATION_ID, 1)
+    assert header_of(path) == (APPLICATION_ID, SCHEMA_VERSION)
 
 
 def test_an_sqlite_file_with_nothing_in_it_is_adopted(tmp_path):
@@ -221,7 +236,7 @@ def test_an_sqlite_file_with_nothing_in_it_is_adopted(tmp_path):
         conn.execute("DROP TABLE t")
     with ResultStore.open(path) as store:
         store.add_point(result())
-    assert header_of(path) == (APPLICATION_ID, 1)
+    assert header_of(path) == (APPLICATION_ID, SCHEMA_VERSION)
 
 
 def test_reopening_changes_nothing(tmp_path, clock):
@@ -241,13 +256,14 @@ def test_a_later_migration_applies_on_reopen(tmp_path, monkeypatch):
     path = tmp_path / "results.sqlite"
     with ResultStore.open(path) as store:
         store.add_point(result())
-    migrations = {**store_module.MIGRATIONS, 2: ("ALTER TABLE points ADD COLUMN note TEXT",)}
+    later = SCHEMA_VERSION + 1
+    migrations = {**store_module.MIGRATIONS, later: ("ALTER TABLE points ADD COLUMN note TEXT",)}
     monkeypatch.setattr(store_module, "MIGRATIONS", migrations)
-    monkeypatch.setattr(store_module, "SCHEMA_VERSION", 2)
+    monkeypatch.setattr(store_module, "SCHEMA_VERSION", later)
     with ResultStore.open(path) as store:
         assert len(store.points()) == 1
-    assert header_of(path) == (APPLICATION_ID, 2)
-    assert path.read_bytes()[60:64] == (2).to_bytes(4, "big")  # checkpointed into the file
+    assert header_of(path) == (APPLICATION_ID, later)
+    assert path.read_bytes()[60:64] == later.to_bytes(4, "big")  # checkpointed into the file
     assert "note" in [row[1] for row in query(path, "PRAGMA table_info(points)")]
 
 
@@ -258,17 +274,17 @@ def test_migrations_are_all_or_nothing(tmp_path, monkeypatch, existing):
         ResultStore.open(path).close()
     migrations = {
         **store_module.MIGRATIONS,
-        2: ("CREATE TABLE notes (x)",),
-        3: ("CREATE TABLE broken (",),
+        SCHEMA_VERSION + 1: ("CREATE TABLE notes (x)",),
+        SCHEMA_VERSION + 2: ("CREATE TABLE broken (",),
     }
     monkeypatch.setattr(store_module, "MIGRATIONS", migrations)
-    monkeypatch.setattr(store_module, "SCHEMA_VERSION", 3)
+    monkeypatch.setattr(store_module, "SCHEMA_VERSION", SCHEMA_VERSION + 2)
     with pytest.raises(UsageError, match="cannot open"):
         ResultStore.open(path)
     tables = tables_in(path)
     assert "notes" not in tables
     assert ("points" in tables) is existing
-    assert header_of(path)[1] == (1 if existing else 0)
+    assert header_of(path)[1] == (SCHEMA_VERSION if existing else 0)
 
 
 def test_default_path_is_in_the_user_data_directory(tmp_path, monkeypatch):
@@ -302,7 +318,7 @@ def test_cpulab_db_overrides_the_default_path(tmp_path, monkeypatch):
         (truncated_store, "is damaged: it is cut short"),
         (store_cut_mid_page, "is damaged: it is cut short"),
         (corrupted_store, "is damaged:"),
-        (newer_store, "was written by a newer cpulab (schema version 7; this one reads up to 1)"),
+        (newer_store, "was written by a newer cpulab (schema version 7; this one reads up to 2)"),
     ],
 )
 def test_refused_files_are_left_untouched(tmp_path, make, expected):
@@ -324,7 +340,7 @@ def test_a_newer_schema_still_in_the_wal_is_refused(tmp_path):
     with ResultStore.open(path):  # holding the store open keeps the change in the WAL
         with closing(sqlite3.connect(path)) as conn:
             conn.execute("PRAGMA user_version = 7")
-        assert path.read_bytes()[60:64] == (1).to_bytes(4, "big")  # the header lags
+        assert path.read_bytes()[60:64] == SCHEMA_VERSION.to_bytes(4, "big")  # the header lags
         before = digest(path)
         with pytest.raises(UsageError, match="schema version 7"):
             ResultStore.open(path)

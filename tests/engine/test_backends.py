@@ -6,10 +6,11 @@ from __future__ import annotations
 import pytest
 from joblib import cpu_count
 
-from cpulab.engine.backends import worker_loads
+from cpulab.engine.backends import DaskTarget
 from cpulab.engine.errors import UsageError
 from cpulab.engine.events import Phase, Result, WorkerLoad, parse_event
-from cpulab.engine.spec import DaskTarget, RunOptions
+from cpulab.engine.execution import worker_loads
+from cpulab.engine.spec import RunOptions
 from cpulab.engine.supervisor import Supervisor
 from support.runs import alive, collect, spec_for, tree_pids
 
@@ -110,12 +111,12 @@ def test_dask_targets_read(text, target):
         (RunOptions(backend="fork"), "unknown backend 'fork'"),
         (RunOptions(backend="dask"), "the dask backend needs a cluster"),
         (RunOptions(blas_threads=0), "BLAS threads must be at least 1, not 0"),
-        (RunOptions(dask="local:2", backend="threading"), "not threading: leave --backend out"),
-        (RunOptions(dask="local:0"), "takes 1 to 1024 workers, not 0"),
-        (RunOptions(dask="local:x"), "local:N takes a number of workers"),
-        (RunOptions(dask="tcp://host"), "cannot read Dask address 'tcp://host'"),
-        (RunOptions(dask="host:70000"), "cannot read Dask address 'host:70000'"),
-        (RunOptions(dask="http://host:80"), "cannot read Dask address"),
+        (RunOptions(cluster="local:2", backend="threading"), "not threading: leave --backend out"),
+        (RunOptions(backend="dask", cluster="local:0"), "takes 1 to 1024 workers, not 0"),
+        (RunOptions(backend="dask", cluster="local:x"), "local:N takes a number of workers"),
+        (RunOptions(backend="dask", cluster="tcp://host"), "cannot read Dask address 'tcp://host'"),
+        (RunOptions(backend="dask", cluster="host:70000"), "cannot read Dask address 'host:70000'"),
+        (RunOptions(backend="dask", cluster="http://host:80"), "cannot read Dask address"),
     ],
 )
 def test_options_that_cannot_run_are_refused(options, says):
@@ -124,5 +125,5 @@ def test_options_that_cannot_run_are_refused(options, says):
 
 
 def test_checked_options_come_back():
-    options = RunOptions(dask="local:2", backend="dask", blas_threads=2)
+    options = RunOptions(backend="dask", cluster="local:2", blas_threads=2)
     assert options.check() is options

@@ -18,7 +18,7 @@ from support.runs import collect, spec_for
 
 pytestmark = pytest.mark.skipif(find_spec("distributed") is None, reason="needs cpulab[dask]")
 
-LOCAL_CLUSTER = RunOptions(dask="local:2")
+LOCAL_CLUSTER = RunOptions(backend="dask", cluster="local:2")
 
 
 async def test_cv_eval_runs_on_a_local_cluster_of_two_workers():
@@ -31,7 +31,7 @@ async def test_cv_eval_runs_on_a_local_cluster_of_two_workers():
     assert handle.proc.returncode == 0  # it closed the cluster and exited by itself
     assert result.score is not None and result.score > 0.5
     assert result.variant == "dask local:2"
-    assert result.options["dask"] == "local:2"
+    assert (result.options["backend"], result.options["cluster"]) == ("dask", "local:2")
     cluster = result.details["cluster"]
     assert cluster["local"] and cluster["address"].startswith("tcp://")
     assert (cluster["workers"], cluster["threads_per_worker"], cluster["threads"]) == (2, [1, 1], 2)

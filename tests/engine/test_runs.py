@@ -19,19 +19,25 @@ from cpulab.engine.events import (
     Result,
     Started,
 )
+from cpulab.engine.session import Session
 from cpulab.engine.spec import RunSpec
 from cpulab.engine.supervisor import Supervisor
 from cpulab.engine.sweep import SweepPlan
-from cpulab.engine.tasks import CATALOGUE
+from cpulab.engine.tasks import CATALOGUE, Task
 from support.runs import alive, collect, leaked_shared_memory, spec_for, tree_pids
 
 
 def faulty_spec(builder: str) -> RunSpec:
-    return RunSpec(
-        task=builder,
+    task = Task(
+        name=builder,
         title=builder,
+        description="",
+        knobs=frozenset({"train", "eval"}),
         metric="none",
         builder=f"support.faulty_workloads:{builder}",
+    )
+    return RunSpec(
+        task=task,
         scale="small",
         train=1,
         eval=1,
@@ -73,7 +79,7 @@ async def test_every_task_completes_at_small_scale(task, train, eval):
     assert {"imports", "data", "fit", "score"} <= set(phases)
     progress = [e for e in events if isinstance(e, Progress)]
     assert progress[-1].done == progress[-1].total
-    assert result.machine["libraries"]["scikit-learn"]
+    assert result.software["libraries"]["scikit-learn"]
     assert result.machine["cores"]["available"] >= 1
     assert not alive(pids_seen), "the run left processes behind"
     assert not leaked_shared_memory(handle.pid)
@@ -204,11 +210,11 @@ async def test_consumer_that_stops_listening_kills_the_child(child_env):
     assert not alive({handle.pid})
 
 
-def test_run_blocking_returns_the_final_event():
+def test_a_session_in_the_foreground_returns_the_final_event():
     seen = []
-    final = Supervisor().run_blocking(spec_for("rf-train"), seen.append)
-    assert isinstance(final, Result)
-    assert seen[-1] is final
+    outcome = Session(spec_for("rf-train")).listen(seen.append).run_blocking()
+    assert outcome.status == "done" and isinstance(outcome.final, Result)
+    assert seen[-1] is outcome.final
     assert sys.modules.get("sklearn") is None, "the parent process imported scikit-learn"
 
 

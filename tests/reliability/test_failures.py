@@ -156,11 +156,11 @@ async def run_in_app(pilot, task: str) -> None:
     app.query_one("#tasks", OptionList).highlighted = list(CATALOGUE).index(task)
     await pilot.pause()
     assert app.chosen_task.name == task
-    points_before = app._points
+    session_before = app._session
     await pilot.press("r")
     # A fault that strikes at once may end the run before a poll sees it running; every
-    # start sets the points it measures anew.
-    await wait_for(pilot, lambda: app._points is not points_before)
+    # start makes a session anew.
+    await wait_for(pilot, lambda: app._session is not session_before)
 
 
 async def test_the_app_reports_each_failure_and_keeps_working(
@@ -189,7 +189,7 @@ async def test_the_app_reports_each_failure_and_keeps_working(
 
             await run_in_app(pilot, "fault-hangs")
             await wait_for(pilot, lambda: app._phase and app._phase.name == "fit", timeout=60)
-            os.kill(app._handle.pid, signal.SIGKILL)  # from outside, as an OOM kill would
+            os.kill(app._session.pid, signal.SIGKILL)  # from outside, as an OOM kill would
             await fails_with(KILLED)
 
             await run_in_app(pilot, "fault-hangs")

@@ -20,6 +20,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from cpulab import cli
+from cpulab.cli import parser
 from cpulab.engine.cores import resolve_n_jobs
 from cpulab.engine.errors import UsageError
 from cpulab.engine.events import (
@@ -162,18 +163,18 @@ def test_a_child_printing_a_garbled_line_ends_its_run_with_an_error(garbled, new
 
 
 def _run(args) -> int:
-    cli.spec_from_args(args)
-    return cli.EXIT_OK
+    parser.spec_from_args(args)
+    return parser.EXIT_OK
 
 
 def _sweep(args) -> int:
-    cli.plan_from_args(args).spec()
-    return cli.EXIT_OK
+    parser.plan_from_args(args).spec()
+    return parser.EXIT_OK
 
 
 def _listing(args) -> int:
-    cli._machine_filter(args.machine)
-    return cli.EXIT_OK
+    parser.machine_filter(args.machine)
+    return parser.EXIT_OK
 
 
 CHECKS_ONLY = {"run": _run, "sweep": _sweep, "history": _listing, "export": _listing}
@@ -197,7 +198,7 @@ def test_any_arguments_are_accepted_or_refused_in_one_line(argv):
     out, err = io.StringIO(), io.StringIO()
     with (
         mock.patch.dict(cli.COMMANDS, CHECKS_ONLY),
-        mock.patch.object(cli, "cmd_demo", lambda args: cli.EXIT_OK),
+        mock.patch.object(cli, "cmd_demo", lambda args: parser.EXIT_OK),
         contextlib.redirect_stdout(out),
         contextlib.redirect_stderr(err),
     ):
@@ -205,11 +206,11 @@ def test_any_arguments_are_accepted_or_refused_in_one_line(argv):
             status = cli.main(argv)
         except SystemExit as exc:  # argparse: --help, --version, or a refusal
             status = exc.code
-    if status == cli.EXIT_USAGE:
+    if status == parser.EXIT_USAGE:
         assert err.getvalue().count("\n") == 1 and err.getvalue().endswith("\n"), err.getvalue()
         assert err.getvalue().startswith("cpulab")
     else:
-        assert status == cli.EXIT_OK and err.getvalue() == "", err.getvalue()
+        assert status == parser.EXIT_OK and err.getvalue() == "", err.getvalue()
 
 
 @PROPERTY

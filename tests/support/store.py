@@ -14,11 +14,10 @@ ALPHA = {
     "logical_cores": 16,
     "physical_cores": 8,
     "cores": {"logical": 16, "available": 16, "affinity": list(range(16)), "quota": None},
-    "platform": "Linux-6.1",
-    "python": "3.11.9",
 }
-ALPHA_CHILD = {
-    **ALPHA,
+ALPHA_SOFTWARE = {
+    "python": "3.11.9",
+    "platform": "Linux-6.1",
     "libraries": {"scikit-learn": "1.5.0", "numpy": "2.0.0"},
     "threadpools": [{"user_api": "blas", "internal_api": "openblas", "num_threads": 16}],
 }
@@ -30,7 +29,15 @@ BETA = {
 }
 
 
-def result(train=1, eval_=1, task="rf-train", scale="small", machine=ALPHA_CHILD, **changes):
+def result(
+    train=1,
+    eval_=1,
+    task="rf-train",
+    scale="small",
+    machine=ALPHA,
+    software=ALPHA_SOFTWARE,
+    **changes,
+):
     fields = {
         "task": task,
         "title": "Random forest",
@@ -48,6 +55,7 @@ def result(train=1, eval_=1, task="rf-train", scale="small", machine=ALPHA_CHILD
         "details": {"trees": 100, "nested": {"folds": [1, 2]}},
         "flags": ["noisy"],
         "machine": machine,
+        "software": software,
     }
     return Result(**{**fields, **changes})
 

@@ -30,13 +30,15 @@ class ScriptedHandle:
         self._events = events
         self._stop = asyncio.Event()
         self.finished = False
+        self.final: Event | None = None
 
     async def events(self):
         for event in self._events:
             yield event
         await self._stop.wait()
         self.finished = True
-        yield Cancelled(seconds=0.0)
+        self.final = Cancelled(seconds=0.0)
+        yield self.final
 
     async def cancel(self) -> None:
         self._stop.set()

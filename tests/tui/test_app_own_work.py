@@ -84,7 +84,7 @@ async def test_data_the_runner_refuses_shows_in_the_error_panel(tmp_path):
 
 
 async def test_a_dask_run_shows_each_workers_cpu_instead_of_the_local_cores():
-    app = make_app(options=RunOptions(dask="local:2"))
+    app = make_app(options=RunOptions(backend="dask", cluster="local:2"))
     async with app.run_test(size=(120, 40)) as pilot:
         verdict = str(app.query_one("#verdict").render())
         assert "Dask" in verdict and "ignores n_jobs" in verdict

@@ -29,7 +29,7 @@ async def test_choosing_a_task_shows_its_description_and_checks_the_split():
         assert "evaluation cores" in about
         await pilot.press("enter")  # choosing a task moves on to its split
         assert app.focused is app.query_one("#train")
-        assert app.query_one(SplitControl).task.name == "cv-eval"
+        assert app.query_one(SplitControl).chosen_task.name == "cv-eval"
 
 
 async def test_changing_the_split_shows_the_product_and_oversubscription():

@@ -51,9 +51,9 @@ async def running_tree(pilot, task_keys: tuple[str, ...]) -> list[psutil.Process
     tree: list[psutil.Process] = []
 
     def workers_started() -> bool:
-        if app._handle is None or app._phase is None or app._phase.name not in ("workers", "fit"):
+        if app._session is None or app._phase is None or app._phase.name not in ("workers", "fit"):
             return False
-        root = psutil.Process(app._handle.pid)
+        root = psutil.Process(app._session.pid)
         tree[:] = [root, *root.children(recursive=True)]
         return len(tree) >= 3
 

@@ -1,17 +1,22 @@
 """Sweeps started from the app, results kept in the store, and history shown at start."""
 
+import sqlite3
 import sys
+import threading
+from contextlib import closing
 from dataclasses import replace
 
-from textual.widgets import Button, Input, RadioSet, Static
+from textual.widgets import Button, Input, OptionList, RadioSet, Static
 
 from cpulab.engine.events import Event, Phase, Started
 from cpulab.engine.machine import machine_facts
+from cpulab.engine.plugins import Catalogue
 from cpulab.engine.store import ResultStore
 from cpulab.engine.supervisor import Supervisor
 from cpulab.ui.screens.sweep_dialog import SweepDialog
-from cpulab.ui.widgets import ResultsTable, ScalingChart
-from support.tui import make_app, make_result, wait_for
+from cpulab.ui.widgets import ResultsTable, RunStatus, ScalingChart
+from support.faulty_workloads import catalogue as faulty_tasks
+from support.tui import FITTING, ScriptedSupervisor, make_app, make_result, wait_for
 
 
 class FinishingHandle:
@@ -119,3 +124,83 @@ async def test_a_real_sweep_from_the_app_lands_with_statistics_and_a_fit(tmp_pat
         (sweep,) = store.sweeps()
         assert (sweep.status, sweep.n_points, sweep.strategy) == ("done", 2, "train")
     assert {m for m in sys.modules if m.partition(".")[0] == "sklearn"} == heavy_before
+
+
+async def start_sweep(pilot, cores: str = "1,2") -> None:
+    dialog = await open_sweep_dialog(pilot)
+    dialog.query_one("#sweep-cores", Input).value = cores
+    dialog.query_one("#sweep-repeats", Input).value = "1"
+    dialog.query_one("#sweep-warmup", Input).value = "0"
+    await pilot.pause()
+    await pilot.press("enter")
+    await wait_for(pilot, lambda: not isinstance(pilot.app.screen, SweepDialog))
+
+
+async def test_a_sweep_whose_runner_raises_is_stored_as_failed(tmp_path, child_env):
+    catalogue = Catalogue()
+    catalogue.tasks.update(faulty_tasks())
+    with ResultStore.open(tmp_path / "results.sqlite") as store:
+        app = make_app(
+            store=store, catalogue=catalogue, supervisor=Supervisor(env=child_env, spares=False)
+        )
+        async with app.run_test(size=(120, 40)) as pilot:
+            app.query_one("#tasks", OptionList).highlighted = list(catalogue.tasks).index(
+                "fault-raises"
+            )
+            await pilot.pause()
+            await start_sweep(pilot)
+            await wait_for(pilot, lambda: app._session.outcome is not None, timeout=60)
+            assert app.query_one(RunStatus).has_class("-failed")
+        (sweep,) = store.sweeps()
+        assert (sweep.status, sweep.error) == ("failed", "ValueError: the model refused to fit")
+
+
+async def test_cancelling_a_sweep_keeps_its_points_and_marks_it_cancelled(tmp_path):
+    first = here(make_result("rf-train", 1, 1, 0.2))
+    supervisor = ScriptedSupervisor((*FITTING, first))  # then it runs until cancelled
+    with ResultStore.open(tmp_path / "results.sqlite") as store:
+        app = make_app(store=store, supervisor=supervisor)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await start_sweep(pilot)
+            await wait_for(pilot, lambda: app.results == [first])
+            await pilot.press("c")
+            await wait_for(pilot, lambda: not app.running)
+            assert app.query_one(RunStatus).has_class("-cancelled")
+        (sweep,) = store.sweeps()
+        assert (sweep.status, sweep.n_points) == ("cancelled", 1)
+        assert [p.result for p in store.points()] == [first]
+
+
+async def test_quitting_mid_sweep_marks_it_cancelled_off_the_ui_thread(tmp_path):
+    supervisor = ScriptedSupervisor()  # runs until cancelled
+    with ResultStore.open(tmp_path / "results.sqlite") as store:
+        app = make_app(store=store, supervisor=supervisor)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await start_sweep(pilot)
+            await wait_for(pilot, lambda: app.running)
+            writes: list[str] = []
+            finish = store.finish_sweep
+            store.finish_sweep = lambda *a: (
+                writes.append(threading.current_thread().name) or finish(*a)
+            )
+            await pilot.press("q")
+        assert writes and "MainThread" not in writes
+        assert [s.status for s in store.sweeps()] == ["cancelled"]
+
+
+async def test_an_unreadable_row_is_skipped_and_named(tmp_path):
+    path = tmp_path / "results.sqlite"
+    with ResultStore.open(path) as store:
+        good = store.add_point(here(make_result("rf-train", 1, 1, 2.0)))
+        bad = store.add_point(here(make_result("rf-train", 2, 1, 1.1)))
+    with closing(sqlite3.connect(path)) as conn, conn:
+        conn.execute('UPDATE points SET result = \'{"event": "result"}\' WHERE id = ?', (bad,))
+    with ResultStore.open(path) as store:
+        app = make_app(store=store)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_for(pilot, lambda: len(app.results) == 1)
+            notes = [str(n.message) for n in app._notifications]
+            assert any(f"point {bad} cannot be read" in note for note in notes)
+            await pilot.press("r")  # and the lab goes on
+            await wait_for(pilot, lambda: app.running)
+        assert list(store.unreadable) == [bad] and good not in store.unreadable

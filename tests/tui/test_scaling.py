@@ -1,5 +1,6 @@
 """Speedups and chart series, from finished results."""
 
+from cpulab.engine.tasks import CATALOGUE
 from cpulab.ui.scaling import scaling_series, speedup
 from support.tui import make_result
 
@@ -23,7 +24,7 @@ def test_each_strategy_is_a_series_starting_at_the_1x1_point():
         make_result("cv-eval", 2, 2, 1.6),
         make_result("rf-train", 2, 1, 1.0),
     ]
-    series = {s.label: s.points for s in scaling_series(results, as_speedup=False)}
+    series = {s.label: s.points for s in scaling_series(results, as_speedup=False, tasks=CATALOGUE)}
     assert series == {
         "cv-eval eval-cores": ((1, 4.0), (2, 2.0)),
         "cv-eval train-cores": ((1, 4.0), (2, 3.0)),
@@ -38,14 +39,16 @@ def test_speedup_series_leave_out_tasks_without_a_baseline():
         make_result("cv-eval", 1, 2, 2.0, scale="full"),
         make_result("rf-train", 2, 1, 1.0),
     ]
-    series = scaling_series(results, as_speedup=True)
+    series = scaling_series(results, as_speedup=True, tasks=CATALOGUE)
     assert [(s.label, s.points) for s in series] == [
         ("cv-eval eval-cores (full)", ((1, 1.0), (2, 2.0)))
     ]
 
 
 def test_a_lone_1x1_point_is_a_series_of_its_own():
-    series = scaling_series([make_result("digits-svc", 1, 1, 3.0)], as_speedup=True)
+    series = scaling_series(
+        [make_result("digits-svc", 1, 1, 3.0)], as_speedup=True, tasks=CATALOGUE
+    )
     assert [(s.label, s.points) for s in series] == [("digits-svc", ((1, 1.0),))]
 
 
@@ -62,4 +65,15 @@ def test_results_on_other_data_or_options_never_share_a_baseline():
     results = [base, same, other_dir, other_drop, threads]
     assert speedup(same, results) == 2.0
     assert [speedup(r, results) for r in (other_dir, other_drop, threads)] == [None] * 3
-    assert len(scaling_series(results, as_speedup=False)) == 4
+    assert len(scaling_series(results, as_speedup=False, tasks=CATALOGUE)) == 4
+
+
+def test_a_plug_in_task_is_labelled_by_its_own_knobs():
+    from dataclasses import replace
+
+    own = replace(CATALOGUE["rf-train"], name="my-forest", origin="task file my_forest.py")
+    results = [make_result("my-forest", 1, 1, 4.0), make_result("my-forest", 2, 1, 2.0)]
+    with_it = {s.label for s in scaling_series(results, False, tasks={**CATALOGUE, own.name: own})}
+    without = {s.label for s in scaling_series(results, False, tasks=CATALOGUE)}
+    assert with_it == {"my-forest"}  # one knob: no strategy to tell apart
+    assert without == {"my-forest train-cores"}  # unknown task: both knobs assumed

@@ -59,7 +59,7 @@ def cgroup_quota() -> float | None:
         if quota is None and CGROUP_V1_QUOTA.exists() and CGROUP_V1_PERIOD.exists():
             quota = CGROUP_V1_QUOTA.read_text().strip()
             period = CGROUP_V1_PERIOD.read_text().strip()
-        if quota is None or quota == "max":
+        if quota is None or period is None or quota == "max":
             return None
         quota_us, period_us = int(quota), int(period)
     except (OSError, ValueError):

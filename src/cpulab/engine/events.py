@@ -13,7 +13,6 @@ import statistics
 import types
 import typing
 from dataclasses import asdict, dataclass, field, fields
-from functools import cache
 from typing import Any, ClassVar
 
 # Phases in the order a run goes through them.
@@ -108,13 +107,17 @@ class Result(Event):
     metric: str
     details: dict[str, Any] = field(default_factory=dict)
     flags: list[str] = field(default_factory=list)  # "oversubscribed", "noisy"
+    # The hardware: hostname, cpu_model, logical_cores, physical_cores, cores (the budget).
     machine: dict[str, Any] = field(default_factory=dict)
+    # What ran on it: python, platform, libraries {name: version}, threadpools (the
+    # runner's BLAS/OpenMP pools in the measured call).
+    software: dict[str, Any] = field(default_factory=dict)
     # Average cores busy with other processes, stolen by a hypervisor, or waiting on I/O
     # while this point was measured.
     load: dict[str, float] = field(default_factory=dict)
     worker_times: list[float] = field(default_factory=list)  # seconds, each worker start-up
     variant: str = ""  # the user's data, backend, threads where not the task's own: RunSpec.variant
-    options: dict[str, Any] = field(default_factory=dict)  # data, backend, dask, blas_threads
+    options: dict[str, Any] = field(default_factory=dict)  # data, backend, cluster, blas_threads
     # BLAS/OpenMP pools in effect (threadpoolctl): {"runner": [...], "workers": [...]}; each
     # worker pool names its "worker" (pid, or Dask address); no workers: an empty list
     threads: dict[str, Any] = field(default_factory=dict)
@@ -182,8 +185,14 @@ def parse_event(line: str | bytes) -> Event:
         raise EventError(f"not JSON: {exc}") from None
     except RecursionError:  # thousands of nested brackets: no event nests that deep
         raise EventError("not JSON: nested too deeply") from None
+    return event_from_dict(data)
+
+
+def event_from_dict(data: Any) -> Event:
+    """An event from its decoded JSON object, every field checked against its type."""
     if not isinstance(data, dict):
         raise EventError("not a JSON object")
+    data = dict(data)
     kind = data.pop("event", None)
     cls = EVENT_TYPES.get(kind) if isinstance(kind, str) else None
     if cls is None:
@@ -201,10 +210,15 @@ def parse_event(line: str | bytes) -> Event:
     return cls(**values)
 
 
-@cache
+_FIELD_TYPES: dict[type[Event], dict[str, Any]] = {}
+
+
 def _field_types(cls: type[Event]) -> dict[str, Any]:
-    hints = typing.get_type_hints(cls)
-    return {f.name: hints[f.name] for f in fields(cls)}
+    """Each field's annotation, resolved once per event type."""
+    if cls not in _FIELD_TYPES:
+        hints = typing.get_type_hints(cls)
+        _FIELD_TYPES[cls] = {f.name: hints[f.name] for f in fields(cls)}
+    return _FIELD_TYPES[cls]
 
 
 def _required(f) -> bool:

@@ -1,13 +1,14 @@
 """The results history as JSON, CSV or Markdown.
 
-JSON shape (`format: "cpulab-export"`, `version: 1`):
+JSON shape (`format: "cpulab-export"`, `version: 2`):
 
-    machines: [{id, label, facts}]
-    sweeps:   [{id, task, scale, strategy, cores, repeats, warmup, status, started_at,
-                finished_at, machine_id, points: [POINT], analysis: ANALYSIS}]
+    machines: [{id, label, facts}]          the hardware
+    software: [{id, label, facts}]          Python, the OS, library versions
+    sweeps:   [{id, task, scale, strategy, cores, repeats, warmup, status, error,
+                started_at, finished_at, machine_id, points: [POINT], analysis: ANALYSIS}]
     runs:     [POINT]                       single runs, outside any sweep
 
-    POINT    = {id, created_at, machine_id, result: <the run's full record, as
+    POINT    = {id, created_at, machine_id, software_id, result: <the run's full record, as
                 `cpulab run --json` prints it>, stats: {n, times, median, min, max, mad,
                 outliers, first_run_slow}, warnings: [sentence]}
     ANALYSIS = {points: [{train, eval, cores, stats, speedup, efficiency, karp_flatt, flags,
@@ -29,7 +30,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cpulab.engine.errors import UsageError
-from cpulab.engine.events import Result
+from cpulab.engine.presentation import (
+    SCALING_HEADER,
+    best_summary,
+    fit_summary,
+    point_notes,
+    scaling_rows,
+    task_label,
+)
 from cpulab.engine.stats import PointStats, ScalingPoint, ScalingReport, analyse_results
 from cpulab.engine.store import ResultStore, StoredPoint, SweepRecord
 
@@ -38,7 +46,7 @@ CSV_COLUMNS = (
     "point_id", "sweep_id", "created_at", "machine", "task", "scale", "strategy", "train",
     "eval", "cores", "n", "median_s", "min_s", "max_s", "mad_s", "speedup", "efficiency",
     "karp_flatt", "score", "metric", "cpu_time_s", "peak_rss_bytes", "workers_s", "flags",
-    "variant",
+    "variant", "software",
 )  # fmt: skip
 
 
@@ -53,6 +61,20 @@ class SweepView:
     def scaling_point(self, stored: StoredPoint) -> ScalingPoint | None:
         r = stored.result
         return next((p for p in self.report.points if (p.train, p.eval) == (r.train, r.eval)), None)
+
+
+@dataclass(frozen=True)
+class Labels:
+    """Short labels of the store's machines and software, by id."""
+
+    machines: dict[int, str]
+    software: dict[int | None, str]
+
+    @classmethod
+    def of(cls, store: ResultStore) -> Labels:
+        return cls(
+            {m.id: m.label for m in store.machines()}, {s.id: s.label for s in store.software()}
+        )
 
 
 def sweep_views(store: ResultStore, task: str | None, machine: int | str | None):
@@ -71,6 +93,7 @@ def _point_dict(stored: StoredPoint) -> dict:
         "id": stored.id,
         "created_at": stored.created_at,
         "machine_id": stored.machine_id,
+        "software_id": stored.software_id,
         "result": result.summary(),
         "stats": stats.to_dict(),
         "warnings": stats.warnings(result.flags),
@@ -91,6 +114,7 @@ def to_json(store: ResultStore, task=None, machine=None) -> str:
                 "repeats": record.repeats,
                 "warmup": record.warmup,
                 "status": record.status,
+                "error": record.error,
                 "started_at": record.started_at,
                 "finished_at": record.finished_at,
                 "machine_id": record.machine_id,
@@ -100,11 +124,13 @@ def to_json(store: ResultStore, task=None, machine=None) -> str:
         )
     runs = [_point_dict(p) for p in store.points(task=task, machine=machine) if p.sweep_id is None]
     machines = [{"id": m.id, "label": m.label, "facts": m.facts} for m in store.machines()]
+    software = [{"id": s.id, "label": s.label, "facts": s.facts} for s in store.software()]
     document = {
         "format": "cpulab-export",
-        "version": 1,
+        "version": 2,
         "exported_at": time.time(),
         "machines": machines,
+        "software": software,
         "sweeps": sweeps,
         "runs": runs,
     }
@@ -115,14 +141,16 @@ def _number(value: float | None, digits: int = 6) -> str:
     return "" if value is None else f"{value:.{digits}g}"
 
 
-def _csv_row(stored: StoredPoint, machine: str, strategy: str, point: ScalingPoint | None):
+def _csv_row(
+    stored: StoredPoint, labels: Labels, strategy: str, point: ScalingPoint | None
+) -> dict[str, object]:
     r = stored.result
     stats = point.stats if point else PointStats.of(r.fit_times)
     return {
         "point_id": stored.id,
         "sweep_id": "" if stored.sweep_id is None else stored.sweep_id,
         "created_at": f"{stored.created_at:.3f}",
-        "machine": machine,
+        "machine": labels.machines.get(stored.machine_id, ""),
         "task": r.task,
         "scale": r.scale,
         "strategy": strategy,
@@ -144,22 +172,22 @@ def _csv_row(stored: StoredPoint, machine: str, strategy: str, point: ScalingPoi
         "workers_s": _number(r.setup.get("workers")),
         "flags": " ".join(r.flags),
         "variant": r.variant,
+        "software": labels.software.get(stored.software_id, ""),
     }
 
 
 def to_csv(store: ResultStore, task=None, machine=None) -> str:
-    labels = {m.id: m.label for m in store.machines()}
+    labels = Labels.of(store)
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
     for view in sweep_views(store, task, machine):
         for stored in view.points:
-            label = labels.get(stored.machine_id, "")
             point = view.scaling_point(stored)
-            writer.writerow(_csv_row(stored, label, view.record.strategy, point))
+            writer.writerow(_csv_row(stored, labels, view.record.strategy, point))
     for stored in store.points(task=task, machine=machine):
         if stored.sweep_id is None:
-            writer.writerow(_csv_row(stored, labels.get(stored.machine_id, ""), "", None))
+            writer.writerow(_csv_row(stored, labels, "", None))
     return out.getvalue()
 
 
@@ -168,64 +196,6 @@ def _markdown_table(header: Iterable[str], rows: Iterable[Iterable[str]]) -> lis
     lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return lines
-
-
-def scaling_rows(report: ScalingReport) -> list[list[str]]:
-    """One row of text cells per point, the best split for its core count marked with *:
-    shared by the Markdown export and the CLI table."""
-    best = {id(p) for p in report.best_per_cores.values()}
-    rows = []
-    for p in report.points:
-        s = p.stats
-        mark = " *" if id(p) in best and len(report.points) > 1 else ""
-        rows.append(
-            [
-                str(p.cores),
-                f"{p.train} x {p.eval}{mark}",
-                f"{s.median:.3f}",
-                f"{s.mad:.3f}",
-                str(s.n),
-                "-" if p.speedup is None else f"{p.speedup:.2f}",
-                "-" if p.efficiency is None else f"{p.efficiency:.0%}",
-                "-" if p.karp_flatt is None else f"{p.karp_flatt:.3f}",
-            ]
-        )
-    return rows
-
-
-SCALING_HEADER = (
-    "cores", "split", "median s", "MAD s", "n", "speedup", "efficiency", "Karp-Flatt",
-)  # fmt: skip
-
-
-def point_notes(report: ScalingReport) -> list[str]:
-    """What makes a point's numbers less trustworthy, one line per point that has any."""
-    notes = []
-    for p in report.points:
-        said = p.warnings() + (["oversubscribed"] if "oversubscribed" in p.flags else [])
-        if said:
-            notes.append(f"{p.train} x {p.eval}: {'; '.join(said)}")
-    return notes
-
-
-def fit_summary(report: ScalingReport) -> str:
-    fit = report.fit
-    if fit is None:
-        return "no fit: fewer than two core counts"
-    serial = "-" if fit.serial_fraction is None else f"{fit.serial_fraction:.3f}"
-    ceiling = fit.speedup_ceiling
-    ceiling_text = "unbounded" if ceiling == float("inf") else f"{ceiling:.1f}x"
-    return (
-        f"T(p) = {fit.a:.3f} + {fit.b:.3f}/p s: serial fraction {serial}, "
-        f"speedup ceiling {ceiling_text}"
-    )
-
-
-def best_summary(report: ScalingReport) -> str:
-    if report.best is None:
-        return ""
-    b = report.best
-    return f"best: {b.train} x {b.eval} at {b.stats.median:.3f} s"
 
 
 def to_markdown(store: ResultStore, task=None, machine=None) -> str:
@@ -237,7 +207,8 @@ def to_markdown(store: ResultStore, task=None, machine=None) -> str:
             f"## Sweep {record.id}: {record.task} ({record.scale}), strategy {record.strategy}",
             "",
             f"{labels.get(record.machine_id, '')}; {record.repeats} repeats, "
-            f"{record.warmup} warm-up; {record.status}.",
+            f"{record.warmup} warm-up; {record.status}"
+            + (f": {record.error}." if record.error else "."),
             "",
             *_markdown_table(SCALING_HEADER, scaling_rows(view.report)),
             "",
@@ -262,21 +233,6 @@ def to_markdown(store: ResultStore, task=None, machine=None) -> str:
 
 
 EXPORTERS = {"json": to_json, "csv": to_csv, "markdown": to_markdown}
-
-
-def task_label(result: Result) -> str:
-    """The task, and its variant where it has one: "compare-regressors [houses.csv:price]"."""
-    return f"{result.task} [{result.variant}]" if result.variant else result.task
-
-
-def model_scores(result: Result) -> str | None:
-    """Each model's score where a task compares models, best first: "ridge 10.1, ...".
-    The score is the best model's; the others are the comparison people run it for."""
-    scores = result.details.get(result.metric)
-    if not isinstance(scores, dict) or not scores:
-        return None
-    ordered = sorted(scores.items(), key=lambda item: item[1], reverse=result.metric != "rmse")
-    return ", ".join(f"{name} {value:.4g}" for name, value in ordered)
 
 
 def write_export(text: str, out: Path | None) -> None:

@@ -1,4 +1,9 @@
-"""Facts about the machine and libraries, recorded with every result."""
+"""Facts about the machine and its software, recorded with every result.
+
+They are kept apart: the machine (host, CPU, cores, limits) says whether two results ran
+on the same hardware; the software (Python, the OS, library versions) says what ran on
+it, so an upgrade of scikit-learn leaves the machine the same.
+"""
 
 from __future__ import annotations
 
@@ -25,7 +30,7 @@ def cpu_model() -> str:
 
 @cache
 def machine_facts() -> dict:
-    """Cheap facts, safe in the UI process: no scikit-learn, no numpy."""
+    """The hardware and its limits. Cheap, safe in the UI process: no scikit-learn, no numpy."""
     import psutil
 
     return {
@@ -34,8 +39,15 @@ def machine_facts() -> dict:
         "logical_cores": psutil.cpu_count(logical=True),
         "physical_cores": psutil.cpu_count(logical=False),
         "cores": core_budget().to_dict(),
-        "platform": platform.platform(),
+    }
+
+
+def software_facts() -> dict:
+    """Python, the operating system and the installed library versions."""
+    return {
         "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "libraries": dict(library_versions()),
     }
 
 

@@ -22,6 +22,7 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from importlib.abc import InspectLoader
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from types import ModuleType
@@ -160,7 +161,8 @@ def _module_source(module: str, where: str) -> str:
     """An installed plug-in's source, found without importing the module."""
     try:
         spec = importlib.util.find_spec(module)
-        source = spec.loader.get_source(module) if spec and spec.loader else None
+        loader = spec.loader if spec is not None else None
+        source = loader.get_source(module) if isinstance(loader, InspectLoader) else None
     except Exception as exc:  # a parent package that fails to import, an unreadable file
         raise UsageError(f"{where}: cannot find its module: {_failure(exc)}") from None
     if spec is None:
@@ -176,7 +178,8 @@ def describe(source: str, where: str, function: str) -> Description:
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError) as exc:  # ValueError: null bytes, on older Pythons
-        line = f"line {exc.lineno}: " if getattr(exc, "lineno", None) else ""
+        lineno = exc.lineno if isinstance(exc, SyntaxError) else None
+        line = f"line {lineno}: " if lineno else ""
         raise UsageError(f"{where}: {line}{getattr(exc, 'msg', exc)}") from None
     if function not in _top_level_names(tree):
         raise UsageError(f"{where}: no function {function}")
@@ -275,9 +278,9 @@ def _import_task_file(path: Path) -> ModuleType:
     name = "cpulab_task_file_" + re.sub(r"\W", "_", path.stem)
     # An explicit loader: spec_from_file_location alone accepts only .py names.
     loader = importlib.machinery.SourceFileLoader(name, str(path))
-    module = importlib.util.module_from_spec(
-        importlib.util.spec_from_file_location(name, path, loader=loader)
-    )
+    spec = importlib.util.spec_from_file_location(name, path, loader=loader)
+    assert spec is not None  # with a loader given, there is always a spec
+    module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # dataclasses and pickling look classes up by module name
     try:
         loader.exec_module(module)

@@ -1,6 +1,10 @@
-"""The child process: runs one experiment point and prints JSON-line events.
+"""The child process: runs one experiment point, or a sweep's points, and prints
+JSON-line events.
 
-    python -m cpulab.engine.runner '<RunSpec as JSON>'
+    python -m cpulab.engine.runner [--wait] < spec.json
+
+The spec (a RunSpec or SweepSpec as one JSON line) comes on standard input, whatever its
+size. With --wait the runner first imports what runs need, then waits for it: a spare.
 
 Events go to a private copy of the original stdout; file descriptor 1 is pointed at
 stderr, so anything a library prints cannot corrupt the event stream.
@@ -20,20 +24,19 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from time import perf_counter
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import psutil
 
 from cpulab.api import Dataset, Setting
-from cpulab.engine.backends import execution_for
 from cpulab.engine.cores import core_budget
 from cpulab.engine.datafile import DataSpec
 from cpulab.engine.errors import UsageError
 from cpulab.engine.events import Error, Event, Phase, Progress, Result, Started
 from cpulab.engine.load import LOAD_KEYS, cpu_seconds, noisy
-from cpulab.engine.machine import library_versions, machine_facts
+from cpulab.engine.machine import library_versions, machine_facts, software_facts
 from cpulab.engine.plugins import import_builder
 from cpulab.engine.spec import SPARE_ARGUMENT, RunSpec, plan_from_dict
 from cpulab.engine.treemeter import TreeMeter, kill_own_children, remove_joblib_folders
@@ -101,7 +104,9 @@ class ProgressHook:
 
     def __init__(self, emit: Callable[[Event], None]):
         self.emit = emit
-        self.unit, self.total, self.point = "", None, None
+        self.unit = ""
+        self.total: int | None = None
+        self.point: int | None = None
         self.active = False
         self._outer = None
         self._finished = 0
@@ -194,7 +199,8 @@ class PlanRunner:
         self.cpus = core_budget().affinity
         self.hook = ProgressHook(emit)
         # A plan's points share their options: a sweep varies only the cores.
-        self.execution = execution_for(specs[0].options, emit)
+        options = specs[0].options
+        self.execution = options.backend_spec.execution(options, emit)
         self.imports = 0.0
         self._datasets: dict[DataSpec, Dataset] = {}
 
@@ -211,11 +217,12 @@ class PlanRunner:
             self.execution.limit_threads()
             self.phase("imports")
             t0 = perf_counter()
-            builders = {spec.builder: import_builder(spec.builder) for spec in self.specs}
+            builders = {spec.task.builder: import_builder(spec.task.builder) for spec in self.specs}
             self.imports = perf_counter() - t0
             self.hook.install()
             points = [
-                self.build(i, spec, builders[spec.builder]) for i, spec in enumerate(self.specs)
+                self.build(i, spec, builders[spec.task.builder])
+                for i, spec in enumerate(self.specs)
             ]
             repeats = max(spec.repeats for spec in self.specs)
             warmup = max(spec.warmup for spec in self.specs)
@@ -236,12 +243,15 @@ class PlanRunner:
     def build(self, index: int, spec: RunSpec, build: Callable[..., Workload]) -> Point:
         self.phase("data", index)
         t0 = perf_counter()
+        data = self.dataset(spec.options.data)
+        if data is not None:  # the kind found in all its rows must suit the task
+            spec.task.check_data_kind(data.kind, data.target_name, data.y.dtype.kind in "iuf")
         setting = Setting(
             train=spec.train,
             eval=spec.eval,
             scale=spec.scale,
-            data=self.dataset(spec.options.data),
-            backend="dask" if spec.options.dask else spec.options.backend,
+            data=data,
+            backend=spec.options.backend,
         )
         workload = build(setting)
         return Point(index, spec, workload, data_seconds=perf_counter() - t0)
@@ -314,8 +324,8 @@ class PlanRunner:
             flags.append("noisy")
         workers = statistics.median(point.worker_times) if point.worker_times else 0.0
         return Result(
-            task=spec.task,
-            title=spec.title,
+            task=spec.task.name,
+            title=spec.task.title,
             scale=spec.scale,
             train=spec.train,
             eval=spec.eval,
@@ -326,18 +336,18 @@ class PlanRunner:
             cpu_time=point.cpu_time,
             peak_rss=point.peak_rss,
             score=score,
-            metric=spec.metric,
+            metric=spec.task.metric,
             details={**details, **self.execution.facts()},
             flags=flags,
-            machine={
-                **machine_facts(),
-                "libraries": dict(library_versions()),
+            machine=machine_facts(),
+            software={
+                **software_facts(),
                 "threadpools": self.execution.runner_pools,  # read in the measured call
             },
             load=load,
             worker_times=point.worker_times,
             variant=spec.options.variant,
-            options=asdict(spec.options),
+            options=spec.options.to_dict(),
             threads={
                 "runner": self.execution.runner_pools,
                 "workers": self.execution.worker_pools(point.workload.worker_jobs),
@@ -356,16 +366,14 @@ def error_event(exc: BaseException) -> Error:
 READY_MODULES = ("cpulab.engine.workloads",)  # scikit-learn and the built-in tasks
 
 
-def _wait_for_spec() -> str | None:
-    """Import and look up what nearly every run needs, then wait for the spec; None if it
-    never comes."""
+def _get_ready() -> None:
+    """Import and look up what nearly every run needs, before the spec comes."""
     for name in READY_MODULES:
         # A failure here is reported by the run's own import of the same module.
         with contextlib.suppress(Exception):
             importlib.import_module(name)
     machine_facts()
     library_versions()
-    return sys.stdin.readline() or None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -374,13 +382,13 @@ def main(argv: list[str] | None = None) -> int:
     _exit_on_sigterm()
     _die_with_parent(os.getppid())
     if argv == [SPARE_ARGUMENT]:
-        spec = _wait_for_spec()
-        if spec is None:  # the supervisor let its spare go
-            return 0
-        argv = [spec]
+        _get_ready()
+    spec = sys.stdin.readline()
+    if not spec:  # the supervisor let its spare go, or went away itself
+        return 0
     emit(Started(pid=os.getpid(), pgid=os.getpgid(0), t=time.time()))
     try:
-        PlanRunner(plan_from_dict(json.loads(argv[0])), emit).run()
+        PlanRunner(plan_from_dict(json.loads(spec)), emit).run()
     except Exception as exc:
         emit(error_event(exc))
         return 1

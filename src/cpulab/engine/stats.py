@@ -265,12 +265,21 @@ def analyse_scaling(points: Iterable[tuple[int, int, PointStats]]) -> ScalingRep
     return _analyse([(train, eval_, stats, ()) for train, eval_, stats in points])
 
 
+def curve_key(result: Result) -> tuple:
+    """Results that may share a scaling curve: the same task, variant and scale, and where
+    the data is the user's, the same file, dropped columns and kind (a variant names only
+    the file and target). The one rule for the CLI's reports, the app's chart and exports."""
+    data = result.options.get("data")
+    same_data = (data["path"], tuple(data["drop"]), data["kind"]) if data else None
+    return (result.task, result.variant, result.scale, same_data)
+
+
 def analyse_results(results: Iterable[Result]) -> ScalingReport:
-    """`analyse_scaling` over results, keeping their flags for the warnings."""
+    """`analyse_scaling` over results of one curve, keeping their flags for the warnings."""
     results = list(results)
-    if len({(r.task, r.variant, r.scale) for r in results}) > 1:
+    if len({curve_key(r) for r in results}) > 1:
         raise ValueError(
-            "results of more than one task, variant or scale cannot share a scaling curve"
+            "results of more than one task, variant, data or scale cannot share a scaling curve"
         )
     return _analyse(
         [(r.train, r.eval, PointStats.of(r.fit_times), tuple(r.flags)) for r in results]

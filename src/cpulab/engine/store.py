@@ -5,6 +5,12 @@ refused with one clear line and left exactly as it was: the checks read the head
 plain file I/O and only then open SQLite read-only, so no journal or WAL file ever appears
 beside a refused file. Each point is its own transaction, so a crash loses nothing that
 finished, and WAL mode lets the TUI read while the CLI writes.
+
+Two versions are kept apart: the schema's (`user_version`, brought up to date by
+`MIGRATIONS` when a file is opened) and each stored result's (`points.result_version`,
+upgraded by `RESULT_UPGRADES` in code whenever an older row is read, so a result written
+by any earlier release reads as today's `Result`). A row that cannot be read is skipped
+and named in `unreadable`, never the end of the history.
 """
 
 from __future__ import annotations
@@ -25,28 +31,93 @@ from typing import Any
 import platformdirs
 
 from cpulab.engine.errors import UsageError
-from cpulab.engine.events import EventError, Result, parse_event
+from cpulab.engine.events import EventError, Result, event_from_dict
 
 APPLICATION_ID = 0x4350554C  # "CPUL", big-endian at offset 68 of the file
 ENV_VAR = "CPULAB_DB"
 SQLITE_MAGIC = b"SQLite format 3\x00"
 BUSY_TIMEOUT = 10.0  # seconds to wait for another process's write to finish
-SWEEP_STATUSES = ("running", "done", "cancelled", "failed")
-# What makes two results comparable: the same hardware, the same limits, the same software.
-# The BLAS/OpenMP pools are kept with each result but left out: which ones are loaded, and
-# with how many threads, depends on the task and the split, not on the machine.
-FINGERPRINT_KEYS = (
-    "hostname",
-    "cpu_model",
-    "logical_cores",
-    "physical_cores",
-    "cores",
-    "python",
-    "libraries",
-)
+# running: measuring; done: every point measured; cancelled: stopped by the user;
+# failed: the runner failed (the sweep keeps its error); interrupted: stopped by a signal.
+SWEEP_STATUSES = ("running", "done", "cancelled", "failed", "interrupted")
+# What makes two machines the same: the same hardware and the same limits.
+MACHINE_KEYS = ("hostname", "cpu_model", "logical_cores", "physical_cores", "cores")
+# What makes two software installs the same. The BLAS/OpenMP pools are kept with each
+# result but left out: which ones are loaded, and with how many threads, depends on the
+# task and the split.
+SOFTWARE_KEYS = ("python", "platform", "libraries")
+RESULT_VERSION = 2  # of the JSON record in points.result
 
-# Version -> statements. All pending versions run in one transaction; never edit a released one.
-MIGRATIONS: dict[int, tuple[str, ...]] = {
+
+def _result_v1_to_v2(record: dict[str, Any]) -> dict[str, Any]:
+    """Version 1 kept the software among the machine facts and named a Dask cluster in
+    `options.dask`, leaving the backend "loky"."""
+    machine = dict(record.get("machine") or {})
+    software = {key: machine.pop(key) for key in (*SOFTWARE_KEYS, "threadpools") if key in machine}
+    options = dict(record.get("options") or {})
+    if "dask" in options:
+        options["cluster"] = options.pop("dask")
+        if options["cluster"] is not None:
+            options["backend"] = "dask"
+    return {**record, "machine": machine, "software": software, "options": options}
+
+
+# Result version -> how a record of that version becomes one of the next.
+RESULT_UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    1: _result_v1_to_v2,
+}
+
+
+def upgrade_result(record: dict[str, Any], version: int) -> dict[str, Any]:
+    """A stored result record of any version, as the current version reads."""
+    if version > RESULT_VERSION:
+        raise EventError(f"written by a newer cpulab (result version {version})")
+    for step in range(version, RESULT_VERSION):
+        record = RESULT_UPGRADES[step](record)
+    return record
+
+
+def _fingerprint(facts: dict[str, Any], keys: tuple[str, ...]) -> str:
+    identity = {key: facts.get(key) for key in keys}
+    canonical = json.dumps(identity, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _split_machines_and_software(conn: sqlite3.Connection) -> None:
+    """Schema 2: machines are told apart by their hardware alone, and each point names the
+    software it ran with. Machines that differed only by software become one."""
+    kept: dict[str, int] = {}
+    for row in conn.execute("SELECT id, facts FROM machines ORDER BY id").fetchall():
+        facts = json.loads(row["facts"])
+        hardware = {k: v for k, v in facts.items() if k not in (*SOFTWARE_KEYS, "threadpools")}
+        fingerprint = _fingerprint(hardware, MACHINE_KEYS)
+        if fingerprint in kept:
+            for table in ("points", "sweeps"):
+                conn.execute(
+                    f"UPDATE {table} SET machine_id = ? WHERE machine_id = ?",
+                    (kept[fingerprint], row["id"]),
+                )
+            conn.execute("DELETE FROM machines WHERE id = ?", (row["id"],))
+            continue
+        kept[fingerprint] = row["id"]
+        conn.execute(
+            "UPDATE machines SET fingerprint = ?, facts = ? WHERE id = ?",
+            (fingerprint, json.dumps(hardware, sort_keys=True), row["id"]),
+        )
+    for row in conn.execute("SELECT id, result FROM points").fetchall():
+        try:
+            record = upgrade_result(json.loads(row["result"]), 1)
+        except (ValueError, TypeError, AttributeError, EventError):
+            continue  # an unreadable row stays as it is, and is skipped when read
+        software_id = _register_software(conn, record["software"])
+        conn.execute("UPDATE points SET software_id = ? WHERE id = ?", (software_id, row["id"]))
+
+
+# Version -> steps: SQL statements, or functions of the connection for what SQL cannot say.
+# All pending versions run in one transaction, foreign keys checked at its end; never
+# edit a released one.
+Migration = str | Callable[[sqlite3.Connection], None]
+MIGRATIONS: dict[int, tuple[Migration, ...]] = {
     1: (
         """CREATE TABLE machines (
             id INTEGER PRIMARY KEY,
@@ -87,6 +158,42 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "CREATE INDEX points_by_machine ON points (machine_id)",
         "CREATE INDEX sweeps_by_task ON sweeps (task, scale)",
     ),
+    2: (
+        """CREATE TABLE software (
+            id INTEGER PRIMARY KEY,
+            fingerprint TEXT NOT NULL UNIQUE,
+            python TEXT NOT NULL,
+            facts TEXT NOT NULL
+        )""",
+        "ALTER TABLE points ADD COLUMN software_id INTEGER REFERENCES software (id)",
+        "ALTER TABLE points ADD COLUMN result_version INTEGER NOT NULL DEFAULT 1",
+        # A new status and the error of a failed sweep: SQLite changes a CHECK only by
+        # building the table anew.
+        """CREATE TABLE sweeps_v2 (
+            id INTEGER PRIMARY KEY,
+            task TEXT NOT NULL,
+            scale TEXT NOT NULL,
+            strategy TEXT NOT NULL,
+            cores TEXT NOT NULL,
+            repeats INTEGER NOT NULL,
+            warmup INTEGER NOT NULL,
+            started_at REAL NOT NULL,
+            finished_at REAL,
+            status TEXT NOT NULL CHECK (status IN
+                ('running', 'done', 'cancelled', 'failed', 'interrupted')),
+            error TEXT,
+            machine_id INTEGER NOT NULL REFERENCES machines (id)
+        )""",
+        """INSERT INTO sweeps_v2 (id, task, scale, strategy, cores, repeats, warmup,
+            started_at, finished_at, status, machine_id)
+            SELECT id, task, scale, strategy, cores, repeats, warmup, started_at,
+            finished_at, status, machine_id FROM sweeps""",
+        "DROP TABLE sweeps",
+        "ALTER TABLE sweeps_v2 RENAME TO sweeps",
+        "CREATE INDEX sweeps_by_task ON sweeps (task, scale)",
+        "CREATE INDEX points_by_software ON points (software_id)",
+        _split_machines_and_software,
+    ),
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 
@@ -122,6 +229,24 @@ class MachineRecord:
 
 
 @dataclass(frozen=True)
+class SoftwareRecord:
+    id: int
+    python: str
+    facts: dict[str, Any]  # python, platform, libraries {name: version}
+
+    @property
+    def label(self) -> str:
+        """Short enough for a line: "Python 3.11.7, scikit-learn 1.7.2, joblib 1.5.1, ..."."""
+        libraries = self.facts.get("libraries") or {}
+        named = [
+            f"{name} {libraries[name]}"
+            for name in ("scikit-learn", "joblib", "numpy")
+            if libraries.get(name)
+        ]
+        return ", ".join([f"Python {self.python}", *named])
+
+
+@dataclass(frozen=True)
 class SweepRecord:
     id: int
     task: str
@@ -133,6 +258,7 @@ class SweepRecord:
     started_at: float
     finished_at: float | None
     status: str
+    error: str | None  # why a failed sweep failed, in one line
     machine_id: int
     n_points: int
 
@@ -142,6 +268,7 @@ class StoredPoint:
     id: int
     sweep_id: int | None  # None for a single run
     machine_id: int
+    software_id: int | None  # None only where a row written before schema 2 was unreadable
     created_at: float
     result: Result
 
@@ -153,6 +280,8 @@ class ResultStore:
         self._conn, self.path, self._clock = conn, path, clock
         # Textual workers may query from another thread; one statement sequence at a time.
         self._lock = threading.RLock()
+        # Rows that could not be read, by point id: why, in one line. Reads skip them.
+        self.unreadable: dict[int, str] = {}
 
     @classmethod
     def open(
@@ -165,15 +294,16 @@ class ResultStore:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise UsageError(f"cannot create {path.parent}: {exc.strerror}") from None
+        conn = _connect(path)
         try:
-            conn = sqlite3.connect(
-                path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
-            )
-            conn.row_factory = sqlite3.Row
-        except sqlite3.Error as exc:
-            raise UsageError(f"cannot open {path}: {exc}") from None
-        try:
-            _prepare(conn, path)
+            if _migrate(conn, path):
+                # Anew: after ALTER TABLE ... RENAME, SQLite keeps the connection that ran it
+                # from checkpointing, and the new version must reach the file's header.
+                conn.close()
+                conn = _connect(path)
+                _prepare(conn, checkpoint=True)
+            else:
+                _prepare(conn, checkpoint=False)
         except sqlite3.Error as exc:
             conn.close()
             raise UsageError(f"cannot open {path}: {exc}") from None
@@ -220,20 +350,23 @@ class ResultStore:
                     machine_id,
                 ),
             )
-            return cursor.lastrowid
+            return _row_id(cursor)
 
     def add_point(self, result: Result, sweep_id: int | None = None) -> int:
         """Store one result, committed before this returns."""
         with self._write() as conn:
             machine_id = _register_machine(conn, result.machine)
+            software_id = _register_software(conn, result.software)
             if sweep_id is not None:
                 _join_sweep(conn, sweep_id, result, machine_id)
             cursor = conn.execute(
-                "INSERT INTO points (sweep_id, machine_id, created_at, task, scale, train, eval,"
-                " fit_time, result) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO points (sweep_id, machine_id, software_id, created_at, task, scale,"
+                " train, eval, fit_time, result, result_version)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     sweep_id,
                     machine_id,
+                    software_id,
                     self._clock(),
                     result.task,
                     result.scale,
@@ -241,17 +374,19 @@ class ResultStore:
                     result.eval,
                     result.fit_time,
                     result.to_json(),
+                    RESULT_VERSION,
                 ),
             )
-            return cursor.lastrowid
+            return _row_id(cursor)
 
-    def finish_sweep(self, sweep_id: int, status: str) -> None:
+    def finish_sweep(self, sweep_id: int, status: str, error: str | None = None) -> None:
+        """Record how a sweep ended; a failed one keeps its error."""
         if status not in SWEEP_STATUSES[1:]:
             raise ValueError(f"a sweep finishes as one of {', '.join(SWEEP_STATUSES[1:])}")
         with self._write() as conn:
             cursor = conn.execute(
-                "UPDATE sweeps SET status = ?, finished_at = ? WHERE id = ?",
-                (status, self._clock(), sweep_id),
+                "UPDATE sweeps SET status = ?, error = ?, finished_at = ? WHERE id = ?",
+                (status, error, self._clock(), sweep_id),
             )
             if cursor.rowcount == 0:
                 raise ValueError(f"there is no sweep {sweep_id}")
@@ -273,23 +408,30 @@ class ResultStore:
         sweep_id: int | None = None,
         scale: str | None = None,
     ) -> list[StoredPoint]:
-        """Stored points in the order they were added. `machine` is a machine id, or text
-        found in the host name or CPU model, in any case."""
+        """Stored points in the order they were added, unreadable rows left out (and named
+        in `unreadable`). `machine` is a machine id, or text found in the host name or
+        CPU model, in any case."""
         where, params = self._filters(task=task, scale=scale, sweep_id=sweep_id, machine=machine)
         rows = self._read(
-            f"SELECT id, sweep_id, machine_id, created_at, result FROM points{where} ORDER BY id",
+            "SELECT id, sweep_id, machine_id, software_id, created_at, result, result_version"
+            f" FROM points{where} ORDER BY id",
             params,
         )
-        return [
-            StoredPoint(
-                row["id"],
-                row["sweep_id"],
-                row["machine_id"],
-                row["created_at"],
-                self._result(row["id"], row["result"]),
-            )
-            for row in rows
-        ]
+        points = []
+        for row in rows:
+            result = self._result(row["id"], row["result"], row["result_version"])
+            if result is not None:
+                points.append(
+                    StoredPoint(
+                        row["id"],
+                        row["sweep_id"],
+                        row["machine_id"],
+                        row["software_id"],
+                        row["created_at"],
+                        result,
+                    )
+                )
+        return points
 
     def sweeps(
         self, task: str | None = None, machine: int | str | None = None
@@ -297,7 +439,7 @@ class ResultStore:
         where, params = self._filters(task=task, machine=machine)
         rows = self._read(
             "SELECT id, task, scale, strategy, cores, repeats, warmup, started_at, finished_at,"
-            " status, machine_id,"
+            " status, error, machine_id,"
             " (SELECT COUNT(*) FROM points WHERE sweep_id = sweeps.id) AS n_points"
             f" FROM sweeps{where} ORDER BY id",
             params,
@@ -312,6 +454,10 @@ class ResultStore:
             " FROM machines ORDER BY id"
         )
         return [MachineRecord(**{**dict(row), "facts": json.loads(row["facts"])}) for row in rows]
+
+    def software(self) -> list[SoftwareRecord]:
+        rows = self._read("SELECT id, python, facts FROM software ORDER BY id")
+        return [SoftwareRecord(**{**dict(row), "facts": json.loads(row["facts"])}) for row in rows]
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
@@ -349,21 +495,29 @@ class ResultStore:
             if needle in m.hostname.casefold() or needle in m.cpu_model.casefold()
         ]
 
-    def _result(self, point_id: int, text: str) -> Result:
+    def _result(self, point_id: int, text: str, version: int) -> Result | None:
+        """The row's result as today's Result; None, and the reason kept, if unreadable."""
         try:
-            result = parse_event(text)
-        except EventError as exc:
-            raise UsageError(f"{self.path}: point {point_id} cannot be read: {exc}") from None
-        if not isinstance(result, Result):
-            raise UsageError(f"{self.path}: point {point_id} holds a {result.kind}, not a result")
+            record = json.loads(text)
+            if not isinstance(record, dict):
+                raise EventError("not a JSON object")
+            result = event_from_dict(upgrade_result(record, version))
+            if not isinstance(result, Result):
+                raise EventError(f"it holds a {result.kind}, not a result")
+        except (ValueError, RecursionError, EventError) as exc:
+            self.unreadable[point_id] = f"point {point_id} cannot be read: {exc}"
+            return None
         return result
 
 
+def _row_id(cursor: sqlite3.Cursor) -> int:
+    assert cursor.lastrowid is not None  # an INSERT's cursor always has one
+    return cursor.lastrowid
+
+
 def _register_machine(conn: sqlite3.Connection, facts: dict[str, Any]) -> int:
-    identity = {key: facts.get(key) for key in FINGERPRINT_KEYS}
-    canonical = json.dumps(identity, sort_keys=True, separators=(",", ":"))
-    fingerprint = hashlib.sha256(canonical.encode()).hexdigest()
-    cores = facts.get("cores") if isinstance(facts.get("cores"), dict) else {}
+    fingerprint = _fingerprint(facts, MACHINE_KEYS)
+    cores = facts["cores"] if isinstance(facts.get("cores"), dict) else {}
     conn.execute(
         "INSERT OR IGNORE INTO machines (fingerprint, hostname, cpu_model, logical_cores,"
         " available_cores, facts) VALUES (?, ?, ?, ?, ?, ?)",
@@ -377,6 +531,17 @@ def _register_machine(conn: sqlite3.Connection, facts: dict[str, Any]) -> int:
         ),
     )
     row = conn.execute("SELECT id FROM machines WHERE fingerprint = ?", (fingerprint,)).fetchone()
+    return row[0]
+
+
+def _register_software(conn: sqlite3.Connection, facts: dict[str, Any]) -> int:
+    software = {key: facts.get(key) for key in SOFTWARE_KEYS}
+    fingerprint = _fingerprint(software, SOFTWARE_KEYS)
+    conn.execute(
+        "INSERT OR IGNORE INTO software (fingerprint, python, facts) VALUES (?, ?, ?)",
+        (fingerprint, str(software["python"] or ""), json.dumps(software, sort_keys=True)),
+    )
+    row = conn.execute("SELECT id FROM software WHERE fingerprint = ?", (fingerprint,)).fetchone()
     return row[0]
 
 
@@ -403,17 +568,30 @@ def _join_sweep(conn: sqlite3.Connection, sweep_id: int, result: Result, machine
         )
 
 
-def _prepare(conn: sqlite3.Connection, path: Path) -> None:
+def _connect(path: Path) -> sqlite3.Connection:
+    try:
+        conn = sqlite3.connect(
+            path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
+        )
+    except sqlite3.Error as exc:
+        raise UsageError(f"cannot open {path}: {exc}") from None
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+def _prepare(conn: sqlite3.Connection, *, checkpoint: bool) -> None:
+    """Settings of every connection, made once the schema is current (a new file gets its
+    schema and identity before WAL mode, so they land in the file itself). Foreign keys
+    are enforced only from here: a migration may rebuild a table others refer to, and
+    checks every reference itself before it commits."""
     conn.execute("PRAGMA foreign_keys = ON")
-    # A new file gets its schema and identity before WAL mode, so they land in the file itself.
-    migrated = _migrate(conn, path)
-    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA journal_mode = WAL").fetchall()  # every row read: none left open
     # Durable against a killed process, which is what matters here; only a power cut could
     # lose the last commits.
     conn.execute("PRAGMA synchronous = NORMAL")
-    if migrated:
+    if checkpoint:
         # Put the new version into the file's own header, where the checks read it.
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
 
 
 def _migrate(conn: sqlite3.Connection, path: Path) -> bool:
@@ -428,7 +606,12 @@ def _migrate(conn: sqlite3.Connection, path: Path) -> bool:
             raise UsageError(_newer_message(path, version))
         for step in range(version + 1, SCHEMA_VERSION + 1):
             for statement in MIGRATIONS[step]:
-                conn.execute(statement)
+                if isinstance(statement, str):
+                    conn.execute(statement)
+                else:
+                    statement(conn)
+        if broken := conn.execute("PRAGMA foreign_key_check").fetchall():
+            raise sqlite3.IntegrityError(f"a migration left {len(broken)} broken references")
         conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     except BaseException:
@@ -516,4 +699,4 @@ def _check_with_sqlite(path: Path, *, immutable: bool) -> None:
     if version > SCHEMA_VERSION:
         raise UsageError(_newer_message(path, version))
     if problems != ["ok"]:
-        raise UsageError(f"{path} is damaged: {problems[0]}")
+        raise UsageError(f"{path} is damaged: {' '.join(problems[0].split())}")

@@ -15,7 +15,7 @@ import signal
 import sys
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 
 from cpulab.engine.events import (
     Cancelled,
@@ -203,11 +203,11 @@ class Supervisor:
         self._spare: asyncio.subprocess.Process | None = None
         self._spare_lock: asyncio.Lock | None = None  # made on the loop that uses it
 
-    async def _spawn(self, argument: str, stdin: int) -> asyncio.subprocess.Process:
+    async def _spawn(self, *arguments: str) -> asyncio.subprocess.Process:
         return await asyncio.create_subprocess_exec(
             *self.command,
-            argument,
-            stdin=stdin,
+            *arguments,
+            stdin=asyncio.subprocess.PIPE,  # the spec comes this way, whatever its size
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             start_new_session=True,  # its own process group, away from the terminal's Ctrl-C
@@ -227,7 +227,7 @@ class Supervisor:
         """Have a spare runner waiting, unless one is already."""
         async with self._lock:
             if self.spares and (self._spare is None or self._spare.returncode is not None):
-                self._spare = await self._spawn(SPARE_ARGUMENT, asyncio.subprocess.PIPE)
+                self._spare = await self._spawn(SPARE_ARGUMENT)
 
     @property
     def spare_pid(self) -> int | None:
@@ -240,44 +240,26 @@ class Supervisor:
             terminate(tree(spare.pid), grace=0.5)
 
     async def start(self, spec: RunSpec | SweepSpec) -> RunHandle:
-        payload = json.dumps(spec.to_dict())
+        """Hand the spec to the spare runner, or to a new one, on its standard input."""
+        payload = json.dumps(spec.to_dict()).encode() + b"\n"
         async with self._lock:
             proc, self._spare = self._spare, None
-        if proc is not None and proc.returncode is not None:  # it died while waiting
-            proc = None
-        if proc is not None:
-            try:
-                assert proc.stdin is not None
-                proc.stdin.write(payload.encode() + b"\n")
-                await proc.stdin.drain()
-                proc.stdin.close()
-            except (BrokenPipeError, ConnectionResetError):  # it died while waiting
-                proc = None
-        if proc is None:
-            proc = await self._spawn(payload, asyncio.subprocess.DEVNULL)
+        if proc is None or not await self._send(proc, payload):  # none, or it died waiting
+            proc = await self._spawn()
+            await self._send(proc, payload)  # if it dies at once, its events say so
         points = len(spec.points) if isinstance(spec, SweepSpec) else 1
         return RunHandle(proc, points, self.env)
 
-    def run_blocking(self, spec: RunSpec | SweepSpec, on_event: Callable[[Event], None]) -> Event:
-        """Run to the end for plain callers; returns the final event.
-
-        Ctrl-C kills the whole tree before KeyboardInterrupt reaches the caller.
-        """
-        handle: RunHandle | None = None
-
-        async def main() -> Event:
-            nonlocal handle
-            handle = await self.start(spec)
-            final: Event | None = None
-            async for event in handle.events():
-                on_event(event)
-                final = event
-            assert final is not None
-            return final
-
+    @staticmethod
+    async def _send(proc: asyncio.subprocess.Process, payload: bytes) -> bool:
+        """Write the spec and close the pipe; False when the runner is no longer there."""
+        if proc.returncode is not None:
+            return False
+        assert proc.stdin is not None
         try:
-            return asyncio.run(main())
-        except BaseException:
-            if handle is not None and not handle.finished:
-                handle.kill()
-            raise
+            proc.stdin.write(payload)
+            await proc.stdin.drain()
+            proc.stdin.close()
+        except (BrokenPipeError, ConnectionResetError):
+            return False
+        return True

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from cpulab.engine.cores import CoreSplit
 from cpulab.engine.errors import UsageError
-from cpulab.engine.machine import machine_facts
 from cpulab.engine.spec import RunOptions, RunSpec, SweepSpec
-from cpulab.engine.store import ResultStore
 from cpulab.engine.tasks import Task
 
 STRATEGIES = {
@@ -27,7 +26,7 @@ def parse_cores(text: str, available: int) -> tuple[int, ...]:
     if text == "pow2":
         counts = {1 << i for i in range(available.bit_length()) if 1 << i <= available}
         return tuple(sorted(counts | {available}))
-    counts: set[int] = set()
+    chosen: set[int] = set()
     for part in text.split(","):
         part = part.strip()
         match = re.fullmatch(r"(\d+)(?:\s*-\s*(\d+))?", part)
@@ -43,8 +42,8 @@ def parse_cores(text: str, available: int) -> tuple[int, ...]:
             raise UsageError(f"the range {part} runs backwards: write {high}-{low}")
         if high > MAX_SWEEP_CORES:
             raise UsageError(f"{high} cores is beyond any machine: the most is {MAX_SWEEP_CORES}")
-        counts.update(range(low, high + 1))
-    return tuple(sorted(counts))
+        chosen.update(range(low, high + 1))
+    return tuple(sorted(chosen))
 
 
 def default_strategy(task: Task) -> str:
@@ -84,24 +83,17 @@ class SweepPlan:
     warmup: int
     available: int
     options: RunOptions = field(default_factory=RunOptions)
+    # The tasks the plan's task was chosen from: named where --data is refused.
+    catalogue: Mapping[str, Task] | None = field(default=None, compare=False)
 
     def splits(self) -> list[tuple[int, int]]:
         return [split for p in self.cores for split in splits_for(self.task, self.strategy, p)]
 
-    def record_start(self, store: ResultStore) -> int:
-        """Enter this sweep in the history as running; returns its id for its points."""
-        return store.start_sweep(
-            self.task.name,
-            self.scale,
-            self.strategy,
-            list(self.cores),
-            self.repeats,
-            self.warmup,
-            machine_facts(),
-        )
-
     def spec(self) -> SweepSpec:
         """Validated points for one runner child; RunSpec checks scale and counts."""
+        backend = self.options.check().backend_spec
+        if backend.no_sweeps:  # before any point's split is refused for that backend
+            raise UsageError(backend.no_sweeps)
         points = tuple(
             RunSpec.for_task(
                 self.task,
@@ -110,6 +102,7 @@ class SweepPlan:
                 repeats=self.repeats,
                 warmup=self.warmup,
                 options=self.options,
+                catalogue=self.catalogue,
             )
             for t, e in self.splits()
         )

@@ -7,7 +7,8 @@ it, so listing tasks (and the whole UI process) stays free of scikit-learn.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
 from cpulab.engine.cores import CoreSplit
 from cpulab.engine.datafile import DataSpec
@@ -38,12 +39,16 @@ class Task:
                     f"(it honours {', '.join(KNOB_TITLES[k] for k in sorted(self.knobs))})"
                 )
 
-    def check_data(self, data: DataSpec | None) -> None:
-        """Refuse --data on a task that runs on its own data, and a --kind it cannot use."""
+    def check_data(
+        self, data: DataSpec | None, catalogue: Mapping[str, Task] | None = None
+    ) -> None:
+        """Refuse --data on a task that runs on its own data, and a --kind it cannot use.
+        The tasks named as taking --data come from `catalogue` (default: the built-in ones)."""
         if data is None:
             return
+        tasks = CATALOGUE if catalogue is None else catalogue
         if self.data_kind is None:
-            takers = ", ".join(task.name for task in CATALOGUE.values() if task.data_kind)
+            takers = ", ".join(task.name for task in tasks.values() if task.data_kind)
             raise UsageError(
                 f"{self.name} runs on its own data, not --data (tasks that take it: {takers})"
             )
@@ -66,6 +71,13 @@ class Task:
             f"{self.name} needs a {self.data_kind} target; {target} holds {holds} "
             f"(use {_task_for(kind)}{other})"
         )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "knobs": sorted(self.knobs)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Task:
+        return cls(**{**data, "knobs": frozenset(data["knobs"])})
 
 
 _WORKLOADS = "cpulab.engine.workloads"
@@ -149,7 +161,7 @@ CATALOGUE: dict[str, Task] = {
 
 
 def _task_for(kind: str) -> str:
-    """The task to suggest for data of a kind."""
+    """The built-in task to suggest for data of a kind: it compares several models on it."""
     return {"classification": "compare-classifiers", "regression": "compare-regressors"}[kind]
 
 

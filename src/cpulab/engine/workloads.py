@@ -31,7 +31,6 @@ from sklearn.utils.fixes import parse_version
 
 from cpulab.api import Dataset, Setting, Workload
 from cpulab.engine.errors import UsageError
-from cpulab.engine.tasks import CATALOGUE
 
 MIN_REGRESSION_ROWS = 8  # 6 to fit, 2 to score: fewer makes an RMSE mean nothing
 
@@ -41,15 +40,6 @@ def _seed_classes(n_samples: int):
     return make_classification(
         n_samples=n_samples, n_features=20, n_informative=15, n_redundant=5, random_state=3
     )
-
-
-def _user_data(setting: Setting, task: str) -> Dataset | None:
-    """The user's data where given, once the kind found in all its rows suits the task."""
-    data = setting.data
-    if data is not None:
-        numeric = data.y.dtype.kind in "iuf"
-        CATALOGUE[task].check_data_kind(data.kind, data.target_name, numeric)
-    return data
 
 
 def _data_details(data: Dataset | None) -> dict[str, Any]:
@@ -108,7 +98,7 @@ def _cv_scores(scores: np.ndarray, data: Dataset | None = None) -> tuple[float, 
 def rf_train(setting: Setting) -> Workload:
     train, scale = setting.train, setting.scale
     trees, n_fit = (500, 10_000) if scale == "full" else (50, 2_000)
-    data = _user_data(setting, "rf-train")
+    data = setting.data
     if data is None:
         # The fit set is the seed's 10,000 rows; a further fifth drawn from the same
         # generator is held out so the score means something. Scoring is not timed.
@@ -145,7 +135,7 @@ def _stratified_cv(data: Dataset | None, task: str, folds: int, repeats: int):
 def cv_eval(setting: Setting) -> Workload:
     train, eval, scale = setting.train, setting.eval, setting.scale
     n_samples, trees, folds, repeats = _repeated_cv(scale)
-    data = _user_data(setting, "cv-eval")
+    data = setting.data
     X, y = _seed_classes(n_samples) if data is None else (data.X, data.y)
     cv = _stratified_cv(data, "cv-eval", folds, repeats)
     model = RandomForestClassifier(n_estimators=trees, n_jobs=train, random_state=1)
@@ -163,7 +153,7 @@ def grid_search(setting: Setting) -> Workload:
     n_samples, trees, folds, repeats = _repeated_cv(scale)
     if scale != "full":
         folds, repeats = 3, 1
-    data = _user_data(setting, "grid-search")
+    data = setting.data
     X, y = _seed_classes(n_samples) if data is None else (data.X, data.y)
     cv = _stratified_cv(data, "grid-search", folds, repeats)
     model = RandomForestClassifier(n_estimators=trees, n_jobs=train, random_state=1)
@@ -233,7 +223,7 @@ def _models_at_once(
 
 def compare_regressors(setting: Setting) -> Workload:
     n_samples, trees = (5_000, 100) if setting.scale == "full" else (600, 20)
-    data = _user_data(setting, "compare-regressors")
+    data = setting.data
     if data is None:
         X, y = make_regression(
             n_samples=n_samples, n_features=20, n_informative=15, noise=10.0, random_state=3
@@ -262,7 +252,7 @@ def _elastic_net_logistic() -> LogisticRegression:
 
 def compare_classifiers(setting: Setting) -> Workload:
     n_samples, trees = (5_000, 100) if setting.scale == "full" else (600, 20)
-    data = _user_data(setting, "compare-classifiers")
+    data = setting.data
     X, y = _seed_classes(n_samples) if data is None else (data.X, data.y)
     split = _held_out(X, y, 0.25, "compare-classifiers", data, classes=True)
     models = {

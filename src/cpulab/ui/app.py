@@ -1,14 +1,14 @@
 """The cpulab app: choose a task and a core split, run it, watch every core, compare.
 
-Runs happen in a child process behind the engine's Supervisor; a worker hands its
-events to the app as messages. Sampling runs in a thread at `sample_hz`. Both edges
-are constructor parameters, so tests drive the app with fakes.
+Each run or sweep is an engine `Session` (the same the CLI uses): it starts the child
+process through the Supervisor, stores every result off the UI thread and records how a
+sweep ended; a worker hands its events to the app as messages. Sampling runs in a thread
+at `sample_hz`. Both edges are constructor parameters, so tests drive the app with fakes.
 """
 
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import time
 from collections.abc import Callable
 
@@ -34,13 +34,14 @@ from cpulab.engine.errors import UsageError
 from cpulab.engine.events import Cancelled, Error, Event, Phase, Progress, Result, WorkerLoad
 from cpulab.engine.machine import machine_facts
 from cpulab.engine.plugins import Catalogue
-from cpulab.engine.spec import RunOptions, RunSpec, SweepSpec
+from cpulab.engine.session import Session
+from cpulab.engine.spec import RunOptions, RunSpec
 from cpulab.engine.store import ResultStore
-from cpulab.engine.supervisor import RunHandle, Supervisor
+from cpulab.engine.supervisor import Supervisor
 from cpulab.engine.sweep import SweepPlan
 from cpulab.engine.tasks import KNOB_TITLES, SCALES, Task
 from cpulab.monitor.sampler import DEFAULT_HZ, PsutilSampler, Sampler, check_sample_hz
-from cpulab.ui.messages import HistoryLoaded, RunEnded, RunEvent, SplitChanged
+from cpulab.ui.messages import HistoryLoaded, RunEnded, RunEvent, SplitChanged, StoreProblem
 from cpulab.ui.scaling import speedup
 from cpulab.ui.screens.sweep_dialog import SweepDialog
 from cpulab.ui.themes import DEFAULT_THEME, ThemeCatalog
@@ -126,13 +127,10 @@ class CpulabApp(App[None]):
         self.available = self.sampler.budget.available
         self.chosen_task: Task = next(iter(self.catalogue.tasks.values()))
         self.results: list[Result] = []
-        self._points: tuple[RunSpec, ...] = ()  # what the current run measures
-        self._sweep_id: int | None = None
+        self._session: Session | None = None  # the run or sweep under way, or the last one
         self._phase: Phase | None = None
         self._progress: Progress | None = None
         self._started_at = 0.0
-        self._handle: RunHandle | None = None
-        self._cancel_requested = False
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -144,12 +142,7 @@ class CpulabApp(App[None]):
                 with VerticalScroll(id="about"):
                     yield Static(id="description")
                 with Vertical(id="controls"):
-                    yield SplitControl(
-                        self.available,
-                        blas_threads=self.options.blas_threads,
-                        dask=self.options.dask,
-                        id="split",
-                    )
+                    yield SplitControl(self.available, options=self.options, id="split")
                     with Horizontal(id="scale-row"):
                         yield Label("scale")
                         yield RadioSet(
@@ -168,7 +161,7 @@ class CpulabApp(App[None]):
                 yield WorkerGrid(id="workers")
                 with Vertical(id="outcomes"):
                     yield ResultsTable(id="results", cursor_type="row")
-                    yield ScalingChart(id="chart")
+                    yield ScalingChart(self.catalogue.tasks, id="chart")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -213,10 +206,15 @@ class CpulabApp(App[None]):
             if (stored.result.machine.get("hostname"), stored.result.machine.get("cpu_model"))
             == (here["hostname"], here["cpu_model"])
         ]
-        if mine:
-            self.post_message(HistoryLoaded(mine[-HISTORY_LIMIT:], str(store.path)))
+        skipped = list(store.unreadable.values())
+        if mine or skipped:
+            self.post_message(HistoryLoaded(mine[-HISTORY_LIMIT:], str(store.path), skipped))
 
     def on_history_loaded(self, message: HistoryLoaded) -> None:
+        for problem in message.skipped:
+            self.notify(f"{message.source}: {problem}", title="Skipped", severity="warning")
+        if not message.results:
+            return
         self.results[:0] = message.results
         self._show_results()
         self.notify(
@@ -237,9 +235,11 @@ class CpulabApp(App[None]):
 
     @on(OptionList.OptionHighlighted, "#tasks")
     def _task_highlighted(self, message: OptionList.OptionHighlighted) -> None:
+        if message.option_id is None:
+            return
         self.chosen_task = self.catalogue.tasks[message.option_id]
         self.query_one("#description", Static).update(describe_task(self.chosen_task, self.options))
-        self.query_one(SplitControl).task = self.chosen_task
+        self.query_one(SplitControl).chosen_task = self.chosen_task
 
     @on(OptionList.OptionSelected, "#tasks")
     def _task_selected(self) -> None:
@@ -281,34 +281,50 @@ class CpulabApp(App[None]):
             return
         try:
             spec = RunSpec.for_task(
-                self.chosen_task, control.split, self.scale, options=self.options
+                self.chosen_task,
+                control.split,
+                self.scale,
+                options=self.options,
+                catalogue=self.catalogue.tasks,
             )
         except UsageError as exc:
             self.notify(str(exc), title="Cannot run", severity="error")
             return
-        self._start(spec, (spec,))
+        self._start(spec)
 
     def action_sweep(self) -> None:
         if self.running:
             return
-        dialog = SweepDialog(self.chosen_task, self.scale, self.available, self.options)
+        dialog = SweepDialog(
+            self.chosen_task, self.scale, self.available, self.options, self.catalogue.tasks
+        )
         self.push_screen(dialog, self._sweep_planned)
 
     def _sweep_planned(self, plan: SweepPlan | None) -> None:
-        if plan is None or self.running:
-            return
-        spec = plan.spec()
-        if self.store is not None:
-            self._sweep_id = self._store_safely(plan.record_start)
-        self._start(spec, spec.points)
+        if plan is not None and not self.running:
+            self._start(plan)
 
-    def _start(self, spec: RunSpec | SweepSpec, points: tuple[RunSpec, ...]) -> None:
-        self._points, self._phase, self._progress = points, None, None
+    def _start(self, request: RunSpec | SweepPlan) -> None:
+        try:
+            session = Session(
+                request,
+                store=self.store,
+                supervisor=self.supervisor,
+                on_spawn=self.sampler.watch,  # before Started: its start-up counts too
+                on_store_problem=self._store_problem,
+            )
+        except UsageError as exc:
+            self.notify(str(exc), title="Cannot run", severity="error")
+            return
+        session.listen(self._run_event)
+        self._session, self._phase, self._progress = session, None, None
         self._started_at = self.clock()
-        self._cancel_requested = False
         self.running = True
+        # A cluster's workers say more about a run on it than the local cores.
+        cluster = self.options.backend_spec.live_panel == "workers"
+        self.query_one("#work").set_class(cluster, "-cluster-live")
         self._show_running()
-        self._run(spec)
+        self._run(session)
 
     @work(group="spare")
     async def _prepare_spare(self) -> None:
@@ -325,50 +341,35 @@ class CpulabApp(App[None]):
         if not self.running and self.is_running:
             self.sampler.count_as_own(self.supervisor.spare_pid)
 
+    def _run_event(self, event: Event) -> None:
+        self.post_message(RunEvent(event))
+
+    def _store_problem(self, text: str) -> None:
+        self.post_message(StoreProblem(text))  # from the thread that wrote
+
     @work(group="run", exclusive=True)
-    async def _run(self, spec: RunSpec | SweepSpec) -> None:
-        final: Event | None = None
-        try:
-            handle = await self.supervisor.start(spec)
-        except OSError as exc:
-            final = Error(type=type(exc).__name__, message=str(exc))
-            self.post_message(RunEvent(final))
-            self.post_message(RunEnded(final))
-            return
-        self._handle = handle
-        self.sampler.watch(handle.pid)  # before Started arrives: its start-up counts too
-        if self._cancel_requested:
-            await handle.cancel()
-        async for event in handle.events():
-            self.post_message(RunEvent(event))
-            final = event
-        self.post_message(RunEnded(final))
+    async def _run(self, session: Session) -> None:
+        self.post_message(RunEnded(await session.run()))
 
     def action_cancel(self) -> None:
-        if not self.running:
-            return
-        self._cancel_requested = True
-        if self._handle is not None:
+        if self.running and self._session is not None:
             # A worker, so the grace period before SIGKILL never blocks the UI.
-            self.run_worker(self._handle.cancel(), group="cancel")
+            self.run_worker(self._session.cancel(), group="cancel")
 
     def stop_run_now(self) -> None:
-        """Kill the running tree before returning: for quitting, when nothing may linger.
-
-        The run's own end never reaches the app after this, so a sweep it cuts short is
-        recorded here, or the history would show it running for ever."""
-        handle = self._handle
-        if handle is not None and not handle.finished:
-            handle.kill()
+        """Kill the running tree and record how its sweep ended before returning: for
+        quitting, when nothing may linger. Not on the event loop: it writes to the store."""
+        session = self._session
+        if session is not None:
+            session.abort()
         self.sampler.count_as_own(None)
         self.supervisor.discard_spare()
-        self._end_sweep(handle.final if handle is not None else None)
 
     def on_unmount(self) -> None:
         self.supervisor.discard_spare()  # however the app ends
 
     async def action_quit(self) -> None:
-        self.stop_run_now()
+        await asyncio.to_thread(self.stop_run_now)
         self.exit()
 
     def on_run_event(self, message: RunEvent) -> None:
@@ -379,16 +380,12 @@ class CpulabApp(App[None]):
         elif isinstance(event, Progress):
             self._progress = event
         elif isinstance(event, WorkerLoad):
-            # On a cluster the live panel shows its workers instead of the local cores.
             self.query_one(WorkerGrid).show(event)
-            self.query_one("#work").add_class("-cluster-live")
             return
         elif isinstance(event, Result):
             self.results.append(event)
             self._show_results()
             status.show_result(event, speedup(event, self.results))
-            if self.store is not None:
-                self._store_safely(lambda store: store.add_point(event, self._sweep_id))
         elif isinstance(event, Error):
             status.show_error(event)
             self.notify(event.one_line(), title="The run failed", severity="error", timeout=10)
@@ -397,46 +394,28 @@ class CpulabApp(App[None]):
         if self.running and not isinstance(event, Result | Error | Cancelled):
             self._show_running()
 
+    def on_store_problem(self, message: StoreProblem) -> None:
+        self.notify(message.text, title="Not saved", severity="error")
+
     def on_run_ended(self, message: RunEnded) -> None:
         self.query_one("#work").remove_class("-cluster-live")
-        self._end_sweep(message.final)
         self.sampler.watch(None)
-        self._handle = None
         self.running = False
         self._prepare_spare()
-
-    def _end_sweep(self, final: Event | None) -> None:
-        """Record once how the current sweep ended; no final event: the app stopped it."""
-        sweep_id, self._sweep_id = self._sweep_id, None
-        if self.store is None or sweep_id is None:
-            return
-        if final is None or isinstance(final, Cancelled):
-            status = "cancelled"
-        else:
-            status = "done" if isinstance(final, Result) else "failed"
-        self._store_safely(lambda store: store.finish_sweep(sweep_id, status))
-        if isinstance(final, Error) and final.bad_input:
-            self._store_safely(lambda store: store.forget_sweep(sweep_id))
-
-    def _store_safely(self, write: Callable[[ResultStore], object]):
-        """A store that fails to write (disk full, locked) must not stop the lab."""
-        assert self.store is not None
-        try:
-            return write(self.store)
-        except (sqlite3.Error, OSError, ValueError) as exc:
-            self.notify(f"{self.store.path}: {exc}", title="Not saved", severity="error")
-            return None
 
     def _show_results(self) -> None:
         self.query_one(ResultsTable).show(self.results)
         self.query_one(ScalingChart).results = tuple(self.results)
 
     def _show_running(self) -> None:
+        if self._session is None:
+            return
+        points = self._session.points
         index = (self._phase.point if self._phase else None) or 0
         elapsed = self.clock() - self._started_at
-        sweep = (index + 1, len(self._points)) if len(self._points) > 1 else None
+        sweep = (index + 1, len(points)) if len(points) > 1 else None
         self.query_one(RunStatus).show_running(
-            self._points[index], self._phase, self._progress, elapsed, sweep
+            points[index], self._phase, self._progress, elapsed, sweep
         )
 
     def watch_running(self) -> None:

@@ -8,6 +8,7 @@ from textual.message import Message
 
 from cpulab.engine.cores import CoreSplit
 from cpulab.engine.events import Event, Result
+from cpulab.engine.session import Outcome
 
 
 @dataclass
@@ -27,14 +28,23 @@ class SplitChanged(Message):
 
 @dataclass
 class RunEnded(Message):
-    """The run or sweep is over; `final` is its last event (None if it never started)."""
+    """The run or sweep is over, stored and recorded as its outcome says."""
 
-    final: Event | None
+    outcome: Outcome
+
+
+@dataclass
+class StoreProblem(Message):
+    """A result or a sweep's end could not be written to the store; the lab goes on."""
+
+    text: str
 
 
 @dataclass
 class HistoryLoaded(Message):
-    """Results of this machine from earlier sessions, oldest first."""
+    """Results of this machine from earlier sessions, oldest first, and the stored rows
+    that could not be read, one line each."""
 
     results: list[Result]
     source: str
+    skipped: list[str]

@@ -7,21 +7,12 @@ point of the same variant and scale.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from cpulab.engine.events import Result
-from cpulab.engine.stats import AmdahlFit, analyse_results
-from cpulab.engine.tasks import CATALOGUE
-
-
-def curve_key(result: Result) -> tuple:
-    """Results that may share a scaling curve: the same task, variant and scale, and where
-    the data is the user's, the same file, dropped columns and kind (a variant names only
-    the file and target)."""
-    data = result.options.get("data")
-    same_data = (data["path"], tuple(data["drop"]), data["kind"]) if data else None
-    return (result.task, result.variant, result.scale, same_data)
+from cpulab.engine.stats import AmdahlFit, analyse_results, curve_key
+from cpulab.engine.tasks import Task
 
 
 def latest_points(results: Iterable[Result]) -> dict[tuple, Result]:
@@ -69,16 +60,19 @@ class Series:
         return [float(p) if as_speedup else self.base_time / p for p in cores]
 
 
-def scaling_series(results: Iterable[Result], as_speedup: bool) -> list[Series]:
+def scaling_series(
+    results: Iterable[Result], as_speedup: bool, tasks: Mapping[str, Task]
+) -> list[Series]:
     """One series per task, scale and strategy; the 1 x 1 point starts each of them.
+    `tasks` says which knobs each task has (a one-knob task needs no strategy in its label).
 
     In speedup mode a task without a 1 x 1 point has nothing to measure against and
     is left out.
     """
     groups: dict[tuple, dict[str, list[Result]]] = {}
     bases: dict[tuple, Result] = {}
-    for (*curve, train, eval_), result in latest_points(results).items():
-        curve = tuple(curve)
+    for key, result in latest_points(results).items():
+        curve, (train, eval_) = key[:-2], key[-2:]
         strategies = groups.setdefault(curve, {})
         if train == eval_ == 1:
             bases[curve] = result
@@ -90,7 +84,7 @@ def scaling_series(results: Iterable[Result], as_speedup: bool) -> list[Series]:
         base = bases.get(curve)
         if as_speedup and base is None:
             continue
-        knobs = CATALOGUE[task].knobs if task in CATALOGUE else {"train", "eval"}
+        knobs = tasks[task].knobs if task in tasks else {"train", "eval"}
         for name, members in strategies.items() or [("", [])]:
             label = task if len(knobs) == 1 or not name else f"{task} {name}"
             if variant:
@@ -99,7 +93,7 @@ def scaling_series(results: Iterable[Result], as_speedup: bool) -> list[Series]:
                 label += f" ({scale})"
             chosen = sorted(([base] if base else []) + members, key=lambda r: r.cores_used)
             points = tuple(
-                (r.cores_used, base.fit_time / r.fit_time if as_speedup else r.fit_time)
+                (r.cores_used, base.fit_time / r.fit_time if as_speedup and base else r.fit_time)
                 for r in chosen
             )
             fit = analyse_results(chosen).fit

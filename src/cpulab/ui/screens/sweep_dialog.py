@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -44,11 +46,17 @@ class SweepDialog(ModalScreen[SweepPlan | None]):
     """
 
     def __init__(
-        self, task: Task, scale: str, available: int, options: RunOptions | None = None
+        self,
+        task: Task,
+        scale: str,
+        available: int,
+        options: RunOptions | None = None,
+        catalogue: Mapping[str, Task] | None = None,
     ) -> None:
         super().__init__()
         self.sweep_task, self.scale, self.available = task, scale, available
         self.options = options or RunOptions()
+        self.catalogue = catalogue
         self.plan: SweepPlan | None = None
 
     def compose(self) -> ComposeResult:
@@ -117,15 +125,17 @@ class SweepDialog(ModalScreen[SweepPlan | None]):
             return int(text)
 
         pressed = self.query_one("#sweep-strategy", RadioSet).pressed_button
+        strategy = pressed.name if pressed is not None else None
         plan = SweepPlan(
             task=self.sweep_task,
             scale=self.scale,
-            strategy=pressed.name if pressed else default_strategy(self.sweep_task),
+            strategy=strategy or default_strategy(self.sweep_task),
             cores=parse_cores(self.query_one("#sweep-cores", Input).value, self.available),
             repeats=count("#sweep-repeats", "repeats"),
             warmup=count("#sweep-warmup", "warm-ups"),
             available=self.available,
             options=self.options,
+            catalogue=self.catalogue,
         )
         plan.spec()  # the same checks the run will meet
         return plan

@@ -52,6 +52,8 @@ def _heat_row_width(label_width: int, per_row: int) -> int:
 
 def choose_layout(count: int, label_width: int, width: int, rows_free: int) -> GridLayout:
     """Bars in as few columns as fit the rows, else heat cells, else a truncated grid."""
+    if count == 0:  # a cluster's workers before its scheduler first reports them
+        return GridLayout(True, 1, 0, 0, 0)
     rows_free = max(rows_free, 1)
     most = min(count, (width + GAP) // (_bar_cell(label_width, BAR_MIN) + GAP))
     fewest = max(1, min(most, (width + GAP) // (_bar_cell(label_width, BAR_MAX) + GAP)))
@@ -193,9 +195,9 @@ class CoreGrid(Widget):
             return [*first, Segment("  sampling…", plain)]
         for name, value in (("avg", sample.avg), ("min", sample.min), ("max", sample.max)):
             first += [Segment(f"  {name} ", label), Segment(f"{value:.0f}%", self._level(value))]
-        for name, value in (("steal", sample.steal), ("iowait", sample.iowait)):
-            if value is not None and value >= 0.5:
-                first += [Segment(f"  {name} ", label), Segment(f"{value:.0f}%", plain)]
+        for name, share in (("steal", sample.steal), ("iowait", sample.iowait)):
+            if share is not None and share >= 0.5:
+                first += [Segment(f"  {name} ", label), Segment(f"{share:.0f}%", plain)]
         return first
 
     def _bar_rows(self, layout: GridLayout, percents) -> list[list[Segment]]:

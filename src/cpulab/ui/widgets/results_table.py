@@ -9,12 +9,11 @@ from rich.text import Text
 from textual.widgets import DataTable
 
 from cpulab.engine.events import Result
-from cpulab.engine.export import task_label
+from cpulab.engine.presentation import flag_text, task_label
 from cpulab.engine.stats import PointStats
 from cpulab.ui.scaling import speedup
 
 COLUMNS = ("task", "train", "eval", "time", "± MAD", "n", "speedup", "score", "peak mem", "flags")
-FLAG_TITLES = {"noisy": "noisy machine"}
 
 
 def result_row(result: Result, results: Sequence[Result]) -> tuple:
@@ -24,7 +23,7 @@ def result_row(result: Result, results: Sequence[Result]) -> tuple:
         task_label(result) if result.scale == "small" else f"{task_label(result)} ({result.scale})"
     )
     score = "-" if result.score is None else f"{result.score:.3f} {result.metric}"
-    flags = ", ".join(FLAG_TITLES.get(flag, flag) for flag in result.flags)
+    flags = flag_text(result.flags)
     return (
         Text(task),  # not markup: a variant is written in brackets
         Text(str(result.train), justify="right"),

@@ -6,9 +6,8 @@ from textual.content import Content
 from textual.widgets import Static
 
 from cpulab.engine.events import Cancelled, Error, Phase, Progress, Result
-from cpulab.engine.export import model_scores
+from cpulab.engine.presentation import flag_text, model_scores
 from cpulab.engine.spec import RunSpec
-from cpulab.ui.widgets.results_table import FLAG_TITLES
 
 STATES = ("-running", "-done", "-failed", "-cancelled")
 BAR_WIDTH = 12
@@ -56,7 +55,7 @@ class RunStatus(Static):
         elapsed: float,
         sweep: tuple[int, int] | None = None,  # (this point, points) of a sweep
     ) -> None:
-        title = f"{spec.task} {spec.train} x {spec.eval}"
+        title = spec.label
         if sweep:
             title = f"sweep {sweep[0]}/{sweep[1]}: {title}"
         step = phase.title if phase else "starting the runner"
@@ -75,7 +74,7 @@ class RunStatus(Static):
             text += f", {gain:.2f}x the 1 x 1 speed"
         if per_model := model_scores(result):
             text += f"\n{result.metric}: {per_model}"
-        flags = ", ".join(FLAG_TITLES.get(flag, flag) for flag in result.flags)
+        flags = flag_text(result.flags)
         self._show(
             "-done", Content.assemble(text, (f"\n⚠ {flags}", "$text-warning") if flags else "")
         )

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from textual.color import Color, ColorParseError
 from textual.reactive import reactive
 from textual_plotext import PlotextPlot
 
 from cpulab.engine.events import Result
+from cpulab.engine.tasks import CATALOGUE, Task
 from cpulab.ui.scaling import scaling_series
 from cpulab.ui.themes import DEFAULT_VARIABLES
 
@@ -18,6 +21,10 @@ class ScalingChart(PlotextPlot):
 
     results: reactive[tuple[Result, ...]] = reactive(())
     speedup: reactive[bool] = reactive(False)
+
+    def __init__(self, tasks: Mapping[str, Task] | None = None, *, id: str | None = None):
+        super().__init__(id=id)
+        self.tasks = CATALOGUE if tasks is None else tasks  # what knobs each task has
 
     def on_mount(self) -> None:
         self.app.theme_changed_signal.subscribe(self, lambda theme: self.replot())
@@ -44,7 +51,7 @@ class ScalingChart(PlotextPlot):
     def replot(self) -> None:
         plt = self.plt
         plt.clear_figure()
-        series = scaling_series(self.results, self.speedup)
+        series = scaling_series(self.results, self.speedup, self.tasks)
         plt.xlabel("cores (train x eval)")
         plt.ylabel("speedup" if self.speedup else "seconds")
         if not series:
@@ -77,7 +84,7 @@ class ScalingChart(PlotextPlot):
         # at most half the height, or a small chart would be all headroom.
         rows = max(self.size.height - 5, 2)
         legend = len(series) + sum(line.fit is not None for line in series) + 1
-        plt.xticks(cores)
+        plt.xticks([float(p) for p in cores], [str(p) for p in cores])
         plt.xlim(0, cores[-1] + 1)
         plt.ylim(0, top * min(rows / max(rows - legend - 1, 1), 2))
         self.refresh()

@@ -12,13 +12,13 @@ from textual.widgets import Input, Label, Static
 
 from cpulab.engine.cores import CoreSplit
 from cpulab.engine.errors import UsageError
+from cpulab.engine.spec import RunOptions
 from cpulab.engine.tasks import Task
 from cpulab.ui.messages import SplitChanged
 
 NESTED = "Training threads inside evaluation workers are not capped: they compete for cores."
 OVER = "More workers than cores: they take turns."
 BLAS = "Each thread may start as many BLAS/OpenMP threads as --blas-threads allows."
-DASK = "Dask runs the evaluation: joblib ignores n_jobs, the cluster's workers are the cores."
 GAUGE_WIDTH = 12
 
 
@@ -77,15 +77,16 @@ class SplitControl(Widget):
     }
     """
 
-    task: reactive[Task | None] = reactive(None)
+    # Not `task`: Textual's message pump has an attribute of that name.
+    chosen_task: reactive[Task | None] = reactive(None)
 
     def __init__(
-        self, available: int, *, blas_threads: int | None = None, dask: str | None = None,
-        id: str | None = None,
-    ) -> None:  # fmt: skip
+        self, available: int, *, options: RunOptions | None = None, id: str | None = None
+    ) -> None:
         super().__init__(id=id)
         self.available = available
-        self.blas_threads, self.dask = blas_threads, dask
+        self.options = options or RunOptions()
+        self.blas_threads = self.options.blas_threads
         self.split: CoreSplit | None = None
         self.problem: str | None = None
 
@@ -97,12 +98,12 @@ class SplitControl(Widget):
             yield CoreInput(id="eval", tooltip="evaluation cores: CV, search or models n_jobs")
         yield Static(id="verdict")
 
-    def watch_task(self) -> None:
+    def watch_chosen_task(self) -> None:
         self.check_split()
 
     @on(Input.Changed)
     def check_split(self) -> None:
-        if not self.is_mounted or self.task is None:
+        if not self.is_mounted or self.chosen_task is None:
             return
         verdict = self.query_one("#verdict", Static)
         try:
@@ -111,7 +112,8 @@ class SplitControl(Widget):
                 self.query_one("#eval", Input).value,
                 self.available,
             )
-            self.task.check_split(split)
+            self.chosen_task.check_split(split)
+            self.options.backend_spec.check_split(split)
         except UsageError as exc:
             self.split, self.problem = None, str(exc)
             verdict.update(f"✗ {exc}")
@@ -119,15 +121,16 @@ class SplitControl(Widget):
         else:
             self.split, self.problem = split, None
             verdict.update(self._verdict(split))
-            over = self.dask is None and split.demand(self.blas_threads) > split.available
+            local = self.options.backend_spec.cores_note is None
+            over = local and split.demand(self.blas_threads) > split.available
             verdict.set_class(False, "-error").set_class(over, "-warning")
         self.post_message(SplitChanged(self.split, self.problem))
 
     def _verdict(self, split: CoreSplit) -> str:
         """The oversubscription gauge: threads asked for (workers x threads x BLAS) against
         the cores, and why more than one per core is asked for."""
-        if self.dask is not None:
-            return f"Dask {self.dask}. {DASK}"
+        if note := self.options.backend_spec.cores_note:
+            return f"{self.options.backend_spec.variant(self.options)}. {note}"
         demand = split.demand(self.blas_threads)
         blas = f" x {self.blas_threads} BLAS" if self.blas_threads else ""
         text = f"{gauge(demand, split.available)} {split.train} x {split.eval}{blas}"

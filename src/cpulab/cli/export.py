@@ -1,0 +1,18 @@
+"""`cpulab export`: the stored results as JSON, CSV or Markdown."""
+
+from __future__ import annotations
+
+import argparse
+
+from cpulab.cli.parser import EXIT_OK, machine_filter
+from cpulab.cli.render import warn_unreadable
+from cpulab.engine.export import EXPORTERS, write_export
+from cpulab.engine.store import ResultStore
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    with ResultStore.open(args.db) as store:
+        text = EXPORTERS[args.format](store, task=args.task, machine=machine_filter(args.machine))
+        warn_unreadable(store)
+    write_export(text, args.out)
+    return EXIT_OK

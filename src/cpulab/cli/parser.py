@@ -1,0 +1,307 @@
+"""What the command line accepts: the parser, and the requests its arguments make.
+
+Bad input anywhere here is reported in one line with exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from cpulab import __version__
+from cpulab.engine.backends import BACKENDS, resolve_backend
+from cpulab.engine.cores import CoreSplit, available_cores
+from cpulab.engine.datafile import KINDS, DataSpec, data_spec
+from cpulab.engine.errors import UsageError
+from cpulab.engine.export import FORMATS
+from cpulab.engine.plugins import load_catalogue
+from cpulab.engine.spec import RunOptions, RunSpec
+from cpulab.engine.sweep import STRATEGIES, SweepPlan, default_strategy, parse_cores
+from cpulab.engine.tasks import SCALES
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+# Every character str.splitlines() breaks at, written out as its escape.
+LINE_BREAKS = {ord(c): repr(c)[1:-1] for c in "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"}
+
+
+def one_line(message: str) -> str:
+    """A report of bad input stays one line, whatever the text it quotes (an unknown
+    option, a path, a theme name) holds."""
+    return message.translate(LINE_BREAKS)
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse that reports bad input in one line, without the usage block."""
+
+    def error(self, message: str):
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {one_line(message)}\n")
+
+
+def _count(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
+
+
+def _theme_name(name: str) -> str:
+    from cpulab.ui.themes import ThemeCatalog  # Textual loads only when a theme is named
+
+    try:
+        return ThemeCatalog.load().check(name)
+    except UsageError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _sample_hz(text: str) -> float:
+    from cpulab.monitor.sampler import check_sample_hz
+
+    try:
+        return check_sample_hz(float(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected samples per second, not {text!r}") from None
+    except UsageError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def build_parser() -> ArgumentParser:
+    parser = ArgumentParser(
+        prog="cpulab",
+        description="See how scikit-learn and joblib work scales across your CPU cores.",
+        epilog="With no command, opens the app on a terminal, or runs a short demo otherwise.",
+    )
+    parser.add_argument("--version", action="version", version=f"cpulab {__version__}")
+    parser.add_argument(
+        "--theme", type=_theme_name, metavar="NAME", help="the app's theme (t cycles them)"
+    )
+    parser.add_argument(
+        "--sample-hz",
+        type=_sample_hz,
+        metavar="HZ",
+        help="how often the app samples the cores (default 4)",
+    )
+    _add_store_option(parser, default=None)
+    _add_workload_options(parser, top_level=True)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    tasks = commands.add_parser("tasks", help="list the tasks: built-in, plug-ins, task files")
+    _add_task_file_option(tasks, top_level=False)
+
+    run = commands.add_parser("run", help="run one task at one core split")
+    run.add_argument(
+        "task", nargs="?", help="task name, see `cpulab tasks` (default: the --task-file's)"
+    )
+    run.add_argument(
+        "--train",
+        default="1",
+        metavar="N",
+        help="training cores: the estimator's n_jobs (-1 all, -2 all but one; default 1)",
+    )
+    run.add_argument(
+        "--eval",
+        default="1",
+        metavar="N",
+        help="evaluation cores: cross-validation, search or models-at-once n_jobs (default 1)",
+    )
+    _add_measuring_options(run, repeats=1, warmup=0)
+    _add_workload_options(run)
+
+    sweep = commands.add_parser("sweep", help="run a task over several core counts")
+    sweep.add_argument(
+        "task", nargs="?", help="task name, see `cpulab tasks` (default: the --task-file's)"
+    )
+    sweep.add_argument(
+        "--cores",
+        default="pow2",
+        metavar="LIST",
+        help="core counts: 1,2,4 or 1-8 or pow2 (powers of two up to the cores available; "
+        "the default)",
+    )
+    sweep.add_argument(
+        "--strategy",
+        metavar="NAME",
+        help="how each core count is split: "
+        + "; ".join(f"{name}: {text}" for name, text in STRATEGIES.items())
+        + " (default: eval where the task has that knob, else train)",
+    )
+    _add_measuring_options(sweep, repeats=3, warmup=1)
+    _add_workload_options(sweep)
+
+    history = commands.add_parser("history", help="list stored results")
+    history.add_argument("--task", metavar="NAME", help="only this task")
+    history.add_argument("--machine", metavar="ID|TEXT", help="machine id, host or CPU name")
+    _add_store_option(history)
+
+    export = commands.add_parser("export", help="write stored results as JSON, CSV or Markdown")
+    export.add_argument("--format", choices=FORMATS, default="json", help="default json")
+    export.add_argument("--out", type=Path, metavar="FILE", help="write here, not to stdout")
+    export.add_argument("--task", metavar="NAME", help="only this task")
+    export.add_argument("--machine", metavar="ID|TEXT", help="machine id, host or CPU name")
+    _add_store_option(export)
+    return parser
+
+
+def _add_store_option(parser: argparse.ArgumentParser, default=argparse.SUPPRESS) -> None:
+    # Only the top level sets a default: a subcommand's would overwrite `cpulab --db X`.
+    parser.add_argument(
+        "--db",
+        type=Path,
+        default=default,
+        metavar="PATH",
+        help="results store (default: $CPULAB_DB, else the user data directory)",
+    )
+
+
+def _add_workload_options(parser: argparse.ArgumentParser, top_level: bool = False) -> None:
+    """Options for the app (top level), `run` and `sweep`: the user's data and tasks, the
+    backend and threads. As with --db, only the top level sets defaults."""
+    _add_data_options(parser, top_level)
+    _add_task_file_option(parser, top_level)
+    _add_execution_options(parser, top_level)
+
+
+def _add_data_options(parser: argparse.ArgumentParser, top_level: bool) -> None:
+    default = None if top_level else argparse.SUPPRESS
+    parser.add_argument(
+        "--data",
+        metavar="FILE",
+        default=default,
+        help="your own CSV file (comma, tab or semicolon separated; header optional)",
+    )
+    parser.add_argument(
+        "--target",
+        metavar="COLUMN",
+        default=default,
+        help="the column to predict: a header name or a 0-based position (-1 the last)",
+    )
+    parser.add_argument(
+        "--drop",
+        metavar="COLUMN",
+        action="append",
+        default=[] if top_level else argparse.SUPPRESS,
+        help="a column not to use as a feature (repeat it, or separate names with commas)",
+    )
+    parser.add_argument(
+        "--kind",
+        choices=KINDS,
+        default=default,
+        help="what the target holds (default: inferred from its values)",
+    )
+
+
+def _add_task_file_option(parser: argparse.ArgumentParser, top_level: bool) -> None:
+    parser.add_argument(
+        "--task-file",
+        dest="task_files",
+        type=Path,
+        action="append",
+        default=[] if top_level else argparse.SUPPRESS,
+        metavar="FILE",
+        help="a Python file defining cpulab_task(setting): your own task (repeatable)",
+    )
+
+
+def _add_execution_options(parser: argparse.ArgumentParser, top_level: bool) -> None:
+    local = "; ".join(f"{b.name}: {b.summary}" for b in BACKENDS.values() if not b.takes_cluster)
+    parser.add_argument(
+        "--backend",
+        metavar="NAME",
+        default=None if top_level else argparse.SUPPRESS,
+        help=f"joblib backend of the measured call ({local})",
+    )
+    parser.add_argument(
+        "--blas-threads",
+        type=_count,
+        metavar="N",
+        default=None if top_level else argparse.SUPPRESS,
+        help="BLAS/OpenMP threads in every process, workers included (default: the "
+        "libraries' own choice)",
+    )
+    parser.add_argument(
+        "--dask",
+        metavar="ADDRESS",
+        default=None if top_level else argparse.SUPPRESS,
+        help="run on a Dask cluster: a scheduler's tcp://host:port, or local:N to start N "
+        "one-thread worker processes (needs cpulab[dask])",
+    )
+
+
+def _add_measuring_options(parser: argparse.ArgumentParser, repeats: int, warmup: int) -> None:
+    parser.add_argument("--scale", choices=SCALES, default="small", help="workload size")
+    parser.add_argument(
+        "--repeats",
+        type=_count,
+        default=repeats,
+        metavar="N",
+        help=f"measured runs of each point (default {repeats})",
+    )
+    parser.add_argument(
+        "--warmup",
+        type=_count,
+        default=warmup,
+        metavar="N",
+        help=f"unmeasured runs of each point first (default {warmup})",
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON document, nothing else")
+    _add_store_option(parser)
+
+
+def data_from_args(args: argparse.Namespace) -> DataSpec | None:
+    """The user's --data, checked from its first rows; None where none was given."""
+    if args.data is None:
+        if args.target is not None or args.drop or args.kind is not None:
+            raise UsageError("--target, --drop and --kind describe a data file: give --data too")
+        return None
+    if args.target is None:
+        raise UsageError("--data needs --target COLUMN: the column to predict")
+    drop = [name.strip() for text in args.drop for name in text.split(",") if name.strip()]
+    return data_spec(args.data, args.target, drop, args.kind)
+
+
+def run_options(args: argparse.Namespace) -> RunOptions:
+    """The data, backend and threads of --data, --backend, --dask and --blas-threads;
+    checked when a run or plan is made of them."""
+    return RunOptions(
+        data=data_from_args(args),
+        backend=resolve_backend(args.backend, args.dask),
+        cluster=args.dask,
+        blas_threads=args.blas_threads,
+    )
+
+
+def spec_from_args(args: argparse.Namespace) -> RunSpec:
+    """The checked run that `run` asks for."""
+    catalogue = load_catalogue(args.task_files)
+    task = catalogue.get(args.task)
+    split = CoreSplit.resolve(args.train, args.eval)
+    return RunSpec.for_task(
+        task,
+        split,
+        args.scale,
+        repeats=args.repeats,
+        warmup=args.warmup,
+        options=run_options(args),
+        catalogue=catalogue.tasks,
+    )
+
+
+def plan_from_args(args: argparse.Namespace) -> SweepPlan:
+    """The sweep that `sweep` asks for; checked as its session starts."""
+    catalogue = load_catalogue(args.task_files)
+    task = catalogue.get(args.task)
+    available = available_cores()
+    return SweepPlan(
+        task=task,
+        scale=args.scale,
+        strategy=args.strategy or default_strategy(task),
+        cores=parse_cores(args.cores, available),
+        repeats=args.repeats,
+        warmup=args.warmup,
+        available=available,
+        options=run_options(args),
+        catalogue=catalogue.tasks,
+    )
+
+
+def machine_filter(text: str | None) -> int | str | None:
+    return int(text) if text is not None and text.isdigit() else text

@@ -1,0 +1,42 @@
+"""`cpulab sweep`: one task over several core counts, each result stored as it arrives."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from cpulab.cli.outcome import exit_status, refuse_bad_input, session_for, stop_record
+from cpulab.cli.parser import plan_from_args
+from cpulab.cli.render import print_report, report_stop, run_in_terminal
+from cpulab.engine.stats import analyse_results
+from cpulab.engine.store import ResultStore
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    plan = plan_from_args(args)
+    with ResultStore.open(args.db) as store:
+        outcome = run_in_terminal(session_for(plan, store), quiet=args.json)
+    refuse_bad_input(outcome)
+    results = outcome.results
+    report = analyse_results(results) if results else None
+    if args.json:
+        document = {
+            "sweep": {"id": outcome.sweep_id, "task": plan.task.name, "scale": plan.scale,
+                      "strategy": plan.strategy, "cores": list(plan.cores),
+                      "repeats": plan.repeats, "warmup": plan.warmup, "status": outcome.status},
+            "points": [r.summary() for r in results],
+            "analysis": report.to_dict() if report else None,
+        }  # fmt: skip
+        if outcome.status != "done":
+            document["error"] = stop_record(outcome)
+        print(json.dumps(document, indent=2, allow_nan=False))
+    else:
+        if report is not None:
+            title = f"{plan.task.title} ({plan.scale}), strategy {plan.strategy}"
+            if outcome.sweep_id is not None:
+                title += f", sweep {outcome.sweep_id}"
+            if outcome.status != "done":
+                title += f" ({outcome.status}: {len(results)} of {len(plan.splits())} points)"
+            print_report(report, title)
+        report_stop(outcome)
+    return exit_status(outcome)

@@ -1,0 +1,261 @@
+"""How the measured call runs under each backend, in the runner child: joblib's backend,
+the BLAS/OpenMP threads of every process, and a Dask cluster. What each backend is and
+accepts is described in `backends.py`, which hands the runner its execution.
+
+loky, joblib's default, is left unnamed so scikit-learn's own preferences hold: a forest
+asks for threads (`prefer="threads"`), and joblib honours that only while no backend is
+named. Under `parallel_config(backend=...)`, loky included, the named backend runs every
+call, a forest's trees too.
+
+joblib, threadpoolctl and distributed load inside the functions that use them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from cpulab.engine.backends import DaskTarget
+from cpulab.engine.errors import UsageError
+from cpulab.engine.events import Event, WorkerLoad
+from cpulab.engine.machine import thread_pools
+
+# The variables loky hands to the workers it starts (its own default for each is
+# cores // n_jobs) and Dask's nanny to its workers (its default is 1). Set before any
+# library loads, they give the runner and every worker process the same limit.
+THREAD_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "BLIS_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+)
+# Seconds to reach a Dask scheduler: a wrong or black-holed address fails well within 10 s
+# of the run's start, imports included.
+CONNECT_TIMEOUT = 3
+WORKER_LOAD_INTERVAL = 0.5  # seconds between WorkerLoad events; workers report each 0.5 s
+
+
+def warm_worker(modules: tuple[str, ...], blas_threads: int | None) -> dict[str, Any]:
+    """In a worker: import what the jobs need, apply the thread limit, report the pools."""
+    for name in modules:
+        importlib.import_module(name)
+    if blas_threads is not None:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(blas_threads)  # never restored: it holds for the worker's life
+    time.sleep(0.05)  # hold this job briefly so the next one lands on another worker
+    return {"pid": os.getpid(), "pools": thread_pools()}
+
+
+def worker_records(reports: dict[Any, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every worker's pools in one list, each marked with its worker: pid or Dask address."""
+    return [
+        {"worker": worker, **pool} for worker, report in reports.items() for pool in report["pools"]
+    ]
+
+
+def ask_workers(
+    jobs: int, modules: tuple[str, ...], blas_threads: int | None
+) -> dict[int, dict[str, Any]]:
+    """Run `warm_worker` in each worker of a joblib pool of `jobs`; reports by pid."""
+    from joblib import Parallel, delayed
+
+    reports: dict[int, dict[str, Any]] = {}
+    for _ in range(3):
+        calls = (delayed(warm_worker)(modules, blas_threads) for _ in range(jobs))
+        reports.update((report["pid"], report) for report in Parallel(n_jobs=jobs)(calls))
+        if len(reports) >= jobs:
+            break
+    return reports
+
+
+def worker_loads(workers: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """What a WorkerLoad event says of each worker, from the scheduler's worker info."""
+    loads = []
+    for address, info in sorted(workers.items()):
+        metrics = info.get("metrics", {})
+        loads.append(
+            {
+                "name": str(info.get("name", address)),
+                "address": address,
+                "host": info.get("host", ""),
+                "cpu": float(metrics.get("cpu", 0.0)),
+                "threads": int(info.get("nthreads", 0)),
+                "memory": int(metrics.get("memory", 0)),
+                "memory_limit": int(info.get("memory_limit") or 0),
+            }
+        )
+    return loads
+
+
+class JoblibExecution:
+    """One of joblib's own backends, on this machine."""
+
+    def __init__(self, backend: str, blas_threads: int | None):
+        self.backend = backend
+        self.blas_threads = blas_threads
+        self.pool_jobs = 1  # the loky pool joblib keeps between calls, 1 when none
+        # As the first measured call found them: reading them takes milliseconds, which a
+        # sweep of short calls would pay at every call, and the limits stay the same.
+        self.runner_pools: list[dict[str, Any]] = []
+        self._pools_read = False
+        self._worker_pools: dict[int, list[dict[str, Any]]] = {}  # by the pool's n_jobs
+
+    def limit_threads(self) -> None:
+        """Call before any library loads: then the runner's pools and every worker's start
+        at the limit, threads started by the threading backend included."""
+        if self.blas_threads is not None:
+            os.environ.update(dict.fromkeys(THREAD_VARIABLES, str(self.blas_threads)))
+
+    def workers_due(self, jobs: int) -> bool:
+        """Whether to start workers before a call with n_jobs=jobs. Only loky keeps its pool
+        for the next call: multiprocessing starts a new pool in every call, and threading
+        has no processes to start."""
+        return self.backend == "loky" and jobs > 1 and jobs != self.pool_jobs
+
+    def start_workers(self, jobs: int, modules: tuple[str, ...]) -> None:
+        """Start the pool the measured call will use and import into it; loky keeps it, so
+        the measured call finds its workers ready."""
+        with self.configured():
+            self._worker_pools[jobs] = worker_records(ask_workers(jobs, modules, self.blas_threads))
+        self.pool_jobs = jobs
+
+    def worker_pools(self, jobs: int) -> list[dict[str, Any]]:
+        """The pools of the processes a call with n_jobs=jobs runs its jobs in; none where
+        it runs them in the runner."""
+        if jobs <= 1 or self.backend == "threading":
+            return []
+        if jobs not in self._worker_pools:  # multiprocessing: ask a pool like the call's own
+            with self.configured():
+                self._worker_pools[jobs] = worker_records(ask_workers(jobs, (), self.blas_threads))
+        return self._worker_pools[jobs]
+
+    def configured(self) -> contextlib.AbstractContextManager:
+        """joblib's configuration for the run's calls: nothing for loky, joblib's default."""
+        if self.backend == "loky":
+            return contextlib.nullcontext()
+        from joblib import parallel_config
+
+        return parallel_config(backend=self.backend)
+
+    @contextlib.contextmanager
+    def measured(self) -> Iterator[None]:
+        """Around each measured call: the runner's thread limit and the backend."""
+        with contextlib.ExitStack() as stack:
+            if self.blas_threads is not None:
+                from threadpoolctl import threadpool_limits
+
+                stack.enter_context(threadpool_limits(self.blas_threads))
+            if not self._pools_read:
+                self.runner_pools, self._pools_read = thread_pools(), True
+            stack.enter_context(self.configured())
+            yield
+
+    def facts(self) -> dict[str, Any]:
+        """What a result's details add about where it ran."""
+        return {}
+
+    def close(self) -> None:
+        """loky's workers are left to the runner's exit, which ends its whole tree."""
+
+
+class DaskExecution(JoblibExecution):
+    """A Dask cluster: a running scheduler's, or a LocalCluster started here (its worker
+    processes are the runner's children, so they end with its tree).
+
+    joblib ignores n_jobs on Dask: every call spreads over all the cluster's threads, and
+    calls nested in a job (a forest's trees) are sent to the cluster too.
+    """
+
+    def __init__(self, target: DaskTarget, blas_threads: int | None, emit: Callable[[Event], None]):
+        super().__init__("dask", blas_threads)
+        self.target = target
+        self.emit = emit
+        self.client: Any = None
+        self.cluster: Any = None
+        self.cluster_facts: dict[str, Any] = {}
+        self.cluster_pools: list[dict[str, Any]] = []
+        self._stop = threading.Event()
+        self._monitor = threading.Thread(target=self._watch, name="worker-load", daemon=True)
+
+    def workers_due(self, jobs: int) -> bool:
+        return self.client is None  # the same cluster serves every call, warmed once
+
+    def start_workers(self, jobs: int, modules: tuple[str, ...]) -> None:
+        self.client = self._connect()
+        workers = self.client.scheduler_info(n_workers=-1)["workers"]
+        if not workers:
+            raise UsageError(f"the Dask scheduler at {self.target.address} has no workers")
+        try:
+            reports = self.client.run(warm_worker, modules, self.blas_threads)
+        except ModuleNotFoundError as exc:
+            raise UsageError(
+                f"the Dask workers cannot import {exc.name}: install it where they run"
+            ) from None
+        self.cluster_pools = worker_records(reports)
+        threads = [info["nthreads"] for _, info in sorted(workers.items())]
+        self.cluster_facts = {
+            "address": self.client.scheduler.address,
+            "local": self.cluster is not None,
+            "workers": len(threads),
+            "threads_per_worker": threads,
+            "threads": sum(threads),
+        }
+        self._monitor.start()
+
+    def _connect(self) -> Any:
+        from distributed import Client, LocalCluster
+
+        if self.target.local_workers is not None:
+            self.cluster = LocalCluster(
+                n_workers=self.target.local_workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+            )
+            return Client(self.cluster, timeout=CONNECT_TIMEOUT)
+        address = self.target.address
+        try:
+            return Client(address, timeout=CONNECT_TIMEOUT)
+        except OSError as exc:  # refused, unknown host, or no answer in time
+            raise UsageError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
+        except Exception:  # something answered, but not in Dask's protocol
+            raise UsageError(f"what answers at {address} is not a Dask scheduler") from None
+
+    def _watch(self) -> None:
+        """Each worker's load as the scheduler last heard it, while the cluster is in use."""
+        while True:
+            try:
+                workers = self.client.scheduler_info(n_workers=-1)["workers"]
+            except Exception:  # a lost scheduler fails the measured call, which says why
+                return
+            self.emit(WorkerLoad(t=time.time(), workers=worker_loads(workers)))
+            if self._stop.wait(WORKER_LOAD_INTERVAL):
+                return
+
+    def worker_pools(self, jobs: int) -> list[dict[str, Any]]:
+        return self.cluster_pools
+
+    def configured(self) -> contextlib.AbstractContextManager:
+        from joblib import parallel_config
+
+        return parallel_config(backend="dask")  # the default client: the one made here
+
+    def facts(self) -> dict[str, Any]:
+        return {"cluster": self.cluster_facts} if self.cluster_facts else {}
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._monitor.is_alive():
+            self._monitor.join()
+        if self.client is not None:
+            self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()

@@ -1,0 +1,88 @@
+"""How results read as text, the same wherever they are shown: the CLI's tables, the
+app's widgets and the exports. Plain strings: no rich, no Textual.
+"""
+
+from __future__ import annotations
+
+from cpulab.engine.events import Result
+from cpulab.engine.stats import ScalingReport
+
+# Flags as a person reads them; a flag not named here reads as itself.
+FLAG_TITLES = {"noisy": "noisy machine"}
+
+
+def flag_text(flags: list[str]) -> str:
+    return ", ".join(FLAG_TITLES.get(flag, flag) for flag in flags)
+
+
+def task_label(result: Result) -> str:
+    """The task, and its variant where it has one: "compare-regressors [houses.csv:price]"."""
+    return f"{result.task} [{result.variant}]" if result.variant else result.task
+
+
+def model_scores(result: Result) -> str | None:
+    """Each model's score where a task compares models, best first: "ridge 10.1, ...".
+    The score is the best model's; the others are the comparison people run it for."""
+    scores = result.details.get(result.metric)
+    if not isinstance(scores, dict) or not scores:
+        return None
+    ordered = sorted(scores.items(), key=lambda item: item[1], reverse=result.metric != "rmse")
+    return ", ".join(f"{name} {value:.4g}" for name, value in ordered)
+
+
+def scaling_rows(report: ScalingReport) -> list[list[str]]:
+    """One row of text cells per point, the best split for its core count marked with *:
+    shared by the Markdown export and the CLI table."""
+    best = {id(p) for p in report.best_per_cores.values()}
+    rows = []
+    for p in report.points:
+        s = p.stats
+        mark = " *" if id(p) in best and len(report.points) > 1 else ""
+        rows.append(
+            [
+                str(p.cores),
+                f"{p.train} x {p.eval}{mark}",
+                f"{s.median:.3f}",
+                f"{s.mad:.3f}",
+                str(s.n),
+                "-" if p.speedup is None else f"{p.speedup:.2f}",
+                "-" if p.efficiency is None else f"{p.efficiency:.0%}",
+                "-" if p.karp_flatt is None else f"{p.karp_flatt:.3f}",
+            ]
+        )
+    return rows
+
+
+SCALING_HEADER = (
+    "cores", "split", "median s", "MAD s", "n", "speedup", "efficiency", "Karp-Flatt",
+)  # fmt: skip
+
+
+def point_notes(report: ScalingReport) -> list[str]:
+    """What makes a point's numbers less trustworthy, one line per point that has any."""
+    notes = []
+    for p in report.points:
+        said = p.warnings() + (["oversubscribed"] if "oversubscribed" in p.flags else [])
+        if said:
+            notes.append(f"{p.train} x {p.eval}: {'; '.join(said)}")
+    return notes
+
+
+def fit_summary(report: ScalingReport) -> str:
+    fit = report.fit
+    if fit is None:
+        return "no fit: fewer than two core counts"
+    serial = "-" if fit.serial_fraction is None else f"{fit.serial_fraction:.3f}"
+    ceiling = fit.speedup_ceiling
+    ceiling_text = "unbounded" if ceiling == float("inf") else f"{ceiling:.1f}x"
+    return (
+        f"T(p) = {fit.a:.3f} + {fit.b:.3f}/p s: serial fraction {serial}, "
+        f"speedup ceiling {ceiling_text}"
+    )
+
+
+def best_summary(report: ScalingReport) -> str:
+    if report.best is None:
+        return ""
+    b = report.best
+    return f"best: {b.train} x {b.eval} at {b.stats.median:.3f} s"

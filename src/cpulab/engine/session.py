@@ -1,0 +1,238 @@
+"""One run or sweep, from request to stored result: the lifecycle both faces share.
+
+A `Session` checks the request, starts it through the supervisor, hands every event to
+its listeners (the CLI's live view, the app's messages), stores each result as it
+arrives, and records how a sweep ended from what actually happened:
+
+    done         every point measured
+    cancelled    stopped by the user (Ctrl-C, the app's cancel, quitting the app)
+    failed       the runner failed; the sweep keeps the error
+    interrupted  stopped by a signal (SIGTERM, SIGHUP)
+    refused      the runner refused the input (a data file, a cluster): bad input, and a
+                 sweep refused before its first point leaves no trace in the history
+
+Store writes run in a worker thread, never on the event loop that streams the events: in
+the app, that loop is the UI's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sqlite3
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from operator import methodcaller
+from typing import Any
+
+from cpulab.engine.events import Error, Event, Result
+from cpulab.engine.machine import machine_facts
+from cpulab.engine.spec import RunSpec, SweepSpec
+from cpulab.engine.store import ResultStore
+from cpulab.engine.supervisor import RunHandle, Supervisor
+from cpulab.engine.sweep import SweepPlan
+
+Listener = Callable[[Event], None]
+# Signals that end a session as "interrupted" when it runs in the foreground (the CLI).
+INTERRUPTING_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+STORE_ERRORS = (sqlite3.Error, OSError, ValueError)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a session ended."""
+
+    status: str  # done, cancelled, failed, interrupted or refused
+    final: Event | None  # the last event: a Result, Error or Cancelled; None if none came
+    results: tuple[Result, ...]  # every result, in the order they arrived
+    sweep_id: int | None  # the stored sweep; None for a single run, or one left no trace
+    signal: int | None = None  # the signal that interrupted it
+
+    @property
+    def error(self) -> Error | None:
+        return self.final if isinstance(self.final, Error) else None
+
+    @property
+    def signal_name(self) -> str | None:
+        return None if self.signal is None else signal.Signals(self.signal).name
+
+
+class Session:
+    """One run (a checked `RunSpec`) or sweep (a `SweepPlan`, checked here), once.
+
+    `listen()` adds a listener of events; `on_spawn` learns the runner's pid before its
+    first event, so the app can watch its start-up; `on_store_problem` hears a write
+    that failed (a full disk, a locked file), which never stops the measurement.
+    """
+
+    def __init__(
+        self,
+        request: RunSpec | SweepPlan,
+        *,
+        store: ResultStore | None = None,
+        supervisor: Supervisor | None = None,
+        on_spawn: Callable[[int], None] | None = None,
+        on_store_problem: Callable[[str], None] | None = None,
+    ) -> None:
+        self.plan = request if isinstance(request, SweepPlan) else None
+        # A plan is checked as it becomes a spec: UsageError here, before anything runs.
+        self.spec: RunSpec | SweepSpec = (
+            request.spec() if isinstance(request, SweepPlan) else request
+        )
+        self.points: tuple[RunSpec, ...] = (
+            self.spec.points if isinstance(self.spec, SweepSpec) else (self.spec,)
+        )
+        self.store = store
+        self.supervisor = supervisor or Supervisor()
+        self.on_spawn = on_spawn
+        self.on_store_problem = on_store_problem
+        self.listeners: list[Listener] = []
+        self.results: list[Result] = []
+        self.sweep_id: int | None = None
+        self.outcome: Outcome | None = None
+        self._handle: RunHandle | None = None
+        self._stop: tuple[str, int | None] | None = None  # (status, signal) once asked
+        self._stopping: asyncio.Task | None = None
+        self._end_lock = threading.Lock()  # the run's end and an abort may race
+
+    def listen(self, listener: Listener) -> Session:
+        self.listeners.append(listener)
+        return self
+
+    @property
+    def pid(self) -> int | None:
+        """The runner's pid, once it is started."""
+        return self._handle.pid if self._handle is not None else None
+
+    async def run(self) -> Outcome:
+        """Run to the end; returns how it ended. Call once."""
+        if self.plan is not None and self.store is not None:
+            self.sweep_id = await self._write(self._record_sweep)
+        final: Event | None = None
+        try:
+            self._handle = await self.supervisor.start(self.spec)
+        except OSError as exc:  # the runner could not be started at all
+            final = Error(type=type(exc).__name__, message=str(exc))
+            self._emit(final)
+        else:
+            if self.on_spawn is not None:
+                self.on_spawn(self._handle.pid)
+            if self._stop is not None:  # asked to stop while it started
+                await self._handle.cancel()
+            async for event in self._handle.events():
+                if isinstance(event, Result):
+                    self.results.append(event)
+                    await self._write(methodcaller("add_point", event, self.sweep_id))
+                self._emit(event)
+                final = event
+        return await asyncio.to_thread(self._end, self._status(final), final)
+
+    async def cancel(self) -> None:
+        """Stop it on the user's request: the whole process tree, then Cancelled."""
+        await self._stop_with("cancelled", None)
+
+    def stop_soon(self, status: str, signum: int | None = None) -> None:
+        """Stop it from a signal handler on the loop it runs on: "cancelled" (Ctrl-C) or
+        "interrupted" by `signum`."""
+        self._stopping = asyncio.ensure_future(self._stop_with(status, signum))
+
+    async def _stop_with(self, status: str, signum: int | None) -> None:
+        if self._stop is None:
+            self._stop = (status, signum)
+        if self._handle is not None:
+            await self._handle.cancel()
+
+    def abort(self, status: str = "cancelled") -> Outcome:
+        """Kill the tree now and record the end, from any thread, without the event loop:
+        for an app that is quitting, or a loop that was itself interrupted."""
+        if self._stop is None:
+            self._stop = (status, None)
+        handle = self._handle
+        if handle is not None and not handle.finished:
+            handle.kill()
+        return self._end(self._stop[0], handle.final if handle is not None else None)
+
+    def run_blocking(self) -> Outcome:
+        """Run in the foreground, for the CLI: Ctrl-C cancels, SIGTERM and SIGHUP interrupt,
+        and either way the tree is gone and the measured results are kept."""
+
+        async def main() -> Outcome:
+            loop = asyncio.get_running_loop()
+            loop.add_signal_handler(signal.SIGINT, self.stop_soon, "cancelled")
+            for signum in INTERRUPTING_SIGNALS:
+                loop.add_signal_handler(signum, self.stop_soon, "interrupted", signum)
+            try:
+                return await self.run()
+            finally:
+                for signum in (signal.SIGINT, *INTERRUPTING_SIGNALS):
+                    loop.remove_signal_handler(signum)
+
+        try:
+            return asyncio.run(main())
+        except BaseException:
+            self.abort()
+            raise
+
+    # What happens at the end, and in the store.
+
+    def _status(self, final: Event | None) -> str:
+        if isinstance(final, Result):
+            return "done"
+        if self._stop is not None:  # what stopping it caused (Cancelled, or a killed runner)
+            return self._stop[0]
+        if isinstance(final, Error):
+            return "refused" if final.bad_input else "failed"
+        return "cancelled"
+
+    def _end(self, status: str, final: Event | None) -> Outcome:
+        """Record the end once, whichever path gets here first. Runs off the event loop."""
+        with self._end_lock:
+            if self.outcome is not None:
+                return self.outcome
+            sweep_id = self.sweep_id
+            if sweep_id is not None:
+                error = final.one_line() if isinstance(final, Error) else None
+                stored = "failed" if status == "refused" else status  # then forgotten if empty
+                self._write_now(methodcaller("finish_sweep", sweep_id, stored, error))
+                if status == "refused" and not self.results:
+                    self._write_now(methodcaller("forget_sweep", sweep_id))
+                    sweep_id = None
+            signum = self._stop[1] if self._stop is not None and status == "interrupted" else None
+            self.outcome = Outcome(status, final, tuple(self.results), sweep_id, signum)
+            return self.outcome
+
+    def _record_sweep(self, store: ResultStore) -> int:
+        plan = self.plan
+        assert plan is not None
+        return store.start_sweep(
+            plan.task.name,
+            plan.scale,
+            plan.strategy,
+            list(plan.cores),
+            plan.repeats,
+            plan.warmup,
+            machine_facts(),
+        )
+
+    async def _write(self, write: Callable[[ResultStore], Any]) -> Any:
+        if self.store is None:
+            return None
+        return await asyncio.to_thread(self._write_now, write)
+
+    def _write_now(self, write: Callable[[ResultStore], Any]) -> Any:
+        """A store that fails to write must not stop the measurement: say so, go on."""
+        if self.store is None:
+            return None
+        try:
+            return write(self.store)
+        except STORE_ERRORS as exc:
+            if self.on_store_problem is not None:
+                self.on_store_problem(f"{self.store.path}: {exc}")
+            return None
+
+    def _emit(self, event: Event) -> None:
+        for listener in self.listeners:
+            listener(event)

@@ -1,0 +1,173 @@
+"""The engine session: one lifecycle for a run or a sweep, from request to stored result.
+Real runs in real child processes; the faces' own tests drive the same session."""
+
+import asyncio
+import json
+import signal
+
+import pytest
+
+from cpulab.engine.events import Phase, Result, Started
+from cpulab.engine.session import Session
+from cpulab.engine.store import ResultStore
+from cpulab.engine.supervisor import Supervisor
+from cpulab.engine.sweep import SweepPlan, parse_cores
+from cpulab.engine.tasks import CATALOGUE, Task
+from support.faulty_workloads import catalogue as faulty_tasks
+from support.runs import collect, spec_for
+
+CV_EVAL = CATALOGUE["cv-eval"]
+
+
+def plan_of(task: Task, cores: str = "1,2", strategy: str = "eval", **fields) -> SweepPlan:
+    return SweepPlan(
+        task=task,
+        scale="small",
+        strategy=strategy,
+        cores=parse_cores(cores, 2),
+        repeats=fields.pop("repeats", 1),
+        warmup=fields.pop("warmup", 0),
+        available=2,
+        **fields,
+    )
+
+
+@pytest.fixture
+def store(tmp_path):
+    with ResultStore.open(tmp_path / "results.sqlite") as opened:
+        yield opened
+
+
+async def test_a_sweep_stores_each_result_as_it_arrives_and_ends_done(store):
+    stored_when_heard = []
+
+    def listener(event):
+        if isinstance(event, Result):  # listeners hear a result once it is committed
+            stored_when_heard.append(len(store.points()))
+
+    outcome = await Session(plan_of(CV_EVAL), store=store).listen(listener).run()
+
+    assert outcome.status == "done"
+    assert stored_when_heard == [1, 2]
+    [sweep] = store.sweeps()
+    assert (sweep.id, sweep.status, sweep.error, sweep.n_points) == (
+        outcome.sweep_id,
+        "done",
+        None,
+        2,
+    )
+    assert [p.result for p in store.points()] == list(outcome.results)
+
+
+async def test_a_single_run_is_stored_without_a_sweep(store):
+    outcome = await Session(spec_for("rf-train"), store=store).run()
+
+    assert outcome.status == "done" and outcome.sweep_id is None
+    assert [p.sweep_id for p in store.points()] == [None]
+    assert store.sweeps() == []
+
+
+async def test_a_sweep_whose_runner_raises_is_stored_as_failed_with_its_error(store, child_env):
+    task = faulty_tasks()["fault-raises"]
+    session = Session(plan_of(task), store=store, supervisor=Supervisor(env=child_env))
+
+    outcome = await session.run()
+
+    assert outcome.status == "failed"
+    assert outcome.error is not None and outcome.error.type == "ValueError"
+    [sweep] = store.sweeps()
+    assert sweep.status == "failed"
+    assert sweep.error == "ValueError: the model refused to fit"
+
+
+async def test_a_cancelled_sweep_keeps_the_points_it_measured(store):
+    session = Session(plan_of(CV_EVAL, "1-4"), store=store)
+    # Cancelled at its first result, on the loop it runs on, as the app's cancel key does.
+    session.listen(lambda event: isinstance(event, Result) and _soon(session.cancel()))
+
+    outcome = await session.run()
+
+    assert outcome.status == "cancelled"
+    [sweep] = store.sweeps()
+    assert sweep.status == "cancelled"
+    assert 1 <= sweep.n_points < 4
+    assert len(store.points()) == len(outcome.results) == sweep.n_points
+
+
+async def test_a_signal_marks_the_sweep_interrupted(store):
+    session = Session(plan_of(CV_EVAL, "1-4"), store=store)
+    session.listen(
+        lambda event: isinstance(event, Result) and session.stop_soon("interrupted", signal.SIGTERM)
+    )
+
+    outcome = await session.run()
+
+    assert (outcome.status, outcome.signal_name) == ("interrupted", "SIGTERM")
+    [sweep] = store.sweeps()
+    assert sweep.status == "interrupted" and sweep.n_points >= 1
+
+
+async def test_a_sweep_stopped_before_it_starts_is_cancelled_without_points(store):
+    session = Session(plan_of(CV_EVAL), store=store)
+    await session.cancel()  # before run(): the runner is stopped as soon as it exists
+
+    outcome = await session.run()
+
+    assert outcome.status == "cancelled" and outcome.results == ()
+    assert [s.status for s in store.sweeps()] == ["cancelled"]
+
+
+async def test_abort_records_the_end_once_from_another_thread(store):
+    session = Session(plan_of(CV_EVAL, "1-4"), store=store)
+    started = asyncio.Event()
+    session.listen(lambda event: isinstance(event, Phase) and event.name == "fit" and started.set())
+    running = asyncio.ensure_future(session.run())
+    await started.wait()
+
+    aborted = await asyncio.to_thread(session.abort)
+    outcome = await running
+
+    assert aborted.status == "cancelled" and outcome is aborted
+    assert [s.status for s in store.sweeps()] == ["cancelled"]
+
+
+async def test_a_store_that_fails_to_write_does_not_stop_the_measurement(store):
+    store.close()  # every write now fails
+    problems = []
+    session = Session(plan_of(CV_EVAL), store=store, on_store_problem=problems.append)
+
+    outcome = await session.run()
+
+    assert outcome.status == "done" and len(outcome.results) == 2
+    assert problems and all(str(store.path) in p for p in problems)
+
+
+def test_a_plan_is_checked_before_anything_runs(store):
+    from cpulab.engine.errors import UsageError
+    from cpulab.engine.spec import RunOptions
+
+    dask = RunOptions(backend="dask", cluster="local:2")
+    with pytest.raises(UsageError, match="a sweep cannot run on Dask"):
+        Session(plan_of(CV_EVAL, options=dask), store=store)
+    assert store.sweeps() == []
+
+
+async def test_a_plan_whose_spec_is_over_a_mebibyte_starts():
+    plan = plan_of(CV_EVAL, "1-600", strategy="grid")
+    spec = plan.spec()
+    assert len(json.dumps(spec.to_dict())) > 2**20  # far past what a command line takes
+
+    handle = await Supervisor(spares=False).start(spec)
+
+    async def cancel_once_it_prepares_data(event):
+        if isinstance(event, Phase) and event.name == "data":
+            await handle.cancel()
+
+    events = await collect(handle, cancel_once_it_prepares_data)
+    assert isinstance(events[0], Started)
+    data = [e for e in events if isinstance(e, Phase) and e.name == "data"]
+    assert data and data[0].point == 0  # the runner read and parsed every point
+
+
+def _soon(coroutine):
+    return asyncio.ensure_future(coroutine)

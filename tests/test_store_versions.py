@@ -1,0 +1,157 @@
+"""Stored results outlive the code that wrote them: older files migrate, older rows are
+upgraded as they are read, and a row that cannot be read is skipped and named.
+
+tests/fixtures/store-v1.sqlite was written by cpulab 0.1.0 as released before stored
+results carried a version (schema 1): a single run, a two-point sweep, a run on a data
+file, one on the threading backend, one on a local Dask cluster and one with BLAS threads.
+"""
+
+import json
+import shutil
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+from cpulab.engine.export import to_csv, to_json, to_markdown
+from cpulab.engine.store import RESULT_VERSION, ResultStore
+from support.cli import cpulab
+from support.store import result
+
+FIXTURE = Path(__file__).parent / "fixtures" / "store-v1.sqlite"
+
+
+@pytest.fixture
+def v1_store(tmp_path) -> Path:
+    path = tmp_path / "store-v1.sqlite"
+    shutil.copyfile(FIXTURE, path)
+    return path
+
+
+def test_a_store_written_by_the_release_opens_and_reads_as_today(v1_store):
+    with ResultStore.open(v1_store) as store:
+        points = store.points()
+        sweeps = store.sweeps()
+        software = store.software()
+        machines = store.machines()
+        assert store.unreadable == {}
+
+    assert [p.result.task for p in points] == [
+        "rf-train", "cv-eval", "cv-eval", "compare-classifiers", "digits-svc", "cv-eval",
+        "cv-eval",
+    ]  # fmt: skip
+    assert [(s.status, s.n_points, s.error) for s in sweeps] == [("done", 2, None)]
+    # Machine facts and software were one record; now the machine is the hardware alone.
+    [machine] = machines
+    assert "libraries" not in machine.facts and "python" not in machine.facts
+    [install] = software
+    assert install.facts["libraries"]["scikit-learn"]
+    for stored in points:
+        assert stored.software_id == install.id
+        assert "libraries" not in stored.result.machine
+        assert stored.result.software["libraries"] == install.facts["libraries"]
+        assert stored.result.software["threadpools"] is not None
+    # Version 1 named a cluster in options.dask and left the backend "loky".
+    dask = next(p.result for p in points if "dask" in p.result.variant)
+    assert dask.options["backend"] == "dask" and dask.options["cluster"] == "local:1"
+    assert "dask" not in dask.options
+
+
+def test_the_release_s_store_lists_and_exports_from_the_command_line(v1_store):
+    listed = cpulab("history", "--db", str(v1_store))
+    assert listed.returncode == 0, listed.stderr
+    assert "7 stored results" in listed.stdout and "software #1: Python" in listed.stdout
+
+    for fmt in ("json", "csv", "markdown"):
+        exported = cpulab("export", "--format", fmt, "--db", str(v1_store))
+        assert exported.returncode == 0, exported.stderr
+        assert exported.stderr == ""
+    document = json.loads(cpulab("export", "--db", str(v1_store)).stdout)
+    assert document["version"] == 2
+    assert len(document["runs"]) == 5 and len(document["sweeps"][0]["points"]) == 2
+    assert document["software"][0]["facts"]["python"]
+
+
+def test_new_points_join_the_migrated_machine_and_software(v1_store):
+    with ResultStore.open(v1_store) as store:
+        [old] = store.points()[:1]
+        facts = old.result
+        new_id = store.add_point(result(machine=facts.machine, software=facts.software))
+        new = next(p for p in store.points() if p.id == new_id)
+        assert (new.machine_id, new.software_id) == (old.machine_id, old.software_id)
+        upgraded = {**facts.software, "libraries": {"scikit-learn": "99.0"}}
+        upgrade = store.add_point(result(machine=facts.machine, software=upgraded))
+        moved = next(p for p in store.points() if p.id == upgrade)
+        # A scikit-learn upgrade: the same machine, other software.
+        assert moved.machine_id == old.machine_id and moved.software_id != old.software_id
+    with closing(sqlite3.connect(v1_store)) as conn:
+        versions = dict(conn.execute("SELECT id, result_version FROM points").fetchall())
+    assert versions[old.id] == 1 and versions[new_id] == RESULT_VERSION
+
+
+def test_machines_that_differed_only_by_software_become_one(v1_store):
+    with closing(sqlite3.connect(v1_store)) as conn:
+        facts = json.loads(conn.execute("SELECT facts FROM machines").fetchone()[0])
+        other = {**facts, "libraries": {**facts["libraries"], "numpy": "0.1"}}
+        conn.execute(
+            "INSERT INTO machines (fingerprint, hostname, cpu_model, logical_cores,"
+            " available_cores, facts) VALUES ('older', ?, ?, 2, 2, ?)",
+            (facts["hostname"], facts["cpu_model"], json.dumps(other)),
+        )
+        conn.execute("UPDATE points SET machine_id = 2 WHERE id = 7")
+        conn.commit()
+
+    with ResultStore.open(v1_store) as store:
+        assert len(store.machines()) == 1
+        assert {p.machine_id for p in store.points()} == {store.machines()[0].id}
+
+
+def corrupt_point(path: Path, point_id: int, text: str) -> None:
+    with closing(sqlite3.connect(path)) as conn:
+        conn.execute("UPDATE points SET result = ? WHERE id = ?", (text, point_id))
+        conn.commit()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{not json",
+        "[1, 2]",
+        '{"event": "result", "task": "rf-train"}',
+        '{"event": "x"}',
+        "[" * 100_000,  # nested past what the decoder allows
+    ],
+)
+def test_an_unreadable_row_is_skipped_and_named(tmp_path, text):
+    path = tmp_path / "results.sqlite"
+    with ResultStore.open(path) as store:
+        ids = [store.add_point(result(train=t)) for t in (1, 2, 4)]
+    corrupt_point(path, ids[1], text)
+
+    with ResultStore.open(path) as store:
+        assert [p.id for p in store.points()] == [ids[0], ids[2]]
+        assert list(store.unreadable) == [ids[1]]
+        assert store.unreadable[ids[1]].startswith(f"point {ids[1]} cannot be read: ")
+        to_json(store), to_csv(store), to_markdown(store)  # exports go on without it
+
+    listed = cpulab("history", "--db", str(path))
+    assert listed.returncode == 0
+    assert "2 stored results" in listed.stdout
+    assert f"point {ids[1]} cannot be read" in listed.stderr
+    assert listed.stderr.count("\n") == 1
+
+
+def test_a_row_from_a_newer_cpulab_is_skipped_not_misread(tmp_path):
+    path = tmp_path / "results.sqlite"
+    with ResultStore.open(path) as store:
+        point = store.add_point(result())
+    with closing(sqlite3.connect(path)) as conn:
+        conn.execute(
+            "UPDATE points SET result_version = ? WHERE id = ?", (RESULT_VERSION + 1, point)
+        )
+        conn.commit()
+
+    with ResultStore.open(path) as store:
+        assert store.points() == []
+        assert "newer cpulab" in store.unreadable[point]
