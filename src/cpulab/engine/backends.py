@@ -163,10 +163,8 @@ def backend_named(name: str) -> Backend:
         ) from None
 
 
-def resolve_backend(name: str | None, cluster: str | None) -> str:
-    """The backend a run asked for, or the one its cluster implies; the default without."""
+def resolve_backend(name: str | None, dask: str | None) -> str:
+    """The backend a run named, else "dask" where --dask names a cluster, else the default."""
     if name is not None:
         return name
-    if cluster is not None:
-        return next(b.name for b in BACKENDS.values() if b.takes_cluster)
-    return DEFAULT_BACKEND
+    return "dask" if dask is not None else DEFAULT_BACKEND

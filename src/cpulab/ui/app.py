@@ -59,7 +59,7 @@ FALLBACK_THEME = "textual-dark"  # should the shipped themes be missing
 HISTORY_LIMIT = 200  # earlier results shown at start: the newest of this machine
 
 
-def describe_task(task: Task, options: RunOptions) -> Text:
+def describe_task(task: Task, options: RunOptions, catalogue: Catalogue) -> Text:
     knobs = " and ".join(KNOB_TITLES[k] for k in sorted(task.knobs, reverse=True))
     text = Text(task.title, style="bold")
     text.append(f"\n{task.description}\n")
@@ -68,7 +68,7 @@ def describe_task(task: Task, options: RunOptions) -> Text:
         text.append(f"\nFrom {task.origin}.", style="italic")
     if options.data is not None:
         try:
-            task.check_data(options.data)
+            task.check_data(options.data, catalogue.tasks)
         except UsageError as exc:
             text.append(f"\n⚠ {exc}", style="bold")
         else:
@@ -172,7 +172,7 @@ class CpulabApp(App[None]):
             "#about": "About",
             "#controls": "Run",
             "#cores": "Cores",
-            "#workers": "Dask workers",
+            "#workers": "Cluster workers",
             "#results": "Results",
         }
         for selector, title in titles.items():
@@ -238,7 +238,8 @@ class CpulabApp(App[None]):
         if message.option_id is None:
             return
         self.chosen_task = self.catalogue.tasks[message.option_id]
-        self.query_one("#description", Static).update(describe_task(self.chosen_task, self.options))
+        about = describe_task(self.chosen_task, self.options, self.catalogue)
+        self.query_one("#description", Static).update(about)
         self.query_one(SplitControl).chosen_task = self.chosen_task
 
     @on(OptionList.OptionSelected, "#tasks")
