@@ -10,6 +10,7 @@ import time
 import psutil
 
 from support.cli import cpulab
+from support.reliability import default_signals
 
 
 def test_tasks_lists_the_six_tasks():
@@ -52,6 +53,7 @@ def test_ctrl_c_kills_the_whole_tree_and_exits_130():
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         stdin=subprocess.DEVNULL,
+        preexec_fn=default_signals,
     )
     cli = psutil.Process(proc.pid)
     tree: set[int] = set()

@@ -4,6 +4,7 @@ import csv
 import io
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import pytest
 
 from cpulab.engine.store import ResultStore
 from support.cli import cpulab
+from support.reliability import default_signals
 
 
 def test_sweep_json_has_statistics_and_fit_and_is_stored(results_store):
@@ -96,6 +98,7 @@ def test_a_sweep_cut_short_keeps_exactly_the_finished_points(
         [sys.executable, "-m", "cpulab", "sweep", "digits-svc", "--scale", "full",
          "--cores", "1,2", "--repeats", "1", "--warmup", "0", "--json"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+        preexec_fn=default_signals,
     )  # fmt: skip
     cli = psutil.Process(proc.pid)
     tree: set[int] = set()
@@ -177,3 +180,62 @@ def test_a_sweep_whose_runner_raises_is_stored_as_failed_with_its_error(tmp_path
     assert as_json.returncode == 1
     assert document["sweep"]["status"] == "failed" and document["points"] == []
     assert document["error"]["type"] == "RuntimeError"
+
+
+def test_a_sweep_stopped_by_sigterm_halfway_keeps_every_run_it_measured(results_store):
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cpulab", "sweep", "cv-eval", "--cores", "1,2",
+         "--repeats", "40", "--warmup", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+        preexec_fn=default_signals,
+    )  # fmt: skip
+    try:
+        measured = 0
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and measured < 6:
+            if results_store.exists():
+                with ResultStore.open(results_store) as store:
+                    measured = sum(len(p.result.fit_times) for p in store.points())
+            time.sleep(0.05)
+        assert measured >= 6, "the sweep never got going"
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+    assert proc.returncode == 128 + signal.SIGTERM
+    assert "cpulab: interrupted by SIGTERM" in err
+    assert "interrupted: 0 of 2 points done, 2 partial" in " ".join(out.split())
+    with ResultStore.open(results_store) as store:
+        points = store.points()
+        (sweep,) = store.sweeps()
+    assert sweep.status == "interrupted"
+    assert [p.result.partial for p in points] == [True, True]
+    assert sum(len(p.result.fit_times) for p in points) >= measured
+    listed = cpulab("history")
+    assert listed.stdout.count("partial") == 2
+    assert "strategy eval, 40 repeats, interrupted" in listed.stdout
+
+
+def test_a_sweep_whose_store_is_deleted_midway_says_so_and_fails(tmp_path):
+    folder = tmp_path / "store"
+    db = folder / "results.sqlite"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cpulab", "sweep", "cv-eval", "--cores", "1-3", "--repeats", "3",
+         "--warmup", "0", "--db", str(db)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if db.exists():
+                with ResultStore.open(db) as store:
+                    if store.points():
+                        break
+            time.sleep(0.05)
+        shutil.rmtree(folder)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 1
+    assert "was deleted or replaced while open: not saved" in err
+    assert "1 x 3" in out  # what was measured is still reported

@@ -230,9 +230,17 @@ async def test_sweep_interleaves_points_and_reports_each():
     )
     handle = await Supervisor().start(plan.spec())
     events = await collect(handle)
-    results = [e for e in events if isinstance(e, Result)]
-    assert [(r.train, r.eval) for r in results] == [(1, 1), (1, 2)]
-    assert events[-1] is results[-1]
+    reported = [e for e in events if isinstance(e, Result)]
+    # Each measured run is reported as it ends: partial points first, then each final one.
+    assert [(r.train, r.eval, r.partial, len(r.fit_times)) for r in reported] == [
+        (1, 1, True, 1),
+        (1, 2, True, 1),
+        (1, 1, False, 2),
+        (1, 2, False, 2),
+    ]
+    assert reported[0].score is None and reported[-1].score is not None
+    assert events[-1] is reported[-1]
+    results = [r for r in reported if not r.partial]
     timed = [
         (e.name, e.point, e.repeat)
         for e in events

@@ -3,7 +3,9 @@ Real runs in real child processes; the faces' own tests drive the same session."
 
 import asyncio
 import json
+import shutil
 import signal
+from dataclasses import replace
 
 import pytest
 
@@ -153,7 +155,8 @@ def test_a_plan_is_checked_before_anything_runs(store):
 
 
 async def test_a_plan_whose_spec_is_over_a_mebibyte_starts():
-    plan = plan_of(CV_EVAL, "1-600", strategy="grid")
+    # As on a 256-core server: no more cores than the caps allow for one.
+    plan = replace(plan_of(CV_EVAL, "1-600", strategy="grid"), available=256)
     spec = plan.spec()
     assert len(json.dumps(spec.to_dict())) > 2**20  # far past what a command line takes
 
@@ -171,3 +174,56 @@ async def test_a_plan_whose_spec_is_over_a_mebibyte_starts():
 
 def _soon(coroutine):
     return asyncio.ensure_future(coroutine)
+
+
+async def test_a_sweep_cut_short_keeps_every_measured_run_as_partial_points(store):
+    session = Session(plan_of(CV_EVAL, repeats=50), store=store)
+    partial_runs = []
+
+    def stop_after_a_few_rounds(event):
+        if isinstance(event, Result) and event.partial:
+            partial_runs.append(event)
+            if len(partial_runs) == 6:  # three rounds of both points
+                session.stop_soon("interrupted", signal.SIGTERM)
+
+    outcome = await session.listen(stop_after_a_few_rounds).run()
+
+    assert outcome.status == "interrupted" and outcome.results == ()
+    kept = {(p.train, p.eval): p for p in outcome.partial}
+    assert set(kept) == {(1, 1), (1, 2)}
+    stored = store.points()
+    assert len(stored) == 2  # one row a point, replaced as each run arrived
+    for point in stored:
+        result = point.result
+        assert result.partial and result.score is None
+        assert result == kept[(result.train, result.eval)]
+        assert 3 <= len(result.fit_times) < 50
+    [sweep] = store.sweeps()
+    assert (sweep.status, sweep.n_points) == ("interrupted", 2)
+
+
+async def test_a_finished_point_replaces_its_partial_row(store):
+    outcome = await Session(plan_of(CV_EVAL, repeats=3), store=store).run()
+
+    assert outcome.status == "done" and outcome.partial == ()
+    stored = [p.result for p in store.points()]
+    assert stored == list(outcome.results)
+    assert all(not r.partial and len(r.fit_times) == 3 and r.score is not None for r in stored)
+
+
+async def test_a_store_deleted_mid_sweep_is_said_not_kept_silently(tmp_path):
+    folder = tmp_path / "store"
+    folder.mkdir()
+    problems = []
+    with ResultStore.open(folder / "results.sqlite") as store:
+        session = Session(plan_of(CV_EVAL, "1-3"), store=store, on_store_problem=problems.append)
+
+        def delete_after_the_first_point(event):
+            if isinstance(event, Result) and folder.exists():
+                shutil.rmtree(folder)  # as a clean-up script might, mid-sweep
+
+        outcome = await session.listen(delete_after_the_first_point).run()
+
+    assert outcome.status == "done" and len(outcome.results) == 3
+    assert problems and outcome.store_problems == tuple(problems)
+    assert all("was deleted or replaced while open: not saved" in p for p in problems)

@@ -141,7 +141,7 @@ STORE_FILES = [
     bad("history", "--db", "{file}", make=directory, name="two\nlines",
         says="two\\nlines is a directory, not a results file"),
     bad("history", "--db", "", says=". is a directory, not a results file"),
-    bad("history", "--db", "/dev/null", says="cannot open /dev/null: disk I/O error"),
+    bad("history", "--db", "/dev/null", says="/dev/null is a character device, not a results file"),
     bad("history", "--db", "{file}/results.sqlite", make=regular_file,
         says="results.sqlite: Not a directory"),
 ]  # fmt: skip

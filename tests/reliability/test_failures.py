@@ -26,7 +26,7 @@ from cpulab.engine.supervisor import Supervisor
 from cpulab.engine.tasks import CATALOGUE
 from cpulab.ui.widgets import RunStatus
 from support import faulty_workloads
-from support.reliability import leftovers, marked_env
+from support.reliability import default_signals, leftovers, marked_env
 from support.tui import make_app, make_result, wait_for
 
 # fault -> the line that reports it, in the CLI after "cpulab: ", and in the app after "✗ "
@@ -62,6 +62,7 @@ def start_faulty_cli(*args: str, env: dict[str, str]) -> subprocess.Popen:
         stdin=subprocess.DEVNULL,
         text=True,
         env=env,
+        preexec_fn=default_signals,
     )
 
 
@@ -120,9 +121,14 @@ def test_ctrl_c_ends_a_hanging_run_in_the_cli(child_env, earlier, results_store,
     ready = tmp_path / "hanging"
     env, token = marked_env({**child_env, faulty_workloads.READY_FILE: str(ready)})
     cli = start_faulty_cli("run", "fault-hangs", env=env)
-    wait_for_file(ready, cli)
-    cli.send_signal(signal.SIGINT)
-    _, err = cli.communicate(timeout=30)
+    try:
+        wait_for_file(ready, cli)
+        cli.send_signal(signal.SIGINT)
+        _, err = cli.communicate(timeout=30)
+    finally:  # a failure still takes down what it started
+        cli.kill()
+        for proc in leftovers(token):
+            proc.kill()
     assert cli.returncode == 130
     assert err.strip() == "cpulab: cancelled"
     assert not leftovers(token)

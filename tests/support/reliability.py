@@ -9,12 +9,21 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import time
 import uuid
 
 import psutil
 
 MARK = "CPULAB_TEST_RUN"
+
+
+def default_signals() -> None:
+    """For `preexec_fn`: a process the tests signal starts with every signal at its default.
+    A suite started in the background of a non-interactive shell ignores SIGINT, and its
+    children would inherit that."""
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGTSTP):
+        signal.signal(signum, signal.SIG_DFL)
 
 
 def marked_env(base: dict[str, str] | None = None) -> tuple[dict[str, str], str]:

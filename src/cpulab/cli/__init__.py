@@ -4,23 +4,40 @@ One module per subcommand; `parser` holds what the command line accepts, `render
 it prints, `outcome` what a session's end means for the exit status.
 
 Exit status: 0 done, 1 the task failed, 2 bad input, 130 cancelled with Ctrl-C, 128 + N
-interrupted by signal N (SIGTERM, SIGHUP).
+interrupted by signal N (SIGTERM, SIGHUP). 1 too, quietly, where whatever read the output
+went away before its end, as `| head` does.
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
-from collections.abc import Callable, Sequence
 
-from cpulab.cli.app import cmd_demo, open_app
-from cpulab.cli.export import cmd_export
-from cpulab.cli.history import cmd_history
-from cpulab.cli.parser import EXIT_INTERRUPTED, EXIT_USAGE, build_parser, one_line
-from cpulab.cli.run import cmd_run
-from cpulab.cli.sweep import cmd_sweep
-from cpulab.cli.tasks import cmd_tasks
-from cpulab.engine.errors import UsageError
+# Ctrl-C while these load (the engine, rich, SQLite: a good part of a second) cancels as it
+# does later, rather than with a traceback from inside an import.
+try:
+    import argparse
+    import errno
+    import io
+    import os
+    from collections.abc import Callable, Sequence
+
+    from cpulab.cli.app import cmd_demo, open_app
+    from cpulab.cli.export import cmd_export
+    from cpulab.cli.history import cmd_history
+    from cpulab.cli.parser import (
+        EXIT_INTERRUPTED,
+        EXIT_USAGE,
+        build_parser,
+        one_line,
+        store_path,
+    )
+    from cpulab.cli.run import cmd_run
+    from cpulab.cli.sweep import cmd_sweep
+    from cpulab.cli.tasks import cmd_tasks
+    from cpulab.engine.errors import UsageError
+except KeyboardInterrupt:
+    print("cpulab: cancelled", file=sys.stderr)
+    raise SystemExit(130) from None  # EXIT_INTERRUPTED, whose module may not have loaded
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "tasks": cmd_tasks,
@@ -29,22 +46,66 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "history": cmd_history,
     "export": cmd_export,
 }
+# What writing the output can fail with beyond a closed pipe: a full disk (> /dev/full).
+OUTPUT_FAILURES = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO})
+EXIT_READER_GONE = 1  # as rich exits when a pipe closes on its output, after Python's docs
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    _replace_unencodable_output()
     try:
-        if args.command is None:
-            if sys.stdin.isatty() and sys.stdout.isatty():
-                return open_app(args)
-            return cmd_demo(args)
-        return COMMANDS[args.command](args)
+        args = build_parser().parse_args(argv)
+        status = _dispatch(args)
+        sys.stdout.flush()  # output that cannot be written fails here at the latest
+        return status
     except UsageError as exc:
         print(f"cpulab: error: {one_line(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:  # outside a run, which handles Ctrl-C itself
         print("cpulab: cancelled", file=sys.stderr)
         return EXIT_INTERRUPTED
+    # Results are stored before they are printed: output that cannot be written loses none.
+    except BrokenPipeError:  # the reader has gone, as `| head` does: nothing left to say
+        _discard_output()
+        return EXIT_READER_GONE
+    except OSError as exc:
+        if exc.errno not in OUTPUT_FAILURES or exc.filename is not None:
+            raise  # not a write to standard output
+        _discard_output()
+        print(f"cpulab: error: cannot write the output: {exc.strerror}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command != "tasks":  # the one command that opens no results store
+        args.db = store_path(args.db)
+    if args.command is not None:
+        return COMMANDS[args.command](args)
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        return cmd_demo(args)
+    if os.environ.get("TERM") == "dumb":
+        print("cpulab: TERM=dumb cannot draw the app: running the headless demo", file=sys.stderr)
+        return cmd_demo(args)
+    return open_app(args)
+
+
+def _replace_unencodable_output() -> None:
+    """Characters the output's encoding lacks (an ASCII locale has no ✓ or box lines) come
+    out as '?' rather than as a UnicodeEncodeError. stderr already escapes them."""
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(errors="replace")
+
+
+def _discard_output() -> None:
+    """Point stdout at /dev/null: the interpreter's last flush of what could not be written
+    would fail again on the way out, with a traceback."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, ValueError, io.UnsupportedOperation):  # not a file: nothing to flush
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
 
 
 __all__ = ["main"]

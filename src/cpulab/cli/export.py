@@ -11,7 +11,7 @@ from cpulab.engine.store import ResultStore
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    with ResultStore.open(args.db) as store:
+    with ResultStore.open(args.db, readonly=True) as store:
         text = EXPORTERS[args.format](store, task=args.task, machine=machine_filter(args.machine))
         warn_unreadable(store)
     write_export(text, args.out)

@@ -19,7 +19,7 @@ def cmd_history(args: argparse.Namespace) -> int:
     from rich.text import Text
 
     machine = machine_filter(args.machine)
-    with ResultStore.open(args.db) as store:
+    with ResultStore.open(args.db, readonly=True) as store:
         labels = Labels.of(store)
         sweeps = {s.id: s for s in store.sweeps()}
         points = store.points(task=args.task, machine=machine)

@@ -24,9 +24,10 @@ def _warn_not_saved(text: str) -> None:
 
 
 def exit_status(outcome: Outcome) -> int:
-    """0 done, 1 failed, 130 cancelled (as for Ctrl-C), 128 + N interrupted by signal N."""
+    """0 done, 1 failed or not saved, 130 cancelled (as for Ctrl-C), 128 + N interrupted by
+    signal N."""
     if outcome.status == "done":
-        return EXIT_OK
+        return EXIT_FAILED if outcome.store_problems else EXIT_OK
     if outcome.status == "interrupted" and outcome.signal is not None:
         return 128 + outcome.signal
     if outcome.status == "cancelled":
@@ -44,7 +45,11 @@ def refuse_bad_input(outcome: Outcome) -> None:
 def stop_record(outcome: Outcome) -> dict[str, Any]:
     """How --json reports a session that ended without its last result: how it ended, and
     the last event (an Error, or Cancelled) where there was one."""
-    record: dict[str, Any] = {"status": outcome.status, "signal": outcome.signal_name}
+    record: dict[str, Any] = {
+        "status": outcome.status,
+        "signal": outcome.signal_name,
+        "partial": [point.summary() for point in outcome.partial],
+    }
     if outcome.final is not None:
         record.update(event=outcome.final.kind, **vars(outcome.final))
     return record

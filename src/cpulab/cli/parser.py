@@ -6,20 +6,31 @@ Bad input anywhere here is reported in one line with exit status 2.
 from __future__ import annotations
 
 import argparse
+import os
+import re
 from pathlib import Path
 
 from cpulab import __version__
 from cpulab.engine.backends import BACKENDS, resolve_backend
-from cpulab.engine.cores import CoreSplit, available_cores
+from cpulab.engine.cores import (
+    CORES_PER_CORE,
+    OVERSUBSCRIBE_FLAG,
+    CoreSplit,
+    available_cores,
+    whole_number,
+)
 from cpulab.engine.datafile import KINDS, DataSpec, data_spec
 from cpulab.engine.errors import UsageError
 from cpulab.engine.export import FORMATS
 from cpulab.engine.plugins import load_catalogue
 from cpulab.engine.spec import RunOptions, RunSpec
+from cpulab.engine.store import ENV_VAR as STORE_ENV_VAR
+from cpulab.engine.store import default_path
 from cpulab.engine.sweep import STRATEGIES, SweepPlan, default_strategy, parse_cores
 from cpulab.engine.tasks import SCALES
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+MAX_ROW_ID = 2**63 - 1  # SQLite's largest integer
 # Every character str.splitlines() breaks at, written out as its escape.
 LINE_BREAKS = {ord(c): repr(c)[1:-1] for c in "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"}
 
@@ -39,9 +50,12 @@ class ArgumentParser(argparse.ArgumentParser):
 
 def _count(text: str) -> int:
     try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
+        number = whole_number(text)
+    except UsageError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if number is None:
+        raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}")
+    return number
 
 
 def _theme_name(name: str) -> str:
@@ -224,6 +238,13 @@ def _add_execution_options(parser: argparse.ArgumentParser, top_level: bool) -> 
         help="run on a Dask cluster: a scheduler's tcp://host:port, or local:N to start N "
         "one-thread worker processes (needs cpulab[dask])",
     )
+    parser.add_argument(
+        OVERSUBSCRIBE_FLAG,
+        action="store_true",
+        default=False if top_level else argparse.SUPPRESS,
+        help=f"allow more than {CORES_PER_CORE} workers or threads per available core, and "
+        "more local Dask workers than cores",
+    )
 
 
 def _add_measuring_options(parser: argparse.ArgumentParser, repeats: int, warmup: int) -> None:
@@ -266,6 +287,7 @@ def run_options(args: argparse.Namespace) -> RunOptions:
         backend=resolve_backend(args.backend, args.dask),
         cluster=args.dask,
         blas_threads=args.blas_threads,
+        allow_oversubscribe=args.allow_oversubscribe,
     )
 
 
@@ -304,4 +326,22 @@ def plan_from_args(args: argparse.Namespace) -> SweepPlan:
 
 
 def machine_filter(text: str | None) -> int | str | None:
-    return int(text) if text is not None and text.isdigit() else text
+    """--machine: a machine id where it is a number in ASCII digits, else text to find in
+    the host or CPU name."""
+    if text is None or not re.fullmatch(r"[0-9]+", text):
+        return text
+    if len(text.lstrip("0")) > len(str(MAX_ROW_ID)) or int(text) > MAX_ROW_ID:
+        raise UsageError(f"there is no machine {text}: machine ids go up to {MAX_ROW_ID}")
+    return int(text)
+
+
+def store_path(path: Path | None) -> Path:
+    """The results store a command opens: --db, else $CPULAB_DB, else the default. A ~user
+    that names no user is bad input; Path.expanduser raises RuntimeError for it."""
+    try:
+        return path.expanduser() if path is not None else default_path()
+    except RuntimeError:
+        named = str(path) if path is not None else os.environ[STORE_ENV_VAR]
+        raise UsageError(
+            f"cannot find the home directory of {named.split('/')[0]} in {named}"
+        ) from None

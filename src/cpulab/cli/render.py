@@ -80,7 +80,7 @@ class LiveView:
                 self.progress.advance(self.overall)
         elif isinstance(event, Progress):
             self.progress.update(self.bar, completed=event.done, total=event.total)
-        elif isinstance(event, Result) and self.overall is not None:
+        elif isinstance(event, Result) and not event.partial and self.overall is not None:
             self.console.print(
                 f"  {event.train} x {event.eval}: {event.fit_time:.3f} s median of "
                 f"{len(event.fit_times)}" + (f" [{flag_text(event.flags)}]" if event.flags else "")
@@ -169,6 +169,13 @@ def report_stop(outcome: Outcome) -> None:
             print(f"cpulab: interrupted by {outcome.signal_name}", file=sys.stderr)
         elif outcome.status == "cancelled":
             print("cpulab: cancelled", file=sys.stderr)
+        for point in outcome.partial:
+            runs = len(point.fit_times)
+            print(
+                f"cpulab: kept {point.train} x {point.eval} as a partial point: {runs} measured "
+                f"run{'s' if runs != 1 else ''}, median {point.fit_time:.3f} s",
+                file=sys.stderr,
+            )
     except OSError:  # the terminal went away with the signal that stopped it (SIGHUP)
         pass
 

@@ -17,7 +17,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     with ResultStore.open(args.db) as store:
         outcome = run_in_terminal(session_for(plan, store), quiet=args.json)
     refuse_bad_input(outcome)
-    results = outcome.results
+    results = outcome.results + outcome.partial  # a sweep cut short keeps its partial points
     report = analyse_results(results) if results else None
     if args.json:
         document = {
@@ -36,7 +36,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             if outcome.sweep_id is not None:
                 title += f", sweep {outcome.sweep_id}"
             if outcome.status != "done":
-                title += f" ({outcome.status}: {len(results)} of {len(plan.splits())} points)"
+                done = f"{len(outcome.results)} of {len(plan.splits())} points done"
+                if outcome.partial:
+                    done += f", {len(outcome.partial)} partial"
+                title += f" ({outcome.status}: {done})"
             print_report(report, title)
         report_stop(outcome)
     return exit_status(outcome)

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from cpulab.engine.cores import CoreSplit
+from cpulab.engine.cores import CoreSplit, available_cores, check_core_count, digits_value
 from cpulab.engine.errors import UsageError
 
 if TYPE_CHECKING:
@@ -87,11 +87,12 @@ class DaskTarget:
                 raise UsageError(
                     f"cannot read {text!r}: local:N takes a number of workers, such as local:4"
                 )
-            if not 1 <= int(count) <= MAX_LOCAL_WORKERS:
+            workers = digits_value(count)
+            if not 1 <= workers <= MAX_LOCAL_WORKERS:
                 raise UsageError(
-                    f"a local Dask cluster takes 1 to {MAX_LOCAL_WORKERS} workers, not {int(count)}"
+                    f"a local Dask cluster takes 1 to {MAX_LOCAL_WORKERS} workers, not {workers}"
                 )
-            return cls(local_workers=int(count))
+            return cls(local_workers=workers)
         match = DASK_ADDRESS.fullmatch(text)
         if match is None or not 1 <= int(match["port"]) <= 65535:
             raise UsageError(
@@ -110,7 +111,16 @@ class DaskBackend(Backend):
     def check(self, options: RunOptions) -> None:
         if options.cluster is None:
             raise UsageError("the dask backend needs a cluster: --dask ADDRESS or local:N")
-        DaskTarget.parse(options.cluster)
+        workers = DaskTarget.parse(options.cluster).local_workers
+        if workers is not None:
+            # Each worker is a process with its own thread: one per core is the most.
+            check_core_count(
+                workers,
+                available_cores(),
+                f"a local Dask cluster of {workers} workers",
+                per_core=1,
+                allow_oversubscribe=options.allow_oversubscribe,
+            )
         # Only the runner imports distributed; here it is enough to know it is there.
         if importlib.util.find_spec("distributed") is None:
             raise UsageError("--dask needs Dask's distributed: pip install 'cpulab[dask]'")

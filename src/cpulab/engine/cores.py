@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,13 @@ from cpulab.engine.errors import UsageError
 CGROUP_V2_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
 CGROUP_V1_QUOTA = Path("/sys/fs/cgroup/cpu/cpu.cfs_quota_us")
 CGROUP_V1_PERIOD = Path("/sys/fs/cgroup/cpu/cpu.cfs_period_us")
+# Workers or threads per available core beyond which a count is taken for a typo: forking
+# that many runs into the process limit long before it measures anything.
+CORES_PER_CORE = 4
+MAX_CORES = 4096  # a typo guard, far above any machine cpulab runs on, even oversubscribed
+OVERSUBSCRIBE_FLAG = "--allow-oversubscribe"
+WHOLE_NUMBER = re.compile(r"-?[0-9]+")
+MAX_DIGITS = 30  # far more than any count cpulab takes, and short enough to quote
 
 
 @dataclass(frozen=True)
@@ -93,6 +101,47 @@ def available_cores() -> int:
     return core_budget().available
 
 
+def digits_value(digits: str) -> int:
+    """The number a string of ASCII digits writes; UsageError where it is longer than any
+    count could be (int() gives up past 4,300 digits, and a message would quote them all)."""
+    if len(digits.lstrip("0")) > MAX_DIGITS:
+        raise UsageError(f"{digits[:MAX_DIGITS]}... is far too large a number")
+    return int(digits)
+
+
+def whole_number(text: str) -> int | None:
+    """`text` as a whole number where it is one in ASCII digits (a minus sign first and
+    spaces around allowed), else None. int() alone also reads other scripts' digits
+    (Arabic-Indic, fullwidth), underscores ('1_0') and a plus sign."""
+    text = text.strip()
+    if not WHOLE_NUMBER.fullmatch(text):
+        return None
+    value = digits_value(text.lstrip("-"))
+    return -value if text.startswith("-") else value
+
+
+def check_core_count(
+    count: int,
+    available: int,
+    described: str,
+    *,
+    per_core: int = CORES_PER_CORE,
+    allow_oversubscribe: bool = False,
+) -> None:
+    """Refuse a count of workers or threads (`described`, such as "200 evaluation cores")
+    that no machine has, or that is more than `per_core` per available core unless the
+    user allows that with --allow-oversubscribe."""
+    if count > MAX_CORES:
+        raise UsageError(f"{described} is beyond any machine: the most is {MAX_CORES}")
+    cap = per_core * available
+    if count > cap and not allow_oversubscribe:
+        cores = "1 core" if available == 1 else f"{available} cores"
+        raise UsageError(
+            f"{described} is too many for the {cores} available: the most is {cap}, "
+            f"{per_core} per core ({OVERSUBSCRIBE_FLAG} lifts this limit)"
+        )
+
+
 def resolve_n_jobs(value: int | str, available: int, *, what: str = "n_jobs") -> int:
     """Turn an `n_jobs` value into a concrete worker count, the way joblib does.
 
@@ -100,10 +149,10 @@ def resolve_n_jobs(value: int | str, available: int, *, what: str = "n_jobs") ->
     -1 means every available core, -2 all but one, and so on; 0 is invalid.
     """
     if isinstance(value, str):
-        try:
-            value = int(value.strip())
-        except ValueError:
-            raise UsageError(f"{what} must be a whole number of cores, not {value!r}") from None
+        number = whole_number(value)
+        if number is None:
+            raise UsageError(f"{what} must be a whole number of cores, not {value!r}")
+        value = number
     if value == 0:
         raise UsageError(f"{what} cannot be 0: use 1 for one core or -1 for all {available}")
     if value > 0:
@@ -141,6 +190,18 @@ class CoreSplit:
     @property
     def oversubscribed(self) -> bool:
         return self.total > self.available
+
+    def check_limits(self, allow_oversubscribe: bool = False) -> None:
+        """Refuse a split that would start more workers or threads than is sane: each count
+        and their product at most CORES_PER_CORE per available core, unless allowed."""
+        for count, described in (
+            (self.train, f"{self.train} training cores"),
+            (self.eval, f"{self.eval} evaluation cores"),
+            (self.total, f"{self.train} x {self.eval} = {self.total} cores"),
+        ):
+            check_core_count(
+                count, self.available, described, allow_oversubscribe=allow_oversubscribe
+            )
 
     def demand(self, blas_threads: int | None = None) -> int:
         """Threads asked to run at once: evaluation workers x training threads in each x

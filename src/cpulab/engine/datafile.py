@@ -15,6 +15,9 @@ How a file is read:
   end), with or without a header. A header field left empty is named by its position.
 - Missing values: empty fields, NA, N/A, NaN, null, none, ? and infinities. cpulab does not
   impute them: the file is refused, saying how many there are and where the first is.
+  Numbers beyond float32's range (about 3.4e38), which scikit-learn's trees compute in,
+  are refused the same way.
+- Only a regular file is read: a named pipe or a device is refused before it is opened.
 - Kind, unless --kind says: a target holding text is classification; a numeric target of
   whole numbers with at most 20 distinct values, fewer than half the rows, is
   classification; any other numeric target is regression.
@@ -25,6 +28,7 @@ from __future__ import annotations
 import csv
 import math
 import os
+import stat
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -43,6 +47,7 @@ _DELIMITER_NAMES = {",": "comma", "\t": "tab", ";": "semicolon"}
 SAMPLE_ROWS = 100  # rows the parent reads to find the delimiter, header and columns
 LINE_CHARS = 1 << 20  # a sampled line is cut here: a file without line breaks is not read whole
 MISSING = frozenset({"", "na", "n/a", "nan", "null", "none", "?"})
+FLOAT32_MAX = 3.4028234663852886e38  # beyond it, a number becomes infinity as a float32
 MAX_CLASSES = 20  # an integer target with more distinct values than this is regression
 COLUMNS_LISTED = 8  # column names an error lists before it abbreviates
 
@@ -79,10 +84,13 @@ def data_spec(
     if kind is not None and kind not in KINDS:
         raise UsageError(f"unknown --kind {kind!r}: choose classification or regression")
     file = Path(path).expanduser().absolute()
-    if not file.exists():
-        raise UsageError(f"no data file {str(path)!r}")
-    if file.is_dir():
-        raise UsageError(f"{str(path)!r} is a directory, not a data file")
+    try:
+        mode = file.stat().st_mode
+    except FileNotFoundError:
+        raise UsageError(f"no data file {str(path)!r}") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read {file}: {exc.strerror or exc}") from None
+    _check_regular(mode, str(path))
     lines = _sample_lines(file)
     if not lines:
         raise UsageError(f"{file.name} is empty: there are no rows to learn from")
@@ -168,12 +176,38 @@ def _column_listing(columns: list[str], header: bool) -> str:
     return f"its columns are {shown}{more}"
 
 
+def file_kind(mode: int) -> str:
+    """What a file that is not a regular one is, by its st_mode, as a message names it."""
+    kinds = (
+        (stat.S_ISDIR, "directory"),
+        (stat.S_ISFIFO, "named pipe"),
+        (stat.S_ISCHR, "character device"),
+        (stat.S_ISBLK, "block device"),
+        (stat.S_ISSOCK, "socket"),
+    )
+    return next((kind for is_kind, kind in kinds if is_kind(mode)), "special file")
+
+
+def _check_regular(mode: int, shown: str) -> None:
+    if not stat.S_ISREG(mode):
+        raise UsageError(f"{shown!r} is a {file_kind(mode)}, not a data file")
+
+
 def _open(file: Path) -> TextIO:
     try:
-        # utf-8-sig: spreadsheet exports often start with a byte-order mark.
-        return file.open(encoding="utf-8-sig", newline="")
+        # Non-blocking: opening a named pipe put here since it was checked returns at once,
+        # and is then refused, rather than waiting for a writer. Reads of a regular file
+        # ignore the flag.
+        fd = os.open(file, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as exc:
         raise UsageError(f"cannot read {file}: {exc.strerror or exc}") from None
+    try:
+        _check_regular(os.fstat(fd).st_mode, str(file))
+    except BaseException:
+        os.close(fd)
+        raise
+    # utf-8-sig: spreadsheet exports often start with a byte-order mark.
+    return open(fd, encoding="utf-8-sig", newline="")
 
 
 @contextmanager
@@ -209,11 +243,21 @@ def _records(file: Path, handle: TextIO, delimiter: str) -> Iterator[tuple[int, 
 
 
 def _delimiter(lines: list[str]) -> str:
-    widths = {d: {len(next(csv.reader([line], delimiter=d))) for line in lines} for d in DELIMITERS}
+    widths = {d: _widths(lines, d) for d in DELIMITERS}
     consistent = [d for d in DELIMITERS if len(widths[d]) == 1 and min(widths[d]) > 1]
     if not consistent:
         return DELIMITERS[0]
     return max(consistent, key=lambda d: min(widths[d]))  # max keeps the first of a tie
+
+
+def _widths(lines: list[str], delimiter: str) -> set[int]:
+    """The numbers of fields the lines split into; none where a field would pass the csv
+    module's field limit, which rules the delimiter out (a wide line is one long field
+    to every delimiter but its own)."""
+    try:
+        return {len(next(csv.reader([line], delimiter=delimiter))) for line in lines}
+    except csv.Error:
+        return set()
 
 
 def _number(text: str) -> float | None:
@@ -285,7 +329,7 @@ def load_dataset(spec: DataSpec) -> Dataset:
 
     file = Path(spec.path)
     source = file.name
-    if not file.is_file():
+    if not file.exists():
         raise UsageError(f"no data file {spec.path!r}")
     with _open(file) as handle:
         records = list(_records(file, handle, spec.delimiter))
@@ -300,6 +344,7 @@ def load_dataset(spec: DataSpec) -> Dataset:
 
     X = np.empty((len(rows), len(features)))
     missing: list[tuple[int, int]] = []  # (line, column) of each missing value
+    too_large: list[tuple[int, int]] = []  # (line, column) of each beyond float32's range
     for r, (line, row) in enumerate(rows):
         for c, index in enumerate(features):
             if _is_text(row[index]):
@@ -312,8 +357,12 @@ def load_dataset(spec: DataSpec) -> Dataset:
                 missing.append((line, index))
             else:
                 X[r, c] = float(row[index])
+                if abs(X[r, c]) > FLOAT32_MAX:
+                    too_large.append((line, index))
         if _is_missing(row[target]):
             missing.append((line, target))
+        elif (number := _number(row[target])) is not None and abs(number) > FLOAT32_MAX:
+            too_large.append((line, target))
     if missing:
         line, index = missing[0]
         raise UsageError(
@@ -321,6 +370,14 @@ def load_dataset(spec: DataSpec) -> Dataset:
             f"{'value' if len(missing) == 1 else 'values'} (the first on line {line}, column "
             f"{columns[index]!r}); cpulab does not impute: fill them in, remove those rows, "
             "or --drop the column"
+        )
+    if too_large:
+        line, index = too_large[0]
+        raise UsageError(
+            f"{source} has {len(too_large)} {'value' if len(too_large) == 1 else 'values'} "
+            f"beyond float32's range of ±3.4e38 (the first on line {line}, column "
+            f"{columns[index]!r}); scikit-learn's trees compute in float32: rescale the "
+            "column, remove those rows, or --drop the column"
         )
 
     labels = [row[target].strip() for _, row in rows]

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import statistics
 import types
 import typing
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, ClassVar
 
+# The flag of a point whose measured runs are not all done yet: the runner reports each
+# run as it ends, and a sweep cut short keeps such points.
+PARTIAL = "partial"
 # Phases in the order a run goes through them.
 PHASES = ("imports", "data", "workers", "warmup", "fit", "score")
 PHASE_TITLES = {
@@ -31,12 +35,26 @@ class EventError(ValueError):
     """A line from the child that is not a valid event."""
 
 
+def finite_or_none(value: Any) -> Any:
+    """`value` with every NaN and infinity in it, however deep in dicts and lists, as None:
+    JSON has no such numbers, and a strict reader refuses a whole document for one."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: finite_or_none(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite_or_none(item) for item in value]
+    return value
+
+
 @dataclass(frozen=True)
 class Event:
     kind: ClassVar[str] = ""
 
     def to_json(self) -> str:
-        return json.dumps({"event": self.kind, **asdict(self)}, separators=(",", ":"))
+        """One line of JSON; a NaN or infinity in it (a score, say) is written as null."""
+        record = finite_or_none({"event": self.kind, **asdict(self)})
+        return json.dumps(record, separators=(",", ":"), allow_nan=False)
 
 
 @dataclass(frozen=True)
@@ -106,7 +124,7 @@ class Result(Event):
     score: float | None
     metric: str
     details: dict[str, Any] = field(default_factory=dict)
-    flags: list[str] = field(default_factory=list)  # "oversubscribed", "noisy"
+    flags: list[str] = field(default_factory=list)  # "oversubscribed", "noisy", "partial"
     # The hardware: hostname, cpu_model, logical_cores, physical_cores, cores (the budget).
     machine: dict[str, Any] = field(default_factory=dict)
     # What ran on it: python, platform, libraries {name: version}, threadpools (the
@@ -131,14 +149,22 @@ class Result(Event):
     def cores_used(self) -> int:
         return self.train * self.eval
 
+    @property
+    def partial(self) -> bool:
+        """Reported before its last measured run: no score yet, fewer runs than asked."""
+        return PARTIAL in self.flags
+
     def summary(self) -> dict[str, Any]:
-        """The full record plus the derived figures, as the CLI's --json prints it."""
-        return {
-            **asdict(self),
-            "fit_time": self.fit_time,
-            "fit_min": min(self.fit_times),
-            "fit_max": max(self.fit_times),
-        }
+        """The full record plus the derived figures, as the CLI's --json prints it: strict
+        JSON, a NaN or infinity written as null."""
+        return finite_or_none(
+            {
+                **asdict(self),
+                "fit_time": self.fit_time,
+                "fit_min": min(self.fit_times),
+                "fit_max": max(self.fit_times),
+            }
+        )
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 from cpulab.engine.backends import DaskTarget
 from cpulab.engine.errors import UsageError
@@ -39,7 +39,12 @@ THREAD_VARIABLES = (
 # Seconds to reach a Dask scheduler: a wrong or black-holed address fails well within 10 s
 # of the run's start, imports included.
 CONNECT_TIMEOUT = 3
+# Seconds for the whole connection, handshake included; a second more than distributed's
+# own connect timeout, so that one reports an address nothing listens at.
+ANSWER_DEADLINE = CONNECT_TIMEOUT + 1
 WORKER_LOAD_INTERVAL = 0.5  # seconds between WorkerLoad events; workers report each 0.5 s
+
+T = TypeVar("T")
 
 
 def warm_worker(modules: tuple[str, ...], blas_threads: int | None) -> dict[str, Any]:
@@ -93,6 +98,28 @@ def worker_loads(workers: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
             }
         )
     return loads
+
+
+def within(seconds: float, make: Callable[[], T]) -> T:
+    """`make()`, or TimeoutError once `seconds` have passed. distributed bounds the TCP
+    connect but not its handshake, which waits for ever on a peer that accepts and never
+    answers; the call is left running in a daemon thread, which the runner's exit ends."""
+    outcome: dict[str, Any] = {}
+
+    def call() -> None:
+        try:
+            outcome["value"] = make()
+        except BaseException as exc:  # handed to the waiting thread, raised there
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=call, name="deadline", daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        raise TimeoutError(f"no answer within {seconds} s")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
 
 
 class JoblibExecution:
@@ -223,7 +250,12 @@ class DaskExecution(JoblibExecution):
             return Client(self.cluster, timeout=CONNECT_TIMEOUT)
         address = self.target.address
         try:
-            return Client(address, timeout=CONNECT_TIMEOUT)
+            return within(ANSWER_DEADLINE, lambda: Client(address, timeout=CONNECT_TIMEOUT))
+        except TimeoutError:  # before OSError, which it is: something listens, and is silent
+            raise UsageError(
+                f"cannot reach the Dask scheduler at {address}: it took the connection but "
+                f"did not answer within {ANSWER_DEADLINE} s"
+            ) from None
         except OSError as exc:  # refused, unknown host, or no answer in time
             raise UsageError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
         except Exception:  # something answered, but not in Dask's protocol

@@ -24,12 +24,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from cpulab.engine.errors import UsageError
+from cpulab.engine.events import finite_or_none
 from cpulab.engine.presentation import (
     SCALING_HEADER,
     best_summary,
@@ -134,11 +136,12 @@ def to_json(store: ResultStore, task=None, machine=None) -> str:
         "sweeps": sweeps,
         "runs": runs,
     }
-    return json.dumps(document, indent=2, allow_nan=False)
+    # Strict JSON whatever a stored row holds: a NaN or infinity becomes null.
+    return json.dumps(finite_or_none(document), indent=2, allow_nan=False)
 
 
 def _number(value: float | None, digits: int = 6) -> str:
-    return "" if value is None else f"{value:.{digits}g}"
+    return "" if value is None or not math.isfinite(value) else f"{value:.{digits}g}"
 
 
 def _csv_row(

@@ -14,10 +14,13 @@ packages above a dotted module name (for "pkg.tasks", `pkg` itself), never the m
 from __future__ import annotations
 
 import ast
+import errno
 import importlib
 import importlib.machinery
 import importlib.util
+import os
 import re
+import stat
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -28,7 +31,7 @@ from pathlib import Path
 from types import ModuleType
 
 from cpulab.api import Experiment, Setting, Workload
-from cpulab.engine.datafile import KINDS
+from cpulab.engine.datafile import KINDS, file_kind
 from cpulab.engine.errors import UsageError
 from cpulab.engine.tasks import CATALOGUE, KNOBS, Task, get_task
 
@@ -36,6 +39,32 @@ ENTRY_POINT_GROUP = "cpulab.tasks"
 TASK_FUNCTION = "cpulab_task"  # what a task file defines
 DEFAULT_METRIC = "score"
 TASK_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+MAX_TASK_FILE = 1 << 20  # bytes: far beyond any task's source, and read whole
+
+
+class NotReadable(ValueError):
+    """A file that is no regular file, or larger than its kind may be: the reason."""
+
+
+def read_regular_text(path: Path, limit: int) -> str:
+    """The UTF-8 text of a regular file of at most `limit` bytes. Opened without blocking,
+    so that a named pipe never waits for a writer, and looked at before a byte is read,
+    so that a device such as /dev/zero is never read at all: NotReadable where it is not
+    such a file, OSError or UnicodeDecodeError where it cannot be read."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):  # what open(path) says of one
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+        if not stat.S_ISREG(mode):
+            raise NotReadable(f"it is a {file_kind(mode)}, not a regular file")
+        with open(fd, "rb", closefd=False) as handle:
+            data = handle.read(limit + 1)  # one more: a file that grew since is refused too
+    finally:
+        os.close(fd)
+    if len(data) > limit:
+        raise NotReadable(f"it is larger than {limit / (1 << 20):g} MiB")
+    return data.decode("utf-8")
 
 
 @dataclass(frozen=True)
@@ -113,10 +142,10 @@ def task_file_task(path: Path) -> Task:
     """The task a task file describes; UsageError naming the file where it cannot."""
     where = str(path)
     try:
-        source = path.read_text(encoding="utf-8")
+        source = read_regular_text(path, MAX_TASK_FILE)
     except FileNotFoundError:
         raise UsageError(f"{where}: no such task file") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, ValueError) as exc:  # ValueError: NotReadable, UnicodeDecodeError
         reason = getattr(exc, "strerror", None) or exc
         raise UsageError(f"{where}: cannot read it: {reason}") from None
     described = describe(source, where, TASK_FUNCTION)

@@ -4,11 +4,11 @@ app's widgets and the exports. Plain strings: no rich, no Textual.
 
 from __future__ import annotations
 
-from cpulab.engine.events import Result
+from cpulab.engine.events import PARTIAL, Result
 from cpulab.engine.stats import ScalingReport
 
 # Flags as a person reads them; a flag not named here reads as itself.
-FLAG_TITLES = {"noisy": "noisy machine"}
+FLAG_TITLES = {"noisy": "noisy machine", PARTIAL: "partial: cut short"}
 
 
 def flag_text(flags: list[str]) -> str:
@@ -63,6 +63,9 @@ def point_notes(report: ScalingReport) -> list[str]:
     notes = []
     for p in report.points:
         said = p.warnings() + (["oversubscribed"] if "oversubscribed" in p.flags else [])
+        if PARTIAL in p.flags:
+            runs = "run" if p.stats.n == 1 else "runs"
+            said.append(f"partial: cut short after {p.stats.n} measured {runs}, no score")
         if said:
             notes.append(f"{p.train} x {p.eval}: {'; '.join(said)}")
     return notes

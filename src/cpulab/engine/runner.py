@@ -34,12 +34,17 @@ from cpulab.api import Dataset, Setting
 from cpulab.engine.cores import core_budget
 from cpulab.engine.datafile import DataSpec
 from cpulab.engine.errors import UsageError
-from cpulab.engine.events import Error, Event, Phase, Progress, Result, Started
+from cpulab.engine.events import PARTIAL, Error, Event, Phase, Progress, Result, Started
 from cpulab.engine.load import LOAD_KEYS, cpu_seconds, noisy
 from cpulab.engine.machine import library_versions, machine_facts, software_facts
 from cpulab.engine.plugins import import_builder
 from cpulab.engine.spec import SPARE_ARGUMENT, RunSpec, plan_from_dict
-from cpulab.engine.treemeter import TreeMeter, kill_own_children, remove_joblib_folders
+from cpulab.engine.treemeter import (
+    TreeMeter,
+    kill_own_children,
+    remove_joblib_folders,
+    tie_to_parent,
+)
 
 if TYPE_CHECKING:
     from cpulab.api import Workload
@@ -70,7 +75,14 @@ def _claim_event_stream():
 
 
 def _die_with_parent(parent_pid: int, interval: float = 0.5) -> None:
-    """If the supervisor vanishes (even by kill -9), take the whole tree down with it."""
+    """If the supervisor vanishes (even by kill -9), take the whole tree down with it.
+
+    A thread watches for the parent's exit and ends the tree, which needs the GIL. Until
+    the runner starts any process (`PlanRunner.run` unties it then), the kernel kills it
+    outright instead (Linux): a task's import can hold the GIL for ever, and with nothing
+    started there is nothing to clean up."""
+    if tie_to_parent() and os.getppid() != parent_pid:
+        os._exit(1)  # the parent was gone before the tie was made
 
     def watch():
         while os.getppid() == parent_pid:
@@ -224,6 +236,9 @@ class PlanRunner:
                 self.build(i, spec, builders[spec.task.builder])
                 for i, spec in enumerate(self.specs)
             ]
+            # From here the runner starts workers, which a sudden death would orphan: the
+            # parent-watch thread ends the tree instead (see _die_with_parent).
+            tie_to_parent(0)
             repeats = max(spec.repeats for spec in self.specs)
             warmup = max(spec.warmup for spec in self.specs)
             for repeat in range(1, warmup + 1):
@@ -234,8 +249,9 @@ class PlanRunner:
                 for point in points:
                     if repeat <= point.spec.repeats:
                         point.fit_times.append(self.measure(point, "fit", repeat))
-                        if repeat == point.spec.repeats:
-                            self.emit(self.finish(point))
+                        # Each measured run is reported as it ends, so a sweep cut short
+                        # keeps every run it measured: a partial point until the last.
+                        self.emit(self.finish(point, final=repeat == point.spec.repeats))
         finally:
             self.execution.close()
             self.meter.stop()
@@ -308,16 +324,20 @@ class PlanRunner:
             return 0.0
         return times.user + times.system
 
-    def finish(self, point: Point) -> Result:
-        self.phase("score", point.index)
-        score, details = point.workload.score(point.outcome)
-        if score is not None and not math.isfinite(score):
-            # A diverged model scores NaN or inf: no score, said plainly, and valid JSON.
-            details = {**details, "score_problem": f"the score came out as {score}"}
-            score = None
+    def finish(self, point: Point, final: bool = True) -> Result:
+        """The point's result: scored once its last run is measured, partial before."""
+        score: float | None = None
+        details: dict[str, Any] = {}
+        if final:
+            self.phase("score", point.index)
+            score, details = point.workload.score(point.outcome)
+            if score is not None and not math.isfinite(score):
+                # A diverged model scores NaN or inf: no score, said plainly, valid JSON.
+                details = {**details, "score_problem": f"the score came out as {score}"}
+                score = None
         spec = point.spec
         load = point.load()
-        flags = []
+        flags = [] if final else [PARTIAL]
         if spec.train * spec.eval > spec.available:
             flags.append("oversubscribed")
         if noisy(load, spec.available, point.wall):
@@ -330,7 +350,7 @@ class PlanRunner:
             train=spec.train,
             eval=spec.eval,
             available=spec.available,
-            fit_times=point.fit_times,
+            fit_times=list(point.fit_times),
             warmup_times=point.warmup_times,
             setup={"imports": self.imports, "data": point.data_seconds, "workers": workers},
             cpu_time=point.cpu_time,
@@ -387,10 +407,22 @@ def main(argv: list[str] | None = None) -> int:
     if not spec:  # the supervisor let its spare go, or went away itself
         return 0
     emit(Started(pid=os.getpid(), pgid=os.getpgid(0), t=time.time()))
+    points = plan_from_dict(json.loads(spec))
     try:
-        PlanRunner(plan_from_dict(json.loads(spec)), emit).run()
+        PlanRunner(points, emit).run()
     except Exception as exc:
         emit(error_event(exc))
+        return 1
+    except SystemExit as exc:  # the task's own code asked the interpreter to exit
+        task = points[0].task
+        where = task.name if task.origin == "built-in" else f"{task.name} ({task.origin})"
+        emit(
+            Error(
+                type="SystemExit",
+                message=f"{where} called sys.exit({exc.code!r}) before its result",
+                traceback=error_event(exc).traceback,
+            )
+        )
         return 1
     return 0
 

@@ -18,6 +18,8 @@ the app, that loop is the UI's.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import signal
 import sqlite3
 import threading
@@ -38,6 +40,7 @@ Listener = Callable[[Event], None]
 INTERRUPTING_SIGNALS = tuple(
     getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)
 )
+SUSPEND = getattr(signal, "SIGTSTP", None)  # Ctrl-Z, where there is job control
 STORE_ERRORS = (sqlite3.Error, OSError, ValueError)
 
 
@@ -50,6 +53,9 @@ class Outcome:
     results: tuple[Result, ...]  # every result, in the order they arrived
     sweep_id: int | None  # the stored sweep; None for a single run, or one left no trace
     signal: int | None = None  # the signal that interrupted it
+    # Points cut short before their last measured run: what they measured, kept too.
+    partial: tuple[Result, ...] = ()
+    store_problems: tuple[str, ...] = ()  # writes that failed: those results are not kept
 
     @property
     def error(self) -> Error | None:
@@ -90,7 +96,11 @@ class Session:
         self.on_spawn = on_spawn
         self.on_store_problem = on_store_problem
         self.listeners: list[Listener] = []
+        self.store_problems: list[str] = []
         self.results: list[Result] = []
+        # The latest state of each point, by (train, eval), and its row in the store.
+        self._latest: dict[tuple[int, int], Result] = {}
+        self._stored: dict[tuple[int, int], int] = {}
         self.sweep_id: int | None = None
         self.outcome: Outcome | None = None
         self._handle: RunHandle | None = None
@@ -124,8 +134,7 @@ class Session:
                 await self._handle.cancel()
             async for event in self._handle.events():
                 if isinstance(event, Result):
-                    self.results.append(event)
-                    await self._write(methodcaller("add_point", event, self.sweep_id))
+                    await self._keep(event)
                 self._emit(event)
                 final = event
         return await asyncio.to_thread(self._end, self._status(final), final)
@@ -164,17 +173,33 @@ class Session:
             loop.add_signal_handler(signal.SIGINT, self.stop_soon, "cancelled")
             for signum in INTERRUPTING_SIGNALS:
                 loop.add_signal_handler(signum, self.stop_soon, "interrupted", signum)
+            if SUSPEND is not None:
+                loop.add_signal_handler(SUSPEND, self.suspend)
             try:
                 return await self.run()
             finally:
-                for signum in (signal.SIGINT, *INTERRUPTING_SIGNALS):
-                    loop.remove_signal_handler(signum)
+                for signum in (signal.SIGINT, *INTERRUPTING_SIGNALS, SUSPEND):
+                    if signum is not None:
+                        loop.remove_signal_handler(signum)
 
         try:
             return asyncio.run(main())
         except BaseException:
             self.abort()
             raise
+
+    def suspend(self) -> None:
+        """Ctrl-Z in the foreground: stop the run's whole process group, then this process;
+        when the shell continues this one (fg, bg), continue the run too. Its runner lives
+        in a session of its own, so the terminal's own stop never reaches it."""
+        runner = self.pid
+        if runner is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(runner, signal.SIGSTOP)
+        os.kill(os.getpid(), signal.SIGSTOP)  # returns once the shell continues us
+        if runner is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(runner, signal.SIGCONT)
 
     # What happens at the end, and in the store.
 
@@ -197,12 +222,35 @@ class Session:
                 error = final.one_line() if isinstance(final, Error) else None
                 stored = "failed" if status == "refused" else status  # then forgotten if empty
                 self._write_now(methodcaller("finish_sweep", sweep_id, stored, error))
-                if status == "refused" and not self.results:
+                if status == "refused" and not self._latest:
                     self._write_now(methodcaller("forget_sweep", sweep_id))
                     sweep_id = None
             signum = self._stop[1] if self._stop is not None and status == "interrupted" else None
-            self.outcome = Outcome(status, final, tuple(self.results), sweep_id, signum)
+            partial = tuple(r for r in self._latest.values() if r.partial)
+            self.outcome = Outcome(
+                status,
+                final,
+                tuple(self.results),
+                sweep_id,
+                signum,
+                partial,
+                tuple(self.store_problems),
+            )
             return self.outcome
+
+    async def _keep(self, result: Result) -> None:
+        """Store each measured run as it arrives: a point's first one adds its row, each
+        later one (and its final result) replaces it."""
+        point = (result.train, result.eval)
+        self._latest[point] = result
+        if not result.partial:
+            self.results.append(result)
+        if point in self._stored:
+            await self._write(methodcaller("replace_point", self._stored[point], result))
+        else:
+            point_id = await self._write(methodcaller("add_point", result, self.sweep_id))
+            if point_id is not None:
+                self._stored[point] = point_id
 
     def _record_sweep(self, store: ResultStore) -> int:
         plan = self.plan
@@ -229,8 +277,10 @@ class Session:
         try:
             return write(self.store)
         except STORE_ERRORS as exc:
+            problem = str(exc) if str(self.store.path) in str(exc) else f"{self.store.path}: {exc}"
+            self.store_problems.append(problem)
             if self.on_store_problem is not None:
-                self.on_store_problem(f"{self.store.path}: {exc}")
+                self.on_store_problem(problem)
             return None
 
     def _emit(self, event: Event) -> None:

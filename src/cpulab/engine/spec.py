@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from cpulab.engine.backends import DEFAULT_BACKEND, Backend, backend_named
-from cpulab.engine.cores import CoreSplit
+from cpulab.engine.cores import CoreSplit, available_cores, check_core_count
 from cpulab.engine.datafile import DataSpec
 from cpulab.engine.errors import UsageError
 from cpulab.engine.tasks import Task, check_scale
@@ -16,6 +16,7 @@ from cpulab.engine.tasks import Task, check_scale
 # Started with this argument instead of a spec, the runner imports what runs need and then
 # reads its spec from stdin: a spare, made ready while nobody waits.
 SPARE_ARGUMENT = "--wait"
+MAX_RUNS = 10_000  # of repeats, and of warm-ups: a typo guard
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,8 @@ class RunOptions:
     backend: str = DEFAULT_BACKEND  # joblib backend of the measured call: see backends.py
     cluster: str | None = None  # where a cluster backend runs: "tcp://host:port", "local:N"
     blas_threads: int | None = None  # BLAS/OpenMP threads per process; None: libraries' own
+    # --allow-oversubscribe: more workers or threads than CORES_PER_CORE per core.
+    allow_oversubscribe: bool = False
 
     @property
     def backend_spec(self) -> Backend:
@@ -48,13 +51,24 @@ class RunOptions:
     def check(self) -> RunOptions:
         """Refuse a backend, cluster or thread count that cannot run; returns itself."""
         backend = self.backend_spec
-        if self.blas_threads is not None and self.blas_threads < 1:
-            raise UsageError(f"BLAS threads must be at least 1, not {self.blas_threads}")
+        if self.blas_threads is not None:
+            if self.blas_threads < 1:
+                raise UsageError(f"BLAS threads must be at least 1, not {self.blas_threads}")
+            check_core_count(
+                self.blas_threads,
+                available_cores(),
+                f"{self.blas_threads} BLAS threads",
+                allow_oversubscribe=self.allow_oversubscribe,
+            )
         backend.check(self)
         return self
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """What the run used; the permission to oversubscribe is checked in the parent
+        and is no part of a result."""
+        data = asdict(self)
+        del data["allow_oversubscribe"]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict) -> RunOptions:
@@ -94,12 +108,17 @@ class RunSpec:
         refused."""
         check_scale(scale)
         task.check_split(split)
+        split.check_limits(options.allow_oversubscribe)
         task.check_data(options.data, catalogue)
         options.check().backend_spec.check_split(split)
         if repeats < 1:
             raise UsageError(f"repeats must be at least 1, not {repeats}")
+        if repeats > MAX_RUNS:
+            raise UsageError(f"repeats must be at most {MAX_RUNS}, not {repeats}")
         if warmup < 0:
             raise UsageError(f"warm-up runs cannot be negative ({warmup})")
+        if warmup > MAX_RUNS:
+            raise UsageError(f"warm-up runs must be at most {MAX_RUNS}, not {warmup}")
         return cls(
             task=task,
             scale=scale,

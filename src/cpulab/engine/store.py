@@ -19,7 +19,9 @@ import hashlib
 import json
 import os
 import sqlite3
+import stat
 import struct
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -30,6 +32,7 @@ from typing import Any
 
 import platformdirs
 
+from cpulab.engine.datafile import file_kind
 from cpulab.engine.errors import UsageError
 from cpulab.engine.events import EventError, Result, event_from_dict
 
@@ -282,18 +285,33 @@ class ResultStore:
         self._lock = threading.RLock()
         # Rows that could not be read, by point id: why, in one line. Reads skip them.
         self.unreadable: dict[int, str] = {}
+        self._identity = _identity(path)  # of the file opened, for _write to compare
 
     @classmethod
     def open(
-        cls, path: Path | str | None = None, *, clock: Callable[[], float] = time.time
+        cls,
+        path: Path | str | None = None,
+        *,
+        readonly: bool = False,
+        clock: Callable[[], float] = time.time,
     ) -> ResultStore:
-        """Open or create a store, raising UsageError for any file that is not a sound one."""
+        """Open or create a store, raising UsageError for any file that is not a sound one
+        and, unless `readonly`, for one this process cannot write: found here, before
+        anything runs, rather than at the first result.
+
+        Read-only, nothing on disk is created or changed, so a store on a read-only mount
+        or in another user's directory can be listed and exported: a store not made yet
+        reads as empty, and one of an older schema is brought up to date in a copy in
+        memory."""
         path = Path(path).expanduser() if path is not None else default_path()
         _check_file(path)
+        if readonly:
+            return cls(_connect_readonly(path), path, clock)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise UsageError(f"cannot create {path.parent}: {exc.strerror}") from None
+        _check_writable(path)
         conn = _connect(path)
         try:
             if _migrate(conn, path):
@@ -379,6 +397,18 @@ class ResultStore:
             )
             return _row_id(cursor)
 
+    def replace_point(self, point_id: int, result: Result) -> None:
+        """Store a later state of a point: its next measured run, or its final result."""
+        with self._write() as conn:
+            software_id = _register_software(conn, result.software)
+            cursor = conn.execute(
+                "UPDATE points SET software_id = ?, fit_time = ?, result = ?, result_version = ?"
+                " WHERE id = ?",
+                (software_id, result.fit_time, result.to_json(), RESULT_VERSION, point_id),
+            )
+            if cursor.rowcount == 0:
+                raise ValueError(f"there is no point {point_id}")
+
     def finish_sweep(self, sweep_id: int, status: str, error: str | None = None) -> None:
         """Record how a sweep ended; a failed one keeps its error."""
         if status not in SWEEP_STATUSES[1:]:
@@ -462,6 +492,9 @@ class ResultStore:
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
+            if _identity(self.path) != self._identity:
+                # SQLite would go on writing to the deleted file, and lose every write.
+                raise OSError(f"{self.path} was deleted or replaced while open: not saved")
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self._conn
@@ -508,6 +541,15 @@ class ResultStore:
             self.unreadable[point_id] = f"point {point_id} cannot be read: {exc}"
             return None
         return result
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """Which file `path` names now (device and inode); None when it names none."""
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return (found.st_dev, found.st_ino)
 
 
 def _row_id(cursor: sqlite3.Cursor) -> int:
@@ -568,15 +610,79 @@ def _join_sweep(conn: sqlite3.Connection, sweep_id: int, result: Result, machine
         )
 
 
-def _connect(path: Path) -> sqlite3.Connection:
+def _connect(path: Path, database: str | None = None) -> sqlite3.Connection:
+    """A connection to the store at `path`; through `database` where given, an SQLite URI
+    or ":memory:". Errors name `path`."""
     try:
         conn = sqlite3.connect(
-            path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
+            path if database is None else database,
+            uri=database is not None,
+            timeout=BUSY_TIMEOUT,
+            isolation_level=None,
+            check_same_thread=False,
         )
     except sqlite3.Error as exc:
         raise UsageError(f"cannot open {path}: {exc}") from None
     conn.row_factory = sqlite3.Row
     return conn
+
+
+def _connect_readonly(path: Path) -> sqlite3.Connection:
+    """A connection that reads the store at `path` (checked) and cannot write anywhere."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        size = 0
+    try:
+        if size == 0:  # no store yet, or an empty file: an empty store, in memory
+            conn = _connect(path, ":memory:")
+            _migrate(conn, path)
+        else:
+            conn = _connect(path, _readonly_uri(path))
+            if _pragma(conn, "user_version") < SCHEMA_VERSION:
+                memory = _connect(path, ":memory:")
+                conn.backup(memory)
+                conn.close()
+                conn = memory
+                _migrate(conn, path)
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA query_only = ON")
+    except sqlite3.Error as exc:
+        raise UsageError(f"cannot read {path}: {exc}") from None
+    return conn
+
+
+def _readonly_uri(path: Path) -> str:
+    """How SQLite opens `path` without writing anything beside it. In WAL mode even a
+    read-only connection makes -wal and -shm files, and cannot open at all where it may
+    not make them; with no -wal file the store itself holds every commit, so it is read
+    as immutable. With one, a writer is at work or was killed, and only WAL mode reads
+    its commits."""
+    immutable = not Path(f"{path}-wal").exists()
+    return path.resolve().as_uri() + ("?mode=ro&immutable=1" if immutable else "?mode=ro")
+
+
+def _check_writable(path: Path) -> None:
+    """Refuse a store this process cannot write before anything runs: SQLite opens such a
+    file read-only without a word, and fails at the first commit. Trying is the honest
+    test (os.access answers for the real user id, not the effective one): open each
+    existing file of the store for writing, and make a file in its directory, where WAL
+    mode makes and removes its -wal and -shm files."""
+    for file in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        try:
+            _check_regular(file, file.stat().st_mode)
+            os.close(os.open(file, os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC))
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            raise UsageError(f"cannot write to {file}: {exc.strerror}") from None
+    try:
+        with tempfile.TemporaryFile(dir=path.parent):
+            pass
+    except OSError as exc:
+        raise UsageError(
+            f"cannot write to {path}: cannot make files in {path.parent}: {exc.strerror}"
+        ) from None
 
 
 def _prepare(conn: sqlite3.Connection, *, checkpoint: bool) -> None:
@@ -634,12 +740,16 @@ def _newer_message(path: Path, version: int) -> str:
 
 def _check_file(path: Path) -> None:
     """Refuse an existing file that is not a sound store of ours, without changing it."""
-    if path.is_dir():
-        raise UsageError(f"{path} is a directory, not a results file")
     try:
-        with path.open("rb") as fh:
+        # Looked at before it is opened: opening a named pipe waits for a writer.
+        _check_regular(path, path.stat().st_mode)
+        # Non-blocking all the same, in case a pipe has taken the file's place since.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        with open(fd, "rb") as fh:
+            opened = os.fstat(fd)
+            _check_regular(path, opened.st_mode)
             head = fh.read(108)  # the 100-byte file header and page 1's b-tree header
-            size = os.fstat(fh.fileno()).st_size
+            size = opened.st_size
     except FileNotFoundError:
         return
     except OSError as exc:
@@ -681,6 +791,11 @@ def _check_file(path: Path) -> None:
     # Reading a WAL-mode file read-only would still create -wal and -shm files; with the
     # header current there is nothing in a WAL to read, so read the file as immutable.
     _check_with_sqlite(path, immutable=in_wal_mode and header_current)
+
+
+def _check_regular(path: Path, mode: int) -> None:
+    if not stat.S_ISREG(mode):
+        raise UsageError(f"{path} is a {file_kind(mode)}, not a results file")
 
 
 def _check_with_sqlite(path: Path, *, immutable: bool) -> None:

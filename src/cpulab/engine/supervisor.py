@@ -17,6 +17,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Mapping, Sequence
 
+from cpulab.engine.cgroup import RunCgroup
 from cpulab.engine.events import (
     Cancelled,
     Error,
@@ -26,12 +27,13 @@ from cpulab.engine.events import (
     parse_event,
 )
 from cpulab.engine.spec import SPARE_ARGUMENT, RunSpec, SweepSpec
-from cpulab.engine.treemeter import group, remove_joblib_folders, terminate, tree
+from cpulab.engine.treemeter import group, processes, remove_joblib_folders, terminate, tree
 
 RUNNER_COMMAND = (sys.executable, "-m", "cpulab.engine.runner")
 STDERR_TAIL_BYTES = 4096
 LINE_LIMIT = 1 << 20  # one result carries machine facts; far below this
 EXIT_WAIT = 2.0  # seconds a finished child gets to exit before it is killed
+EXIT_POLL = 0.02  # seconds between looks at whether the child has exited
 
 
 def describe_exit(status: int | None) -> str:
@@ -56,8 +58,10 @@ class RunHandle:
         proc: asyncio.subprocess.Process,
         points: int = 1,
         env: Mapping[str, str] | None = None,
+        cgroup: RunCgroup | None = None,
     ):
         self.proc = proc
+        self.cgroup = cgroup  # where the machine allows: every process the run started
         self.env = os.environ if env is None else env  # the child's
         self.results_due = points  # a sweep child reports one Result per point
         self.pid = proc.pid
@@ -99,7 +103,7 @@ class RunHandle:
                 except EventError as exc:
                     yield await self._finish(await self._protocol_error(line, exc))
                     return
-                if isinstance(event, Result):
+                if isinstance(event, Result) and not event.partial:
                     self.results_due -= 1
                 if isinstance(event, Error | Cancelled) or self.results_due == 0:
                     yield await self._finish(event)
@@ -124,7 +128,10 @@ class RunHandle:
         if self._cancel_started is not None:
             await self._cancel_done.wait()
             return Cancelled(seconds=time.monotonic() - self._cancel_started)
-        status = await self._exited_with_stderr()
+        status = await self._exited()
+        # Its workers outlive it in its process group, holding its stderr open: end them.
+        await asyncio.to_thread(self.kill)
+        await self._exited_with_stderr()
         return Error(
             type="ChildDied",
             message=f"{describe_exit(status)} before reporting a result",
@@ -135,12 +142,12 @@ class RunHandle:
     async def _finish(self, event: Event) -> Event:
         if isinstance(event, Result | Error) and self.proc.returncode is None:
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self.proc.wait(), EXIT_WAIT)
+                await asyncio.wait_for(self._exited(), EXIT_WAIT)
         await asyncio.to_thread(self.kill)  # mop up idle workers the child left
         if isinstance(event, Error):
             await self._exited_with_stderr()
         else:
-            await self.proc.wait()
+            await self._exited()
             self._stderr_task.cancel()  # nobody will read it, and nothing must linger
         if isinstance(event, Error) and not event.stderr_tail:
             event = Error(
@@ -153,10 +160,18 @@ class RunHandle:
         self.final = event
         return event
 
+    async def _exited(self) -> int:
+        """The child's exit status, once it has exited. Not `proc.wait()`: before Python
+        3.12 that returns only once every pipe the child held is closed, and its worker
+        processes, which inherited its stderr, may hold that one for ever."""
+        while self.proc.returncode is None:
+            await asyncio.sleep(EXIT_POLL)
+        return self.proc.returncode
+
     async def _exited_with_stderr(self) -> int | None:
         """Wait for the child's exit and, briefly, for the last of its stderr: an error
         report needs it. Descendants still holding the pipe may keep it open."""
-        status = await self.proc.wait()
+        status = await self._exited()
         with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
             await asyncio.wait_for(asyncio.shield(self._stderr_task), 1.0)
         return status
@@ -180,6 +195,12 @@ class RunHandle:
         pids = {p.pid for p in procs}
         procs += [p for p in group(self.pid) if p.pid not in pids]
         terminate(procs)
+        if self.cgroup is not None:  # what left both: a double fork into its own session
+            # The same way first: a resource tracker started after the snapshot above may
+            # still be cleaning up shared memory, and a SIGKILL would leave that to nobody.
+            terminate(processes(self.cgroup.pids()))
+            self.cgroup.kill()
+            self.cgroup.remove()
         remove_joblib_folders(self.pid, self.env)
 
 
@@ -202,9 +223,10 @@ class Supervisor:
         self.spares = self.command == RUNNER_COMMAND if spares is None else spares
         self._spare: asyncio.subprocess.Process | None = None
         self._spare_lock: asyncio.Lock | None = None  # made on the loop that uses it
+        self._cgroups: dict[int, RunCgroup] = {}  # by runner pid, until a handle takes it
 
     async def _spawn(self, *arguments: str) -> asyncio.subprocess.Process:
-        return await asyncio.create_subprocess_exec(
+        proc = await asyncio.create_subprocess_exec(
             *self.command,
             *arguments,
             stdin=asyncio.subprocess.PIPE,  # the spec comes this way, whatever its size
@@ -214,6 +236,14 @@ class Supervisor:
             env=self.env,
             limit=LINE_LIMIT,
         )
+        # Into a cgroup of its own before it has the spec, so before it starts anything.
+        cgroup = await asyncio.to_thread(RunCgroup.create)
+        if cgroup is not None:
+            if cgroup.add(proc.pid):
+                self._cgroups[proc.pid] = cgroup
+            else:
+                cgroup.remove()
+        return proc
 
     @property
     def _lock(self) -> asyncio.Lock:
@@ -236,8 +266,13 @@ class Supervisor:
     def discard_spare(self) -> None:
         """End the spare runner, if any, with whatever it started: the app is closing."""
         spare, self._spare = self._spare, None
-        if spare is not None and spare.returncode is None:
+        if spare is None:
+            return
+        if spare.returncode is None:
             terminate(tree(spare.pid), grace=0.5)
+        if (cgroup := self._cgroups.pop(spare.pid, None)) is not None:
+            cgroup.kill()
+            cgroup.remove()
 
     async def start(self, spec: RunSpec | SweepSpec) -> RunHandle:
         """Hand the spec to the spare runner, or to a new one, on its standard input."""
@@ -248,7 +283,7 @@ class Supervisor:
             proc = await self._spawn()
             await self._send(proc, payload)  # if it dies at once, its events say so
         points = len(spec.points) if isinstance(spec, SweepSpec) else 1
-        return RunHandle(proc, points, self.env)
+        return RunHandle(proc, points, self.env, self._cgroups.pop(proc.pid, None))
 
     @staticmethod
     async def _send(proc: asyncio.subprocess.Process, payload: bytes) -> bool:

@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from cpulab.engine.cores import CoreSplit
+from cpulab.engine.cores import MAX_CORES, CoreSplit, check_core_count, digits_value
 from cpulab.engine.errors import UsageError
 from cpulab.engine.spec import RunOptions, RunSpec, SweepSpec
 from cpulab.engine.tasks import Task
@@ -16,7 +16,7 @@ STRATEGIES = {
     "train": "all cores to training (evaluation 1)",
     "grid": "every split of training x evaluation = p",
 }
-MAX_SWEEP_CORES = 4096  # a typo guard, far above any machine cpulab runs on
+MAX_SWEEP_CORES = MAX_CORES  # checked as the list is read, before a range that long is built
 
 
 def parse_cores(text: str, available: int) -> tuple[int, ...]:
@@ -29,13 +29,14 @@ def parse_cores(text: str, available: int) -> tuple[int, ...]:
     chosen: set[int] = set()
     for part in text.split(","):
         part = part.strip()
-        match = re.fullmatch(r"(\d+)(?:\s*-\s*(\d+))?", part)
+        # [0-9], not \d: that would take other scripts' digits for counts too.
+        match = re.fullmatch(r"([0-9]+)(?:\s*-\s*([0-9]+))?", part)
         if not match:
             raise UsageError(
                 f"cannot read core count {part!r}: use a list (1,2,4), a range (1-8) or pow2"
             )
-        low = int(match[1])
-        high = int(match[2]) if match[2] else low
+        low = digits_value(match[1])
+        high = digits_value(match[2]) if match[2] else low
         if low < 1:
             raise UsageError(f"core counts start at 1, not {low}")
         if high < low:
@@ -94,6 +95,13 @@ class SweepPlan:
         backend = self.options.check().backend_spec
         if backend.no_sweeps:  # before any point's split is refused for that backend
             raise UsageError(backend.no_sweeps)
+        for cores in self.cores:  # in the sweep's words, before any point's split is refused
+            check_core_count(
+                cores,
+                self.available,
+                f"{cores} cores",
+                allow_oversubscribe=self.options.allow_oversubscribe,
+            )
         points = tuple(
             RunSpec.for_task(
                 self.task,

@@ -7,9 +7,12 @@ the supervisor ends a child's tree with `tree`, `group` and `terminate`.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import glob
 import os
 import shutil
+import signal
+import sys
 import tempfile
 import threading
 import time
@@ -110,6 +113,17 @@ def group(pgid: int) -> list[psutil.Process]:
     return members
 
 
+def processes(pids: list[int]) -> list[psutil.Process]:
+    """The live processes among `pids`."""
+    found = []
+    for pid in pids:
+        with contextlib.suppress(psutil.Error):
+            proc = psutil.Process(pid)
+            if _running(proc):
+                found.append(proc)
+    return found
+
+
 def is_resource_tracker(proc: psutil.Process) -> bool:
     # joblib's and multiprocessing's trackers remove shared memory and semaphores their
     # processes leave behind, once every process that could still use them is gone.
@@ -181,6 +195,22 @@ def remove_joblib_folders(pid: int, env: Mapping[str, str]) -> None:
     for root in filter(None, {env.get("JOBLIB_TEMP_FOLDER"), "/dev/shm", tempfile.gettempdir()}):
         for folder in glob.glob(os.path.join(glob.escape(root), pattern)):
             shutil.rmtree(folder, ignore_errors=True)
+
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def tie_to_parent(signum: int = signal.SIGKILL) -> bool:
+    """Have the kernel send `signum` to this process when the thread that started it ends
+    (Linux). Unlike a watching thread this needs no GIL, so it holds while a task's code
+    holds the GIL. False where the platform has no such thing; `signum` 0 unties."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(PR_SET_PDEATHSIG, int(signum), 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
 
 
 def kill_own_children() -> None:

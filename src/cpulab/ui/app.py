@@ -384,6 +384,8 @@ class CpulabApp(App[None]):
             self.query_one(WorkerGrid).show(event)
             return
         elif isinstance(event, Result):
+            if event.partial:  # a point's earlier runs: stored, shown once it is done
+                return
             self.results.append(event)
             self._show_results()
             status.show_result(event, speedup(event, self.results))
@@ -399,6 +401,9 @@ class CpulabApp(App[None]):
         self.notify(message.text, title="Not saved", severity="error")
 
     def on_run_ended(self, message: RunEnded) -> None:
+        if message.outcome.partial:  # cut short: what it measured is kept, and shown so
+            self.results.extend(message.outcome.partial)
+            self._show_results()
         self.query_one("#work").remove_class("-cluster-live")
         self.sampler.watch(None)
         self.running = False

@@ -19,6 +19,7 @@ from textual.css.tokenizer import TokenError
 from textual.theme import BUILTIN_THEMES, Theme
 
 from cpulab.engine.errors import UsageError
+from cpulab.engine.plugins import read_regular_text
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -40,6 +41,7 @@ COLOURS = (
     "error",
 )
 NUMBERS = ("luminosity_spread", "text_alpha")
+MAX_THEME_FILE = 1 << 20  # bytes: far beyond any theme, and read whole
 DEFAULT_VARIABLES = BUILTIN_THEMES["textual-dark"].to_color_system().generate()
 
 
@@ -111,10 +113,13 @@ def check_variable(name: str, value: object) -> None:
 
 def load_theme_file(path: Path) -> Theme:
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(read_regular_text(path, MAX_THEME_FILE))
         return theme_from_dict(data)
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, ThemeError) as exc:
+    # ValueError: not a regular file, too large, not UTF-8, not TOML (TOMLDecodeError).
+    except (OSError, ValueError, ThemeError) as exc:
         raise ThemeError(f"theme file {path}: {exc}") from None
+    except RecursionError:  # tomllib reads nested arrays and tables recursively
+        raise ThemeError(f"theme file {path}: it is nested too deeply to read") from None
 
 
 @dataclass
@@ -122,13 +127,19 @@ class ThemeCatalog:
     """cpulab's themes by name, and what was wrong with the files that were skipped."""
 
     themes: dict[str, Theme] = field(default_factory=dict)
-    problems: dict[str, str] = field(default_factory=dict)  # file stem: reason
+    # file stem (a folder's path, where it cannot be listed): reason
+    problems: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def load(cls, directories: tuple[Path, ...] | None = None) -> ThemeCatalog:
         catalog = cls()
         for directory in directories or (shipped_themes_dir(), user_themes_dir()):
-            for path in sorted(directory.glob("*.toml")):
+            try:
+                paths = sorted(directory.glob("*.toml"))
+            except OSError as exc:  # a folder that cannot be listed, such as a too long name
+                catalog.problems[str(directory)] = f"theme folder {directory}: {exc.strerror}"
+                continue
+            for path in paths:
                 try:
                     theme = load_theme_file(path)
                 except ThemeError as exc:

@@ -113,6 +113,7 @@ class SplitControl(Widget):
                 self.available,
             )
             self.chosen_task.check_split(split)
+            split.check_limits(self.options.allow_oversubscribe)
             self.options.backend_spec.check_split(split)
         except UsageError as exc:
             self.split, self.problem = None, str(exc)

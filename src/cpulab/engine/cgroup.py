@@ -1,0 +1,114 @@
+"""A cgroup of the run's own, where the machine lets cpulab make one (cgroup v2).
+
+A process tree and a process group miss a process that double-forks into a session of
+its own; a cgroup does not: every process the runner starts stays in it, however it
+detaches, and `kill()` ends them all. The group is a child of cpulab's own cgroup, which
+needs that one to be writable (root, or a delegated systemd user scope); elsewhere
+`RunCgroup.create` returns None and the tree and group kill is all there is.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import signal
+import time
+from pathlib import Path
+
+PROC_CGROUP = Path("/proc/self/cgroup")
+PROC_MOUNTS = Path("/proc/self/mountinfo")
+KILL_WAIT = 2.0  # seconds for the members to be gone after the kill
+_serial = itertools.count(1)
+
+
+def cgroup2_root() -> Path | None:
+    """Where the cgroup v2 hierarchy is mounted, or None."""
+    try:
+        lines = PROC_MOUNTS.read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        # "... mount-point options - fstype source super-options"
+        fields, _, rest = line.partition(" - ")
+        if rest.split(" ", 1)[0] == "cgroup2":
+            return Path(fields.split()[4])
+    return None
+
+
+def own_cgroup() -> Path | None:
+    """This process's cgroup v2 directory, or None where there is none to use."""
+    root = cgroup2_root()
+    if root is None:
+        return None
+    try:
+        lines = PROC_CGROUP.read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        if line.startswith("0::"):
+            return root / line[3:].lstrip("/")
+    return None
+
+
+class RunCgroup:
+    """One run's cgroup: `add` the runner as it starts, `kill` everything in it at the end,
+    then `remove` it."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    @classmethod
+    def create(cls) -> RunCgroup | None:
+        """A new, empty cgroup below this process's own; None where none can be made."""
+        parent = own_cgroup()
+        if parent is None:
+            return None
+        path = parent / f"cpulab-run-{os.getpid()}-{next(_serial)}"
+        try:
+            path.mkdir()
+        except OSError:  # not delegated to us, read-only, or no cgroup v2 at all
+            return None
+        return cls(path)
+
+    def add(self, pid: int) -> bool:
+        """Move `pid` into the group; what it starts from then on is in it too."""
+        try:
+            (self.path / "cgroup.procs").write_text(str(pid))
+        except OSError:
+            return False
+        return True
+
+    def pids(self) -> list[int]:
+        try:
+            text = (self.path / "cgroup.procs").read_text()
+        except OSError:
+            return []
+        return [int(line) for line in text.split()]
+
+    def kill(self) -> None:
+        """SIGKILL every process in the group, and wait briefly until they are gone."""
+        kill_file = self.path / "cgroup.kill"  # Linux 5.14 and later: one write kills all
+        try:
+            kill_file.write_text("1")
+        except OSError:
+            for pid in self.pids():
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + KILL_WAIT
+        while self.pids() and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    def remove(self) -> None:
+        """Delete the group once it is empty."""
+        with contextlib.suppress(OSError):
+            self.path.rmdir()
+
+
+def cgroups_available() -> bool:
+    """Whether runs here get a cgroup of their own (tried, then undone)."""
+    probe = RunCgroup.create()
+    if probe is None:
+        return False
+    probe.remove()
+    return True

@@ -1,0 +1,233 @@
+"""Faults of processes and signals: a runner that dies under its workers, a CLI that dies
+while its task holds the GIL, Ctrl-Z. Real runners, real workers, real signals."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+
+from cpulab.engine.cgroup import cgroups_available
+from cpulab.engine.events import Error, Phase
+from cpulab.engine.store import ResultStore
+from cpulab.engine.supervisor import Supervisor
+from support.reliability import default_signals, leftovers, marked_env, seconds_until_gone
+from support.runs import collect, leaked_shared_memory, spec_for
+
+
+def cpulab_process(*args: str, env: dict[str, str]) -> subprocess.Popen:
+    """A real `cpulab`, its signals at their defaults whatever the test runner ignores."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "cpulab", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        env=env,
+        preexec_fn=default_signals,
+    )
+
+
+async def test_a_runner_killed_under_its_workers_is_reported_and_its_workers_end():
+    env, token = marked_env()
+    handle = await Supervisor(env=env, spares=False).start(
+        spec_for("cv-eval", 1, 2, repeats=200, warmup=0)
+    )
+    killed_at = None
+
+    async def kill_runner_once_fitting(event):
+        nonlocal killed_at
+        if isinstance(event, Phase) and event.name == "fit" and killed_at is None:
+            assert len(psutil.Process(handle.pid).children()) >= 2  # workers exist
+            os.kill(handle.pid, signal.SIGKILL)  # as the out-of-memory killer would
+            killed_at = time.monotonic()
+
+    events = await collect(handle, kill_runner_once_fitting)
+
+    final = events[-1]
+    assert isinstance(final, Error) and final.type == "ChildDied"
+    assert "killed by SIGKILL" in final.message
+    assert killed_at is not None and time.monotonic() - killed_at < 5
+    assert seconds_until_gone(token, killed_at, timeout=5) is not None
+    assert not leaked_shared_memory(handle.pid)
+
+
+def test_the_cli_reports_a_runner_killed_under_its_workers(results_store):
+    env, token = marked_env()
+    cli = cpulab_process("run", "cv-eval", "--eval", "2", "--repeats", "200", env=env)
+    try:
+        runner = None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            children = psutil.Process(cli.pid).children()
+            if children and len(children[0].children()) >= 2:
+                runner = children[0]
+                break
+            time.sleep(0.1)
+        assert runner is not None, "the workers never started"
+        runner.kill()
+        killed_at = time.monotonic()
+        _, err = cli.communicate(timeout=10)
+        assert time.monotonic() - killed_at < 5
+        assert cli.returncode == 1
+        assert err.splitlines()[0].startswith("cpulab: ChildDied: the runner was killed by SIGKILL")
+        assert seconds_until_gone(token, killed_at, timeout=5) is not None
+    finally:
+        cli.kill()
+        for proc in leftovers(token):
+            proc.kill()
+
+
+# A task whose import never returns and never lets go of the GIL: a regular expression
+# that backtracks for longer than any test runs.
+GIL_HOG = '''"""Holds the GIL at import."""
+
+import re
+
+re.match(r"(a+)+$", "a" * 64 + "b")
+
+
+def cpulab_task(setting):
+    raise AssertionError("never reached")
+'''
+
+
+def started_runner(cli: subprocess.Popen, timeout: float = 30) -> psutil.Process:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        children = psutil.Process(cli.pid).children()
+        if children:
+            return children[0]
+        time.sleep(0.05)
+    raise AssertionError("the runner never started")
+
+
+def test_a_runner_whose_task_holds_the_gil_dies_with_its_cli(tmp_path):
+    task_file = tmp_path / "gil_hog.py"
+    task_file.write_text(GIL_HOG)
+    env, token = marked_env()
+    cli = cpulab_process("run", "--task-file", str(task_file), env=env)
+    try:
+        runner = started_runner(cli)
+        time.sleep(1.5)  # well into the task's import, GIL held
+        assert runner.cpu_percent(0.3) > 50
+        cli.kill()  # kill -9: the CLI gets no chance to end the tree
+        killed_at = time.monotonic()
+        cli.wait(5)
+        assert seconds_until_gone(token, killed_at, timeout=3) is not None
+    finally:
+        cli.kill()
+        for proc in leftovers(token):
+            proc.kill()
+
+
+@pytest.mark.parametrize("workers", [1, 2, 4], ids=["starting", "started", "all"])
+def test_workers_die_with_their_runner_when_the_cli_is_killed(results_store, workers):
+    env, token = marked_env()
+    cli = cpulab_process("run", "cv-eval", "--eval", "2", "--repeats", "200", env=env)
+    try:
+        runner = started_runner(cli, timeout=60)
+        deadline = time.monotonic() + 60
+        while len(runner.children()) < workers and time.monotonic() < deadline:
+            time.sleep(0.02)
+        cli.kill()
+        killed_at = time.monotonic()
+        cli.wait(5)
+        assert seconds_until_gone(token, killed_at, timeout=5) is not None
+        assert not leaked_shared_memory(runner.pid)
+    finally:
+        cli.kill()
+        for proc in leftovers(token):
+            proc.kill()
+
+
+def test_ctrl_z_stops_the_whole_run_and_fg_continues_it(results_store):
+    env, token = marked_env()
+    cli = cpulab_process("run", "cv-eval", "--eval", "2", "--repeats", "30", env=env)
+    try:
+        runner = started_runner(cli, timeout=60)
+        deadline = time.monotonic() + 60
+        while len(runner.children()) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        tree = [runner, *runner.children(recursive=True)]
+        cli.send_signal(signal.SIGTSTP)
+        deadline = time.monotonic() + 5
+        everyone = [psutil.Process(cli.pid), *tree]
+        while time.monotonic() < deadline and not all(
+            p.status() == psutil.STATUS_STOPPED for p in everyone
+        ):
+            time.sleep(0.05)
+        assert [p.status() for p in everyone] == [psutil.STATUS_STOPPED] * len(everyone)
+        before = sum(sum(p.cpu_times()[:2]) for p in tree)
+        time.sleep(0.5)
+        assert sum(sum(p.cpu_times()[:2]) for p in tree) == before  # nothing measures on
+
+        cli.send_signal(signal.SIGCONT)  # what the shell's fg sends
+        _, err = cli.communicate(timeout=60)
+        assert cli.returncode == 0, err
+        with ResultStore.open(results_store) as store:
+            (point,) = store.points()
+        assert len(point.result.fit_times) == 30
+    finally:
+        cli.kill()
+        for proc in leftovers(token):
+            proc.kill()
+
+
+DAEMON_TASK = '''"""Leaves a daemon behind: a double fork into a session of its own."""
+
+import os
+import time
+
+from cpulab.api import Workload
+
+
+def cpulab_task(setting):
+    def call():
+        if os.fork() == 0:
+            os.setsid()
+            if os.fork() == 0:
+                time.sleep(600)  # neither the tree nor the process group finds this one
+            os._exit(0)
+        os.wait()
+        return 1
+
+    return Workload(call=call, score=lambda _: (None, {}), progress_unit="steps",
+                    progress_total=None)
+'''
+
+
+@pytest.mark.skipif(not cgroups_available(), reason="no writable cgroup v2 here")
+def test_a_daemon_the_task_leaves_is_ended_with_the_run(tmp_path, results_store):
+    task_file = tmp_path / "daemon.py"
+    task_file.write_text(DAEMON_TASK)
+    env, token = marked_env()
+    cli = cpulab_process("run", "--task-file", str(task_file), env=env)
+    try:
+        _, err = cli.communicate(timeout=60)
+        assert cli.returncode == 0, err
+        assert seconds_until_gone(token, time.monotonic(), timeout=3) is not None
+    finally:
+        cli.kill()
+        for proc in leftovers(token):
+            proc.kill()
+
+
+def test_a_task_that_calls_sys_exit_is_named(tmp_path, results_store):
+    task_file = tmp_path / "quits.py"
+    task_file.write_text(
+        '"""Quits."""\n\nimport sys\n\n\ndef cpulab_task(setting):\n    sys.exit(0)\n'
+    )
+    env, token = marked_env()
+    cli = cpulab_process("run", "--task-file", str(task_file), env=env)
+    _, err = cli.communicate(timeout=60)
+    assert cli.returncode == 1
+    assert err.splitlines()[0] == (
+        f"cpulab: SystemExit: quits (task file {task_file}) called sys.exit(0) before its result"
+    )
+    assert not leftovers(token)
