@@ -34,6 +34,8 @@ CALLS = int(os.environ.get("CPULAB_FUZZ_CALLS", "45"))
 SECONDS = float(os.environ.get("CPULAB_FUZZ_SECONDS", "100"))
 CALL_TIMEOUT = 90  # seconds; a call that takes longer has hung
 CLEAN_EXITS = {0, 1, 2, 130}
+# Counts of runs that are refused, or small: a valid large one would take minutes at full scale.
+HOSTILE_RUNS = ["0", "-1", "", "abc", "1.5", "99999", "9" * 40, "\uff11", "2\n3"]
 
 GOOD_TASK = '''"""A quick fuzz task."""
 
@@ -107,9 +109,9 @@ def command_line(rng: random.Random, play: Playground) -> list[str]:
     if command in ("run", "sweep"):
         args.append(rng.choice(["rf-train", "cv-eval", "digits-svc", "grid-search", "nope"]))
         args += ["--scale", rng.choice(["small", "small", "small", "full", "huge"])]
-        if rng.random() < 0.9:  # keep most runs short
-            args += ["--repeats", rng.choice(["1", "1", "2", numbers(rng)])]
-            args += ["--warmup", rng.choice(["0", "0", numbers(rng)])]
+        if rng.random() < 0.9:  # keep runs short: a valid count is small, or refused
+            args += ["--repeats", rng.choice(["1", "1", "2", *HOSTILE_RUNS])]
+            args += ["--warmup", rng.choice(["0", "0", "1", *HOSTILE_RUNS])]
     options = {
         "run": [
             "--train",
