@@ -9,26 +9,19 @@ back: see test_theme_files.py.)
 
 from __future__ import annotations
 
-import os
 import random
-import subprocess
-import sys
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from cpulab.engine.store import ResultStore
+from support.bad_input import bad, case_id, check_refused, directory
 from support.store import (
     corrupted_store,
-    digest,
     foreign_application,
     foreign_in_wal_mode,
     foreign_with_a_table,
     newer_store,
     random_bytes,
-    result,
     text_file,
     truncated_store,
 )
@@ -36,10 +29,6 @@ from support.store import (
 
 def sqlite_header_then_noise(path: Path) -> None:
     path.write_bytes(b"SQLite format 3\x00" + random.Random(7).randbytes(2000))
-
-
-def directory(path: Path) -> None:
-    path.mkdir()
 
 
 def regular_file(path: Path) -> None:
@@ -51,22 +40,6 @@ def config_with_broken_theme(path: Path) -> None:
     themes = path / "cpulab" / "themes"
     themes.mkdir(parents=True)
     (themes / "mine.toml").write_text("name = mine\n")
-
-
-@dataclass(frozen=True)
-class Bad:
-    """One bad input. "{file}" in the arguments or the environment is a path named `name`
-    in a fresh directory, which `make` (if given) fills first."""
-
-    args: tuple[str, ...]
-    says: str  # part of the one line that must come back
-    env: dict[str, str] = field(default_factory=dict)
-    make: Callable[[Path], None] | None = None
-    name: str = "given.sqlite"
-
-
-def bad(*args: str, says: str, env=None, make=None, name="given.sqlite") -> Bad:
-    return Bad(args, says, env or {}, make, name)
 
 
 ARGUMENTS = [
@@ -168,49 +141,6 @@ ENVIRONMENT = [
 BAD_INPUTS = ARGUMENTS + STORE_FILES + ENVIRONMENT
 
 
-def case_id(case: Bad) -> str:
-    env = [f"{name}={value}" for name, value in case.env.items()]
-    made = [case.make.__name__] if case.make else []
-    named = [repr(case.name)] if case.name != Bad.name else []
-    return " ".join([*env, *case.args, *made, *named]) or "(nothing)"
-
-
-def everything_in(folder: Path) -> dict[Path, str | None]:
-    """Every file (with a digest of its bytes) and folder below `folder`."""
-    return {path: digest(path) if path.is_file() else None for path in folder.rglob("*")}
-
-
-@pytest.fixture
-def good_store(results_store) -> Path:
-    """The store CPULAB_DB names holds a result: no bad input may change it."""
-    with ResultStore.open(results_store) as store:
-        store.add_point(result())
-    return results_store
-
-
 @pytest.mark.parametrize("case", BAD_INPUTS, ids=case_id)
 def test_bad_input_is_one_line_and_status_2_and_changes_no_file(case, good_store, tmp_path):
-    place = tmp_path / "bad"
-    place.mkdir()
-    file = place / case.name
-    if case.make is not None:
-        case.make(file)
-    args = [arg.replace("{file}", str(file)) for arg in case.args]
-    env = {name: value.replace("{file}", str(file)) for name, value in case.env.items()}
-    before = everything_in(tmp_path)
-
-    out = subprocess.run(
-        [sys.executable, "-m", "cpulab", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-        env={**os.environ, **env},
-    )
-
-    assert (out.returncode, out.stdout) == (2, ""), out.stderr
-    assert out.stderr.count("\n") == 1 and out.stderr.endswith("\n"), out.stderr
-    assert out.stderr.startswith("cpulab")
-    assert case.says in out.stderr
-    assert "Traceback" not in out.stderr
-    assert everything_in(tmp_path) == before, "a file was changed, added or removed"
+    check_refused(case, tmp_path)

@@ -12,7 +12,6 @@ import pty
 import subprocess
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -27,7 +26,7 @@ from cpulab.engine.sweep import SweepPlan, parse_cores
 from cpulab.engine.tasks import CATALOGUE
 from cpulab.ui.themes import ThemeCatalog
 from cpulab.ui.widgets import SplitControl
-from support.store import digest, result
+from support.bad_input import Bad, bad, case_id, check_refused, directory
 from support.tui import make_app
 
 HUGE = "99999999999999999999999"  # beyond SQLite's integers and C's
@@ -38,10 +37,6 @@ FULLWIDTH_1 = "\uff11"
 # Two available cores whatever the machine has (fewer only where it has one).
 TWO_CORES = {"LOKY_MAX_CPU_COUNT": "2"}
 FLAG = "(--allow-oversubscribe lifts this limit)"
-
-
-def directory(path: Path) -> None:
-    path.mkdir()
 
 
 def fifo(path: Path) -> None:
@@ -72,20 +67,8 @@ def theme_folder(make: Callable[[Path], None]) -> Callable[[Path], None]:
     return make_config
 
 
-@dataclass(frozen=True)
-class Hostile:
-    """As test_bad_inputs.Bad: "{file}" is a path named `name` in a fresh directory, made
-    by `make` where given."""
-
-    args: tuple[str, ...]
-    says: str
-    env: dict[str, str] = field(default_factory=dict)
-    make: Callable[[Path], None] | None = None
-    name: str = "given"
-
-
-def hostile(*args: str, says: str, env=None, make=None, name="given") -> Hostile:
-    return Hostile(args, says, {**TWO_CORES, **(env or {})}, make, name)
+def hostile(*args: str, says: str, env=None, make=None, name="given") -> Bad:
+    return bad(*args, says=says, env={**TWO_CORES, **(env or {})}, make=make, name=name)
 
 
 TOO_MANY_WORKERS = [
@@ -178,26 +161,6 @@ UNBOUNDED = [
 ]  # fmt: skip
 
 
-def case_id(case: Hostile) -> str:
-    env = [f"{k}={v}" for k, v in case.env.items() if (k, v) not in TWO_CORES.items()]
-    made = [case.make.__name__] if case.make else []
-    return " ".join([*env, *case.args, *made])[:80]
-
-
-def everything_in(folder: Path) -> dict[Path, str | None]:
-    return {
-        path: digest(path) if path.is_file() and not path.is_symlink() else None
-        for path in folder.rglob("*")
-    }
-
-
-@pytest.fixture
-def good_store(results_store) -> Path:
-    with ResultStore.open(results_store) as store:
-        store.add_point(result())
-    return results_store
-
-
 def cpulab(*args: str, env=None, stdout=subprocess.PIPE) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "cpulab", *args],
@@ -214,22 +177,7 @@ def cpulab(*args: str, env=None, stdout=subprocess.PIPE) -> subprocess.Completed
     "case", TOO_MANY_WORKERS + NOT_ASCII_DIGITS + OVERFLOWING + PATHS + UNBOUNDED, ids=case_id
 )
 def test_hostile_input_is_one_line_and_status_2_and_changes_no_file(case, good_store, tmp_path):
-    place = tmp_path / "hostile"
-    place.mkdir()
-    file = place / case.name
-    if case.make is not None:
-        case.make(file)
-    args = [arg.replace("{file}", str(file)) for arg in case.args]
-    env = {name: value.replace("{file}", str(file)) for name, value in case.env.items()}
-    before = everything_in(tmp_path)
-
-    out = cpulab(*args, env=env)
-
-    assert (out.returncode, out.stdout) == (2, ""), out.stderr
-    assert out.stderr.count("\n") == 1 and out.stderr.startswith("cpulab"), out.stderr
-    assert case.says in out.stderr
-    assert "Traceback" not in out.stderr
-    assert everything_in(tmp_path) == before, "a file was changed, added or removed"
+    check_refused(case, tmp_path)
 
 
 def test_the_cap_names_the_flag_that_lifts_it():
