@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -26,7 +25,7 @@ from cpulab.engine.supervisor import Supervisor
 from cpulab.engine.tasks import CATALOGUE
 from cpulab.ui.widgets import RunStatus
 from support import faulty_workloads
-from support.reliability import default_signals, leftovers, marked_env
+from support.reliability import leftovers, marked_env, start_python
 from support.tui import make_app, make_result, wait_for
 
 # fault -> the line that reports it, in the CLI after "cpulab: ", and in the app after "✗ "
@@ -55,15 +54,7 @@ def stored(path: Path) -> list:
 
 
 def start_faulty_cli(*args: str, env: dict[str, str]) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "support.faulty_cli", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-        text=True,
-        env=env,
-        preexec_fn=default_signals,
-    )
+    return start_python("-m", "support.faulty_cli", *args, env=env)
 
 
 def wait_for_file(path: Path, proc: subprocess.Popen, timeout: float = 60) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 
 import psutil
@@ -16,21 +15,12 @@ from cpulab.engine.cgroup import cgroups_available
 from cpulab.engine.events import Error, Phase
 from cpulab.engine.store import ResultStore
 from cpulab.engine.supervisor import Supervisor
-from support.reliability import default_signals, leftovers, marked_env, seconds_until_gone
+from support.reliability import leftovers, marked_env, seconds_until_gone, start_python
 from support.runs import collect, leaked_shared_memory, spec_for
 
 
 def cpulab_process(*args: str, env: dict[str, str]) -> subprocess.Popen:
-    """A real `cpulab`, its signals at their defaults whatever the test runner ignores."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "cpulab", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-        text=True,
-        env=env,
-        preexec_fn=default_signals,
-    )
+    return start_python("-m", "cpulab", *args, env=env)
 
 
 async def test_a_runner_killed_under_its_workers_is_reported_and_its_workers_end():

@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import subprocess
+import sys
 import time
 import uuid
 
@@ -24,6 +26,20 @@ def default_signals() -> None:
     children would inherit that."""
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGTSTP):
         signal.signal(signum, signal.SIG_DFL)
+
+
+def start_python(*args: str, env: dict[str, str]) -> subprocess.Popen:
+    """A real `python ARGS` process, its output captured as text, no input, every signal at
+    its default."""
+    return subprocess.Popen(
+        [sys.executable, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        env=env,
+        preexec_fn=default_signals,
+    )
 
 
 def marked_env(base: dict[str, str] | None = None) -> tuple[dict[str, str], str]:
