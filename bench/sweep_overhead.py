@@ -35,7 +35,7 @@ def measured(results) -> float:
 
 
 async def app_sweeps(runs: int) -> list[tuple[float, float]]:
-    from cpulab.cli import build_parser, plan_from_args
+    from cpulab.cli.parser import build_parser, plan_from_args
     from cpulab.ui.app import CpulabApp
 
     plan = plan_from_args(build_parser().parse_args(["sweep", *ARGS]))
