@@ -19,6 +19,7 @@ from pathlib import Path
 PROC_CGROUP = Path("/proc/self/cgroup")
 PROC_MOUNTS = Path("/proc/self/mountinfo")
 KILL_WAIT = 2.0  # seconds for the members to be gone after the kill
+PREFIX = "cpulab-run-"  # then the pid of the cpulab that made it, and a serial number
 _serial = itertools.count(1)
 
 
@@ -51,6 +52,15 @@ def own_cgroup() -> Path | None:
     return None
 
 
+def _remove_abandoned(parent: Path) -> None:
+    """Remove the empty run cgroups of cpulabs that died before they could (kill -9)."""
+    for path in parent.glob(f"{PREFIX}*"):
+        owner = path.name[len(PREFIX) :].partition("-")[0]
+        if owner.isdigit() and not Path(f"/proc/{owner}").exists():
+            with contextlib.suppress(OSError):  # not empty, or gone meanwhile
+                path.rmdir()
+
+
 class RunCgroup:
     """One run's cgroup: `add` the runner as it starts, `kill` everything in it at the end,
     then `remove` it."""
@@ -64,7 +74,8 @@ class RunCgroup:
         parent = own_cgroup()
         if parent is None:
             return None
-        path = parent / f"cpulab-run-{os.getpid()}-{next(_serial)}"
+        _remove_abandoned(parent)
+        path = parent / f"{PREFIX}{os.getpid()}-{next(_serial)}"
         try:
             path.mkdir()
         except OSError:  # not delegated to us, read-only, or no cgroup v2 at all
