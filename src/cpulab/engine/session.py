@@ -1,8 +1,10 @@
 """One run or sweep, from request to stored result: the lifecycle both faces share.
 
 A `Session` checks the request, starts it through the supervisor, hands every event to
-its listeners (the CLI's live view, the app's messages), stores each result as it
-arrives, and records how a sweep ended from what actually happened:
+its listeners (the CLI's live view, the app's messages), stores each measured run as it
+arrives (a point's row, replaced by its later runs and then by its final result, so a
+point cut short keeps what it measured), and records how a sweep ended from what
+actually happened:
 
     done         every point measured
     cancelled    stopped by the user (Ctrl-C, the app's cancel, quitting the app)
@@ -50,7 +52,7 @@ class Outcome:
 
     status: str  # done, cancelled, failed, interrupted or refused
     final: Event | None  # the last event: a Result, Error or Cancelled; None if none came
-    results: tuple[Result, ...]  # every result, in the order they arrived
+    results: tuple[Result, ...]  # every final result, in the order they arrived
     sweep_id: int | None  # the stored sweep; None for a single run, or one left no trace
     signal: int | None = None  # the signal that interrupted it
     # Points cut short before their last measured run: what they measured, kept too.
