@@ -237,5 +237,5 @@ def test_a_sweep_whose_store_is_deleted_midway_says_so_and_fails(tmp_path):
     finally:
         proc.kill()
     assert proc.returncode == 1
-    assert "was deleted or replaced while open: not saved" in err
+    assert "cpulab: warning: not saved: " in err and "was deleted or replaced while open" in err
     assert "1 x 3" in out  # what was measured is still reported

@@ -494,7 +494,7 @@ class ResultStore:
         with self._lock:
             if _identity(self.path) != self._identity:
                 # SQLite would go on writing to the deleted file, and lose every write.
-                raise OSError(f"{self.path} was deleted or replaced while open: not saved")
+                raise OSError(f"{self.path} was deleted or replaced while open")
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self._conn
