@@ -158,3 +158,15 @@ async def test_an_invalid_user_theme_file_is_reported_and_the_app_falls_back(use
         messages = " ".join(n.message for n in app._notifications)
         assert "broken.toml" in messages and "'bluish' is not a colour" in messages
         assert "'broken' could not be used" in messages
+
+
+async def test_a_sample_after_the_cancel_does_not_show_the_run_as_running():
+    app = make_app(supervisor=ScriptedSupervisor())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("r")
+        await wait_for(pilot, lambda: app._progress is not None)
+        await pilot.press("c")
+        status = app.query_one(RunStatus)
+        await wait_for(pilot, lambda: status.has_class("-cancelled"))
+        app._show_running()  # what a sample taken just before the run's end would do
+        assert status.has_class("-cancelled")

@@ -115,6 +115,11 @@ class Session:
         return self
 
     @property
+    def ended(self) -> bool:
+        """Whether its final event (the last result, an error, the cancel) has come."""
+        return self._handle is not None and self._handle.finished
+
+    @property
     def pid(self) -> int | None:
         """The runner's pid, once it is started."""
         return self._handle.pid if self._handle is not None else None

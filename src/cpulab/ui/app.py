@@ -414,7 +414,9 @@ class CpulabApp(App[None]):
         self.query_one(ScalingChart).results = tuple(self.results)
 
     def _show_running(self) -> None:
-        if self._session is None:
+        # Once the final event is shown, a sample taken before the run's end reaches the
+        # app must not put "running" back.
+        if self._session is None or self._session.ended:
             return
         points = self._session.points
         index = (self._phase.point if self._phase else None) or 0
