@@ -90,14 +90,15 @@ def test_history_and_every_export_format(tmp_path):
     ids=["kill-9", "ctrl-c", "sigterm", "sighup"],
 )
 def test_a_sweep_cut_short_keeps_exactly_the_finished_points(
-    results_store, signum, exit_status, sweep_status
+    results_store, tmp_path, signum, exit_status, sweep_status
 ):
     # digits-svc at full scale: the second point (worker start-up, then about half a
     # second of fitting) is still running well after the first is committed.
+    errors = tmp_path / "stderr"
     proc = subprocess.Popen(
         [sys.executable, "-m", "cpulab", "sweep", "digits-svc", "--scale", "full",
          "--cores", "1,2", "--repeats", "1", "--warmup", "0", "--json"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL, stderr=errors.open("w"), stdin=subprocess.DEVNULL,
         preexec_fn=default_signals,
     )  # fmt: skip
     cli = psutil.Process(proc.pid)
@@ -106,11 +107,11 @@ def test_a_sweep_cut_short_keeps_exactly_the_finished_points(
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and finished == 0:
         tree |= {p.pid for p in cli.children(recursive=True)}
-        if results_store.exists():
-            with ResultStore.open(results_store) as store:
+        if results_store.exists():  # looked at as an onlooker would: read-only
+            with ResultStore.open(results_store, readonly=True) as store:
                 finished = len(store.points())
         time.sleep(0.02)
-    assert finished == 1, "the first point never finished"
+    assert finished == 1, f"the first point never finished: {errors.read_text()!r}"
     tree |= {p.pid for p in cli.children(recursive=True)}
     os.kill(proc.pid, signum)
     assert proc.wait(10) == exit_status
