@@ -57,6 +57,9 @@ from cpulab.ui.widgets import (
 
 FALLBACK_THEME = "textual-dark"  # should the shipped themes be missing
 HISTORY_LIMIT = 200  # earlier results shown at start: the newest of this machine
+# Seconds between redraws of a running status (its elapsed time is in whole seconds):
+# each redraw is a frame of its own, which costs as much as the cores' frame.
+STATUS_INTERVAL = 1.0
 
 
 def describe_task(task: Task, options: RunOptions, catalogue: Catalogue) -> Text:
@@ -131,6 +134,7 @@ class CpulabApp(App[None]):
         self._phase: Phase | None = None
         self._progress: Progress | None = None
         self._started_at = 0.0
+        self._status_drawn_at = 0.0  # time.monotonic() of the last running-status draw
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -228,8 +232,12 @@ class CpulabApp(App[None]):
         if not self.is_running:
             return  # the app closed while the sample was taken
         self.query_one(CoreGrid).sample = sample
-        if self.running:
-            self._show_running()
+        due = self._status_drawn_at + STATUS_INTERVAL - 0.5 / self.sample_hz
+        if self.running and time.monotonic() >= due:
+            # In the frame after the cores: Textual renders every widget inside the box
+            # around all that changed in one frame, which for the cores (top right) and
+            # the status (bottom left) together is the whole screen.
+            self.call_after_refresh(self._show_running)
 
     # Choosing what to run.
 
@@ -375,11 +383,16 @@ class CpulabApp(App[None]):
 
     def on_run_event(self, message: RunEvent) -> None:
         event = message.event
-        status = self.query_one(RunStatus)
+        try:
+            status = self.query_one(RunStatus)
+        except NoMatches:
+            return  # the app is closing: the run's last events find its widgets gone
         if isinstance(event, Phase):
             self._phase, self._progress = event, None
         elif isinstance(event, Progress):
-            self._progress = event
+            first, self._progress = self._progress is None, event
+            if not first:
+                return  # the first of a phase shows at once, the rest with the elapsed time
         elif isinstance(event, WorkerLoad):
             self.query_one(WorkerGrid).show(event)
             return
@@ -401,6 +414,8 @@ class CpulabApp(App[None]):
         self.notify(message.text, title="Not saved", severity="error")
 
     def on_run_ended(self, message: RunEnded) -> None:
+        if not self.screen_stack:
+            return  # the app is closing
         if message.outcome.partial:  # cut short: what it measured is kept, and shown so
             self.results.extend(message.outcome.partial)
             self._show_results()
@@ -425,6 +440,7 @@ class CpulabApp(App[None]):
         self.query_one(RunStatus).show_running(
             points[index], self._phase, self._progress, elapsed, sweep
         )
+        self._status_drawn_at = time.monotonic()
 
     def watch_running(self) -> None:
         self._enable_buttons()

@@ -28,6 +28,7 @@ def error_cause(error: Error) -> str | None:
 
 
 class RunStatus(Static):
+    _shown: tuple[str | None, str | Content] | None = None
     DEFAULT_CSS = """
     RunStatus {
         height: auto;
@@ -40,9 +41,18 @@ class RunStatus(Static):
     """
 
     def _show(self, state: str | None, text: str | Content) -> None:
+        if (state, text) == self._shown:
+            return
+        self._shown = (state, text)
         for name in STATES:
             self.set_class(name == state, name)
-        self.update(text)
+        # Lay the screen out again only when the status changes height: during a run it
+        # is redrawn at every sample, and a layout of the whole screen each time was most
+        # of the app's own CPU.
+        self.update(text, layout=False)
+        width = self.content_size.width
+        if not width or self.visual.get_height(self.styles, width) != self.content_size.height:
+            self.refresh(layout=True)
 
     def show_idle(self) -> None:
         self._show(None, "Choose a task and a split, then press r to run.")
@@ -62,7 +72,7 @@ class RunStatus(Static):
         counts = {"fit": spec.repeats, "warmup": spec.warmup}
         if phase and phase.repeat and (count := counts.get(phase.name, 0)) > 1:
             step += f" {phase.repeat}/{count}"
-        line = f"● {title} · {elapsed:.1f} s\n{step}"
+        line = f"● {title} · {elapsed:.0f} s\n{step}"
         if progress and progress.total:
             done = f"{progress.done}/{progress.total} {progress.unit}"
             line += f"\n{progress_bar(progress.done, progress.total)} {done}"

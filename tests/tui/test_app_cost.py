@@ -1,0 +1,63 @@
+"""What the app itself does while a run goes on: as little as it can beside the experiment.
+
+Counts, not times: a flood of progress events must not become a flood of redraws, and a
+status that keeps its height must not lay the whole screen out again.
+"""
+
+from cpulab.engine.events import Phase, Progress, Started
+from cpulab.ui.widgets import RunStatus
+from support.tui import ScriptedSupervisor, make_app, wait_for
+
+TREES = 300
+FLOOD = (
+    Started(pid=4242, pgid=4242, t=0.0),
+    Phase(name="fit", t=0.0, repeat=1),
+    *(Progress(done=n, total=TREES, unit="trees", t=0.0) for n in range(1, TREES + 1)),
+)
+
+
+def count_calls(monkeypatch, cls, name: str, record) -> list:
+    calls: list = []
+    original = getattr(cls, name)
+
+    def counted(self, *args, **kwargs):
+        calls.append(record(*args, **kwargs))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(cls, name, counted)
+    return calls
+
+
+async def test_a_flood_of_progress_events_is_drawn_a_few_times(monkeypatch):
+    updates = count_calls(monkeypatch, RunStatus, "update", lambda text, **_: str(text))
+    app = make_app(supervisor=ScriptedSupervisor(FLOOD))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("r")
+        status = app.query_one(RunStatus)
+        # The last count shows with the next redraw of the elapsed time, within a second.
+        await wait_for(pilot, lambda: f"{TREES}/{TREES} trees" in str(status.render()))
+        assert app._progress is not None and app._progress.done == TREES  # every one handled
+        running = [text for text in updates if text.startswith("●")]
+        assert 3 <= len(running) <= 10, running  # not one a progress event
+        assert any(text.endswith(" 1/300 trees") for text in running)  # the first at once
+        await pilot.press("c")
+
+
+async def test_the_status_lays_the_screen_out_only_when_its_height_changes(monkeypatch):
+    layouts = count_calls(monkeypatch, RunStatus, "refresh", lambda *_, layout=False, **__: layout)
+    app = make_app(supervisor=ScriptedSupervisor(FLOOD[:2]))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("r")
+        await wait_for(pilot, lambda: app._phase is not None)
+        await pilot.pause()
+        status = app.query_one(RunStatus)
+        spec, phase = app._session.points[0], app._phase
+        layouts.clear()
+        for second in range(1, 30):  # two lines each time: the same height
+            status.show_running(spec, phase, None, float(second))
+            await pilot.pause()
+        assert not any(layouts)
+        status.show_running(spec, phase, Progress(done=1, total=9, unit="folds", t=0.0), 31.0)
+        await pilot.pause()
+        assert any(layouts)  # a third line: the side panel makes room for it
+        await pilot.press("c")
