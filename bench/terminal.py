@@ -6,6 +6,7 @@ writes, the way a terminal emulator reads it, and `Terminal.press` types keys.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pty
 import struct
@@ -80,10 +81,8 @@ class Terminal:
             self.proc.kill()
             self.proc.wait()
         self._reader.join(1)
-        try:
+        with contextlib.suppress(OSError):  # closed already
             os.close(self._main)
-        except OSError:
-            pass
 
 
 def run_on_terminal(command: list[str], size: tuple[int, int], timeout: float, env=None) -> int:

@@ -50,8 +50,8 @@ class RunStatus(Static):
         # is redrawn at every sample, and a layout of the whole screen each time was most
         # of the app's own CPU.
         self.update(text, layout=False)
-        width = self.content_size.width
-        if not width or self.visual.get_height(self.styles, width) != self.content_size.height:
+        width, height = self.content_size
+        if not width or self.get_content_height(self.size, self.app.size, width) != height:
             self.refresh(layout=True)
 
     def show_idle(self) -> None:
