@@ -1,21 +1,27 @@
-"""The core sampler: real readings from psutil, and the fake the UI tests use."""
+"""The core sampler: real readings from psutil and /proc, and the fake the UI tests use."""
 
+import os
 import subprocess
 import sys
 import time
+from functools import partial
 
 import psutil
 import pytest
 
+from cpulab.engine.cgroup import RunCgroup, cgroups_available, cpu_seconds, run_cgroup_of
 from cpulab.engine.cores import core_budget
 from cpulab.engine.errors import UsageError
+from cpulab.engine.proctree import PsutilTree
 from cpulab.monitor.sampler import (
     MIN_INTERVAL,
     CoreSample,
     PsutilSampler,
     check_sample_hz,
+    cpu_reader,
 )
 from support.fake_sampler import FakeSampler
+from support.trees import Tree, fan
 
 BUSY_LOOP = "import time\nend = time.time() + 30\nwhile time.time() < end: pass"
 
@@ -128,3 +134,96 @@ def test_sampling_rates_outside_the_range_are_refused(hz):
 
 def test_the_default_rate_is_accepted():
     assert check_sample_hz(4.0) == 4.0
+
+
+def tree_seconds(sampler: PsutilSampler) -> float:
+    """The watched tree's CPU since the previous reading, in seconds, not cores."""
+    return sampler._tree_seconds()
+
+
+def wait_for(condition, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the tree did not get there in time"
+        time.sleep(0.01)
+
+
+def cpu(proc: psutil.Process) -> float:
+    times = proc.cpu_times()
+    return times.user + times.system
+
+
+@pytest.mark.parametrize(
+    "reader", [cpu_reader, partial(PsutilTree, memory=False)], ids=["fast", "psutil"]
+)
+def test_a_member_that_ends_mid_watch_is_counted_once(reader):
+    with Tree({"kids": [{"busy": True}, *fan(3, 2)]}) as tree:
+        sampler = PsutilSampler(reader=reader, cgroups=False)
+        sampler.watch(tree.pid)
+        root = psutil.Process(tree.pid)
+        busy = max(root.children(), key=cpu)
+        total = tree_seconds(sampler)  # from the tree's start
+        wait_for(lambda: cpu(busy) >= 0.2)
+        total += tree_seconds(sampler)
+        busy.kill()
+        busy.wait(10)  # reaped by its parent, whose reaped-children time grows by its life
+        total += tree_seconds(sampler)
+        total += tree_seconds(sampler)
+        times = root.cpu_times()
+        alive = sum(cpu(p) for p in root.children(recursive=True))
+        expected = times.user + times.system + times.children_user + times.children_system
+        assert total == pytest.approx(expected + alive, abs=0.03)  # a tick or two
+        assert times.children_user + times.children_system >= 0.2
+
+
+needs_cgroups = pytest.mark.skipif(not cgroups_available(), reason="no writable cgroup v2 here")
+
+
+@pytest.fixture
+def run_cgroup():
+    group = RunCgroup.create()
+    assert group is not None
+    yield group
+    group.kill()
+    group.remove()
+
+
+@needs_cgroups
+def test_the_runs_cgroup_counts_what_left_the_tree(run_cgroup):
+    # A daemon that detached and spun before the first sample: the tree never sees it.
+    shape = {"kids": [{"detach": True, "kids": [{"spin": 0.3}]}, *fan(2)]}
+    with Tree(shape, before_go=run_cgroup.add) as tree:
+        assert run_cgroup_of(tree.pid) == run_cgroup.path
+        assert run_cgroup_of(os.getpid()) is None  # cpulab's own group is never read
+        grouped, by_tree = PsutilSampler(), PsutilSampler(cgroups=False)
+        grouped.watch(tree.pid)
+        by_tree.watch(tree.pid)
+        in_group, in_tree = tree_seconds(grouped), tree_seconds(by_tree)
+        assert in_group == pytest.approx(cpu_seconds(run_cgroup.path), abs=0.01)
+        assert in_group >= in_tree + 0.25
+        assert tree_seconds(grouped) < 0.05  # idle now: from the previous sample on
+        grouped.sample()  # a whole sample reads the group too
+
+
+@needs_cgroups
+def test_a_spare_in_its_cgroup_counts_from_when_it_is_watched(run_cgroup):
+    with Tree({"spin": 0.3}, before_go=run_cgroup.add) as spare:  # its "imports"
+        sampler = PsutilSampler()
+        sampler.count_as_own(spare.pid)
+        sampler.sample()
+        sampler.watch(spare.pid)
+        assert tree_seconds(sampler) < 0.05
+        unaware = PsutilSampler()  # not told it was a spare: it counts from its start
+        unaware.watch(spare.pid)
+        assert tree_seconds(unaware) >= 0.25
+
+
+@needs_cgroups
+def test_a_removed_cgroup_hands_over_to_the_tree_without_counting_twice(run_cgroup):
+    with Tree({"kids": [{"spin": 0.2}]}, before_go=run_cgroup.add) as tree:
+        sampler = PsutilSampler()
+        sampler.watch(tree.pid)
+        assert tree_seconds(sampler) >= 0.15
+        sampler._group = sampler._group.with_name("gone")  # as if removed under it
+        assert tree_seconds(sampler) == 0.0
+        assert tree_seconds(sampler) < 0.05

@@ -4,7 +4,8 @@ A process tree and a process group miss a process that double-forks into a sessi
 its own; a cgroup does not: every process the runner starts stays in it, however it
 detaches, and `kill()` ends them all. The group is a child of cpulab's own cgroup, which
 needs that one to be writable (root, or a delegated systemd user scope); elsewhere
-`RunCgroup.create` returns None and the tree and group kill is all there is.
+`RunCgroup.create` returns None and the tree and group kill is all there is. The same
+group counts the run's CPU in one file, `cpu_seconds`, for whoever watches the run.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 
 PROC_CGROUP = Path("/proc/self/cgroup")
 PROC_MOUNTS = Path("/proc/self/mountinfo")
+CPU_STAT_LIMIT = 4096  # bytes: cpu.stat is a dozen short lines
 KILL_WAIT = 2.0  # seconds for the members to be gone after the kill
 PREFIX = "cpulab-run-"  # then the pid of the cpulab that made it, and a serial number
 _serial = itertools.count(1)
@@ -39,16 +41,53 @@ def cgroup2_root() -> Path | None:
 
 def own_cgroup() -> Path | None:
     """This process's cgroup v2 directory, or None where there is none to use."""
+    return cgroup_of(PROC_CGROUP)
+
+
+def cgroup_of(proc_cgroup: Path) -> Path | None:
+    """The cgroup v2 directory that a /proc/PID/cgroup file names, or None."""
     root = cgroup2_root()
     if root is None:
         return None
     try:
-        lines = PROC_CGROUP.read_text().splitlines()
+        lines = proc_cgroup.read_text().splitlines()
     except OSError:
         return None
     for line in lines:
         if line.startswith("0::"):
             return root / line[3:].lstrip("/")
+    return None
+
+
+def run_cgroup_of(pid: int) -> Path | None:
+    """The run cgroup that process `pid` is in, or None: only a group cpulab made for a
+    run, never cpulab's own or anyone else's."""
+    path = cgroup_of(Path(f"/proc/{pid}/cgroup"))
+    if path is None or not path.name.startswith(PREFIX):
+        return None
+    return path
+
+
+def cpu_seconds(path: Path) -> float | None:
+    """CPU seconds used in the cgroup so far, by every process ever in it, those gone and
+    those that left their tree included; None if it cannot be read (removed)."""
+    try:  # the cgroup's core statistics: present without the cpu controller enabled
+        fd = os.open(path / "cpu.stat", os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        data = os.read(fd, CPU_STAT_LIMIT)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    for line in data.splitlines():
+        name, _, value = line.partition(b" ")
+        if name == b"usage_usec":
+            try:
+                return int(value) / 1e6
+            except ValueError:
+                return None
     return None
 
 

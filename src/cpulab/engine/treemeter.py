@@ -1,7 +1,8 @@
 """CPU time and memory of a whole process tree, and killing one.
 
-Plain psutil, no scikit-learn: the runner measures its own tree with `TreeMeter`, and
-the supervisor ends a child's tree with `tree`, `group` and `terminate`.
+No scikit-learn: the runner measures its own tree with `TreeMeter` (through
+`proctree`, /proc itself on Linux), and the supervisor ends a child's tree with `tree`,
+`group` and `terminate` (psutil).
 """
 
 from __future__ import annotations
@@ -16,19 +17,17 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import psutil
 
-# Seconds between readings of the tree. Each holds the runner's GIL for a moment (psutil
-# parses /proc in Python), which delays the measured call: at 20 Hz that cost 1-5 % of the
-# fit time. Peak memory of these workloads is sustained, so 4 Hz still finds it.
+from cpulab.engine.proctree import Key, TreeReader, tree_reader
+
+# Seconds between readings of the tree. Each holds the runner's GIL for a moment (it
+# parses /proc in Python), which delays the measured call: at 20 Hz through psutil that
+# cost 1-5 % of the fit time. Peak memory of these workloads is sustained, so 4 Hz still
+# finds it.
 SAMPLE_INTERVAL = 0.25
-
-
-def _cpu_seconds(proc: psutil.Process) -> float:
-    times = proc.cpu_times()
-    return times.user + times.system
 
 
 class TreeMeter:
@@ -38,13 +37,17 @@ class TreeMeter:
     time, so CPU spent by workers that exit between snapshots is still counted.
     """
 
-    def __init__(self, root_pid: int, interval: float = SAMPLE_INTERVAL):
-        self.root = psutil.Process(root_pid)
+    def __init__(
+        self,
+        root_pid: int,
+        interval: float = SAMPLE_INTERVAL,
+        reader: Callable[[int], TreeReader] = tree_reader,
+    ):
         self.interval = interval
         self.peak_rss = 0
-        self._procs: dict[int, psutil.Process] = {root_pid: self.root}
-        self._cpu: dict[int, float] = {}
-        self._lock = threading.Lock()
+        self._tree = reader(root_pid)
+        self._cpu: dict[Key, float] = {}
+        self._lock = threading.Lock()  # the thread and the measuring code both sample
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="tree-meter", daemon=True)
 
@@ -56,39 +59,28 @@ class TreeMeter:
         self._stop.set()
         self._thread.join()
         self.sample()
+        self._tree.close()
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):
             self.sample()
 
     def sample(self) -> None:
-        try:
-            children = self.root.children(recursive=True)
-        except psutil.Error:
-            children = []
-        rss = 0
         with self._lock:
-            for child in children:
-                # Reuse Process objects: psutil identifies a process by pid and start time.
-                self._procs.setdefault(child.pid, child)
-            for pid, proc in list(self._procs.items()):
-                try:
-                    with proc.oneshot():
-                        rss += proc.memory_info().rss
-                        self._cpu[pid] = _cpu_seconds(proc)
-                except psutil.Error:
-                    del self._procs[pid]  # gone: its last CPU reading stays in _cpu
-            self.peak_rss = max(self.peak_rss, rss)
+            stats = self._tree.read()
+            for key, stat in stats.items():
+                self._cpu[key] = stat.cpu  # one that has ended keeps its last reading
+            self.peak_rss = max(self.peak_rss, sum(stat.rss for stat in stats.values()))
 
-    def cpu_snapshot(self) -> dict[int, float]:
+    def cpu_snapshot(self) -> dict[Key, float]:
         self.sample()
         with self._lock:
             return dict(self._cpu)
 
-    def cpu_since(self, before: dict[int, float]) -> float:
+    def cpu_since(self, before: dict[Key, float]) -> float:
         """CPU seconds the tree used since `before` was taken."""
         after = self.cpu_snapshot()
-        return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
+        return sum(seconds - before.get(key, 0.0) for key, seconds in after.items())
 
 
 def tree(pid: int, *, include_root: bool = True) -> list[psutil.Process]:

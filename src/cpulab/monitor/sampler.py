@@ -13,13 +13,16 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 import psutil
 
+from cpulab.engine.cgroup import cpu_seconds, run_cgroup_of
 from cpulab.engine.cores import CoreBudget, core_budget
 from cpulab.engine.errors import UsageError
 from cpulab.engine.load import noisy
+from cpulab.engine.proctree import Key, TreeReader, tree_reader
 
 MIN_INTERVAL = 0.1  # seconds: shorter intervals make per-core percentages mostly noise
 DEFAULT_HZ = 4.0
@@ -76,25 +79,41 @@ class Sampler(Protocol):
     def sample(self) -> CoreSample: ...
 
 
+def cpu_reader(root: int) -> TreeReader:
+    """The tree's fastest reader, without memory: the app shows only CPU."""
+    return tree_reader(root, memory=False)
+
+
 class PsutilSampler:
     """Reads /proc (through psutil) for the CPUs in this process's affinity set.
 
     Percentages come from differences of `psutil.cpu_times(percpu=True)` kept here,
     not from `cpu_percent()`, whose state psutil keeps per calling thread: samples
     taken from a pool of threads would otherwise compare against stale readings.
+    The watched tree's CPU comes from the run's cgroup where it has one (one file, and
+    it counts processes that left the tree), else from `reader` (on Linux, /proc itself).
     """
 
     def __init__(
-        self, budget: CoreBudget | None = None, clock: Callable[[], float] = time.monotonic
+        self,
+        budget: CoreBudget | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        reader: Callable[[int], TreeReader] = cpu_reader,
+        cgroups: bool = True,
     ):
         self.budget = budget or core_budget()
         self._clock = clock
+        self._reader = reader
+        self._cgroups = cgroups
         self._own = psutil.Process(os.getpid())
         self._watched: int | None = None
         self._root: int | None = None
         self._spare: psutil.Process | None = None  # a runner waiting for its run: ours
-        self._procs: dict[int, psutil.Process] = {}
-        self._seconds: dict[int, tuple[float, float]] = {}  # own and reaped-children CPU
+        self._tree: TreeReader | None = None
+        self._group: Path | None = None  # the run's cgroup, where it has one
+        self._group_used = 0.0  # its CPU seconds at the previous sample
+        self._root_from_now = False  # the root's first reading is a baseline, not use
+        self._seconds: dict[Key, tuple[float, float]] = {}  # own and reaped-children CPU
         self._unreaped = 0.0  # CPU read from members that exited, not yet seen reaped
         # The first reading is only a baseline: percentages need two.
         self._times = psutil.cpu_times(percpu=True)
@@ -143,45 +162,62 @@ class PsutilSampler:
         )
 
     def _tree_seconds(self) -> float:
-        """CPU seconds the watched tree used since the previous sample.
+        """CPU seconds the watched tree used since the previous sample."""
+        if self._watched != self._root:
+            self._follow(self._watched)
+        if self._root is None:
+            return 0.0
+        if self._group is not None:
+            used = cpu_seconds(self._group)
+            if used is not None:
+                new, self._group_used = max(used - self._group_used, 0.0), used
+                return new
+            # Removed, so empty: the run has ended. What of its tree lives on (moved out
+            # by a privileged task) counts from here, not again from its start.
+            self._group, self._root_from_now = None, False
+            assert self._tree is not None
+            for key, stat in self._tree.read().items():
+                self._seconds[key] = (stat.cpu, stat.children_cpu)
+            return 0.0
+        return self._members_seconds()
+
+    def _follow(self, root: int | None) -> None:
+        self._root, self._seconds, self._unreaped = root, {}, 0.0
+        if self._tree is not None:
+            self._tree.close()
+        self._tree = None if root is None else self._reader(root)
+        self._group = run_cgroup_of(root) if root is not None and self._cgroups else None
+        self._group_used = 0.0  # made with the runner: the group counts from its start
+        spare = self._spare
+        self._root_from_now = spare is not None and spare.pid == root
+        if self._root_from_now:
+            # The spare now runs: it counts from here, its imports stay ours. One step, in
+            # the sampling thread, so no sample sees it on neither side.
+            if self._group is not None:
+                self._group_used = cpu_seconds(self._group) or 0.0
+            self._spare = None
+            self._own_used = self._own_seconds()  # its leaving our CPU is no drop
+
+    def _members_seconds(self) -> float:
+        """The tree's CPU, member by member.
 
         Members count from their start: watch a run as it begins. A member that exits
         is reaped by its parent, whose reaped-children time then grows by the member's
         whole life; only the part not read while it ran is new.
         """
-        if self._watched != self._root:
-            self._root, self._procs, self._seconds = self._watched, {}, {}
-            self._unreaped = 0.0
-            spare = self._spare
-            if spare is not None and spare.pid == self._root:
-                # The spare now runs: it counts from here, its imports stay ours. One
-                # step, in the sampling thread, so no sample sees it on neither side.
-                with contextlib.suppress(psutil.Error):
-                    self._seconds[spare.pid] = (_cpu(spare), 0.0)
-                self._spare = None
-                self._own_used = self._own_seconds()  # its leaving our CPU is no drop
-        if self._root is None:
-            return 0.0
-        try:
-            root = self._procs.get(self._root) or psutil.Process(self._root)
-            members = [root, *root.children(recursive=True)]
-        except psutil.Error:
-            members = []  # the root is gone; its known descendants still count below
-        for proc in members:
-            self._procs.setdefault(proc.pid, proc)  # one Process object per member, reused
+        assert self._tree is not None
+        stats = self._tree.read()
         used = reaped = 0.0
-        for pid, proc in list(self._procs.items()):
-            try:
-                times = proc.cpu_times()
-            except psutil.Error:
-                del self._procs[pid]
-                self._unreaped += self._seconds.pop(pid, (0.0, 0.0))[0]
-                continue
-            own, children = times.user + times.system, times.children_user + times.children_system
-            own_before, children_before = self._seconds.get(pid, (0.0, 0.0))
-            used += max(own - own_before, 0.0)
-            reaped += max(children - children_before, 0.0)
-            self._seconds[pid] = (own, children)
+        for key, stat in stats.items():
+            if self._root_from_now and key[0] == self._root:
+                self._seconds[key] = (stat.cpu, 0.0)  # the spare's past stays ours
+            own_before, children_before = self._seconds.get(key, (0.0, 0.0))
+            used += max(stat.cpu - own_before, 0.0)
+            reaped += max(stat.children_cpu - children_before, 0.0)
+            self._seconds[key] = (stat.cpu, stat.children_cpu)
+        self._root_from_now = False
+        for key in self._seconds.keys() - stats.keys():  # ended since the last sample
+            self._unreaped += self._seconds.pop(key)[0]
         lost = max(reaped - self._unreaped, 0.0)
         self._unreaped = max(self._unreaped - reaped, 0.0)
         return used + lost
