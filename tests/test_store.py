@@ -21,6 +21,7 @@ from support.store import (
     ALPHA_SOFTWARE,
     BETA,
     corrupted_store,
+    damage_a_points_page,
     digest,
     foreign_application,
     foreign_in_wal_mode,
@@ -209,6 +210,92 @@ def test_a_second_connection_and_another_thread_see_each_commit(tmp_path):
         assert len(seen) == 1
 
 
+# Reading a large store: pages, batches, counts
+
+
+def test_newest_first_pages_by_limit_and_before(db):
+    ids = [db.add_point(result(train)) for train in range(1, 8)]
+    newest = db.points(newest_first=True, limit=3)
+    assert [p.id for p in newest] == ids[:-4:-1]
+    following = db.points(newest_first=True, limit=3, before=newest[-1].id)
+    assert [p.id for p in following] == ids[-4:-7:-1]
+    assert [p.id for p in db.points(newest_first=True, before=ids[1])] == [ids[0]]
+    assert [p.id for p in db.points(before=ids[3])] == ids[:3]  # oldest first, as ever
+    assert db.points(limit=0) == []
+
+
+def test_filters_apply_before_the_limit(db):
+    wanted = [db.add_point(result(t, task="cv-eval", machine=BETA)) for t in (1, 2)]
+    for t in range(1, 6):  # newer results of other tasks and machines
+        db.add_point(result(t))
+        db.add_point(result(t, task="cv-eval"))
+    found = db.points(task="cv-eval", machine="beta", newest_first=True, limit=5)
+    assert [p.id for p in found] == wanted[::-1]
+    assert db.count_points(task="cv-eval", machine="beta") == 2
+    assert db.count_points(task="cv-eval") == 7
+    assert db.count_points() == 12
+    assert db.count_points(before=wanted[1]) == 1
+    assert db.count_points(machine="nowhere") == 0
+
+
+def test_single_runs_and_machine_ids_filter_in_the_store(db):
+    sweep_id = db.start_sweep("rf-train", "small", "train", [1, 2], 1, 0, ALPHA)
+    in_sweep = db.add_point(result(1), sweep_id)
+    alone = db.add_point(result(2))
+    on_beta = db.add_point(result(4, machine=BETA))
+    assert [p.id for p in db.points(single_runs=True)] == [alone, on_beta]
+    [alpha] = db.host_machine_ids("alpha", "AMD EPYC 7763")
+    assert db.host_machine_ids("alpha", "another CPU") == []
+    assert [p.id for p in db.points(machine_ids=[alpha])] == [in_sweep, alone]
+    assert db.points(machine_ids=[]) == []
+
+
+def test_many_points_are_read_a_batch_at_a_time(db, monkeypatch):
+    monkeypatch.setattr(store_module, "READ_BATCH", 3)
+    ids = [db.add_point(result(t, task="cv-eval" if t % 2 else "rf-train")) for t in range(1, 12)]
+    fetched = []
+    read = db._read
+    monkeypatch.setattr(db, "_read", lambda *a: fetched.append(len(rows := read(*a))) or rows)
+    assert [p.id for p in db.iter_points()] == ids
+    assert max(fetched) == 3  # never the whole table at once
+    assert [p.id for p in db.iter_points(newest_first=True)] == ids[::-1]
+    assert [p.id for p in db.points(task="cv-eval", newest_first=True, limit=4)] == ids[::-2][:4]
+    assert [p.id for p in db.points(task="rf-train")] == ids[1::2]
+
+
+def test_a_limit_counts_readable_points_and_names_each_unreadable_once(db, monkeypatch):
+    monkeypatch.setattr(store_module, "READ_BATCH", 2)
+    ids = [db.add_point(result(t)) for t in range(1, 7)]
+    with closing(sqlite3.connect(db.path)) as conn:
+        conn.execute("UPDATE points SET result = '{' WHERE id IN (?, ?)", (ids[5], ids[4]))
+        conn.commit()
+    assert [p.id for p in db.points(newest_first=True, limit=3)] == [ids[3], ids[2], ids[1]]
+    assert [p.id for p in db.points(newest_first=True, limit=3)] == [ids[3], ids[2], ids[1]]
+    assert sorted(db.unreadable) == [ids[4], ids[5]]
+    assert db.count_points() == 6  # counted, though not readable
+
+
+def test_sweeps_by_id_in_batches(db, monkeypatch):
+    monkeypatch.setattr(store_module, "READ_BATCH", 2)
+    ids = [db.start_sweep("rf-train", "small", "train", [1], 1, 0, ALPHA) for _ in range(5)]
+    assert [s.id for s in db.sweeps()] == ids
+    assert [s.id for s in db.sweeps(ids={ids[4], ids[0], ids[2], 999})] == ids[::2]
+    assert db.sweeps(ids=[]) == []
+    assert [s.id for s in db.iter_sweeps(task="rf-train", ids=ids[3:])] == ids[3:]
+
+
+def test_a_snapshot_reads_one_moment_while_another_process_writes(tmp_path):
+    path = tmp_path / "results.sqlite"
+    with ResultStore.open(path) as writer:
+        writer.add_point(result())
+        with ResultStore.open(path, readonly=True) as reader:
+            with reader.snapshot():
+                assert reader.count_points() == 1
+                writer.add_point(result(2))
+                assert reader.count_points() == 1 and len(reader.points()) == 1
+            assert reader.count_points() == 2
+
+
 # Files, migrations and the default path
 
 
@@ -357,6 +444,22 @@ def test_a_copy_of_a_store_opens_like_the_original(tmp_path):
     shutil.copy(tmp_path / "a.sqlite", tmp_path / "b.sqlite")
     with ResultStore.open(tmp_path / "b.sqlite") as store:
         assert len(store.points()) == 3
+
+
+def test_a_store_too_large_to_check_on_opening_reports_damage_when_read(tmp_path, monkeypatch):
+    monkeypatch.setattr(store_module, "FULL_CHECK_BYTES", 0)
+    path = tmp_path / "large.sqlite"
+    real_store(path, points=60)
+    damage_a_points_page(path)
+    before = digest(path)
+    # Opened: only the header and the schema were looked at.
+    with ResultStore.open(path, readonly=True) as store, pytest.raises(UsageError) as refusal:
+        store.points()
+    assert str(refusal.value) == f"{path} is damaged: database disk image is malformed"
+    assert digest(path) == before
+    monkeypatch.setattr(store_module, "FULL_CHECK_BYTES", 1 << 40)
+    with pytest.raises(UsageError, match="is damaged"):  # small enough: refused on opening
+        ResultStore.open(path, readonly=True)
 
 
 # A crash loses nothing committed

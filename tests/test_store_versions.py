@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from cpulab.engine.export import to_csv, to_json, to_markdown
+from cpulab.engine.export import export_text
 from cpulab.engine.store import RESULT_VERSION, ResultStore
 from support.cli import cpulab
 from support.store import result
@@ -133,7 +133,8 @@ def test_an_unreadable_row_is_skipped_and_named(tmp_path, text):
         assert [p.id for p in store.points()] == [ids[0], ids[2]]
         assert list(store.unreadable) == [ids[1]]
         assert store.unreadable[ids[1]].startswith(f"point {ids[1]} cannot be read: ")
-        to_json(store), to_csv(store), to_markdown(store)  # exports go on without it
+        for fmt in ("json", "csv", "markdown"):
+            export_text(fmt, store)  # exports go on without it
 
     listed = cpulab("history", "--db", str(path))
     assert listed.returncode == 0
@@ -155,3 +156,21 @@ def test_a_row_from_a_newer_cpulab_is_skipped_not_misread(tmp_path):
     with ResultStore.open(path) as store:
         assert store.points() == []
         assert "newer cpulab" in store.unreadable[point]
+
+
+def test_the_release_s_store_reads_a_page_at_a_time_read_only(v1_store):
+    before = v1_store.read_bytes()
+    with ResultStore.open(v1_store, readonly=True) as store:
+        every = store.points()
+        newest = store.points(newest_first=True, limit=3)
+        assert [p.id for p in newest] == [p.id for p in every[::-1][:3]]
+        assert store.count_points(task="cv-eval") == 4
+        assert [p.id for p in store.points(single_runs=True)] == [
+            p.id for p in every if p.sweep_id is None
+        ]
+        [sweep] = store.sweeps(ids=[p.sweep_id for p in every if p.sweep_id])
+        assert sweep.n_points == 2
+        [machine] = store.machines()
+        assert store.host_machine_ids(machine.hostname, machine.cpu_model) == [machine.id]
+        assert store.unreadable == {}
+    assert v1_store.read_bytes() == before  # migrated in memory, the file untouched

@@ -116,6 +116,16 @@ def corrupted_store(path):
     path.write_bytes(bytes(data))
 
 
+def damage_a_points_page(path):
+    """Garbage over a page near the end of a store: one of the points table's, past its
+    schema and first pages, which a store too large to check page by page opens with."""
+    data = bytearray(path.read_bytes())
+    page = 4096
+    at = (len(data) // page - 2) * page
+    data[at : at + page] = b"\xff" * page
+    path.write_bytes(bytes(data))
+
+
 def newer_store(path):
     real_store(path, points=1)
     with closing(sqlite3.connect(path)) as conn:

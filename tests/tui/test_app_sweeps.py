@@ -13,9 +13,11 @@ from cpulab.engine.machine import machine_facts
 from cpulab.engine.plugins import Catalogue
 from cpulab.engine.store import ResultStore
 from cpulab.engine.supervisor import Supervisor
+from cpulab.ui import app as app_module
 from cpulab.ui.screens.sweep_dialog import SweepDialog
 from cpulab.ui.widgets import ResultsTable, RunStatus, ScalingChart
 from support.faulty_workloads import catalogue as faulty_tasks
+from support.store import damage_a_points_page
 from support.tui import FITTING, ScriptedSupervisor, make_app, make_result, wait_for
 
 
@@ -65,6 +67,44 @@ async def test_history_of_this_machine_is_shown_at_start(tmp_path):
             assert app.query_one(ResultsTable).row_count == 2
             assert [r.cores_used for r in app.query_one(ScalingChart).results] == [1, 2]
             assert any("earlier" in str(n.title).lower() for n in app._notifications)
+
+
+async def test_the_app_reads_only_the_newest_history_of_this_machine(tmp_path, monkeypatch):
+    monkeypatch.setattr(app_module, "HISTORY_LIMIT", 3)
+    elsewhere = {**machine_facts(), "hostname": "another-host"}
+    with ResultStore.open(tmp_path / "history.sqlite") as store:
+        mine = [store.add_point(here(make_result("rf-train", t, 1, 2.0 / t))) for t in (1, 2, 4, 8)]
+        for t in (1, 2, 4, 8):  # newer, of another machine
+            store.add_point(replace(make_result("cv-eval", 1, t, 0.5), machine=elsewhere))
+        read = []
+        parse = ResultStore._result
+        monkeypatch.setattr(
+            ResultStore, "_result", lambda self, *a: read.append(a[0]) or parse(self, *a)
+        )
+        app = make_app(store=store)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_for(pilot, lambda: len(app.results) == 3)
+            await pilot.pause()
+            assert [r.train for r in app.results] == [2, 4, 8]  # oldest first, as they ran
+            assert sorted(read) == mine[1:]  # nothing else was read
+
+
+async def test_damage_met_loading_the_history_is_said_and_the_lab_goes_on(tmp_path, monkeypatch):
+    from cpulab.engine import store as store_module
+
+    monkeypatch.setattr(store_module, "FULL_CHECK_BYTES", 0)  # as a store too large to check
+    path = tmp_path / "large.sqlite"
+    with ResultStore.open(path) as store:
+        for t in range(60):
+            store.add_point(here(make_result("rf-train", 1 + t % 2, 1, 1.0)))
+    damage_a_points_page(path)
+    with ResultStore.open(path) as store:
+        app = make_app(store=store)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_for(pilot, lambda: app._notifications)
+            [note] = [str(n.message) for n in app._notifications]
+            assert note.endswith("is damaged: database disk image is malformed")
+            assert app.results == [] and app.is_running
 
 
 async def test_each_result_is_stored_as_it_arrives(tmp_path):

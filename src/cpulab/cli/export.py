@@ -1,4 +1,4 @@
-"""`cpulab export`: the stored results as JSON, CSV or Markdown."""
+"""`cpulab export`: the stored results as JSON, CSV or Markdown, written as they are read."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from cpulab.engine.store import ResultStore
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    with ResultStore.open(args.db, readonly=True) as store:
-        text = EXPORTERS[args.format](store, task=args.task, machine=machine_filter(args.machine))
+    with ResultStore.open(args.db, readonly=True) as store, store.snapshot():
+        chunks = EXPORTERS[args.format](store, task=args.task, machine=machine_filter(args.machine))
+        write_export(chunks, args.out)
         warn_unreadable(store)
-    write_export(text, args.out)
     return EXIT_OK

@@ -1,71 +1,204 @@
-"""`cpulab history`: the stored results, their sweeps, machines and software."""
+"""`cpulab history`: the stored results, newest first, a page at a time, with the sweeps,
+machines and software of the results shown.
+
+Only the rows shown are read: the counts come from the store's indexes, and a page of the
+newest 50 takes the same time in a store of a hundred results or of a million. The table
+is plain fixed-width text written as the rows are read, so `--all` streams too.
+"""
 
 from __future__ import annotations
 
 import argparse
+import shutil
+import sys
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
+from itertools import islice
+from typing import TextIO
 
 from cpulab.cli.parser import EXIT_OK, machine_filter
 from cpulab.cli.render import warn_unreadable
 from cpulab.engine.export import Labels
 from cpulab.engine.presentation import task_label
-from cpulab.engine.store import ResultStore
+from cpulab.engine.store import READ_BATCH, ResultStore, StoredPoint
+
+HISTORY_PAGE = 50  # results shown unless --limit or --all asks for more
+HEADER = ("id", "when", "task", "split", "median s", "score", "sweep", "host", "sw", "flags")
+RIGHT_ALIGNED = frozenset({0, 4})  # id, median s
+TASK = HEADER.index("task")
+GAP = "  "
+MIN_TASK_WIDTH = 12  # narrower, and a long variant says nothing before its "…"
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-    from rich.box import SIMPLE_HEAD
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
-
-    machine = machine_filter(args.machine)
-    with ResultStore.open(args.db, readonly=True) as store:
-        labels = Labels.of(store)
-        sweeps = {s.id: s for s in store.sweeps()}
-        points = store.points(task=args.task, machine=machine)
-        warn_unreadable(store)
-    console = Console()
-    if not points:
-        console.print("No stored results match." if args.task or args.machine else
-                      "No results stored yet: try `cpulab run rf-train`.")  # fmt: skip
-        return EXIT_OK
-    table = Table(
-        title=f"{len(points)} stored results",
-        title_justify="left",
-        box=SIMPLE_HEAD,
-        pad_edge=False,
-        collapse_padding=True,
-    )
-    for name in ("id", "when", "task", "split", "median s", "score", "sweep", "host", "sw"):
-        table.add_column(name, justify="right" if name in ("id", "median s") else "left")
-    table.add_column("flags", min_width=5, overflow="fold")
-    for stored in points:
-        r = stored.result
-        table.add_row(
-            str(stored.id),
-            datetime.fromtimestamp(stored.created_at).strftime("%m-%d %H:%M"),
-            Text(f"{task_label(r)} ({r.scale})"),  # not markup: a variant is in brackets
-            f"{r.train} x {r.eval}",
-            f"{r.fit_time:.3f}",
-            "-" if r.score is None else f"{r.score:.4g}",
-            "-" if stored.sweep_id is None else f"#{stored.sweep_id}",
-            f"#{stored.machine_id}",
-            "-" if stored.software_id is None else f"#{stored.software_id}",
-            " ".join(r.flags),
+    limit = None if args.all else args.limit or HISTORY_PAGE
+    with ResultStore.open(args.db, readonly=True) as store, store.snapshot():
+        machine = machine_filter(args.machine)
+        total = store.count_points(task=args.task, machine=machine)
+        in_range = total if args.before is None else store.count_points(
+            task=args.task, machine=machine, before=args.before
+        )  # fmt: skip
+        points = store.iter_points(
+            task=args.task, machine=machine, before=args.before, newest_first=True, limit=limit
         )
-    console.print(table)
-    for sweep_id in sorted({p.sweep_id for p in points if p.sweep_id is not None}):
-        sweep = sweeps[sweep_id]
+        first = list(islice(points, READ_BATCH))
+        if not first:
+            warn_unreadable(store)
+            filtered = args.task or args.machine or args.before is not None
+            print("No stored results match." if filtered else
+                  "No results stored yet: try `cpulab run rf-train`.")  # fmt: skip
+            return EXIT_OK
+        # Exact when the page fits in the first block, as the default does; beyond, an
+        # unreadable row still to come would make one fewer than said.
+        if len(first) < READ_BATCH:
+            shown = len(first)
+        else:
+            shown = (in_range if limit is None else min(limit, in_range)) - len(store.unreadable)
+        out = sys.stdout
+        more = in_range - shown - len(store.unreadable) > 0
+        out.write(_title(shown, total, args.before, more) + "\n\n")
+        seen = _Seen()
+        table = _Table(out)
+        for block in _blocks(first, points):
+            table.write([_cells(stored) for stored in seen.note(block)])
+        older = in_range - seen.count - len(store.unreadable)
+        if older > 0:
+            out.write(
+                f"\n{older} older: --before {seen.last_id} for the next "
+                f"{min(limit or HISTORY_PAGE, older)}, --limit N for more at once, --all for "
+                "every one\n"
+            )
+        _footers(store, seen, out)
+        warn_unreadable(store)
+    return EXIT_OK
+
+
+def _title(shown: int, total: int, before: int | None, more: bool) -> str:
+    if before is not None:
+        return f"{shown} of {_results(total)}: the newest before #{before}"
+    if not more:
+        return f"{_results(shown)}, newest first"
+    return f"Newest {shown} of {_results(total)} (--limit N or --all shows more)"
+
+
+def _results(count: int) -> str:
+    return f"{count} stored result" + ("" if count == 1 else "s")
+
+
+def _blocks(first: list[StoredPoint], rest: Iterator[StoredPoint]) -> Iterator[list[StoredPoint]]:
+    block = first
+    while block:
+        yield block
+        block = list(islice(rest, READ_BATCH))
+
+
+class _Seen:
+    """What the footers tell of: the sweeps, machines and installs of the rows shown."""
+
+    def __init__(self) -> None:
+        self.sweeps: set[int] = set()
+        self.installs: set[tuple[int, int | None]] = set()  # (machine, software)
+        self.count = 0
+        self.last_id = 0
+
+    def note(self, block: list[StoredPoint]) -> list[StoredPoint]:
+        for stored in block:
+            if stored.sweep_id is not None:
+                self.sweeps.add(stored.sweep_id)
+            self.installs.add((stored.machine_id, stored.software_id))
+        self.count += len(block)
+        self.last_id = block[-1].id
+        return block
+
+
+def _cells(stored: StoredPoint) -> tuple[str, ...]:
+    r = stored.result
+    return (
+        str(stored.id),
+        datetime.fromtimestamp(stored.created_at).strftime("%m-%d %H:%M"),
+        _printable(f"{task_label(r)} ({r.scale})"),
+        f"{r.train} x {r.eval}",
+        f"{r.fit_time:.3f}",
+        "-" if r.score is None else f"{r.score:.4g}",
+        "-" if stored.sweep_id is None else f"#{stored.sweep_id}",
+        f"#{stored.machine_id}",
+        "-" if stored.software_id is None else f"#{stored.software_id}",
+        _printable(" ".join(r.flags)),
+    )
+
+
+def _printable(text: str) -> str:
+    """Text from the store (a data file's name in a variant) with any control character
+    written as its escape: it must not move the cursor, clear the screen or break a row."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+class _Table:
+    """Rows of cells in aligned columns, the header above the first block. Each column is
+    as wide as its widest cell so far: a later block can only widen it."""
+
+    def __init__(self, out: TextIO):
+        from rich.cells import cell_len  # wide characters take two columns
+
+        self.out, self.cell_len = out, cell_len
+        self.widths = [cell_len(name) for name in HEADER]
+        self.header_written = False
+        # Off a terminal, lines are as long as their cells; on one, the task is cut to fit.
+        self.columns = shutil.get_terminal_size().columns if out.isatty() else None
+        # An ASCII terminal or locale gets ASCII, not the "?" that stands for what it lacks.
+        try:
+            "─…".encode(out.encoding or "ascii")
+            self.rule, self.ellipsis = "─", "…"
+        except (UnicodeEncodeError, LookupError):
+            self.rule, self.ellipsis = "-", "~"
+
+    def write(self, rows: Sequence[tuple[str, ...]]) -> None:
+        for row in rows:
+            self.widths = [
+                max(w, self.cell_len(cell)) for w, cell in zip(self.widths, row, strict=True)
+            ]
+        if self.columns is not None:
+            rest = sum(self.widths) - self.widths[TASK] + len(GAP) * (len(HEADER) - 1)
+            self.widths[TASK] = max(min(self.widths[TASK], self.columns - rest), MIN_TASK_WIDTH)
+        lines = []
+        if not self.header_written:
+            lines.append(self._line(HEADER))
+            width = sum(self.widths) + len(GAP) * (len(HEADER) - 1)
+            lines.append(self.rule * min(width, self.columns or width))
+            self.header_written = True
+        lines.extend(self._line(row) for row in rows)
+        self.out.write("\n".join(lines) + "\n")
+
+    def _line(self, cells: Iterable[str]) -> str:
+        padded = []
+        for n, (cell, width) in enumerate(zip(cells, self.widths, strict=True)):
+            if n == TASK and self.cell_len(cell) > width:
+                while cell and self.cell_len(cell) > width - 1:
+                    cell = cell[:-1]
+                cell += self.ellipsis
+            room = " " * (width - self.cell_len(cell))
+            padded.append(room + cell if n in RIGHT_ALIGNED else cell + room)
+        return GAP.join(padded).rstrip()
+
+
+def _footers(store: ResultStore, shown: _Seen, out: TextIO) -> None:
+    """The sweeps, hosts and software installs of the rows shown, and no others."""
+    lines = [""]
+    for sweep in store.iter_sweeps(ids=shown.sweeps):
         cores = ",".join(map(str, sweep.cores))
-        console.print(
+        lines.append(_printable(
             f"sweep #{sweep.id}: {sweep.task} over {cores} cores, strategy {sweep.strategy}, "
             f"{sweep.repeats} repeats, {sweep.status}" + (f": {sweep.error}" if sweep.error else "")
-        )
-    for machine_id in sorted({p.machine_id for p in points}):
-        console.print(f"host #{machine_id}: {labels.machines.get(machine_id, '?')}")
+        ))  # fmt: skip
+    labels = Labels.of(store)
+    for machine_id in sorted({machine for machine, _ in shown.installs}):
+        lines.append(_printable(f"host #{machine_id}: {labels.machines.get(machine_id, '?')}"))
         # The same machine with other software: an upgrade, not another machine.
-        installs = sorted({p.software_id for p in points if p.machine_id == machine_id}, key=str)
+        installs = sorted((s for m, s in shown.installs if m == machine_id), key=str)
         for software_id in installs:
             if software_id is not None:
-                console.print(f"  software #{software_id}: {labels.software[software_id]}")
-    return EXIT_OK
+                label = labels.software[software_id]
+                lines.append(_printable(f"  software #{software_id}: {label}"))
+    out.write("\n".join(lines) + "\n")

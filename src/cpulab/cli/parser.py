@@ -58,6 +58,20 @@ def _count(text: str) -> int:
     return number
 
 
+def _page_size(text: str) -> int:
+    number = _count(text)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"show at least 1 result, not {number}")
+    return min(number, MAX_ROW_ID)  # more than SQLite can hold is all of them
+
+
+def _point_id(text: str) -> int:
+    number = _count(text)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"result ids start at 1, not {number}")
+    return min(number, MAX_ROW_ID)  # SQLite holds no larger integer, nor any larger id
+
+
 def _theme_name(name: str) -> str:
     from cpulab.ui.themes import ThemeCatalog  # Textual loads only when a theme is named
 
@@ -141,9 +155,20 @@ def build_parser() -> ArgumentParser:
     _add_measuring_options(sweep, repeats=3, warmup=1)
     _add_workload_options(sweep)
 
-    history = commands.add_parser("history", help="list stored results")
+    history = commands.add_parser("history", help="list stored results, newest first")
     history.add_argument("--task", metavar="NAME", help="only this task")
     history.add_argument("--machine", metavar="ID|TEXT", help="machine id, host or CPU name")
+    how_many = history.add_mutually_exclusive_group()
+    how_many.add_argument(
+        "--limit", type=_page_size, metavar="N", help="show the newest N (default 50)"
+    )
+    how_many.add_argument("--all", action="store_true", help="show every one")
+    history.add_argument(
+        "--before",
+        type=_point_id,
+        metavar="ID",
+        help="only results older than result ID: the next page after one ending at ID",
+    )
     _add_store_option(history)
 
     export = commands.add_parser("export", help="write stored results as JSON, CSV or Markdown")

@@ -13,6 +13,7 @@ import math
 import statistics
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, ClassVar
 
@@ -157,14 +158,17 @@ class Result(Event):
     def summary(self) -> dict[str, Any]:
         """The full record plus the derived figures, as the CLI's --json prints it: strict
         JSON, a NaN or infinity written as null."""
-        return finite_or_none(
-            {
-                **asdict(self),
-                "fit_time": self.fit_time,
-                "fit_min": min(self.fit_times),
-                "fit_max": max(self.fit_times),
-            }
-        )
+        return finite_or_none(self.record())
+
+    def record(self) -> dict[str, Any]:
+        """`summary` as it is, NaN and all, sharing this result's own lists and dicts: to
+        read, not to change. Exports write a store's worth of these, and copy nothing."""
+        return {
+            **{f.name: getattr(self, f.name) for f in fields(self)},
+            "fit_time": self.fit_time,
+            "fit_min": min(self.fit_times),
+            "fit_max": max(self.fit_times),
+        }
 
 
 @dataclass(frozen=True)
@@ -223,49 +227,58 @@ def event_from_dict(data: Any) -> Event:
     cls = EVENT_TYPES.get(kind) if isinstance(kind, str) else None
     if cls is None:
         raise EventError(f"unknown event {kind!r}")
-    hints = _field_types(cls)
-    values = {k: v for k, v in data.items() if k in hints}
-    missing = [f.name for f in fields(cls) if f.name not in values and _required(f)]
+    checks, required = _field_checks(cls)
+    values = {k: v for k, v in data.items() if k in checks}
+    missing = [name for name in required if name not in values]
     if missing:
         raise EventError(f"{kind} event without {', '.join(missing)}")
     for name, value in values.items():
-        if not _conforms(value, hints[name]):
+        if not checks[name](value):
             raise EventError(f"{kind} event has a bad {name}: {value!r:.60}")
     if cls is Result and not values["fit_times"]:
         raise EventError("result event without any measured time")
     return cls(**values)
 
 
-_FIELD_TYPES: dict[type[Event], dict[str, Any]] = {}
+Check = Callable[[Any], bool]
+# Per event type: each field's check, and the fields without a default.
+_FIELD_CHECKS: dict[type[Event], tuple[dict[str, Check], tuple[str, ...]]] = {}
 
 
-def _field_types(cls: type[Event]) -> dict[str, Any]:
-    """Each field's annotation, resolved once per event type."""
-    if cls not in _FIELD_TYPES:
+def _field_checks(cls: type[Event]) -> tuple[dict[str, Check], tuple[str, ...]]:
+    """Made once per event type from its annotations: a store is read a result at a time,
+    by the hundred thousand."""
+    if cls not in _FIELD_CHECKS:
         hints = typing.get_type_hints(cls)
-        _FIELD_TYPES[cls] = {f.name: hints[f.name] for f in fields(cls)}
-    return _FIELD_TYPES[cls]
+        checks = {f.name: _check_of(hints[f.name]) for f in fields(cls)}
+        _FIELD_CHECKS[cls] = checks, tuple(f.name for f in fields(cls) if _required(f))
+    return _FIELD_CHECKS[cls]
 
 
 def _required(f) -> bool:
     return f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
 
 
-def _conforms(value: Any, hint: Any) -> bool:
-    """Whether a decoded JSON value fits a field's annotation (the shapes events use)."""
+def _check_of(hint: Any) -> Check:
+    """Whether a decoded JSON value fits an annotation (the shapes events use)."""
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if hint is Any:
-        return True
+        return lambda value: True
     if origin in (typing.Union, types.UnionType):
-        return any(_conforms(value, arg) for arg in args)
+        checks = [_check_of(arg) for arg in args]
+        return lambda value: any(check(value) for check in checks)
     if hint is type(None):
-        return value is None
+        return lambda value: value is None
     if hint is float:
-        return isinstance(value, int | float) and not isinstance(value, bool)
+        return lambda value: isinstance(value, int | float) and not isinstance(value, bool)
     if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
+        return lambda value: isinstance(value, int) and not isinstance(value, bool)
     if origin is list:
-        return isinstance(value, list) and all(_conforms(v, args[0]) for v in value)
+        item = _check_of(args[0])
+        return lambda value: isinstance(value, list) and all(map(item, value))
     if origin is dict:
-        return isinstance(value, dict) and all(_conforms(v, args[1]) for v in value.values())
-    return isinstance(value, hint)
+        if args[1] is Any:  # the common case, with no value to look at
+            return lambda value: isinstance(value, dict)
+        item = _check_of(args[1])
+        return lambda value: isinstance(value, dict) and all(map(item, value.values()))
+    return lambda value: isinstance(value, hint)

@@ -17,21 +17,32 @@ JSON shape (`format: "cpulab-export"`, `version: 2`):
                 best_per_cores: [...], best, warnings}
 
 Times are seconds, memory bytes, timestamps seconds since the epoch.
+
+Every format is written as it is read, a sweep or a batch of single runs at a time, so an
+export takes the same memory for a store of ten results or of a million; a file named
+with --out appears whole, or not at all.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import errno
 import io
-import json
+import itertools
 import math
+import os
+import stat
+import sys
+import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from json.encoder import encode_basestring_ascii
 from pathlib import Path
+from typing import Any
 
 from cpulab.engine.errors import UsageError
-from cpulab.engine.events import finite_or_none
 from cpulab.engine.presentation import (
     SCALING_HEADER,
     best_summary,
@@ -50,6 +61,7 @@ CSV_COLUMNS = (
     "karp_flatt", "score", "metric", "cpu_time_s", "peak_rss_bytes", "workers_s", "flags",
     "variant", "software",
 )  # fmt: skip
+CHUNK_LINES = 500  # lines of CSV or Markdown gathered into one write
 
 
 @dataclass(frozen=True)
@@ -79,13 +91,25 @@ class Labels:
         )
 
 
-def sweep_views(store: ResultStore, task: str | None, machine: int | str | None):
-    views = []
-    for record in store.sweeps(task=task, machine=machine):
+def sweep_views(
+    store: ResultStore, task: str | None, machine: int | str | None
+) -> Iterator[SweepView]:
+    """Each sweep with a readable point, one at a time: a sweep's points are as many as its
+    plan has splits, whatever the store holds."""
+    for record in store.iter_sweeps(task=task, machine=machine):
         points = store.points(sweep_id=record.id)
         if points:
-            views.append(SweepView(record, points, analyse_results(p.result for p in points)))
-    return views
+            yield SweepView(record, points, analyse_results(p.result for p in points))
+
+
+def single_runs(
+    store: ResultStore, task: str | None, machine: int | str | None
+) -> Iterator[StoredPoint]:
+    """The points outside any sweep, a batch of rows at a time."""
+    return store.iter_points(task=task, machine=machine, single_runs=True)
+
+
+# JSON
 
 
 def _point_dict(stored: StoredPoint) -> dict:
@@ -96,48 +120,113 @@ def _point_dict(stored: StoredPoint) -> dict:
         "created_at": stored.created_at,
         "machine_id": stored.machine_id,
         "software_id": stored.software_id,
-        "result": result.summary(),
+        "result": result.record(),
         "stats": stats.to_dict(),
         "warnings": stats.warnings(result.flags),
     }
 
 
-def to_json(store: ResultStore, task=None, machine=None) -> str:
-    sweeps = []
-    for view in sweep_views(store, task, machine):
-        record = view.record
-        sweeps.append(
-            {
-                "id": record.id,
-                "task": record.task,
-                "scale": record.scale,
-                "strategy": record.strategy,
-                "cores": list(record.cores),
-                "repeats": record.repeats,
-                "warmup": record.warmup,
-                "status": record.status,
-                "error": record.error,
-                "started_at": record.started_at,
-                "finished_at": record.finished_at,
-                "machine_id": record.machine_id,
-                "points": [_point_dict(p) for p in view.points],
-                "analysis": view.report.to_dict(),
-            }
-        )
-    runs = [_point_dict(p) for p in store.points(task=task, machine=machine) if p.sweep_id is None]
+def _sweep_dict(view: SweepView) -> dict:
+    record = view.record
+    return {
+        "id": record.id,
+        "task": record.task,
+        "scale": record.scale,
+        "strategy": record.strategy,
+        "cores": list(record.cores),
+        "repeats": record.repeats,
+        "warmup": record.warmup,
+        "status": record.status,
+        "error": record.error,
+        "started_at": record.started_at,
+        "finished_at": record.finished_at,
+        "machine_id": record.machine_id,
+        "points": [_point_dict(p) for p in view.points],
+        "analysis": view.report.to_dict(),
+    }
+
+
+def json_chunks(
+    store: ResultStore,
+    task: str | None = None,
+    machine: int | str | None = None,
+    clock: Callable[[], float] = time.time,
+) -> Iterator[str]:
+    """The document, a sweep or a single run at a time; the same text, byte for byte, as
+    `json.dumps(document, indent=2)` of it all, with every NaN and infinity as null."""
     machines = [{"id": m.id, "label": m.label, "facts": m.facts} for m in store.machines()]
     software = [{"id": s.id, "label": s.label, "facts": s.facts} for s in store.software()]
-    document = {
-        "format": "cpulab-export",
-        "version": 2,
-        "exported_at": time.time(),
-        "machines": machines,
-        "software": software,
-        "sweeps": sweeps,
-        "runs": runs,
-    }
-    # Strict JSON whatever a stored row holds: a NaN or infinity becomes null.
-    return json.dumps(finite_or_none(document), indent=2, allow_nan=False)
+    yield '{\n  "format": "cpulab-export",\n  "version": 2,\n'
+    yield f'  "exported_at": {indented(clock())},\n'
+    yield from _json_member("machines", machines)
+    yield from _json_member("software", software)
+    yield from _json_member("sweeps", map(_sweep_dict, sweep_views(store, task, machine)))
+    yield from _json_member("runs", map(_point_dict, single_runs(store, task, machine)), last=True)
+    yield "}\n"
+
+
+def _json_member(name: str, items: Iterable[Any], last: bool = False) -> Iterator[str]:
+    """A list member of the document, item by item, as indent=2 lays it out."""
+    opening = separator = "\n    "
+    yield f"  {encode_basestring_ascii(name)}: ["
+    for item in items:
+        yield separator + indented(item, level=2)
+        separator = ",\n    "
+    yield ("]" if separator is opening else "\n  ]") + ("\n" if last else ",\n")
+
+
+def indented(value: Any, level: int = 0) -> str:
+    """`json.dumps(value, indent=2)`, as its text reads `level` indents deep, with NaN and
+    infinities as null. The standard library's indenting encoder is pure Python, made of
+    nested generators: it took half as long again as this over a store's worth of points."""
+    parts: list[str] = []
+    _encode(value, "\n" + "  " * level, parts)
+    return "".join(parts)
+
+
+def _encode(value: Any, newline: str, parts: list[str]) -> None:
+    if isinstance(value, str):
+        parts.append(encode_basestring_ascii(value))
+    elif value is None:
+        parts.append("null")
+    elif value is True:
+        parts.append("true")
+    elif value is False:
+        parts.append("false")
+    elif isinstance(value, float):
+        parts.append(float.__repr__(value) if math.isfinite(value) else "null")
+    elif isinstance(value, int):
+        parts.append(int.__repr__(value))
+    elif isinstance(value, dict):
+        if not value:
+            parts.append("{}")
+            return
+        inner = newline + "  "
+        separator = "{" + inner
+        for key, item in value.items():
+            if not isinstance(key, str):  # every key has been through JSON, in the store
+                raise TypeError(f"keys must be str, not {type(key).__name__}")
+            parts.append(separator)
+            parts.append(encode_basestring_ascii(key) + ": ")
+            _encode(item, inner, parts)
+            separator = "," + inner
+        parts.append(newline + "}")
+    elif isinstance(value, list | tuple):
+        if not value:
+            parts.append("[]")
+            return
+        inner = newline + "  "
+        separator = "[" + inner
+        for item in value:
+            parts.append(separator)
+            _encode(item, inner, parts)
+            separator = "," + inner
+        parts.append(newline + "]")
+    else:
+        raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+# CSV
 
 
 def _number(value: float | None, digits: int = 6) -> str:
@@ -179,71 +268,162 @@ def _csv_row(
     }
 
 
-def to_csv(store: ResultStore, task=None, machine=None) -> str:
+def csv_chunks(
+    store: ResultStore, task: str | None = None, machine: int | str | None = None
+) -> Iterator[str]:
+    """A header, then a row per point: each sweep's, then the single runs."""
     labels = Labels.of(store)
+
+    def rows() -> Iterator[dict[str, object]]:
+        for view in sweep_views(store, task, machine):
+            for stored in view.points:
+                point = view.scaling_point(stored)
+                yield _csv_row(stored, labels, view.record.strategy, point)
+        for stored in single_runs(store, task, machine):
+            yield _csv_row(stored, labels, "", None)
+
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    for view in sweep_views(store, task, machine):
-        for stored in view.points:
-            point = view.scaling_point(stored)
-            writer.writerow(_csv_row(stored, labels, view.record.strategy, point))
-    for stored in store.points(task=task, machine=machine):
-        if stored.sweep_id is None:
-            writer.writerow(_csv_row(stored, labels, "", None))
-    return out.getvalue()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for n, row in enumerate(rows(), 1):
+        # In column order: csv.DictWriter would check every key of every row.
+        writer.writerow([row[column] for column in CSV_COLUMNS])
+        if n % CHUNK_LINES == 0:
+            yield out.getvalue()
+            out.seek(0)
+            out.truncate()
+    yield out.getvalue()
 
 
-def _markdown_table(header: Iterable[str], rows: Iterable[Iterable[str]]) -> list[str]:
+# Markdown
+
+
+def _markdown_row(cells: Iterable[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def _markdown_table(header: Iterable[str], rows: Iterable[Iterable[str]]) -> Iterator[str]:
     header = list(header)
-    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return lines
+    yield _markdown_row(header)
+    yield "|" + " --- |" * len(header)
+    yield from map(_markdown_row, rows)
 
 
-def to_markdown(store: ResultStore, task=None, machine=None) -> str:
+def _run_cells(stored: StoredPoint) -> list[str]:
+    r, s = stored.result, PointStats.of(stored.result.fit_times)
+    score = "-" if r.score is None else f"{r.score:.4g} {r.metric}"
+    return [str(stored.id), task_label(r), r.scale, f"{r.train} x {r.eval}",
+            f"{s.median:.3f} ± {s.mad:.3f} (n={s.n})", score, " ".join(r.flags)]  # fmt: skip
+
+
+def markdown_lines(
+    store: ResultStore, task: str | None = None, machine: int | str | None = None
+) -> Iterator[str]:
+    """The report's lines: a section per sweep, then a table of the single runs."""
     labels = {m.id: m.label for m in store.machines()}
-    lines = ["# cpulab results", ""]
+    yield "# cpulab results"
+    yield ""
     for view in sweep_views(store, task, machine):
         record = view.record
-        lines += [
-            f"## Sweep {record.id}: {record.task} ({record.scale}), strategy {record.strategy}",
-            "",
+        yield f"## Sweep {record.id}: {record.task} ({record.scale}), strategy {record.strategy}"
+        yield ""
+        yield (
             f"{labels.get(record.machine_id, '')}; {record.repeats} repeats, "
             f"{record.warmup} warm-up; {record.status}"
-            + (f": {record.error}." if record.error else "."),
-            "",
-            *_markdown_table(SCALING_HEADER, scaling_rows(view.report)),
-            "",
-            f"{fit_summary(view.report)}; {best_summary(view.report)}.",
-            *[f"- {note}" for note in point_notes(view.report) + view.report.warnings()],
-            "",
-        ]
-    runs = [p for p in store.points(task=task, machine=machine) if p.sweep_id is None]
-    if runs:
-        lines += ["## Single runs", ""]
-        rows = []
-        for stored in runs:
-            r, s = stored.result, PointStats.of(stored.result.fit_times)
-            score = "-" if r.score is None else f"{r.score:.4g} {r.metric}"
-            rows.append(
-                [str(stored.id), task_label(r), r.scale, f"{r.train} x {r.eval}",
-                 f"{s.median:.3f} ± {s.mad:.3f} (n={s.n})", score, " ".join(r.flags)]
-            )  # fmt: skip
+            + (f": {record.error}." if record.error else ".")
+        )
+        yield ""
+        yield from _markdown_table(SCALING_HEADER, scaling_rows(view.report))
+        yield ""
+        yield f"{fit_summary(view.report)}; {best_summary(view.report)}."
+        for note in point_notes(view.report) + view.report.warnings():
+            yield f"- {note}"
+        yield ""
+    runs = single_runs(store, task, machine)
+    first = next(runs, None)
+    if first is not None:  # the section only where there is a run to list
+        yield "## Single runs"
+        yield ""
         header = ("id", "task", "scale", "train x eval", "median s ± MAD", "score", "flags")
-        lines += [*_markdown_table(header, rows), ""]
-    return "\n".join(lines)
+        yield from _markdown_table(header, map(_run_cells, itertools.chain([first], runs)))
+        yield ""
 
 
-EXPORTERS = {"json": to_json, "csv": to_csv, "markdown": to_markdown}
+def markdown_chunks(
+    store: ResultStore, task: str | None = None, machine: int | str | None = None
+) -> Iterator[str]:
+    """The report's lines joined with newlines (the last line is empty: the text ends with
+    one), a chunk of lines at a time."""
+    lines = markdown_lines(store, task, machine)
+    separator = ""
+    while chunk := list(itertools.islice(lines, CHUNK_LINES)):
+        yield separator + "\n".join(chunk)
+        separator = "\n"
 
 
-def write_export(text: str, out: Path | None) -> None:
-    """Write to `out`, or print; an unwritable path is the user's to fix, not a crash."""
+EXPORTERS: dict[str, Callable[..., Iterator[str]]] = {
+    "json": json_chunks,
+    "csv": csv_chunks,
+    "markdown": markdown_chunks,
+}
+
+
+def export_text(
+    fmt: str, store: ResultStore, task: str | None = None, machine: int | str | None = None
+) -> str:
+    """A whole export as one string: for a small store, or a test."""
+    return "".join(EXPORTERS[fmt](store, task=task, machine=machine))
+
+
+def write_export(chunks: Iterable[str], out: Path | None) -> None:
+    """Write the chunks as they come: to standard output, or to `out`. A file there is
+    written whole or not at all: into a temporary file beside it that takes its place at
+    the end, so a failure midway (a damaged store, a full disk, Ctrl-C) leaves whatever was
+    there before. A pipe or a device named as `out` (/dev/stdout, a shell's >(...)) is
+    written straight. An unwritable path is the user's to fix, not a crash."""
     if out is None:
-        print(text, end="" if text.endswith("\n") else "\n")
+        sys.stdout.writelines(chunks)
+        return
+    target = Path(os.path.realpath(out))  # through a link: it goes on naming the new file
+    try:
+        mode: int | None = target.stat().st_mode
+    except FileNotFoundError:
+        mode = None
+    except OSError as exc:
+        raise UsageError(f"cannot write {out}: {exc.strerror}") from None
+    if mode is not None and stat.S_ISDIR(mode):
+        raise UsageError(f"cannot write {out}: {os.strerror(errno.EISDIR)}")
+    if mode is not None and not stat.S_ISREG(mode):
+        _write_into(target, chunks, out)
         return
     try:
-        out.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+        fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
     except OSError as exc:
-        raise UsageError(f"cannot write {out}: {exc.strerror or exc}") from None
+        raise UsageError(f"cannot write {out}: {exc.strerror}") from None
+    try:
+        _write_into(fd, chunks, out)
+        # mkstemp's file is private; the export gets the modes a new file, or the file it
+        # replaces, would have.
+        os.chmod(temp, stat.S_IMODE(mode) if mode is not None else 0o666 & ~_umask())
+        os.replace(temp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+
+
+def _write_into(file: Path | int, chunks: Iterable[str], out: Path) -> None:
+    try:
+        with open(file, "w", encoding="utf-8") as opened:
+            # A full disk may say so only as the last bytes go, when the file closes.
+            opened.writelines(chunks)
+    except OSError as exc:
+        raise UsageError(f"cannot write {out}: {exc.strerror}") from None
+
+
+def _umask() -> int:
+    """The process's umask: setting it is the one way to read it (the CLI has no other
+    thread that could make a file meanwhile)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

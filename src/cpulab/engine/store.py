@@ -24,7 +24,7 @@ import struct
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +50,11 @@ MACHINE_KEYS = ("hostname", "cpu_model", "logical_cores", "physical_cores", "cor
 # task and the split.
 SOFTWARE_KEYS = ("python", "platform", "libraries")
 RESULT_VERSION = 2  # of the JSON record in points.result
+READ_BATCH = 500  # rows per query where many are read: flat memory, few round trips
+# A store up to this size has every page checked as it opens (PRAGMA quick_check, about
+# 20 ms here); a larger one only its header and schema, as the check grows with the file
+# (130 ms at 100,000 points), and damage deeper in is reported when a read meets it.
+FULL_CHECK_BYTES = 32 << 20
 
 
 def _result_v1_to_v2(record: dict[str, Any]) -> dict[str, Any]:
@@ -340,6 +345,21 @@ class ResultStore:
     def __exit__(self, *exc_info) -> None:
         self.close()
 
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Every read inside sees the store as the first of them did, whatever another
+        process commits meanwhile: an export read in many batches is of one moment. For
+        reading only, and other threads wait for its end."""
+        with self._lock:
+            self._conn.execute("BEGIN")
+            try:
+                yield
+            finally:
+                # Nothing was written: this only ends the read, where SQLite has not
+                # already (as it may on meeting a damaged page).
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+
     def start_sweep(
         self,
         task: str,
@@ -437,46 +457,157 @@ class ResultStore:
         machine: int | str | None = None,
         sweep_id: int | None = None,
         scale: str | None = None,
+        *,
+        machine_ids: Collection[int] | None = None,
+        single_runs: bool = False,
+        before: int | None = None,
+        newest_first: bool = False,
+        limit: int | None = None,
     ) -> list[StoredPoint]:
         """Stored points in the order they were added, unreadable rows left out (and named
         in `unreadable`). `machine` is a machine id, or text found in the host name or
-        CPU model, in any case."""
-        where, params = self._filters(task=task, scale=scale, sweep_id=sweep_id, machine=machine)
-        rows = self._read(
-            "SELECT id, sweep_id, machine_id, software_id, created_at, result, result_version"
-            f" FROM points{where} ORDER BY id",
-            params,
+        CPU model, in any case. For the other filters and pages, see `iter_points`."""
+        return list(
+            self.iter_points(
+                task,
+                machine,
+                sweep_id,
+                scale,
+                machine_ids=machine_ids,
+                single_runs=single_runs,
+                before=before,
+                newest_first=newest_first,
+                limit=limit,
+            )
         )
-        points = []
-        for row in rows:
-            result = self._result(row["id"], row["result"], row["result_version"])
-            if result is not None:
-                points.append(
-                    StoredPoint(
-                        row["id"],
-                        row["sweep_id"],
-                        row["machine_id"],
-                        row["software_id"],
-                        row["created_at"],
-                        result,
-                    )
+
+    def iter_points(
+        self,
+        task: str | None = None,
+        machine: int | str | None = None,
+        sweep_id: int | None = None,
+        scale: str | None = None,
+        *,
+        machine_ids: Collection[int] | None = None,
+        single_runs: bool = False,
+        before: int | None = None,
+        newest_first: bool = False,
+        limit: int | None = None,
+    ) -> Iterator[StoredPoint]:
+        """`points`, read READ_BATCH rows at a time, so memory stays flat however many
+        there are. The filters are `points`'s, and `machine_ids` (any of these machines),
+        `single_runs` (outside any sweep), `before` (older than that point id). Newest first
+        where asked; at most `limit` readable points, an unreadable row not counting."""
+        clauses, params = self._filters(
+            task=task, scale=scale, sweep_id=sweep_id, machine=machine, machine_ids=machine_ids
+        )
+        if single_runs:
+            clauses.append("sweep_id IS NULL")
+        if before is not None:
+            clauses.append("id < ?")
+            params.append(before)
+        # Each batch starts past the last id read: a query of its own, so no statement
+        # stays open between batches (the lock is free for other threads meanwhile), and
+        # each finds its place through the primary key or an index, not by skipping rows.
+        last: int | None = None
+        step, order = ("<", "DESC") if newest_first else (">", "ASC")
+        wanted = limit
+        while wanted is None or wanted > 0:
+            batch = READ_BATCH if wanted is None else min(READ_BATCH, wanted)
+            after = [f"id {step} ?"] if last is not None else []
+            where = " AND ".join([*clauses, *after])
+            rows = self._read(
+                "SELECT id, sweep_id, machine_id, software_id, created_at, result, result_version"
+                f" FROM points{' WHERE ' + where if where else ''} ORDER BY id {order} LIMIT ?",
+                (*params, *([last] if last is not None else []), batch),
+            )
+            for row in rows:
+                result = self._result(row["id"], row["result"], row["result_version"])
+                if result is None:
+                    continue
+                if wanted is not None:
+                    wanted -= 1
+                yield StoredPoint(
+                    row["id"],
+                    row["sweep_id"],
+                    row["machine_id"],
+                    row["software_id"],
+                    row["created_at"],
+                    result,
                 )
-        return points
+            if len(rows) < batch:
+                return
+            last = rows[-1]["id"]
+
+    def count_points(
+        self,
+        task: str | None = None,
+        machine: int | str | None = None,
+        *,
+        before: int | None = None,
+    ) -> int:
+        """How many rows `iter_points` finds with these filters, unreadable ones included:
+        counted in the indexes, without reading a result."""
+        clauses, params = self._filters(task=task, machine=machine)
+        if before is not None:
+            clauses.append("id < ?")
+            params.append(before)
+        where = " WHERE " + " AND ".join(clauses) if clauses else ""
+        return self._read(f"SELECT COUNT(*) FROM points{where}", tuple(params))[0][0]
 
     def sweeps(
-        self, task: str | None = None, machine: int | str | None = None
+        self,
+        task: str | None = None,
+        machine: int | str | None = None,
+        ids: Collection[int] | None = None,
     ) -> list[SweepRecord]:
-        where, params = self._filters(task=task, machine=machine)
+        """Sweeps in the order they started; `ids`: only these."""
+        return list(self.iter_sweeps(task, machine, ids))
+
+    def iter_sweeps(
+        self,
+        task: str | None = None,
+        machine: int | str | None = None,
+        ids: Collection[int] | None = None,
+    ) -> Iterator[SweepRecord]:
+        """`sweeps`, read READ_BATCH at a time."""
+        clauses, params = self._filters(task=task, machine=machine)
+        if ids is not None:
+            chosen = sorted(set(ids))
+            # In batches, so never more bound variables than SQLite allows.
+            for start in range(0, len(chosen), READ_BATCH):
+                batch = chosen[start : start + READ_BATCH]
+                marks = ", ".join("?" * len(batch))
+                yield from self._sweep_batch([*clauses, f"id IN ({marks})"], [*params, *batch])
+            return
+        last = 0  # row ids start at 1
+        while True:
+            records = self._sweep_batch([*clauses, "id > ?"], [*params, last])
+            yield from records
+            if len(records) < READ_BATCH:
+                return
+            last = records[-1].id
+
+    def _sweep_batch(self, clauses: list[str], params: list[Any]) -> list[SweepRecord]:
         rows = self._read(
             "SELECT id, task, scale, strategy, cores, repeats, warmup, started_at, finished_at,"
             " status, error, machine_id,"
             " (SELECT COUNT(*) FROM points WHERE sweep_id = sweeps.id) AS n_points"
-            f" FROM sweeps{where} ORDER BY id",
-            params,
+            f" FROM sweeps WHERE {' AND '.join(clauses)} ORDER BY id LIMIT {READ_BATCH}",
+            tuple(params),
         )
         return [
             SweepRecord(**{**dict(row), "cores": tuple(json.loads(row["cores"]))}) for row in rows
         ]
+
+    def host_machine_ids(self, hostname: str, cpu_model: str) -> list[int]:
+        """The machines of this host name and CPU model, by id: one, or several where its
+        cores or limits changed over time."""
+        rows = self._read(
+            "SELECT id FROM machines WHERE hostname = ? AND cpu_model = ? ORDER BY id",
+            (hostname, cpu_model),
+        )
+        return [row["id"] for row in rows]
 
     def machines(self) -> list[MachineRecord]:
         rows = self._read(
@@ -505,17 +636,31 @@ class ResultStore:
 
     def _read(self, sql: str, params: tuple = ()) -> list[sqlite3.Row]:
         with self._lock:
-            return self._conn.execute(sql, params).fetchall()
+            try:
+                return self._conn.execute(sql, params).fetchall()
+            except sqlite3.DatabaseError as exc:
+                if type(exc) not in (sqlite3.OperationalError, sqlite3.DatabaseError):
+                    raise  # a misuse, such as a closed store: a bug, not the file's fault
+                # Damage a store too large to check page by page on opening shows here.
+                raise _sqlite_failure(self.path, exc) from None
 
-    def _filters(self, *, machine: int | str | None, **equal: Any) -> tuple[str, tuple]:
+    def _filters(
+        self,
+        *,
+        machine: int | str | None,
+        machine_ids: Collection[int] | None = None,
+        **equal: Any,
+    ) -> tuple[list[str], list[Any]]:
+        """WHERE clauses, to be joined with AND, and their parameters."""
         clauses = [f"{column} = ?" for column, value in equal.items() if value is not None]
         params = [value for value in equal.values() if value is not None]
-        if machine is not None:
-            ids = self._machine_ids(machine)
-            # With no machine matching, "0" matches no row either.
-            clauses.append(f"machine_id IN ({', '.join('?' * len(ids))})" if ids else "0")
-            params.extend(ids)
-        return (" WHERE " + " AND ".join(clauses) if clauses else ""), tuple(params)
+        for ids in (self._machine_ids(machine) if machine is not None else None, machine_ids):
+            if ids is not None:
+                ids = list(ids)
+                # With no machine matching, "0" matches no row either.
+                clauses.append(f"machine_id IN ({', '.join('?' * len(ids))})" if ids else "0")
+                params.extend(ids)
+        return clauses, params
 
     def _machine_ids(self, machine: int | str) -> list[int]:
         if isinstance(machine, int):
@@ -790,7 +935,16 @@ def _check_file(path: Path) -> None:
             )
     # Reading a WAL-mode file read-only would still create -wal and -shm files; with the
     # header current there is nothing in a WAL to read, so read the file as immutable.
-    _check_with_sqlite(path, immutable=in_wal_mode and header_current)
+    _check_with_sqlite(
+        path, immutable=in_wal_mode and header_current, every_page=size <= FULL_CHECK_BYTES
+    )
+
+
+def _sqlite_failure(path: Path, exc: sqlite3.DatabaseError) -> UsageError:
+    """SQLite's refusal of `path` in one line: one it cannot read, or a damaged file."""
+    if isinstance(exc, sqlite3.OperationalError):
+        return UsageError(f"cannot read {path}: {exc}")
+    return UsageError(f"{path} is damaged: {exc}")
 
 
 def _check_regular(path: Path, mode: int) -> None:
@@ -798,19 +952,22 @@ def _check_regular(path: Path, mode: int) -> None:
         raise UsageError(f"{path} is a {file_kind(mode)}, not a results file")
 
 
-def _check_with_sqlite(path: Path, *, immutable: bool) -> None:
+def _check_with_sqlite(path: Path, *, immutable: bool, every_page: bool) -> None:
+    """SQLite's own checks: of every page where `every_page`, else of the schema alone."""
     uri = path.resolve().as_uri() + ("?mode=ro&immutable=1" if immutable else "?mode=ro")
     try:
         conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT)
         try:
             version = _pragma(conn, "user_version")
-            problems = [row[0] for row in conn.execute("PRAGMA quick_check")]
+            if every_page:
+                problems = [row[0] for row in conn.execute("PRAGMA quick_check")]
+            else:
+                conn.execute("SELECT count(*) FROM sqlite_master").fetchall()
+                problems = ["ok"]
         finally:
             conn.close()
-    except sqlite3.OperationalError as exc:
-        raise UsageError(f"cannot read {path}: {exc}") from None
     except sqlite3.DatabaseError as exc:
-        raise UsageError(f"{path} is damaged: {exc}") from None
+        raise _sqlite_failure(path, exc) from None
     if version > SCHEMA_VERSION:
         raise UsageError(_newer_message(path, version))
     if problems != ["ok"]:

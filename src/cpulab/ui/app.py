@@ -204,15 +204,21 @@ class CpulabApp(App[None]):
     @work(thread=True, group="history")
     def _load_history(self, store: ResultStore) -> None:
         here = machine_facts()
-        mine = [
-            stored.result
-            for stored in store.points()
-            if (stored.result.machine.get("hostname"), stored.result.machine.get("cpu_model"))
-            == (here["hostname"], here["cpu_model"])
-        ]
+        try:
+            # Only what the table shows: the store's indexes find this machine's newest
+            # rows, and only those are read, however large the store.
+            newest = store.points(
+                machine_ids=store.host_machine_ids(here["hostname"], here["cpu_model"]),
+                newest_first=True,
+                limit=HISTORY_LIMIT,
+            )
+        except UsageError as exc:  # damage in a store too large to check as it opened
+            self.post_message(HistoryLoaded([], str(store.path), [str(exc)]))
+            return
+        mine = [stored.result for stored in reversed(newest)]
         skipped = list(store.unreadable.values())
         if mine or skipped:
-            self.post_message(HistoryLoaded(mine[-HISTORY_LIMIT:], str(store.path), skipped))
+            self.post_message(HistoryLoaded(mine, str(store.path), skipped))
 
     def on_history_loaded(self, message: HistoryLoaded) -> None:
         for problem in message.skipped:

@@ -1,0 +1,330 @@
+"""`cpulab history` a page at a time, and exports written as they are read, on real stores.
+
+tests/fixtures/exports/ holds what the exports wrote, with the clock at EXPORTED_AT, before
+they streamed (cpulab as of commit b5e4c87): of tests/fixtures/store-v1.sqlite and of
+tests/fixtures/store-export.sqlite, a small store with what exports must get right (a grid
+sweep, a failed and an empty sweep, variants, non-ASCII text, a NaN in a stored result,
+unreadable rows, two machines, an upgraded install). Streaming changed no byte of them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import re
+import shutil
+import stat
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from cpulab import cli
+from cpulab.engine import store as store_module
+from cpulab.engine.errors import UsageError
+from cpulab.engine.export import EXPORTERS, export_text, write_export
+from cpulab.engine.store import ResultStore
+from support.bad_input import bad, case_id, check_refused
+from support.cli import cpulab
+from support.store import ALPHA, ALPHA_SOFTWARE, BETA, damage_a_points_page, real_store, result
+
+FIXTURES = Path(__file__).parent / "fixtures"
+EXPORTED_AT = 1700000000.25
+SUFFIXES = {"json": "json", "csv": "csv", "markdown": "md"}
+EXPORTED_AT_LINE = re.compile(r'^  "exported_at": .*,$', re.MULTILINE)
+
+
+def listed_ids(stdout: str) -> list[int]:
+    """The id column of `cpulab history`'s table, top to bottom."""
+    lines = stdout.splitlines()
+    start = next(n for n, line in enumerate(lines) if line.startswith(("─", "-"))) + 1
+    end = lines.index("", start)
+    return [int(line.split()[0]) for line in lines[start:end]]
+
+
+def singles(path: Path, count: int) -> list[int]:
+    with ResultStore.open(path) as store:
+        return [store.add_point(result(1 + n % 8)) for n in range(count)]
+
+
+def in_process(*args: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = cli.main(list(args))
+    return status, out.getvalue(), err.getvalue()
+
+
+# History: a bounded page, newest first
+
+
+def test_history_shows_the_newest_page_and_says_how_to_see_more(results_store):
+    ids = singles(results_store, 60)
+
+    page = cpulab("history")
+    assert page.returncode == 0, page.stderr
+    assert page.stdout.startswith("Newest 50 of 60 stored results (--limit N or --all shows more)")
+    assert listed_ids(page.stdout) == ids[:9:-1]
+    assert f"10 older: --before {ids[10]} for the next 10" in page.stdout
+
+    following = cpulab("history", "--before", str(ids[10]))
+    assert following.stdout.startswith(f"10 of 60 stored results: the newest before #{ids[10]}")
+    assert listed_ids(following.stdout) == ids[9::-1]
+    assert "older" not in following.stdout
+
+    few = cpulab("history", "--limit", "5")
+    assert listed_ids(few.stdout) == ids[:54:-1]
+    assert f"55 older: --before {ids[55]} for the next 5" in few.stdout
+
+    every = cpulab("history", "--all")
+    assert every.stdout.startswith("60 stored results, newest first")
+    assert listed_ids(every.stdout) == ids[::-1]
+    assert "older" not in every.stdout
+
+
+def test_history_filters_before_it_takes_a_page(results_store):
+    with ResultStore.open(results_store) as store:
+        wanted = [store.add_point(result(t, task="cv-eval", machine=BETA)) for t in (1, 2, 4)]
+        for t in range(1, 11):  # newer, of other tasks or machines
+            store.add_point(result(t, task="cv-eval"))
+            store.add_point(result(t, machine=BETA))
+    out = cpulab("history", "--task", "cv-eval", "--machine", "beta", "--limit", "2")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("Newest 2 of 3 stored results")
+    assert listed_ids(out.stdout) == [wanted[2], wanted[1]]
+    assert f"1 older: --before {wanted[1]} for the next 1" in out.stdout
+    assert "No stored results match." in cpulab("history", "--before", "1").stdout
+
+
+def test_history_footers_tell_of_the_rows_shown_only(results_store):
+    upgraded = {**ALPHA_SOFTWARE, "libraries": {"scikit-learn": "1.6.0", "numpy": "2.0.0"}}
+    with ResultStore.open(results_store) as store:
+        old = store.start_sweep("rf-train", "small", "train", [1, 2], 1, 0, ALPHA)
+        store.add_point(result(1), old)
+        store.finish_sweep(old, "done")
+        new = store.start_sweep("cv-eval", "small", "eval", [1, 2], 1, 0, BETA)
+        for eval_ in (1, 2):
+            store.add_point(result(1, eval_, task="cv-eval", machine=BETA, software=upgraded), new)
+        store.finish_sweep(new, "done")
+
+    newest = cpulab("history", "--limit", "2").stdout
+    assert f"sweep #{new}: cv-eval" in newest and f"sweep #{old}" not in newest
+    assert "host #2: beta-laptop" in newest and "host #1" not in newest
+    assert "  software #2: Python 3.11.9, scikit-learn 1.6.0" in newest
+    assert "software #1" not in newest
+
+    every = cpulab("history", "--all").stdout
+    assert f"sweep #{old}: rf-train" in every and "host #1: alpha" in every
+
+
+def test_history_reads_only_the_rows_it_shows(results_store, monkeypatch):
+    singles(results_store, 120)
+    read = []
+    parse = ResultStore._result
+    monkeypatch.setattr(
+        ResultStore, "_result", lambda self, *a: read.append(a[0]) or parse(self, *a)
+    )
+    status, out, err = in_process("history", "--db", str(results_store))
+    assert (status, err) == (0, "")
+    assert read == sorted(read, reverse=True) and len(read) == 50
+    assert out.startswith("Newest 50 of 120 stored results")
+
+
+def test_history_of_a_store_whose_newest_rows_are_unreadable(results_store):
+    import sqlite3
+    from contextlib import closing
+
+    ids = singles(results_store, 8)
+    with closing(sqlite3.connect(results_store)) as conn:
+        conn.execute("UPDATE points SET result = '{' WHERE id >= ?", (ids[6],))
+        conn.commit()
+    out = cpulab("history", "--limit", "3")
+    assert listed_ids(out.stdout) == [ids[5], ids[4], ids[3]]  # the next readable ones
+    assert out.stdout.startswith("Newest 3 of 8 stored results")
+    assert f"3 older: --before {ids[3]}" in out.stdout
+    assert out.stderr.count("cannot be read") == 2 and out.stderr.count("\n") == 2
+
+
+@pytest.fixture
+def one_result(results_store) -> Path:
+    with ResultStore.open(results_store) as store:
+        store.add_point(result())
+    return results_store
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        bad("history", "--limit", "0", says="argument --limit: show at least 1 result, not 0"),
+        bad("history", "--limit", "-3", says="argument --limit: show at least 1 result, not -3"),
+        bad("history", "--limit", "many", says="argument --limit: expected a whole number"),
+        bad("history", "--limit", "1.5", says="argument --limit: expected a whole number"),
+        bad("history", "--limit", "9" * 40, says="far too large a number"),
+        bad("history", "--limit", says="argument --limit: expected one argument"),
+        bad("history", "--all", "--limit", "3", says="argument --limit: not allowed with"),
+        bad("history", "--before", "0", says="argument --before: result ids start at 1, not 0"),
+        bad("history", "--before", "#12", says="argument --before: expected a whole number"),
+    ],
+    ids=case_id,
+)
+def test_bad_history_options_are_one_line_and_status_2(case, one_result, tmp_path):
+    check_refused(case, tmp_path)
+
+
+def test_the_largest_page_and_id_are_all_of_them(one_result):
+    for args in (("--limit", "9" * 19), ("--before", "9" * 19)):
+        out = cpulab("history", *args)
+        assert out.returncode == 0, out.stderr
+        assert len(listed_ids(out.stdout)) == 1
+
+
+# Exports: streamed, and the same bytes as before
+
+
+def fixture_store(tmp_path: Path, name: str) -> Path:
+    path = tmp_path / f"{name}.sqlite"
+    shutil.copyfile(FIXTURES / f"{name}.sqlite", path)
+    return path
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv", "markdown"])
+@pytest.mark.parametrize("name", ["store-v1", "store-export"])
+def test_streamed_exports_are_the_same_bytes_as_before(tmp_path, name, fmt):
+    expected = (FIXTURES / "exports" / f"{name}.{SUFFIXES[fmt]}").read_text(encoding="utf-8")
+    path = fixture_store(tmp_path, name)
+    clock = {"clock": lambda: EXPORTED_AT} if fmt == "json" else {}
+    with ResultStore.open(path, readonly=True) as store:
+        assert "".join(EXPORTERS[fmt](store, **clock)) == expected
+
+    # And from the command line, to a file and to standard output.
+    out = tmp_path / f"out.{fmt}"
+    written = cpulab("export", "--format", fmt, "--db", str(path), "--out", str(out))
+    printed = cpulab("export", "--format", fmt, "--db", str(path))
+    unclocked = EXPORTED_AT_LINE.sub("", expected)
+    assert EXPORTED_AT_LINE.sub("", out.read_text(encoding="utf-8")) == unclocked
+    assert EXPORTED_AT_LINE.sub("", printed.stdout) == unclocked
+    unreadable = 3 if name == "store-export" else 0
+    assert written.stderr == printed.stderr
+    assert written.stderr.count("cannot be read") == written.stderr.count("\n") == unreadable
+
+
+def test_the_streamed_json_is_what_json_dumps_writes(tmp_path):
+    with ResultStore.open(fixture_store(tmp_path, "store-export"), readonly=True) as store:
+        text = export_text("json", store)
+    assert text == json.dumps(json.loads(text), indent=2) + "\n"
+    assert "NaN" not in text and '"cpu_time": null' in text
+
+
+def test_exports_read_the_store_a_batch_at_a_time(tmp_path, monkeypatch):
+    monkeypatch.setattr(store_module, "READ_BATCH", 4)
+    path = tmp_path / "many.sqlite"
+    with ResultStore.open(path) as store:
+        for _ in range(3):
+            sweep = store.start_sweep("rf-train", "small", "train", [1, 2], 1, 0, ALPHA)
+            for train in (1, 2):
+                store.add_point(result(train), sweep)
+            store.finish_sweep(sweep, "done")
+        for n in range(13):
+            store.add_point(result(1 + n % 4))
+    rows = []
+    read = ResultStore._read
+    monkeypatch.setattr(
+        ResultStore, "_read", lambda self, *a: rows.append(len(r := read(self, *a))) or r
+    )
+    with ResultStore.open(path, readonly=True) as store:
+        documents = {fmt: export_text(fmt, store) for fmt in EXPORTERS}
+    assert max(rows) <= 4
+    document = json.loads(documents["json"])
+    assert len(document["sweeps"]) == 3 and len(document["runs"]) == 13
+    assert documents["csv"].count("\n") == 1 + 6 + 13
+    assert documents["markdown"].count("## Sweep") == 3
+
+
+def failing_midway(*chunks: str, error: BaseException):
+    yield from chunks
+    raise error
+
+
+@pytest.mark.parametrize(
+    "error", [UsageError("the store is damaged"), KeyboardInterrupt()], ids=["damaged", "ctrl-c"]
+)
+def test_an_export_cut_short_leaves_the_file_as_it_was(tmp_path, error):
+    out = tmp_path / "results.csv"
+    out.write_text("the previous export\n")
+    with pytest.raises(type(error)):
+        write_export(failing_midway("a,b\n", "1,2\n", error=error), out)
+    assert out.read_text() == "the previous export\n"
+    assert os.listdir(tmp_path) == ["results.csv"]  # no half-written file left beside it
+
+    new = tmp_path / "new.csv"
+    with pytest.raises(type(error)):
+        write_export(failing_midway("a,b\n", error=error), new)
+    assert not new.exists() and os.listdir(tmp_path) == ["results.csv"]
+
+
+def test_an_export_takes_the_place_of_a_file_and_keeps_its_modes_and_links(tmp_path):
+    out = tmp_path / "results.md"
+    out.write_text("old\n")
+    out.chmod(0o640)
+    write_export(iter(["# cpulab", " results\n"]), out)
+    assert out.read_text() == "# cpulab results\n"
+    assert stat.S_IMODE(out.stat().st_mode) == 0o640
+
+    link = tmp_path / "latest.md"
+    link.symlink_to(out)
+    write_export(iter(["through the link\n"]), link)
+    assert link.is_symlink() and out.read_text() == "through the link\n"
+
+    mask = os.umask(0o022)
+    try:
+        write_export(iter(["x\n"]), tmp_path / "fresh.md")
+    finally:
+        os.umask(mask)
+    assert stat.S_IMODE((tmp_path / "fresh.md").stat().st_mode) == 0o644
+    assert sorted(os.listdir(tmp_path)) == ["fresh.md", "latest.md", "results.md"]
+
+
+def test_an_export_to_a_pipe_is_streamed_into_it(tmp_path, one_result):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_text()), daemon=True)
+    reader.start()
+    out = cpulab("export", "--format", "json", "--out", str(fifo))
+    reader.join(timeout=60)
+    assert (out.returncode, out.stderr) == (0, "")
+    assert len(json.loads(received[0])["runs"]) == 1
+    assert stat.S_ISFIFO(fifo.stat().st_mode)  # written into, not replaced
+
+
+# Damage in a store too large to check page by page as it opens
+
+LARGE = """
+import sys
+from cpulab import cli
+from cpulab.engine import store
+store.FULL_CHECK_BYTES = 0  # as though the store were larger than the full check allows
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("command", [("history", "--all"), ("export", "--out", "{out}")])
+def test_damage_found_while_reading_is_one_line_and_status_2(tmp_path, command):
+    path = tmp_path / "large.sqlite"
+    real_store(path, points=60)
+    damage_a_points_page(path)
+    out = tmp_path / "results.json"
+    args = [arg.replace("{out}", str(out)) for arg in command]
+    done = subprocess.run(
+        [sys.executable, "-c", LARGE, *args, "--db", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == f"cpulab: error: {path} is damaged: database disk image is malformed\n"
+    assert sorted(os.listdir(tmp_path)) == ["large.sqlite"]  # no export, whole or half
