@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from rich.segment import Segment
 from rich.style import Style
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.reactive import reactive
 from textual.strip import Strip
 from textual.widget import Widget
@@ -123,7 +123,19 @@ class CoreGrid(Widget):
         return SUMMARY_LINES + layout.rows + (layout.shown < len(self.cpus))
 
     def watch_sample(self) -> None:
-        self.refresh()
+        # Repaint only the lines that look different. A repaint renders every widget under
+        # the region, and with every core busy most samples draw the same bars.
+        drawn = self._drawn
+        if drawn is None or drawn[0] != self.size or not self._strips:
+            self.refresh()
+            return
+        before, self._strips = self._strips, self._build()
+        self._drawn = (self.size, self.sample)
+        pairs = enumerate(zip(before, self._strips, strict=True))
+        changed = [y for y, (old, new) in pairs if old != new]
+        if changed:
+            top = changed[0]
+            self.refresh(Region(0, top, self.size.width, changed[-1] - top + 1))
 
     def notify_style_update(self) -> None:
         super().notify_style_update()

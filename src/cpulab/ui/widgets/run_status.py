@@ -72,11 +72,13 @@ class RunStatus(Static):
         counts = {"fit": spec.repeats, "warmup": spec.warmup}
         if phase and phase.repeat and (count := counts.get(phase.name, 0)) > 1:
             step += f" {phase.repeat}/{count}"
-        line = f"● {title} · {elapsed:.0f} s\n{step}"
+        # Three lines in every phase, the last blank without progress: phases with and
+        # without a progress line would otherwise lay the screen out at each change.
+        bar = " "
         if progress and progress.total:
             done = f"{progress.done}/{progress.total} {progress.unit}"
-            line += f"\n{progress_bar(progress.done, progress.total)} {done}"
-        self._show("-running", line)
+            bar = f"{progress_bar(progress.done, progress.total)} {done}"
+        self._show("-running", f"● {title} · {elapsed:.0f} s\n{step}\n{bar}")
 
     def show_result(self, result: Result, gain: float | None) -> None:
         text = f"✓ {result.task} {result.train} x {result.eval}: {result.fit_time:.3f} s"
