@@ -12,8 +12,12 @@ from round to round so that drift favours no side:
   driven by keys as a person would (choose the task, type the split, pick full scale,
   press r); its fit time is read from the results store it wrote.
 
-For the app sides it also reports the app process's own CPU (its children excluded) from
-the key press to the stored result, as a percentage of one core. Ratios are per round, and
+For the app sides it also reports the app process's own CPU (its children excluded), as a
+percentage of one core, twice: over the whole run, from the key press to the stored result
+(start-up, the result's table row and chart, and the storing included), and during the
+measured call alone, from "fitting" first drawn on screen to "scoring" first drawn. CPU is
+read from each thread's /proc/PID/task/TID/schedstat (nanoseconds; the kernel's tick
+counts in /proc/PID/stat are too coarse for a 3-second window). Ratios are per round, and
 the tables give medians. Targets: the app within 0.97-1.03 of both, its CPU at most 2 %.
 
     python bench/app_fidelity.py --rounds 3 --sides app80x24,app200x60 \
@@ -26,6 +30,9 @@ all cores to evaluation, on full scale.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import itertools
+import os
 import statistics
 import subprocess
 import sys
@@ -38,7 +45,6 @@ from terminal import Terminal
 PLAIN = Path(__file__).with_name("plain_workload.py")
 CASES = {"rf-train": (2, 1), "cv-eval": (1, 2)}  # task -> (train, eval); others: 1 x 2
 SIDES = ("plain", "cli", "app80x24", "app200x60")
-TICK = 1 / 100  # /proc/PID/stat counts CPU in clock ticks
 
 
 def plain_seconds(task: str, train: int, eval_: int, db: Path) -> float:
@@ -59,9 +65,20 @@ def cli_seconds(task: str, train: int, eval_: int, db: Path) -> float:
 
 
 def own_cpu(pid: int) -> float:
-    """CPU seconds of the process itself: user and system, not its children's."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) * TICK
+    """CPU seconds of the process itself, all its threads, not its children's."""
+    total = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with contextlib.suppress(OSError):  # a thread that has just ended
+            total += int(Path(f"/proc/{pid}/task/{tid}/schedstat").read_text().split()[0])
+    return total / 1e9
+
+
+def cpu_at(readings: list[tuple[float, float]], when: float) -> float:
+    """The CPU reading at `when`, between the two readings around it."""
+    for (t0, c0), (t1, c1) in itertools.pairwise(readings):
+        if t0 <= when <= t1:
+            return c0 + (c1 - c0) * (when - t0) / max(t1 - t0, 1e-9)
+    raise ValueError("no readings around that moment")
 
 
 def finished_points(db: Path) -> list:
@@ -74,7 +91,8 @@ def finished_points(db: Path) -> list:
 
 
 def app_seconds(task: str, train: int, eval_: int, db: Path, size: tuple[int, int]):
-    """The fit time the app measured, and the app's CPU in % of one core meanwhile."""
+    """The fit time the app measured, and the app's CPU in % of one core over the whole
+    run and during the measured call."""
     from cpulab.engine.plugins import Catalogue
 
     row = list(Catalogue().tasks).index(task)
@@ -86,12 +104,14 @@ def app_seconds(task: str, train: int, eval_: int, db: Path, size: tuple[int, in
         # The task list has the focus; Enter on a task moves it to the training cores.
         term.press(*["down"] * row, "enter", *["up"] * (train - 1), "tab",
                    *["up"] * (eval_ - 1), "tab", "right", "enter")  # fmt: skip
-        cpu, started = own_cpu(term.proc.pid), time.monotonic()
+        term.watch("fitting", "scoring")
+        readings = [(time.monotonic(), own_cpu(term.proc.pid))]
         term.press("r", pause=0)
         wal = db.with_name(db.name + "-wal")
         seen = None
         while True:
             time.sleep(0.1)
+            readings.append((time.monotonic(), own_cpu(term.proc.pid)))
             mark = wal.stat().st_mtime_ns if wal.exists() else None
             if mark == seen:
                 continue
@@ -99,7 +119,10 @@ def app_seconds(task: str, train: int, eval_: int, db: Path, size: tuple[int, in
             points = finished_points(db)
             if len(points) > done_before:
                 break
-        used, wall = own_cpu(term.proc.pid) - cpu, time.monotonic() - started
+        (started, cpu), (ended, used) = readings[0], readings[-1]
+        whole = 100 * (used - cpu) / (ended - started)
+        fit, score = term.seen[b"fitting"], term.seen[b"scoring"]
+        during = 100 * (cpu_at(readings, score) - cpu_at(readings, fit)) / (score - fit)
         term.press("q", pause=0)
         term.wait(30)
     finally:
@@ -108,7 +131,7 @@ def app_seconds(task: str, train: int, eval_: int, db: Path, size: tuple[int, in
     if (result.task, result.train, result.eval, result.scale) != (task, train, eval_, "full"):
         ran = f"{result.task} {result.train} x {result.eval} {result.scale}"
         raise SystemExit(f"the keys ran {ran} instead of {task} {train} x {eval_} full")
-    return result.fit_time, 100 * used / wall
+    return result.fit_time, whole, during
 
 
 def ratios(ours: list[float], theirs: list[float] | None) -> str:
@@ -116,6 +139,13 @@ def ratios(ours: list[float], theirs: list[float] | None) -> str:
     if not theirs:
         return ""
     return f"{statistics.median(a / b for a, b in zip(ours, theirs, strict=True)):.3f}"
+
+
+def percents(values: list[float]) -> str:
+    """The median, then every round's figure; nothing for a side that has none."""
+    if not values:
+        return ""
+    return f"{statistics.median(values):.1f} ({', '.join(f'{v:.1f}' for v in values)})"
 
 
 def main() -> int:
@@ -128,12 +158,14 @@ def main() -> int:
     sides = args.sides.split(",")
     if unknown := set(sides) - set(SIDES):
         parser.error(f"unknown sides: {', '.join(sorted(unknown))}")
-    print("| task | split | side | median s | ratio to plain | ratio to cli | app CPU % |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    print("| task | split | side | median s | ratio to plain | ratio to cli "
+          "| app CPU %, whole run | app CPU %, measured call |")  # fmt: skip
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for task in args.tasks.split(","):
         train, eval_ = CASES.get(task, (1, 2))
         times: dict[str, list[float]] = {side: [] for side in sides}
-        cpu: dict[str, list[float]] = {side: [] for side in sides}
+        whole: dict[str, list[float]] = {side: [] for side in sides}
+        during: dict[str, list[float]] = {side: [] for side in sides}
         for round_ in range(args.rounds):
             shift = round_ % len(sides)
             for side in sides[shift:] + sides[:shift]:
@@ -143,24 +175,18 @@ def main() -> int:
                     times[side].append(cli_seconds(task, train, eval_, db))
                 else:
                     size = tuple(map(int, side.removeprefix("app").split("x")))
-                    seconds, percent = app_seconds(task, train, eval_, db, size)
+                    seconds, run_cpu, call_cpu = app_seconds(task, train, eval_, db, size)
                     times[side].append(seconds)
-                    cpu[side].append(percent)
+                    whole[side].append(run_cpu)
+                    during[side].append(call_cpu)
             line = ", ".join(f"{side} {times[side][-1]:.3f}" for side in sides)
             print(f"<!-- {task} round {round_ + 1}: {line} -->", flush=True)
         for side in sides:
             to_plain = ratios(times[side], times.get("plain"))
             to_cli = ratios(times[side], times.get("cli"))
-            percents = cpu[side]
-            shown_cpu = (
-                f"{statistics.median(percents):.1f} ({', '.join(f'{p:.1f}' for p in percents)})"
-                if percents
-                else ""
-            )
             print(
                 f"| {task} | {train} x {eval_} | {side} | {statistics.median(times[side]):.3f} | "
-                f"{to_plain} | {to_cli} | "
-                f"{shown_cpu} |",
+                f"{to_plain} | {to_cli} | {percents(whole[side])} | {percents(during[side])} |",
                 flush=True,
             )
     return 0

@@ -44,6 +44,8 @@ class Terminal:
         )
         os.close(child_fd)
         self.written = 0  # bytes the program has drawn so far
+        self.watched: tuple[bytes, ...] = ()  # words to note the first sight of
+        self.seen: dict[bytes, float] = {}  # word -> time.monotonic() it was first drawn
         self._reader = threading.Thread(target=self._drain, daemon=True)
         self._reader.start()
 
@@ -51,8 +53,16 @@ class Terminal:
         try:
             while chunk := os.read(self._main, 65536):
                 self.written += len(chunk)
+                for word in self.watched:
+                    if word not in self.seen and word in chunk:
+                        self.seen[word] = time.monotonic()
         except OSError:  # the terminal closed with the program
             pass
+
+    def watch(self, *words: str) -> None:
+        """Note when each word is first drawn from now on (a phase's name on screen)."""
+        self.seen = {}
+        self.watched = tuple(word.encode() for word in words)
 
     def press(self, *keys: str, pause: float = 0.3) -> None:
         """Type each key (a name in KEYS, or plain characters), waiting `pause` after each:
