@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
+import textwrap
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from itertools import islice
@@ -26,7 +27,8 @@ HISTORY_PAGE = 50  # results shown unless --limit or --all asks for more
 HEADER = ("id", "when", "task", "split", "median s", "score", "sweep", "host", "sw", "flags")
 RIGHT_ALIGNED = frozenset({0, 4})  # id, median s
 TASK = HEADER.index("task")
-GAP = "  "
+FLAGS = HEADER.index("flags")  # the last column: on a terminal, folded under itself
+GAPS = ("  ", " ")  # between columns: one space where two would not fit the terminal
 MIN_TASK_WIDTH = 12  # narrower, and a long variant says nothing before its "…"
 
 
@@ -65,8 +67,7 @@ def cmd_history(args: argparse.Namespace) -> int:
         if older > 0:
             out.write(
                 f"\n{older} older: --before {seen.last_id} for the next "
-                f"{min(limit or HISTORY_PAGE, older)}, --limit N for more at once, --all for "
-                "every one\n"
+                f"{min(limit or HISTORY_PAGE, older)}; --limit N or --all for more at once\n"
             )
         _footers(store, seen, out)
         warn_unreadable(store)
@@ -144,6 +145,8 @@ class _Table:
 
         self.out, self.cell_len = out, cell_len
         self.widths = [cell_len(name) for name in HEADER]
+        self.gap = GAPS[0]
+        self.flag_word = self.cell_len(HEADER[FLAGS])  # the flags column's least width
         self.header_written = False
         # Off a terminal, lines are as long as their cells; on one, the task is cut to fit.
         self.columns = shutil.get_terminal_size().columns if out.isatty() else None
@@ -160,27 +163,47 @@ class _Table:
                 max(w, self.cell_len(cell)) for w, cell in zip(self.widths, row, strict=True)
             ]
         if self.columns is not None:
-            rest = sum(self.widths) - self.widths[TASK] + len(GAP) * (len(HEADER) - 1)
-            self.widths[TASK] = max(min(self.widths[TASK], self.columns - rest), MIN_TASK_WIDTH)
+            words = (word for row in rows for word in row[FLAGS].split())
+            self.flag_word = max(self.flag_word, *map(self.cell_len, words))
+            self._fit(self.columns)
         lines = []
         if not self.header_written:
             lines.append(self._line(HEADER))
-            width = sum(self.widths) + len(GAP) * (len(HEADER) - 1)
+            width = sum(self.widths) + len(self.gap) * (len(HEADER) - 1)
             lines.append(self.rule * min(width, self.columns or width))
             self.header_written = True
         lines.extend(self._line(row) for row in rows)
         self.out.write("\n".join(lines) + "\n")
 
+    def _fit(self, columns: int) -> None:
+        """Narrow the table to the terminal: single spaces between columns if need be,
+        then the task cut short; the flags take what is left, folded onto more lines."""
+        fixed = sum(self.widths) - self.widths[TASK] - self.widths[FLAGS]
+        flags = self.flag_word  # a flag is folded onto the next line whole, never split
+        if not self.header_written:  # the header fixes the gaps for every block after it
+            widest = fixed + self.widths[TASK] + flags + len(GAPS[0]) * (len(HEADER) - 1)
+            self.gap = GAPS[0] if widest <= columns else GAPS[1]
+        gaps = len(self.gap) * (len(HEADER) - 1)
+        room = columns - fixed - flags - gaps
+        self.widths[TASK] = max(min(self.widths[TASK], room), MIN_TASK_WIDTH)
+        room = columns - fixed - self.widths[TASK] - gaps
+        self.widths[FLAGS] = max(min(self.widths[FLAGS], room), flags)
+
     def _line(self, cells: Iterable[str]) -> str:
         padded = []
+        folded: list[str] = []
         for n, (cell, width) in enumerate(zip(cells, self.widths, strict=True)):
             if n == TASK and self.cell_len(cell) > width:
                 while cell and self.cell_len(cell) > width - 1:
                     cell = cell[:-1]
                 cell += self.ellipsis
+            if n == FLAGS and self.cell_len(cell) > width:
+                cell, *folded = textwrap.wrap(cell, width, break_long_words=False) or [""]
             room = " " * (width - self.cell_len(cell))
             padded.append(room + cell if n in RIGHT_ALIGNED else cell + room)
-        return GAP.join(padded).rstrip()
+        line = self.gap.join(padded).rstrip()
+        indent = " " * (sum(self.widths[:FLAGS]) + len(self.gap) * FLAGS)
+        return "\n".join([line, *(indent + more for more in folded)])
 
 
 def _footers(store: ResultStore, shown: _Seen, out: TextIO) -> None:
