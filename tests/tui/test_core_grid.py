@@ -1,5 +1,7 @@
 """How the core grid lays out its cores for the space it is given."""
 
+from dataclasses import replace
+
 import pytest
 from textual.app import App, ComposeResult
 
@@ -75,3 +77,33 @@ async def test_a_tiny_window_reports_the_cores_it_cannot_show():
         lines = screen_text(app)
         shown = sum(ch in "▁▂▃▄▅▆▇█" for ch in "".join(lines))
         assert lines[-1] == f"{256 - shown} more cores not shown: enlarge the window"
+
+
+async def test_a_sample_repaints_only_the_lines_that_look_different(monkeypatch):
+    app = GridApp(16)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        grid = app.query_one(CoreGrid)
+        first = grid.sample
+        grid.sample = replace(first, percents=tuple(p + 0.002 for p in first.percents))
+        await pilot.pause()  # drawn once after the app's styles settled
+        repaints: list[tuple] = []
+        original = CoreGrid.refresh
+
+        def counted(self, *regions, **kwargs):
+            repaints.append(regions)
+            return original(self, *regions, **kwargs)
+
+        monkeypatch.setattr(CoreGrid, "refresh", counted)
+        # A hair different: the same whole percentages and bars, so nothing to repaint.
+        grid.sample = replace(first, percents=tuple(p + 0.001 for p in first.percents))
+        await pilot.pause()
+        assert repaints == []
+        # One core changes: its row, not the whole grid (the summary's figures may too).
+        changed = (min(first.percents[0] + 40, 100.0), *first.percents[1:])
+        grid.sample = replace(first, percents=changed)
+        await pilot.pause()
+        assert len(repaints) == 1 and len(repaints[0]) == 1
+        region = repaints[0][0]
+        assert 0 < region.height < grid.size.height
+        assert screen_text(app)[2].endswith(f"{changed[0]:.0f}%")

@@ -102,7 +102,8 @@ class CoreGrid(Widget):
     }
     """
 
-    sample: reactive[CoreSample | None] = reactive(None, layout=False)
+    # Not repainted by the reactive itself: watch_sample repaints only what changed.
+    sample: reactive[CoreSample | None] = reactive(None, repaint=False)
 
     unit = "cores"  # what each bar is
 
