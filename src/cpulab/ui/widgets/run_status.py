@@ -46,9 +46,8 @@ class RunStatus(Static):
         self._shown = (state, text)
         for name in STATES:
             self.set_class(name == state, name)
-        # Lay the screen out again only when the status changes height: during a run it
-        # is redrawn at every sample, and a layout of the whole screen each time was most
-        # of the app's own CPU.
+        # Lay the screen out again only when the status changes height: a layout of the
+        # whole screen at every progress event was most of the app's own CPU in a run.
         self.update(text, layout=False)
         width, height = self.content_size
         if not width or self.get_content_height(self.size, self.app.size, width) != height:
