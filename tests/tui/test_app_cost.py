@@ -64,3 +64,27 @@ async def test_the_status_lays_the_screen_out_only_when_its_height_changes(monke
         await pilot.pause()
         assert any(layouts)
         await pilot.press("c")
+
+
+async def test_a_run_leaves_the_footer_as_it_is_and_a_key_that_cannot_act_says_why(monkeypatch):
+    from textual.widgets import Footer
+
+    recomposed = count_calls(monkeypatch, Footer, "recompose", lambda *_, **__: True)
+    supervisor = ScriptedSupervisor(FLOOD[:2])
+    app = make_app(supervisor=supervisor)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        recomposed.clear()
+        await pilot.press("r")
+        await wait_for(pilot, lambda: app._phase is not None)
+        await pilot.press("r")  # a second run while one goes: not started, and said so
+        await pilot.pause()
+        assert len(supervisor.specs) == 1
+        assert any("c cancels it" in n.message for n in app._notifications)
+        await pilot.press("c")
+        await wait_for(pilot, lambda: not app.running)
+        await pilot.pause()
+        assert recomposed == []  # 30 ms at each start and end of a run, when it was
+        await pilot.press("c")
+        await pilot.pause()
+        assert any(n.message == "Nothing is running." for n in app._notifications)

@@ -276,19 +276,13 @@ class CpulabApp(App[None]):
     def scale(self) -> str:
         return SCALES[self.query_one("#scale", RadioSet).pressed_index]
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        # None shows the key dimmed in the Footer. An unusable split is not dimmed:
-        # pressing r then says why it cannot run.
-        if action in ("run", "sweep"):
-            return None if self.running else True
-        if action == "cancel":
-            return True if self.running else None
-        return True
-
-    # The run lifecycle.
+    # The run lifecycle. The footer's keys stay as they are while a run goes (dimming
+    # them recomposes the footer: 30 ms at each start and end); a key that cannot act
+    # says why.
 
     def action_run(self) -> None:
         if self.running:
+            self._say_running()
             return
         control = self.query_one(SplitControl)
         if control.split is None:
@@ -309,6 +303,7 @@ class CpulabApp(App[None]):
 
     def action_sweep(self) -> None:
         if self.running:
+            self._say_running()
             return
         dialog = SweepDialog(
             self.chosen_task, self.scale, self.available, self.options, self.catalogue.tasks
@@ -366,10 +361,15 @@ class CpulabApp(App[None]):
     async def _run(self, session: Session) -> None:
         self.post_message(RunEnded(await session.run()))
 
+    def _say_running(self) -> None:
+        self.notify("A run is going: c cancels it.", timeout=3)
+
     def action_cancel(self) -> None:
         if self.running and self._session is not None:
             # A worker, so the grace period before SIGKILL never blocks the UI.
             self.run_worker(self._session.cancel(), group="cancel")
+        else:
+            self.notify("Nothing is running.", timeout=3)
 
     def stop_run_now(self) -> None:
         """Kill the running tree and record how its sweep ended before returning: for
@@ -450,7 +450,6 @@ class CpulabApp(App[None]):
 
     def watch_running(self) -> None:
         self._enable_buttons()
-        self.refresh_bindings()
 
     def _enable_buttons(self) -> None:
         try:
