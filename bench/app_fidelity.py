@@ -34,34 +34,16 @@ import contextlib
 import itertools
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from fidelity import cpulab_seconds, plain_seconds
 from terminal import Terminal
 
-PLAIN = Path(__file__).with_name("plain_workload.py")
 CASES = {"rf-train": (2, 1), "cv-eval": (1, 2)}  # task -> (train, eval); others: 1 x 2
 SIDES = ("plain", "cli", "app80x24", "app200x60")
-
-
-def plain_seconds(task: str, train: int, eval_: int, db: Path) -> float:
-    command = [sys.executable, str(PLAIN), task, str(train), str(eval_)]
-    return float(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
-
-
-def cli_seconds(task: str, train: int, eval_: int, db: Path) -> float:
-    import json
-
-    command = [
-        sys.executable, "-m", "cpulab", "run", task, "--scale", "full",
-        "--train", str(train), "--eval", str(eval_), "--db", str(db), "--json",
-    ]  # fmt: skip
-    return json.loads(subprocess.run(command, capture_output=True, text=True, check=True).stdout)[
-        "fit_time"
-    ]
 
 
 def own_cpu(pid: int) -> float:
@@ -170,9 +152,9 @@ def main() -> int:
             shift = round_ % len(sides)
             for side in sides[shift:] + sides[:shift]:
                 if side == "plain":
-                    times[side].append(plain_seconds(task, train, eval_, db))
+                    times[side].append(plain_seconds(task, train, eval_))
                 elif side == "cli":
-                    times[side].append(cli_seconds(task, train, eval_, db))
+                    times[side].append(cpulab_seconds(task, train, eval_, db))
                 else:
                     size = tuple(map(int, side.removeprefix("app").split("x")))
                     seconds, run_cpu, call_cpu = app_seconds(task, train, eval_, db, size)

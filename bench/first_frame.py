@@ -38,21 +38,26 @@ def child(report: Path, db: Path) -> int:
     return cli.main(["--db", str(db)])
 
 
-def first_frames(db: Path, runs: int, env=None) -> tuple[list[float], list[float]]:
-    """Seconds to the first frame and MiB resident then, of `runs` starts on store `db`."""
+def app_reports(child: list[str], runs: int, env=None, timeout: float = 30) -> list[dict]:
+    """Start `child` (a script's child mode, which writes a JSON report to the path put
+    after it, then the store) `runs` times on a 120x40 terminal; each report gets
+    "started", the time just before the spawn."""
     work = Path(tempfile.mkdtemp())
-    seconds, rss = [], []
+    reports = []
     for run in range(runs):
-        report = work / f"ready-{run}.json"
-        command = [sys.executable, __file__, "--child", str(report), str(db)]
+        report = work / f"report-{run}.json"
         started = time.time()
-        status = run_on_terminal(command, (120, 40), timeout=30, env=env)
+        status = run_on_terminal([*child[:-1], str(report), child[-1]], (120, 40), timeout, env)
         if status != 0 or not report.exists():
             raise SystemExit(f"run {run} failed with status {status}")
-        data = json.loads(report.read_text())
-        seconds.append(data["ready"] - started)
-        rss.append(data["rss"] / 2**20)
-    return seconds, rss
+        reports.append({**json.loads(report.read_text()), "started": started})
+    return reports
+
+
+def first_frames(db: Path, runs: int, env=None) -> tuple[list[float], list[float]]:
+    """Seconds to the first frame and MiB resident then, of `runs` starts on store `db`."""
+    reports = app_reports([sys.executable, __file__, "--child", str(db)], runs, env)
+    return [r["ready"] - r["started"] for r in reports], [r["rss"] / 2**20 for r in reports]
 
 
 def main() -> int:

@@ -33,8 +33,7 @@ import time
 from contextlib import closing
 from pathlib import Path
 
-from first_frame import first_frames
-from terminal import run_on_terminal
+from first_frame import app_reports, first_frames
 
 from cpulab.engine.events import Result, event_from_dict
 from cpulab.engine.machine import machine_facts, software_facts
@@ -262,19 +261,9 @@ def history_child(report: Path, db: Path) -> int:
 
 def histories_shown(db: Path, runs: int, env: dict[str, str]) -> tuple[list[float], list[float]]:
     """Seconds until the app shows its history, and the UI process's peak MiB by then."""
-    work = Path(tempfile.mkdtemp())
-    seconds, peaks = [], []
-    for run in range(runs):
-        report = work / f"shown-{run}.json"
-        command = [sys.executable, __file__, "--history-child", str(report), str(db)]
-        started = time.time()
-        status = run_on_terminal(command, (120, 40), timeout=300, env=env)
-        if status != 0 or not report.exists():
-            raise SystemExit(f"run {run} failed with status {status}")
-        data = json.loads(report.read_text())
-        seconds.append(data["shown"] - started)
-        peaks.append(data["peak"] / 2**20)
-    return seconds, peaks
+    child = [sys.executable, __file__, "--history-child", str(db)]
+    reports = app_reports(child, runs, env, timeout=300)
+    return [r["shown"] - r["started"] for r in reports], [r["peak"] / 2**20 for r in reports]
 
 
 def main() -> int:
