@@ -405,7 +405,7 @@ def test_cpulab_db_overrides_the_default_path(tmp_path, monkeypatch):
         (truncated_store, "is damaged: it is cut short"),
         (store_cut_mid_page, "is damaged: it is cut short"),
         (corrupted_store, "is damaged:"),
-        (newer_store, "was written by a newer cpulab (schema version 7; this one reads up to 2)"),
+        (newer_store, "was written by a newer cpulab (schema version 7; this one reads up to 3)"),
     ],
 )
 def test_refused_files_are_left_untouched(tmp_path, make, expected):
@@ -518,3 +518,28 @@ def test_store_imports_only_the_standard_library_and_platformdirs():
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     ).stdout.split()
     assert not {"textual", "sklearn", "numpy", "scipy"} & set(loaded)
+
+
+def test_deleted_points_leave_every_read_and_come_back_when_restored(db, tmp_path):
+    sweep_id = db.start_sweep("rf-train", "small", "train", [1, 2], 3, 1, ALPHA)
+    in_sweep = [db.add_point(result(t, 1), sweep_id) for t in (1, 2)]
+    single = db.add_point(result(4, 1))
+    assert db.delete_points([in_sweep[1], single]) == 2
+    assert db.delete_points([single]) == 0  # already deleted: nothing changes
+    assert [p.id for p in db.points()] == [in_sweep[0]]
+    assert db.count_points() == 1
+    assert [s.n_points for s in db.sweeps()] == [1]
+    assert [p.id for p in db.points(deleted=True)] == [in_sweep[1], single]
+    # Marked, not removed: the row is still in the file.
+    assert query(tmp_path / "results.sqlite", "SELECT COUNT(*) FROM points") == [(3,)]
+    assert db.restore_points([single, in_sweep[1]]) == 2
+    assert [p.id for p in db.points()] == [*in_sweep, single]
+    assert db.points(deleted=True) == []
+
+
+def test_a_deletion_is_seen_by_another_connection(tmp_path):
+    path = tmp_path / "results.sqlite"
+    with ResultStore.open(path) as writer, ResultStore.open(path, readonly=True) as reader:
+        kept, gone = writer.add_point(result(1, 1)), writer.add_point(result(2, 1))
+        writer.delete_points([gone])
+        assert [p.id for p in reader.points()] == [kept]

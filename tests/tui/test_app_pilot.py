@@ -135,7 +135,7 @@ async def test_results_fill_the_table_and_the_chart():
         chart = app.query_one(ScalingChart)
         assert len(chart.results) == 3
         await pilot.press("s")
-        assert chart.border_title == "Speedup over 1 x 1"
+        assert chart.border_title == "Speedup over 1 x 1 · this session"
 
 
 async def test_t_cycles_through_the_themes():

@@ -37,7 +37,7 @@ async def test_a_real_small_run_lands_in_the_table_and_on_the_chart():
         assert table.row_count == 1
         assert str(table.get_row_at(0)[0]) == "rf-train"
         chart = app.query_one(ScalingChart)
-        assert [r.cores_used for r in chart.results] == [1]
+        assert [e.result.cores_used for e in chart.results] == [1]
         assert "●" in chart.plt.uncolorize(chart.plt.build())
     assert heavy_modules() == before  # the UI process never imported scikit-learn
 

@@ -65,7 +65,7 @@ async def test_history_of_this_machine_is_shown_at_start(tmp_path):
         async with app.run_test(size=(120, 40)) as pilot:
             await wait_for(pilot, lambda: len(app.results) == 2)
             assert app.query_one(ResultsTable).row_count == 2
-            assert [r.cores_used for r in app.query_one(ScalingChart).results] == [1, 2]
+            assert [e.result.cores_used for e in app.query_one(ScalingChart).results] == [1, 2]
             assert any("earlier" in str(n.title).lower() for n in app._notifications)
 
 

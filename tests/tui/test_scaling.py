@@ -1,7 +1,8 @@
 """Speedups and chart series, from finished results."""
 
 from cpulab.engine.tasks import CATALOGUE
-from cpulab.ui.scaling import scaling_series, speedup
+from cpulab.engine.stats import analyse_results
+from cpulab.ui.scaling import Entry, scaling_series, speedup, speedups
 from support.tui import make_result
 
 
@@ -77,3 +78,56 @@ def test_a_plug_in_task_is_labelled_by_its_own_knobs():
     without = {s.label for s in scaling_series(results, False, tasks=CATALOGUE)}
     assert with_it == {"my-forest"}  # one knob: no strategy to tell apart
     assert without == {"my-forest train-cores"}  # unknown task: both knobs assumed
+
+
+# One definition of speedup for both faces.
+
+
+def test_a_sweep_is_measured_against_its_own_1x1_not_the_latest_one():
+    sweep = [
+        Entry(
+            make_result("cv-eval", 1, 1, t * 4.0, fit_times=[t * 4.0, t * 4.2, t * 3.9]), sweep="7"
+        )
+        for t in (1,)
+    ] + [Entry(make_result("cv-eval", 1, 2, 2.5, fit_times=[2.5, 2.6, 2.4]), sweep="7")]
+    # A later, quicker 1 x 1 run outside the sweep does not change the sweep's speedups.
+    later = Entry(make_result("cv-eval", 1, 1, 1.0))
+    found = speedups([*sweep, later])
+    report = analyse_results(e.result for e in sweep)  # what `cpulab sweep` reports
+    assert found[id(sweep[1])].value == report.points[1].speedup == 4.0 / 2.5
+    assert found[id(sweep[1])].baseline is sweep[0]
+    assert found[id(later)].value == 1.0 and found[id(later)].baseline is later
+
+
+def test_runs_outside_a_sweep_use_the_latest_1x1_of_their_own_session():
+    earlier_base = Entry(make_result("rf-train", 1, 1, 4.0), this_session=False)
+    earlier = Entry(make_result("rf-train", 2, 1, 2.0), this_session=False)
+    now_base = Entry(make_result("rf-train", 1, 1, 3.0))
+    now = Entry(make_result("rf-train", 2, 1, 2.0))
+    found = speedups([earlier_base, earlier, now_base, now])
+    assert found[id(earlier)].value == 2.0
+    assert found[id(now)].value == 1.5
+    alone = Entry(make_result("rf-train", 4, 1, 1.0))  # this session, no 1 x 1 of its own
+    assert id(alone) not in speedups([earlier_base, alone])
+
+
+def test_a_noisy_or_spread_baseline_is_called_out():
+    base = Entry(make_result("rf-train", 1, 1, 2.0, flags=["noisy"]))
+    point = Entry(make_result("rf-train", 2, 1, 1.0))
+    (caveat,) = speedups([base, point])[id(point)].caveats
+    assert "other processes" in caveat
+    clean = Entry(make_result("rf-train", 1, 1, 2.0))
+    assert speedups([clean, point])[id(point)].caveats == []
+
+
+def test_each_sweep_is_a_series_of_its_own_named_by_its_number():
+    entries = [
+        Entry(make_result("cv-eval", t, 1, 4.0 / t), sweep=sweep)
+        for sweep in ("3", "9")
+        for t in (1, 2)
+    ]
+    series = scaling_series(entries, as_speedup=False, tasks=CATALOGUE)
+    assert [s.label for s in series] == [
+        "cv-eval train-cores · sweep 3",
+        "cv-eval train-cores · sweep 9",
+    ]

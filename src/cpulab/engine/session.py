@@ -119,6 +119,11 @@ class Session:
         """Whether its final event (the last result, an error, the cancel) has come."""
         return self._handle is not None and self._handle.finished
 
+    def point_id(self, result: Result) -> int | None:
+        """The store's row of this result's point, once written; None before, or where
+        nothing is stored."""
+        return self._stored.get((result.train, result.eval))
+
     @property
     def pid(self) -> int | None:
         """The runner's pid, once it is started."""

@@ -202,6 +202,8 @@ MIGRATIONS: dict[int, tuple[Migration, ...]] = {
         "CREATE INDEX points_by_software ON points (software_id)",
         _split_machines_and_software,
     ),
+    # A deleted point is marked, not removed: the way back is `restore_points`.
+    3: ("ALTER TABLE points ADD COLUMN deleted_at REAL",),
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 
@@ -451,6 +453,31 @@ class ResultStore:
                 (sweep_id, sweep_id),
             )
 
+    def delete_points(self, ids: Collection[int]) -> int:
+        """Mark these points deleted: every read leaves them out from now on, and
+        `restore_points` brings them back. Returns how many were live."""
+        return self._mark_deleted(ids, self._clock())
+
+    def restore_points(self, ids: Collection[int]) -> int:
+        """Undo `delete_points`. Returns how many were deleted."""
+        return self._mark_deleted(ids, None)
+
+    def _mark_deleted(self, ids: Collection[int], when: float | None) -> int:
+        chosen = sorted(set(ids))
+        changed = 0
+        with self._write() as conn:
+            for start in range(0, len(chosen), READ_BATCH):
+                batch = chosen[start : start + READ_BATCH]
+                marks = ", ".join("?" * len(batch))
+                now_live = "IS NULL" if when is not None else "IS NOT NULL"
+                cursor = conn.execute(
+                    f"UPDATE points SET deleted_at = ? WHERE id IN ({marks})"
+                    f" AND deleted_at {now_live}",
+                    (when, *batch),
+                )
+                changed += cursor.rowcount
+        return changed
+
     def points(
         self,
         task: str | None = None,
@@ -463,6 +490,7 @@ class ResultStore:
         before: int | None = None,
         newest_first: bool = False,
         limit: int | None = None,
+        deleted: bool = False,
     ) -> list[StoredPoint]:
         """Stored points in the order they were added, unreadable rows left out (and named
         in `unreadable`). `machine` is a machine id, or text found in the host name or
@@ -478,6 +506,7 @@ class ResultStore:
                 before=before,
                 newest_first=newest_first,
                 limit=limit,
+                deleted=deleted,
             )
         )
 
@@ -493,14 +522,17 @@ class ResultStore:
         before: int | None = None,
         newest_first: bool = False,
         limit: int | None = None,
+        deleted: bool = False,
     ) -> Iterator[StoredPoint]:
         """`points`, read READ_BATCH rows at a time, so memory stays flat however many
         there are. The filters are `points`'s, and `machine_ids` (any of these machines),
-        `single_runs` (outside any sweep), `before` (older than that point id). Newest first
-        where asked; at most `limit` readable points, an unreadable row not counting."""
+        `single_runs` (outside any sweep), `before` (older than that point id), `deleted`
+        (the points deleted, instead of the others). Newest first where asked; at most
+        `limit` readable points, an unreadable row not counting."""
         clauses, params = self._filters(
             task=task, scale=scale, sweep_id=sweep_id, machine=machine, machine_ids=machine_ids
         )
+        clauses.append("deleted_at IS NOT NULL" if deleted else "deleted_at IS NULL")
         if single_runs:
             clauses.append("sweep_id IS NULL")
         if before is not None:
@@ -549,6 +581,7 @@ class ResultStore:
         """How many rows `iter_points` finds with these filters, unreadable ones included:
         counted in the indexes, without reading a result."""
         clauses, params = self._filters(task=task, machine=machine)
+        clauses.append("deleted_at IS NULL")
         if before is not None:
             clauses.append("id < ?")
             params.append(before)
@@ -588,12 +621,26 @@ class ResultStore:
                 return
             last = records[-1].id
 
-    def _sweep_batch(self, clauses: list[str], params: list[Any]) -> list[SweepRecord]:
+    def newest_sweeps(
+        self, limit: int, machine_ids: Collection[int] | None = None
+    ) -> list[SweepRecord]:
+        """The `limit` sweeps started last (of these machines), newest first."""
+        clauses, params = self._filters(machine=None, machine_ids=machine_ids)
+        return self._sweep_batch(clauses or ["1"], params, order="DESC", limit=limit)
+
+    def _sweep_batch(
+        self,
+        clauses: list[str],
+        params: list[Any],
+        order: str = "ASC",
+        limit: int = READ_BATCH,
+    ) -> list[SweepRecord]:
         rows = self._read(
             "SELECT id, task, scale, strategy, cores, repeats, warmup, started_at, finished_at,"
             " status, error, machine_id,"
-            " (SELECT COUNT(*) FROM points WHERE sweep_id = sweeps.id) AS n_points"
-            f" FROM sweeps WHERE {' AND '.join(clauses)} ORDER BY id LIMIT {READ_BATCH}",
+            " (SELECT COUNT(*) FROM points WHERE sweep_id = sweeps.id AND deleted_at IS NULL)"
+            " AS n_points"
+            f" FROM sweeps WHERE {' AND '.join(clauses)} ORDER BY id {order} LIMIT {int(limit)}",
             tuple(params),
         )
         return [

@@ -9,8 +9,10 @@ at `sample_hz`. Both edges are constructor parameters, so tests drive the app wi
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 from rich.text import Text
 from textual import on, work
@@ -42,7 +44,9 @@ from cpulab.engine.sweep import SweepPlan
 from cpulab.engine.tasks import KNOB_TITLES, SCALES, Task
 from cpulab.monitor.sampler import DEFAULT_HZ, PsutilSampler, Sampler, check_sample_hz
 from cpulab.ui.messages import HistoryLoaded, RunEnded, RunEvent, SplitChanged, StoreProblem
-from cpulab.ui.scaling import speedup
+from cpulab.ui.scaling import Entry, speedups
+from cpulab.ui.screens.confirm import Confirm
+from cpulab.ui.screens.filters import FilterDialog
 from cpulab.ui.screens.sweep_dialog import SweepDialog
 from cpulab.ui.themes import DEFAULT_THEME, ThemeCatalog
 from cpulab.ui.widgets import (
@@ -54,9 +58,10 @@ from cpulab.ui.widgets import (
     SplitControl,
     WorkerGrid,
 )
+from cpulab.ui.workspace import HISTORY_LIMIT, Filters, HistoryQuery, Workspace
 
 FALLBACK_THEME = "textual-dark"  # should the shipped themes be missing
-HISTORY_LIMIT = 200  # earlier results shown at start: the newest of this machine
+RECENT_SWEEPS = 30  # offered by the filter dialog, besides those on view
 # Seconds between redraws of a running status (its elapsed time is in whole seconds):
 # each redraw is a frame of its own, which costs as much as the cores' frame.
 STATUS_INTERVAL = 1.0
@@ -94,6 +99,11 @@ class CpulabApp(App[None]):
         Binding("w", "sweep", "Sweep"),
         Binding("c", "cancel", "Cancel"),
         Binding("s", "toggle_speedup", "Time/speedup"),
+        Binding("f", "filters", "Filter"),
+        Binding("h", "hide", "Hide", show=False),
+        Binding("d", "delete", "Delete", show=False),
+        Binding("u", "undo_delete", "Undo delete", show=False),
+        Binding("x", "clear_session", "Clear", show=False),
         Binding("t", "cycle_theme", "Theme"),
         Binding("q", "quit", "Quit"),
     ]
@@ -129,12 +139,19 @@ class CpulabApp(App[None]):
         self._theme_problem = None if self.theme == wanted else wanted
         self.available = self.sampler.budget.available
         self.chosen_task: Task = next(iter(self.catalogue.tasks.values()))
-        self.results: list[Result] = []
+        self.workspace = Workspace()
+        if store is None:  # no history to read: this session is all there is
+            self.workspace.filters = Filters(history=False)
+        self._shown: list[Entry] = []  # the table's rows, in order
+        self._deleted: list[Entry] = []  # the last deletion, for undo
+        self._sweeps_run = 0  # sweeps of this app session, to tell them apart unstored
         self._session: Session | None = None  # the run or sweep under way, or the last one
         self._phase: Phase | None = None
         self._progress: Progress | None = None
         self._started_at = 0.0
         self._status_drawn_at = 0.0  # time.monotonic() of the last running-status draw
+        self._skipped_told: set[str] = set()  # unreadable rows already named
+        self._history_asked: HistoryQuery | None = None  # the latest read of the history
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -198,40 +215,81 @@ class CpulabApp(App[None]):
         self.set_interval(1 / self.sample_hz, self._take_sample)
         self.call_later(self._take_sample)
         self.call_after_refresh(self._prepare_spare)
-        if self.store is not None:
-            self._load_history(self.store)
+        self._want_history()
 
-    @work(thread=True, group="history")
-    def _load_history(self, store: ResultStore) -> None:
-        here = machine_facts()
-        try:
-            # Only what the table shows: the store's indexes find this machine's newest
-            # rows, and only those are read, however large the store.
-            newest = store.points(
-                machine_ids=store.host_machine_ids(here["hostname"], here["cpu_model"]),
-                newest_first=True,
-                limit=HISTORY_LIMIT,
-            )
-        except UsageError as exc:  # damage in a store too large to check as it opened
-            self.post_message(HistoryLoaded([], str(store.path), [str(exc)]))
+    @property
+    def results(self) -> list[Result]:
+        """The results the table and the chart show, oldest first."""
+        return [entry.result for entry in self._shown]
+
+    # The history: what the current choice of task and filters needs, read from the
+    # store in a thread when that choice changes.
+
+    def _want_history(self) -> None:
+        query = self.workspace.query(self.chosen_task.name)
+        if self.store is None or query is None or query == self.workspace.loaded_for:
             return
-        mine = [stored.result for stored in reversed(newest)]
-        skipped = list(store.unreadable.values())
-        if mine or skipped:
-            self.post_message(HistoryLoaded(mine, str(store.path), skipped))
+        if query != self._history_asked:  # not asked already, the answer on its way
+            self._history_asked = query
+            self._load_history(self.store, query)
+
+    @work(thread=True, group="history", exclusive=True)
+    def _load_history(self, store: ResultStore, query: HistoryQuery) -> None:
+        try:
+            if query.machine is None:
+                here = machine_facts()
+                machines = store.host_machine_ids(here["hostname"], here["cpu_model"])
+            else:
+                machines = [query.machine]
+            sweep_id = int(query.sweep) if query.sweep and query.sweep.isdigit() else None
+            if query.sweep is not None and sweep_id is None:
+                newest = []  # a sweep of this session that was not stored
+            else:
+                # Only what is shown: the store's indexes find the newest rows of this
+                # task and machine, and only those are read, however large the store.
+                newest = store.points(
+                    task=query.task,
+                    scale=query.scale,
+                    sweep_id=sweep_id,
+                    machine_ids=machines,
+                    newest_first=True,
+                    limit=HISTORY_LIMIT,
+                )
+        except UsageError as exc:  # damage in a store too large to check as it opened
+            self.post_message(HistoryLoaded(query, [], str(store.path), [str(exc)]))
+            return
+        entries = [
+            Entry(
+                stored.result,
+                point_id=stored.id,
+                sweep=None if stored.sweep_id is None else str(stored.sweep_id),
+                this_session=False,
+                created_at=stored.created_at,
+                machine_id=stored.machine_id,
+            )
+            for stored in reversed(newest)
+        ]
+        self.post_message(
+            HistoryLoaded(query, entries, str(store.path), list(store.unreadable.values()))
+        )
 
     def on_history_loaded(self, message: HistoryLoaded) -> None:
         for problem in message.skipped:
-            self.notify(f"{message.source}: {problem}", title="Skipped", severity="warning")
-        if not message.results:
-            return
-        self.results[:0] = message.results
+            if problem not in self._skipped_told:
+                self._skipped_told.add(problem)
+                self.notify(f"{message.source}: {problem}", title="Skipped", severity="warning")
+        if message.query != self._history_asked:
+            return  # the choice changed while it was read: another answer is coming
+        first = self.workspace.loaded_for is None
+        self.workspace.set_history(message.query, message.entries)
         self._show_results()
-        self.notify(
-            f"{len(message.results)} results of this machine from {message.source}",
-            title="Earlier sessions",
-            timeout=4,
-        )
+        if first and message.entries:
+            self.notify(
+                f"{len(message.entries)} earlier results of {message.query.task} on this"
+                f" machine from {message.source}",
+                title="Earlier sessions",
+                timeout=4,
+            )
 
     async def _take_sample(self) -> None:
         sample = await asyncio.to_thread(self.sampler.sample)
@@ -255,6 +313,9 @@ class CpulabApp(App[None]):
         about = describe_task(self.chosen_task, self.options, self.catalogue)
         self.query_one("#description", Static).update(about)
         self.query_one(SplitControl).chosen_task = self.chosen_task
+        if self.workspace.filters.task is None:  # the history follows the chosen task
+            self._show_results()
+            self._want_history()
 
     @on(OptionList.OptionSelected, "#tasks")
     def _task_selected(self) -> None:
@@ -327,6 +388,8 @@ class CpulabApp(App[None]):
             self.notify(str(exc), title="Cannot run", severity="error")
             return
         session.listen(self._run_event)
+        if isinstance(request, SweepPlan):
+            self._sweeps_run += 1
         self._session, self._phase, self._progress = session, None, None
         self._started_at = self.clock()
         self.running = True
@@ -405,9 +468,11 @@ class CpulabApp(App[None]):
         elif isinstance(event, Result):
             if event.partial:  # a point's earlier runs: stored, shown once it is done
                 return
-            self.results.append(event)
+            entry = self._session_entry(event)
+            self.workspace.add(entry)
             self._show_results()
-            status.show_result(event, speedup(event, self.results))
+            gain = speedups(self._shown).get(id(entry))
+            status.show_result(event, None if gain is None else gain.value)
         elif isinstance(event, Error):
             status.show_error(event)
             self.notify(event.one_line(), title="The run failed", severity="error", timeout=10)
@@ -423,16 +488,32 @@ class CpulabApp(App[None]):
         if not self.screen_stack:
             return  # the app is closing
         if message.outcome.partial:  # cut short: what it measured is kept, and shown so
-            self.results.extend(message.outcome.partial)
+            for result in message.outcome.partial:
+                self.workspace.add(self._session_entry(result))
             self._show_results()
         self.query_one("#work").remove_class("-cluster-live")
         self.sampler.watch(None)
         self.running = False
         self._prepare_spare()
 
+    def _session_entry(self, result: Result) -> Entry:
+        session = self._session
+        sweep = None
+        if session is not None and session.plan is not None:
+            stored = session.sweep_id
+            sweep = str(stored) if stored is not None else f"app {self._sweeps_run}"
+        return Entry(
+            result,
+            point_id=session.point_id(result) if session is not None else None,
+            sweep=sweep,
+            created_at=time.time(),
+        )
+
     def _show_results(self) -> None:
-        self.query_one(ResultsTable).show(self.results)
-        self.query_one(ScalingChart).results = tuple(self.results)
+        self._shown = self.workspace.shown(self.chosen_task.name)
+        self.query_one(ResultsTable).show(self._shown, speedups(self._shown))
+        self.query_one(ScalingChart).results = tuple(self._shown)
+        self._title_chart()
 
     def _show_running(self) -> None:
         # Once the final event is shown, a sample taken before the run's end reaches the
@@ -468,13 +549,129 @@ class CpulabApp(App[None]):
 
     def _title_chart(self) -> None:
         chart = self.query_one(ScalingChart)
-        chart.border_title = "Speedup over 1 x 1" if chart.speedup else "Fit time"
+        what = "Speedup over 1 x 1" if chart.speedup else "Fit time"
+        chart.border_title = f"{what} · {self.workspace.describe(self.chosen_task.name)}"
+
+    # The workspace: what is shown, hidden, deleted.
+
+    def _selected(self) -> Entry | None:
+        table = self.query_one(ResultsTable)
+        row = table.cursor_row
+        return self._shown[row] if self._shown and 0 <= row < len(self._shown) else None
+
+    def action_filters(self) -> None:
+        seen = [*self.workspace.history, *self.workspace.session]
+        sweeps = {e.sweep: f"sweep {e.sweep}: {e.result.task}" for e in seen if e.sweep}
+        machines = {}
+        if self.store is not None:
+            machines = {m.id: m.label for m in self.store.machines()}
+            for record in self.store.newest_sweeps(RECENT_SWEEPS):
+                sweeps[str(record.id)] = (
+                    f"sweep {record.id}: {record.task} ({record.scale}), {record.strategy},"
+                    f" {record.status}"
+                )
+        dialog = FilterDialog(
+            self.workspace.filters,
+            tasks=sorted(self.catalogue.tasks),
+            variants=sorted({e.result.variant for e in seen}),
+            sweeps=dict(sorted(sweeps.items(), key=lambda item: _sweep_order(item[0]))),
+            machines=machines,
+            hidden=len(self.workspace.hidden),
+        )
+        self.push_screen(dialog, self._filters_chosen)
+
+    def _filters_chosen(self, choice: tuple[Filters, bool] | None) -> None:
+        if choice is None:
+            return
+        filters, show_hidden = choice
+        self.workspace.filters = filters if self.store else replace(filters, history=False)
+        if show_hidden:
+            self.workspace.show_hidden()
+        self._show_results()
+        self._want_history()
+
+    def action_hide(self) -> None:
+        entry = self._selected()
+        if entry is None:
+            self.notify("No result is selected.", timeout=3)
+            return
+        self.workspace.hide([entry])
+        self._show_results()
+        self.notify("Hidden: f shows hidden results again.", timeout=3)
+
+    def action_clear_session(self) -> None:
+        count = self.workspace.clear_session()
+        self._show_results()
+        self.notify(
+            f"Cleared {count} results of this session from view; they stay in the store."
+            if count
+            else "This session has no results on view.",
+            timeout=4,
+        )
+
+    def action_delete(self) -> None:
+        entry = self._selected()
+        if entry is None:
+            self.notify("No result is selected.", timeout=3)
+            return
+        if entry.point_id is None or self.store is None:
+            self.notify("This result is not stored: h hides it.", timeout=4)
+            return
+        r = entry.result
+        question = (
+            f"Delete {r.task} {r.train} x {r.eval} (point {entry.point_id}) from the store?"
+            " u undoes it."
+        )
+        self.push_screen(Confirm(question, "Delete"), self._delete_confirmed([entry]))
+
+    def _delete_confirmed(self, entries: list[Entry]) -> Callable[[bool | None], None]:
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._delete(entries)
+
+        return answered
+
+    @work(group="store-edit")
+    async def _delete(self, entries: list[Entry]) -> None:
+        store = self.store
+        assert store is not None
+        ids = [e.point_id for e in entries if e.point_id is not None]
+        try:
+            await asyncio.to_thread(store.delete_points, ids)
+        except (OSError, sqlite3.Error) as exc:
+            self.notify(f"{store.path}: {exc}", title="Not deleted", severity="error")
+            return
+        self.workspace.forget(ids)
+        self._deleted = entries
+        self._show_results()
+        self.notify(f"Deleted point {', '.join(map(str, ids))}: u undoes it.", timeout=5)
+
+    @work(group="store-edit")
+    async def action_undo_delete(self) -> None:
+        entries, store = self._deleted, self.store
+        if not entries or store is None:
+            self.notify("Nothing deleted to undo.", timeout=3)
+            return
+        ids = [e.point_id for e in entries if e.point_id is not None]
+        try:
+            await asyncio.to_thread(store.restore_points, ids)
+        except (OSError, sqlite3.Error) as exc:
+            self.notify(f"{store.path}: {exc}", title="Not restored", severity="error")
+            return
+        self._deleted = []
+        self.workspace.restore(entries)
+        self._show_results()
+        self.notify(f"Restored point {', '.join(map(str, ids))}.", timeout=3)
 
     def action_cycle_theme(self) -> None:
         names = self.catalog.names()
         position = names.index(self.theme) if self.theme in names else -1
         self.theme = names[(position + 1) % len(names)]
         self.notify(f"Theme: {self.theme}", timeout=2)
+
+
+def _sweep_order(sweep: str) -> tuple[int, str]:
+    return (int(sweep), "") if sweep.isdigit() else (1 << 62, sweep)
 
 
 def run_app(

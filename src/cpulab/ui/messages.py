@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from textual.message import Message
 
 from cpulab.engine.cores import CoreSplit
-from cpulab.engine.events import Event, Result
+from cpulab.engine.events import Event
 from cpulab.engine.session import Outcome
+from cpulab.ui.scaling import Entry
+from cpulab.ui.workspace import HistoryQuery
 
 
 @dataclass
@@ -42,9 +44,10 @@ class StoreProblem(Message):
 
 @dataclass
 class HistoryLoaded(Message):
-    """Results of this machine from earlier sessions, oldest first, and the stored rows
-    that could not be read, one line each."""
+    """Earlier results the workspace asked for, oldest first, and the stored rows that
+    could not be read, one line each."""
 
-    results: list[Result]
+    query: HistoryQuery
+    entries: list[Entry]
     source: str
     skipped: list[str]

@@ -1,32 +1,49 @@
 """Speedups and chart series over finished results. Plain Python: no Textual here.
 
-A point is a task, variant (the user's data, backend, threads), scale and core split;
-when a point is run again its latest result counts. The baseline of a task is its 1 x 1
-point of the same variant and scale.
+One definition of speedup, the CLI's: a point's time against the 1 x 1 point of its own
+sweep, analysed by the engine's `analyse_results` exactly as `cpulab sweep` reports it.
+A run outside any sweep is measured against the latest 1 x 1 run of the same task, variant
+and scale in the same session (this app session, or, for results loaded from the store,
+the earlier ones together). A point run again counts with its latest result.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from cpulab.engine.events import Result
-from cpulab.engine.stats import AmdahlFit, analyse_results, curve_key
+from cpulab.engine.stats import AmdahlFit, PointStats, ScalingReport, analyse_results, curve_key
 from cpulab.engine.tasks import Task
 
 
-def latest_points(results: Iterable[Result]) -> dict[tuple, Result]:
-    """The latest result of each curve and (train, eval), in first-run order."""
-    points: dict[tuple, Result] = {}
-    for result in results:
-        points[(*curve_key(result), result.train, result.eval)] = result
-    return points
+@dataclass(frozen=True, eq=False)
+class Entry:
+    """A finished result as the app holds it: where it is stored, which sweep it was
+    part of, and whether this app session ran it. Compared by identity: the same result
+    may be an entry twice (run now, and loaded from the store)."""
+
+    result: Result
+    point_id: int | None = None  # its row in the store; None where not stored
+    sweep: str | None = None  # the sweep it belongs to ("12": stored sweep 12); None: a run
+    this_session: bool = True
+    created_at: float | None = None  # seconds since the epoch, where stored
+    machine_id: int | None = None
+
+    @property
+    def ident(self) -> tuple:
+        """What stays the same when the entry is loaded again: its row, or itself."""
+        return ("point", self.point_id) if self.point_id is not None else ("entry", id(self))
+
+    @cached_property
+    def stats(self) -> PointStats:
+        return PointStats.of(self.result.fit_times)
 
 
-def speedup(result: Result, results: Iterable[Result]) -> float | None:
-    """Baseline time over this result's time, or None without a 1 x 1 point."""
-    base = latest_points(results).get((*curve_key(result), 1, 1))
-    return None if base is None else base.fit_time / result.fit_time
+def as_entries(items: Iterable[Result | Entry]) -> list[Entry]:
+    """Entries as they are; a bare result is a run of this session, not stored."""
+    return [item if isinstance(item, Entry) else Entry(item) for item in items]
 
 
 def strategy(result: Result) -> str:
@@ -39,11 +56,78 @@ def strategy(result: Result) -> str:
 
 
 @dataclass(frozen=True)
+class Group:
+    """Results measured against one baseline: a sweep's, or a session's runs of one curve."""
+
+    key: tuple
+    members: tuple[Entry, ...]  # the latest entry of each split, in first-run order
+    report: ScalingReport  # the engine's analysis of `members`: the CLI's, for a sweep
+
+    @property
+    def baseline(self) -> Entry | None:
+        return next((e for e in self.members if e.result.cores_used == 1), None)
+
+    @property
+    def sweep(self) -> str | None:
+        return self.key[1] if self.key[0] == "sweep" else None
+
+    def speedup(self, entry: Entry) -> float | None:
+        base = self.report.baseline
+        return None if base is None else base.median / entry.stats.median
+
+
+def group_key(entry: Entry) -> tuple:
+    curve = curve_key(entry.result)
+    if entry.sweep is not None:
+        return ("sweep", entry.sweep, curve)
+    return ("runs", entry.this_session, curve)
+
+
+def groups_of(entries: Iterable[Entry]) -> dict[tuple, Group]:
+    """Every group of these entries, by `group_key`, in first-run order."""
+    latest: dict[tuple, dict[tuple[int, int], Entry]] = {}
+    for entry in entries:
+        splits = latest.setdefault(group_key(entry), {})
+        splits.pop((entry.result.train, entry.result.eval), None)  # a rerun counts as new
+        splits[(entry.result.train, entry.result.eval)] = entry
+    return {
+        key: Group(key, tuple(splits.values()), analyse_results(e.result for e in splits.values()))
+        for key, splits in latest.items()
+    }
+
+
+@dataclass(frozen=True)
+class Speedup:
+    """A point's speedup, and the 1 x 1 entry it is measured against."""
+
+    value: float
+    baseline: Entry
+    baseline_stats: PointStats
+
+    @property
+    def caveats(self) -> list[str]:
+        """Why the baseline may not be trusted: its flags and its spread."""
+        return self.baseline_stats.warnings(self.baseline.result.flags)
+
+
+def speedups(entries: Sequence[Entry]) -> dict[int, Speedup]:
+    """The speedup of each entry that has a baseline, by `id(entry)`."""
+    found: dict[int, Speedup] = {}
+    groups = groups_of(entries)
+    for entry in entries:
+        group = groups[group_key(entry)]
+        base, value = group.baseline, group.speedup(entry)
+        if base is not None and value is not None and group.report.baseline is not None:
+            found[id(entry)] = Speedup(value, base, group.report.baseline)
+    return found
+
+
+@dataclass(frozen=True)
 class Series:
     label: str
     points: tuple[tuple[int, float], ...]  # (cores used, seconds or speedup), by cores
     fit: AmdahlFit | None = None  # T(p) = a + b/p through the series' own points
-    base_time: float | None = None  # its 1 x 1 median, seconds
+    base_time: float | None = None  # its baseline's median, seconds
 
     def curve(self, cores: list[int], as_speedup: bool) -> list[float]:
         """The fit at each core count, as time, or as speedup over the 1 x 1 time."""
@@ -61,44 +145,52 @@ class Series:
 
 
 def scaling_series(
-    results: Iterable[Result], as_speedup: bool, tasks: Mapping[str, Task]
+    items: Iterable[Result | Entry], as_speedup: bool, tasks: Mapping[str, Task]
 ) -> list[Series]:
-    """One series per task, scale and strategy; the 1 x 1 point starts each of them.
-    `tasks` says which knobs each task has (a one-knob task needs no strategy in its label).
+    """One series per group (a sweep, or a session's runs of a curve) and strategy; the
+    group's 1 x 1 point starts each of them. `tasks` says which knobs each task has (a
+    one-knob task needs no strategy in its label).
 
-    In speedup mode a task without a 1 x 1 point has nothing to measure against and
+    In speedup mode a group without a 1 x 1 point has nothing to measure against and
     is left out.
     """
-    groups: dict[tuple, dict[str, list[Result]]] = {}
-    bases: dict[tuple, Result] = {}
-    for key, result in latest_points(results).items():
-        curve, (train, eval_) = key[:-2], key[-2:]
-        strategies = groups.setdefault(curve, {})
-        if train == eval_ == 1:
-            bases[curve] = result
-        else:
-            strategies.setdefault(strategy(result), []).append(result)
     series = []
-    for curve, strategies in groups.items():
-        task, variant, scale, _ = curve
-        base = bases.get(curve)
-        if as_speedup and base is None:
+    for group in groups_of(as_entries(items)).values():
+        base = group.baseline
+        base_time = group.report.baseline.median if group.report.baseline else None
+        if as_speedup and base_time is None:
             continue
-        knobs = tasks[task].knobs if task in tasks else {"train", "eval"}
+        strategies: dict[str, list[Entry]] = {}
+        for entry in group.members:
+            if entry is not base:
+                strategies.setdefault(strategy(entry.result), []).append(entry)
+        first = group.members[0].result
+        knobs = tasks[first.task].knobs if first.task in tasks else {"train", "eval"}
         for name, members in strategies.items() or [("", [])]:
-            label = task if len(knobs) == 1 or not name else f"{task} {name}"
-            if variant:
-                label += f" [{variant}]"
-            if scale != "small":
-                label += f" ({scale})"
-            chosen = sorted(([base] if base else []) + members, key=lambda r: r.cores_used)
+            label = first.task if len(knobs) == 1 or not name else f"{first.task} {name}"
+            if first.variant:
+                label += f" [{first.variant}]"
+            if first.scale != "small":
+                label += f" ({first.scale})"
+            if group.sweep is not None:
+                label += f" · sweep {group.sweep}"
+            chosen = sorted(([base] if base else []) + members, key=lambda e: e.result.cores_used)
             points = tuple(
-                (r.cores_used, base.fit_time / r.fit_time if as_speedup and base else r.fit_time)
-                for r in chosen
+                (e.result.cores_used, base_time / t if as_speedup and base_time else t)
+                for e in chosen
+                for t in [e.stats.median]
             )
-            fit = analyse_results(chosen).fit
+            fit = analyse_results(e.result for e in chosen).fit
             # A fit whose b is not positive says only that more cores did not help: the
             # table shows that better than a curve with a meaningless serial fraction.
             usable = fit if fit is not None and fit.b > 0 and fit.a + fit.b > 0 else None
-            series.append(Series(label, points, usable, base.fit_time if base else None))
+            series.append(Series(label, points, usable, base_time))
     return series
+
+
+def speedup(result: Result, results: Sequence[Result]) -> float | None:
+    """The speedup of `result` among `results`, all runs of this session."""
+    entries = as_entries(results)
+    mine = next((e for e in entries if e.result is result), None)
+    found = speedups(entries).get(id(mine)) if mine is not None else None
+    return None if found is None else found.value

@@ -1,0 +1,118 @@
+"""The results workspace in the app: what is shown, filtered, hidden, deleted and undone."""
+
+from dataclasses import replace
+
+from textual.widgets import Checkbox, Select
+
+from cpulab.engine.machine import machine_facts
+from cpulab.engine.store import ResultStore
+from cpulab.ui.screens.confirm import Confirm
+from cpulab.ui.screens.filters import FilterDialog
+from cpulab.ui.widgets import ResultsTable, ScalingChart
+from support.tui import make_app, make_result, wait_for
+
+
+def here(result):
+    return replace(result, machine=machine_facts())
+
+
+def rows(app) -> list[tuple[str, int, int]]:
+    return [(r.task, r.train, r.eval) for r in app.results]
+
+
+def fill(store: ResultStore) -> dict[str, list[int]]:
+    """Two tasks' history on this machine; a sweep of cv-eval."""
+    ids = {"rf-train": [], "cv-eval": []}
+    for t in (1, 2):
+        ids["rf-train"].append(store.add_point(here(make_result("rf-train", t, 1, 2.0 / t))))
+    sweep = store.start_sweep("cv-eval", "small", "eval", [1, 2], 1, 0, machine_facts())
+    for e in (1, 2):
+        ids["cv-eval"].append(store.add_point(here(make_result("cv-eval", 1, e, 4.0 / e)), sweep))
+    store.finish_sweep(sweep, "done")
+    return ids
+
+
+async def test_the_history_shown_follows_the_task_chosen(tmp_path):
+    with ResultStore.open(tmp_path / "results.sqlite") as store:
+        fill(store)
+        app = make_app(store=store)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_for(pilot, lambda: len(app.results) == 2)
+            assert rows(app) == [("rf-train", 1, 1), ("rf-train", 2, 1)]
+            chart = app.query_one(ScalingChart)
+            assert "this session + rf-train history" in str(chart.border_title)
+            app.query_one("#tasks").highlighted = list(app.catalogue.tasks).index("cv-eval")
+            await wait_for(pilot, lambda: rows(app) == [("cv-eval", 1, 1), ("cv-eval", 1, 2)])
+            assert "cv-eval history" in str(chart.border_title)
+            # The sweep's speedup is the CLI's: against its own 1 x 1.
+            table = app.query_one(ResultsTable)
+            assert str(table.get_row_at(1)[6]) == "2.00x"
+
+
+async def test_filters_choose_a_task_and_a_sweep_and_say_so_in_the_title(tmp_path):
+    with ResultStore.open(tmp_path / "results.sqlite") as store:
+        fill(store)
+        app = make_app(store=store)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_for(pilot, lambda: len(app.results) == 2)
+            await pilot.press("f")
+            await wait_for(pilot, lambda: isinstance(app.screen, FilterDialog))
+            app.screen.query_one("#filter-task", Select).value = "cv-eval"
+            app.screen.query_one("#filter-sweep", Select).value = "1"
+            await pilot.click("#filter-apply")
+            await wait_for(pilot, lambda: rows(app) == [("cv-eval", 1, 1), ("cv-eval", 1, 2)])
+            title = str(app.query_one(ScalingChart).border_title)
+            assert "cv-eval" in title and "sweep 1" in title
+            # Escape closes the dialog and changes nothing.
+            await pilot.press("f")
+            await wait_for(pilot, lambda: isinstance(app.screen, FilterDialog))
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: not isinstance(app.screen, FilterDialog))
+            assert len(app.results) == 2
+
+
+async def test_hide_clear_and_show_again(tmp_path):
+    with ResultStore.open(tmp_path / "results.sqlite") as store:
+        fill(store)
+        app = make_app(store=store)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_for(pilot, lambda: len(app.results) == 2)
+            app.query_one(ResultsTable).focus()
+            await pilot.press("h")  # the newest row is selected
+            await wait_for(pilot, lambda: rows(app) == [("rf-train", 1, 1)])
+            assert "1 hidden" in str(app.query_one(ScalingChart).border_title)
+            await pilot.press("f")
+            await wait_for(pilot, lambda: isinstance(app.screen, FilterDialog))
+            app.screen.query_one("#filter-unhide", Checkbox).value = True
+            await pilot.click("#filter-apply")
+            await wait_for(pilot, lambda: len(app.results) == 2)
+            # Clearing the session leaves the history alone.
+            for result in (make_result("cv-eval", 1, 1, 3.0), make_result("cv-eval", 1, 2, 2.0)):
+                app.workspace.add(app._session_entry(result))
+            app._show_results()
+            assert len(app.results) == 4
+            await pilot.press("x")
+            await wait_for(pilot, lambda: len(app.results) == 2)
+
+
+async def test_delete_asks_marks_the_point_deleted_and_undo_brings_it_back(tmp_path):
+    with ResultStore.open(tmp_path / "results.sqlite") as store:
+        ids = fill(store)
+        app = make_app(store=store)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_for(pilot, lambda: len(app.results) == 2)
+            app.query_one(ResultsTable).focus()
+            await pilot.press("d")
+            await wait_for(pilot, lambda: isinstance(app.screen, Confirm))
+            await pilot.press("enter")  # Keep has the focus: nothing is deleted
+            await wait_for(pilot, lambda: not isinstance(app.screen, Confirm))
+            assert len(app.results) == 2 and len(store.points()) == 4
+            await pilot.press("d")
+            await wait_for(pilot, lambda: isinstance(app.screen, Confirm))
+            await pilot.click("#go")
+            await wait_for(pilot, lambda: rows(app) == [("rf-train", 1, 1)])
+            assert [p.id for p in store.points(deleted=True)] == [ids["rf-train"][1]]
+            await pilot.press("u")
+            await wait_for(pilot, lambda: len(app.results) == 2)
+            assert store.points(deleted=True) == []
+            assert rows(app) == [("rf-train", 1, 1), ("rf-train", 2, 1)]
