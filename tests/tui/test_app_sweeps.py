@@ -15,6 +15,7 @@ from cpulab.engine.store import ResultStore
 from cpulab.engine.supervisor import Supervisor
 from cpulab.ui import app as app_module
 from cpulab.ui.screens.sweep_dialog import SweepDialog
+from cpulab.ui.screens.sweep_summary import SweepSummary
 from cpulab.ui.widgets import ResultsTable, RunStatus, ScalingChart
 from support.faulty_workloads import catalogue as faulty_tasks
 from support.store import damage_a_points_page
@@ -155,6 +156,10 @@ async def test_a_real_sweep_from_the_app_lands_with_statistics_and_a_fit(tmp_pat
             await wait_for(pilot, lambda: not app.running, timeout=90)
             assert [(r.train, r.eval) for r in app.results] == [(1, 1), (2, 1)]
             assert all(len(r.fit_times) == 3 for r in app.results)
+            # The sweep's summary, as `cpulab sweep` ends, until Escape closes it.
+            await wait_for(pilot, lambda: isinstance(app.screen, SweepSummary))
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: not isinstance(app.screen, SweepSummary))
             table = app.query_one(ResultsTable)
             assert table.row_count == 2
             assert str(table.get_row_at(1)[5]) == "3"  # runs behind each median

@@ -8,6 +8,7 @@ from cpulab.engine.machine import machine_facts
 from cpulab.engine.store import ResultStore
 from cpulab.ui.screens.confirm import Confirm
 from cpulab.ui.screens.filters import FilterDialog
+from cpulab.ui.screens.result_details import ResultDetails
 from cpulab.ui.widgets import ResultsTable, ScalingChart
 from support.tui import make_app, make_result, wait_for
 
@@ -116,3 +117,20 @@ async def test_delete_asks_marks_the_point_deleted_and_undo_brings_it_back(tmp_p
             await wait_for(pilot, lambda: len(app.results) == 2)
             assert store.points(deleted=True) == []
             assert rows(app) == [("rf-train", 1, 1), ("rf-train", 2, 1)]
+
+
+async def test_enter_on_a_row_opens_its_details_with_the_baseline(tmp_path):
+    with ResultStore.open(tmp_path / "results.sqlite") as store:
+        ids = fill(store)
+        app = make_app(store=store)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_for(pilot, lambda: len(app.results) == 2)
+            app.query_one(ResultsTable).focus()
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: isinstance(app.screen, ResultDetails))
+            details = app.screen
+            assert details.point.point_id == ids["rf-train"][1]
+            assert details.speedup is not None and details.speedup.value == 2.0
+            assert details.speedup.baseline.point_id == ids["rf-train"][0]
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: not isinstance(app.screen, ResultDetails))

@@ -1,0 +1,146 @@
+"""How a sweep went, shown when it ends: the report `cpulab sweep` prints, built from the
+same engine analysis and presentation, under a line that says how the sweep ended."""
+
+from __future__ import annotations
+
+from rich import box
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from cpulab.engine.presentation import (
+    SCALING_HEADER,
+    best_summary,
+    fit_summary,
+    point_notes,
+    scaling_rows,
+    variant_label,
+)
+from cpulab.engine.session import Outcome
+from cpulab.engine.stats import ScalingReport, analyse_results
+from cpulab.engine.sweep import SweepPlan
+
+# How each session status reads, with RunStatus's marks.
+STATUS_WORDS = {
+    "done": "✓ finished",
+    "cancelled": "■ cancelled",
+    "failed": "✗ failed",
+    "interrupted": "■ interrupted",
+    "refused": "✗ refused",
+}
+CAPTION = "* the fastest split of its cores"
+
+
+def points_table(report: ScalingReport) -> Table:
+    """The CLI's table of points, its columns and rows, narrow enough for 80 columns."""
+    table = Table(
+        box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True, expand=False
+    )
+    for name in SCALING_HEADER:
+        table.add_column(name, justify="left" if name == "split" else "right", no_wrap=True)
+    for row in scaling_rows(report):
+        table.add_row(*row)
+    return table
+
+
+def best_line(report: ScalingReport) -> str:
+    """The fastest point, and the fastest split of each core count, as the CLI says them."""
+    splits = "; ".join(
+        f"{p.cores} {'core' if p.cores == 1 else 'cores'}: {p.train} x {p.eval}"
+        for p in report.best_per_cores.values()
+    )
+    return f"{best_summary(report)} (best split per core count: {splits})"
+
+
+def report_lines(report: ScalingReport) -> list[str]:
+    """What the CLI prints under its table: the fit, the best splits, every warning."""
+    lines = [fit_summary(report)]
+    if report.best is not None:
+        lines.append(best_line(report))
+    return lines + [f"warning: {w}" for w in point_notes(report) + report.warnings()]
+
+
+class SweepSummary(ModalScreen[None]):
+    """A sweep's report; Escape, Enter or q closes it.
+
+    `report` is None when no point finished; `state` is the session's status (done,
+    cancelled, failed, interrupted or refused), which colours the `status` line.
+    """
+
+    BINDINGS = [
+        Binding("escape", "dismiss", "Close"),
+        Binding("enter", "dismiss", "Close", show=False),
+        Binding("q", "dismiss", "Close", show=False),
+    ]
+    DEFAULT_CSS = """
+    SweepSummary {
+        align: center middle;
+        & > VerticalScroll {
+            width: 100%;
+            max-width: 120;
+            height: auto;
+            max-height: 100%;
+            border: round $border;
+            border-subtitle-color: $text-muted;
+            background: $surface;
+            padding: 0 1;
+        }
+        & #sweep-title { text-style: bold; }
+        & #sweep-status { margin-bottom: 1; }
+        & #sweep-status.-done { color: $text-success; }
+        & #sweep-status.-failed, & #sweep-status.-refused { color: $text-error; }
+        & #sweep-status.-cancelled, & #sweep-status.-interrupted { color: $text-warning; }
+        & .caption { color: $text-muted; margin-bottom: 1; }
+        & .warning { color: $text-warning; }
+    }
+    """
+
+    def __init__(
+        self, report: ScalingReport | None, title: str, status: str = "", state: str = "done"
+    ) -> None:
+        super().__init__()
+        self.report, self.title_text, self.status, self.state = report, title, status, state
+
+    @classmethod
+    def of(cls, plan: SweepPlan, outcome: Outcome) -> SweepSummary:
+        """The summary of a sweep that ran `plan` and ended with `outcome`: its finished
+        and partial points analysed together, as `cpulab sweep` does."""
+        results = outcome.results + outcome.partial
+        label = variant_label(plan.task.name, plan.options.variant)
+        title = f"{label} ({plan.scale}), strategy {plan.strategy}"
+        if outcome.sweep_id is not None:
+            title += f", sweep {outcome.sweep_id}"
+        done = f"{len(outcome.results)} of {len(plan.splits())} points done"
+        if outcome.partial:
+            done += f", {len(outcome.partial)} partial"
+        word = STATUS_WORDS.get(outcome.status, outcome.status)
+        if outcome.status == "interrupted" and outcome.signal_name:
+            word += f" by {outcome.signal_name}"
+        status = f"{word}: {done}"
+        if outcome.error is not None:
+            status += f"\n{outcome.error.one_line()}"
+        report = analyse_results(results) if results else None
+        return cls(report, title, status, outcome.status)
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll() as box:
+            box.border_title = "Sweep summary"
+            box.border_subtitle = "↑↓ scroll · Esc close"
+            yield Static(Text(self.title_text), id="sweep-title")  # a variant is in brackets
+            yield Static(Text(self.status), id="sweep-status", classes=f"-{self.state}")
+            if self.report is None:
+                yield Static("No point finished: there is nothing to analyse.")
+                return
+            yield Static(points_table(self.report), id="sweep-points")
+            if len(self.report.points) > 1:
+                yield Static(CAPTION, classes="caption")
+            for line in report_lines(self.report):
+                warning = line.startswith("warning: ")
+                yield Static(Text(line), classes="warning" if warning else "")
+
+    def on_mount(self) -> None:
+        self.query_one(VerticalScroll).focus()
