@@ -47,7 +47,9 @@ from cpulab.ui.messages import HistoryLoaded, RunEnded, RunEvent, SplitChanged, 
 from cpulab.ui.scaling import Entry, speedups
 from cpulab.ui.screens.confirm import Confirm
 from cpulab.ui.screens.filters import FilterDialog
+from cpulab.ui.screens.result_details import ResultDetails
 from cpulab.ui.screens.sweep_dialog import SweepDialog
+from cpulab.ui.screens.sweep_summary import SweepSummary
 from cpulab.ui.themes import DEFAULT_THEME, ThemeCatalog
 from cpulab.ui.widgets import (
     ChoiceButton,
@@ -495,6 +497,10 @@ class CpulabApp(App[None]):
         self.sampler.watch(None)
         self.running = False
         self._prepare_spare()
+        session = self._session
+        if session is not None and session.plan is not None and message.outcome.status != "refused":
+            # What `cpulab sweep` prints at its end, from the same engine code.
+            self.push_screen(SweepSummary.of(session.plan, message.outcome))
 
     def _session_entry(self, result: Result) -> Entry:
         session = self._session
@@ -558,6 +564,12 @@ class CpulabApp(App[None]):
         table = self.query_one(ResultsTable)
         row = table.cursor_row
         return self._shown[row] if self._shown and 0 <= row < len(self._shown) else None
+
+    @on(ResultsTable.RowSelected)
+    def _row_chosen(self) -> None:
+        entry = self._selected()
+        if entry is not None:
+            self.push_screen(ResultDetails(entry, speedups(self._shown).get(id(entry))))
 
     def action_filters(self) -> None:
         seen = [*self.workspace.history, *self.workspace.session]
