@@ -1,30 +1,235 @@
-"""Fit time, or speedup, against cores used: every finished result on one plotext chart."""
+"""Fit time, or speedup, against cores used: every finished result on one plotext chart.
+
+The chart survives any data. Its key sits beside or below the plot, never over it, and
+says "+N more" where it runs out of room; a series is told apart by its marker as well as
+its colour. The core axis turns log2 when the counts span more than a factor of 8, and
+counts past the machine's cores sit right of a dotted break, each in a slot of its own, so
+that one oversubscribed point cannot squash the rest into the first column.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
 
 from textual.color import Color, ColorParseError
 from textual.reactive import reactive
 from textual_plotext import PlotextPlot
+from textual_plotext.plot import Figure
 
 from cpulab.engine.events import Result
 from cpulab.engine.tasks import CATALOGUE, Task
-from cpulab.ui.scaling import scaling_series
+from cpulab.ui.scaling import Entry, Series, scaling_series
 from cpulab.ui.themes import DEFAULT_VARIABLES
 
 SERIES_COLOURS = ("primary", "accent", "success", "warning", "secondary", "error")
+# One marker more than colours: 42 series go by before a marker and colour pair repeats.
+SERIES_MARKERS = ("●", "▲", "■", "◆", "▼", "*", "x")
+LOG_SPAN = 8  # core counts spanning more than this factor go on a log2 axis
+MIN_PLOT_WIDTH, MIN_PLOT_HEIGHT = 24, 8  # what the key leaves the plot, at least
+LEGIBLE = 12  # a series' text keeps this much of itself before its fit note goes
+TITLED_HEIGHT = 10  # a shorter plot gives its axis titles' row to the data
+BREAK = "┊"
+
+RGB = tuple[int, int, int]
+
+
+@dataclass(frozen=True)
+class CoreAxis:
+    """Core counts to canvas columns (0 to width - 1). The counts within the machine's
+    cores spread over the width, linearly or on log2; each count past them has a slot of
+    its own right of a break."""
+
+    within: tuple[int, ...]  # ascending
+    beyond: tuple[int, ...]  # ascending; past the machine's cores
+    log: bool
+    width: int  # canvas columns
+
+    @classmethod
+    def of(cls, counts: Iterable[int], cores: int | None, width: int) -> CoreAxis:
+        ordered = sorted(set(counts))
+        beyond = tuple(p for p in ordered if cores is not None and p > cores)
+        within = tuple(p for p in ordered if p not in beyond)
+        log = bool(within) and within[-1] / within[0] > LOG_SPAN
+        return cls(within, beyond, log, max(width, 4))
+
+    @property
+    def zone(self) -> int:
+        """Columns right of the break: a slot for each count beyond, two fifths at most."""
+        if not self.beyond:
+            return 0
+        if not self.within:
+            return self.width - 1
+        slot = max(len(str(p)) for p in self.beyond) + 2
+        return max(min(len(self.beyond) * slot + 1, self.width * 2 // 5), 2)
+
+    @property
+    def last(self) -> int:
+        """The column of the highest count within; one column spare on either side."""
+        return self.width - 2 - self.zone - (2 if self.zone else 0)
+
+    @property
+    def break_column(self) -> int | None:
+        return self.width - 1 - self.zone if self.beyond else None
+
+    def _scale(self, cores: float) -> float:
+        return math.log2(cores) if self.log else cores
+
+    def column(self, cores: int) -> int:
+        if cores in self.beyond:
+            assert self.break_column is not None
+            step = (self.zone - 1) / len(self.beyond)
+            at = self.break_column + 1 + step * (self.beyond.index(cores) + 0.5)
+        else:
+            low, high = self._scale(self.within[0]), self._scale(self.within[-1])
+            if high == low:
+                at = (1 + self.last) / 2
+            else:
+                at = 1 + (self._scale(cores) - low) / (high - low) * (self.last - 1)
+        return math.floor(at + 0.5)  # as plotext rounds: ticks and points share columns
+
+    def dense(self) -> list[int]:
+        """Core counts within, about one per column: what a curve is drawn through."""
+        if not self.within:
+            return []
+        low, high = self.within[0], self.within[-1]
+        steps = max(self.last - 1, 1)
+        if self.log:
+            found = {round(low * (high / low) ** (i / steps)) for i in range(steps + 1)}
+        else:
+            found = {round(low + (high - low) * i / steps) for i in range(steps + 1)}
+        return sorted(found | set(self.within))
+
+    def ticks(self) -> list[tuple[int, str]]:
+        """(column, label) at each count present, left to right, leaving out the labels
+        that would collide at this width; the first and the last stay."""
+        marks = [(self.column(p), str(p)) for p in (*self.within, *self.beyond)]
+        kept = marks[:1]
+        for mark in marks[1:-1]:
+            if _apart(kept[-1], mark):
+                kept.append(mark)
+        if len(marks) > 1:
+            while len(kept) > 1 and not _apart(kept[-1], marks[-1]):
+                kept.pop()
+            kept.append(marks[-1])  # where even the first is too near, plotext drops it
+        return kept
+
+
+def _apart(left: tuple[int, str], right: tuple[int, str]) -> bool:
+    # plotext centres a label on its column, shifting it up to its own length to find
+    # room: labels whose such windows keep a space between them never meet.
+    return right[0] - left[0] >= len(left[1]) + len(right[1])
+
+
+@dataclass(frozen=True)
+class KeyEntry:
+    marker: str  # "" for a line of its own, like "+3 more"
+    colour: RGB
+    text: str
+    note: str = ""  # kept when the text is cut short: a series' fit
+    muted: bool = False  # drawn in its colour, not the foreground's
+
+    def line(self, width: int | None = None) -> str:
+        """The entry in at most `width` columns: a long text loses its end first."""
+        head = f"{self.marker} " if self.marker else ""
+        tail = f"  {self.note}" if self.note else ""
+        full = head + self.text + tail
+        if width is None or len(full) <= width:
+            return full
+        room = width - len(head) - len(tail)
+        if room >= min(len(self.text), LEGIBLE):
+            return f"{head}{self.text[: room - 1]}…{tail}"
+        alone = head + self.text  # no room for the note: the text alone
+        return alone if len(alone) <= width else alone[: max(width - 1, 0)] + "…"[:width]
+
+    @property
+    def least(self) -> int:
+        """The fewest columns that show the whole entry, its text cut to LEGIBLE."""
+        return len(self.line()) - max(len(self.text) - LEGIBLE, 0)
+
+
+@dataclass(frozen=True)
+class KeyLayout:
+    """Where the key goes (beside or below the plot), its size, and its columns."""
+
+    side: Literal["right", "below"]
+    width: int
+    height: int
+    columns: int
+    column_width: int  # an entry's room, without the gap to the next column
+
+    @property
+    def capacity(self) -> int:
+        return self.height * self.columns
+
+    @staticmethod
+    def choose(entries: Sequence[KeyEntry], width: int, height: int) -> KeyLayout:
+        """The layout that shows the most entries, then cuts the fewest short, then leaves
+        the plot the most room; the plot keeps half the height, or MIN_PLOT_HEIGHT."""
+        natural = max(len(e.line()) for e in entries)
+        least = max(e.least for e in entries)
+        candidates = []
+        spare = width - max(MIN_PLOT_WIDTH, width * 9 // 20)
+        if spare >= 10:
+            across = min(natural + 1, spare)  # a column between the plot and the key
+            candidates.append(KeyLayout("right", across, height, 1, across - 1))
+        rows = height - max(MIN_PLOT_HEIGHT, height // 2)
+        for columns in range(1, 5):
+            room = min(natural, width // columns - 2)
+            if rows < 1 or (columns > 1 and room < least):
+                break
+            down = min(math.ceil(len(entries) / columns), rows)
+            candidates.append(KeyLayout("below", width, down, columns, room))
+        if not candidates:  # too small for either: a narrow key beside, cut short
+            across = max(width // 3, 2)
+            return KeyLayout("right", across, height, 1, across - 1)
+
+        def merit(layout: KeyLayout) -> tuple[int, int, int]:
+            shown = min(layout.capacity, len(entries))
+            cut = sum(len(e.line()) > layout.column_width for e in entries[:shown])
+            if layout.side == "right":
+                return shown, -cut, (width - layout.width) * height
+            return shown, -cut, width * (height - layout.height)
+
+        return max(candidates, key=merit)
+
+    def fill(
+        self, series: Sequence[KeyEntry], fixed: Sequence[KeyEntry], muted: RGB
+    ) -> list[KeyEntry]:
+        """What the key shows: every series, or as many as fit and "+N more"; then the
+        fixed entries (ideal, break), always."""
+        if len(series) + len(fixed) <= self.capacity:
+            return [*series, *fixed]
+        keep = max(self.capacity - len(fixed) - 1, 0)
+        more = KeyEntry("", muted, f"+{len(series) - keep} more", muted=True)
+        return [*series[:keep], more, *fixed][: self.capacity]
 
 
 class ScalingChart(PlotextPlot):
-    """Set `results` and `speedup`; the chart redraws, in the colours of the app theme."""
+    """Set `results` and `speedup`; the chart redraws, in the colours of the app theme.
+    `cores`: how many cores the machine makes available; a point past them is drawn right
+    of a break (None: not known, no break)."""
 
-    results: reactive[tuple[Result, ...]] = reactive(())
+    results: reactive[tuple[Result | Entry, ...]] = reactive(())
     speedup: reactive[bool] = reactive(False)
 
-    def __init__(self, tasks: Mapping[str, Task] | None = None, *, id: str | None = None):
+    def __init__(
+        self,
+        tasks: Mapping[str, Task] | None = None,
+        *,
+        cores: int | None = None,
+        id: str | None = None,
+    ):
         super().__init__(id=id)
         self.tasks = CATALOGUE if tasks is None else tasks  # what knobs each task has
+        self.cores = cores
+        # What the last replot drew, for whoever reads the chart rather than looks at it.
+        self.axis: CoreAxis | None = None
+        self.key_layout: KeyLayout | None = None
+        self.ticks: list[str] = []
+        self.key: list[str] = []
 
     def on_mount(self) -> None:
         self.app.theme_changed_signal.subscribe(self, lambda theme: self.replot())
@@ -35,7 +240,10 @@ class ScalingChart(PlotextPlot):
     def watch_speedup(self) -> None:
         self.replot()
 
-    def _rgb(self, variable: str) -> tuple[int, int, int]:
+    def on_resize(self) -> None:
+        self.replot()
+
+    def _rgb(self, variable: str) -> RGB:
         # Blend over the chart's background: some theme colours are translucent.
         surface, colour = (self._colour(name) for name in ("surface", variable))
         return (surface + colour).rgb
@@ -51,43 +259,160 @@ class ScalingChart(PlotextPlot):
     def replot(self) -> None:
         plt = self.plt
         plt.clear_figure()
+        self.axis, self.key_layout, self.ticks, self.key = None, None, [], []
+        width, height = self.size
+        if not width or not height:
+            return  # not laid out yet: its first resize draws it
         series = scaling_series(self.results, self.speedup, self.tasks)
-        plt.xlabel("cores (train x eval)")
-        plt.ylabel("speedup" if self.speedup else "seconds")
         if not series:
             plt.title("speedup needs a 1 x 1 run" if self.results else "no results yet")
-        cores = sorted({x for line in series for x, _ in line.points} | {1})
-        top = max((y for line in series for _, y in line.points), default=1.0)
+            self._title_axes(plt)
+            self.refresh()
+            return
         muted = self._rgb("foreground-muted")
-        dense = list(range(1, cores[-1] + 1))
-        if self.speedup:
-            # Up to twice the best speedup at most: ideal 256x would flatten a real 20x.
-            reach = min(cores[-1], 2 * max(top, 1.0))
-            plt.plot([1, reach], [1, reach], marker="braille", color=muted, label="ideal")
-            top = max(top, reach)
+        # A theme may give two of these variables one colour: each colour once, so that
+        # no two series share both marker and colour.
+        colours = list(dict.fromkeys(self._rgb(name) for name in SERIES_COLOURS))
+        entries = [
+            KeyEntry(
+                SERIES_MARKERS[index % len(SERIES_MARKERS)],
+                colours[index % len(colours)],
+                line.label,
+                self._fit_note(line),
+            )
+            for index, line in enumerate(series)
+        ]
+        fixed = []
+        if self.speedup or any(line.base_time is not None for line in series):
+            fixed.append(KeyEntry("·", muted, "ideal", muted=True))
+        if self.cores is not None and any(p > self.cores for s in series for p, _ in s.points):
+            over = f"over {self.cores} core{'s' if self.cores != 1 else ''}"
+            fixed.append(KeyEntry(BREAK, muted, over, muted=True))
+        layout = self.key_layout = KeyLayout.choose([*entries, *fixed], width, height)
+        if layout.side == "right":
+            plt.subplots(1, 2)
+            plot, key = plt.subplot(1, 1), plt.subplot(1, 2)
+            key.plotsize(layout.width, height)
+            self._draw_plot(plot, series, entries, width - layout.width, height, muted)
         else:
-            # Perfect scaling from each 1 x 1 time: T1 / p.
-            for index, line in enumerate(s for s in series if s.base_time is not None):
-                label = "ideal" if index == 0 else None
-                plt.plot(dense, line.ideal(dense, False), marker="·", color=muted, label=label)
-        for index, line in enumerate(series):
-            colour = self._rgb(SERIES_COLOURS[index % len(SERIES_COLOURS)])
-            xs, ys = zip(*line.points, strict=True)
-            if line.fit is not None and (line.base_time is not None or not self.speedup):
-                serial = line.fit.serial_fraction
-                label = f"fit: serial {serial:.0%}" if serial is not None else "fit"
-                plt.plot(dense, line.curve(dense, self.speedup), marker="·", color=colour,
-                         label=label)  # fmt: skip
-            plt.plot(xs, ys, marker="braille", color=colour, label=line.label)
-            plt.scatter(xs, ys, marker="●", color=colour)
-        # Headroom for plotext's legend, which sits over the top rows of the canvas;
-        # at most half the height, or a small chart would be all headroom.
-        rows = max(self.size.height - 5, 2)
-        legend = len(series) + sum(line.fit is not None for line in series) + 1
-        plt.xticks([float(p) for p in cores], [str(p) for p in cores])
-        plt.xlim(0, cores[-1] + 1)
-        plt.ylim(0, top * min(rows / max(rows - legend - 1, 1), 2))
+            plt.subplots(2, 1)
+            plot, key = plt.subplot(1, 1), plt.subplot(2, 1)
+            key.plotsize(width, layout.height)
+            self._draw_plot(plot, series, entries, width, height - layout.height, muted)
+        self._draw_key(key, layout, layout.fill(entries, fixed, muted))
+        plt.main()  # later calls, the widget's own included, address the whole figure
         self.refresh()
 
-    def on_resize(self) -> None:
-        self.replot()
+    def _title_axes(self, plt: Figure) -> None:
+        plt.xlabel("cores (train x eval)")
+        plt.ylabel("speedup" if self.speedup else "seconds")
+
+    def _fit_note(self, line: Series) -> str:
+        if line.fit is None or (self.speedup and line.base_time is None):
+            return ""
+        serial = line.fit.serial_fraction
+        return f"fit: serial {serial:.0%}" if serial is not None else "fit"
+
+    def _draw_plot(
+        self,
+        plt: Figure,
+        series: Sequence[Series],
+        looks: Sequence[KeyEntry],
+        width: int,
+        height: int,
+        muted: RGB,
+    ) -> None:
+        titled = height >= TITLED_HEIGHT
+        if titled:
+            self._title_axes(plt)
+        # Open axes: the frame's top and right lines would cost the data a row and a column.
+        plt.xaxes(True, False)
+        plt.yaxes(True, False)
+        counts = {p for line in series for p, _ in line.points}
+        within = [p for p in counts if self.cores is None or p <= self.cores]
+        fitted = [line for line in series if self._fit_note(line)]
+        ends = sorted({min(within), max(within)}) if within else []
+        # A fit is monotonic in p: its extremes within the axis are at its ends.
+        top = max(
+            [y for line in series for _, y in line.points]
+            + [y for line in fitted for y in line.curve(ends, self.speedup)]
+        )
+        if self.speedup:
+            # Up to twice the best speedup at most: ideal 256x would flatten a real 20x.
+            reach = min(max(within, default=1), 2 * max(top, 1.0))
+            top = max(top, reach)
+        # The y labels are ours, so the canvas width, and where each x label lands, is known.
+        ys, top = _y_ticks(top, height - 2 - titled)
+        labels = [f"{y:g}" for y in ys]
+        axis = CoreAxis.of(counts, self.cores, width - 1 - max(map(len, labels)))
+        dense = axis.dense()
+        x = axis.column
+        if self.speedup:
+            ideal = [p for p in dense if p <= reach]
+            plt.plot([x(p) for p in ideal], ideal, marker="braille", color=muted)
+        else:
+            # Perfect scaling from each baseline time: T1 / p.
+            for line in series:
+                if line.base_time is not None:
+                    plt.plot([x(p) for p in dense], line.ideal(dense, False), marker="·",
+                             color=muted)  # fmt: skip
+        if axis.break_column is not None:
+            plt.plot([axis.break_column] * 2, [0, top], marker=BREAK, color=muted)
+        for line, look in zip(series, looks, strict=True):
+            if self._fit_note(line):
+                plt.plot([x(p) for p in dense], line.curve(dense, self.speedup), marker="·",
+                         color=look.colour)  # fmt: skip
+            # Points past the break are not joined: the axis between them is not to scale.
+            joined = [(p, y) for p, y in line.points if p not in axis.beyond]
+            plt.plot([x(p) for p, _ in joined], [y for _, y in joined], marker="braille",
+                     color=look.colour)  # fmt: skip
+        for line, look in zip(series, looks, strict=True):  # markers over every line
+            plt.scatter([x(p) for p, _ in line.points], [y for _, y in line.points],
+                        marker=look.marker, color=look.colour)  # fmt: skip
+        ticks = axis.ticks()
+        plt.xticks([column for column, _ in ticks], [label for _, label in ticks])
+        plt.xlim(0, axis.width - 1)  # one unit to a column: x is the canvas column
+        plt.yticks(ys, labels)
+        plt.ylim(0, top)
+        self.axis, self.ticks = axis, [label for _, label in ticks]
+
+    def _draw_key(self, plt: Figure, layout: KeyLayout, shown: Sequence[KeyEntry]) -> None:
+        plt.frame(False)
+        plt.xaxes(False, False)
+        plt.yaxes(False, False)
+        plt.xticks([])
+        plt.yticks([])
+        # One unit to a cell: the key's column c and row r (from the bottom) are x and y.
+        plt.xlim(0, max(layout.width - 1, 1))
+        plt.ylim(0, max(layout.height - 1, 1))
+        foreground = self._rgb("foreground")
+        # plotext gives a text the background of the canvas when the text is added, not
+        # when it is drawn: the theme's surface, as textual-plotext gives it to the canvas.
+        background = self._colour("surface").rgb
+        left = 1 if layout.side == "right" else 0  # a column between the plot and the key
+
+        def put(text: str, at: int, row: int, colour: RGB) -> None:
+            y = layout.height - 1 - row
+            plt.text(text, at, y, color=colour, background=background, alignment="left")
+
+        self.key = []
+        for index, entry in enumerate(shown):
+            column, row = divmod(index, layout.height)
+            at = left + column * (layout.column_width + 2)
+            line = entry.line(layout.column_width)
+            self.key.append(line)
+            if entry.marker:
+                put(entry.marker, at, row, entry.colour)
+                at, line = at + 2, line[2:]
+            put(line, at, row, entry.colour if entry.muted else foreground)
+
+
+def _y_ticks(top: float, rows: int) -> tuple[list[float], float]:
+    """Round ticks from 0 to a little over `top`, a tick every two rows or more; and the
+    axis' top."""
+    top = top if top > 0 and math.isfinite(top) else 1.0
+    span = top * 1.05  # a point at the top stays clear of the axis' end
+    raw = span / max(1, min(4, rows // 2))
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+    return [round(i * step, 12) for i in range(math.floor(span / step + 1e-9) + 1)], span
