@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import random
 import sqlite3
@@ -208,7 +209,16 @@ def store_of(folder: Path, points: int) -> Path:
         started = time.perf_counter()
         partial = path.with_suffix(".partial")
         partial.unlink(missing_ok=True)
-        make_store(partial, points)
+        # In a process of its own: a child forked from this one after it built 200 MiB of
+        # rows would count them in its own peak memory (ru_maxrss includes the pages it
+        # had before exec).
+        maker = multiprocessing.get_context("spawn").Process(
+            target=make_store, args=(partial, points)
+        )
+        maker.start()
+        maker.join()
+        if maker.exitcode != 0:
+            raise SystemExit(f"making {path} failed")
         partial.rename(path)
         size = path.stat().st_size / 2**20
         print(f"made {path}: {points} points, {size:.0f} MiB, "
