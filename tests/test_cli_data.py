@@ -118,6 +118,22 @@ def test_a_sweep_over_one_and_two_cores_with_data_before_the_command(tmp_path, r
         assert len(store.points(sweep_id=doc["sweep"]["id"])) == 2
 
 
+def test_a_sweep_on_the_users_data_is_named_with_it_in_its_report_history_and_export(
+    tmp_path, results_store
+):
+    data = classes_csv(tmp_path / "flowers.csv")
+    swept = cpulab(
+        "sweep", "cv-eval", "--data", str(data), "--target", "species", "--cores", "1",
+        "--repeats", "1", "--warmup", "0",
+    )  # fmt: skip
+    assert swept.returncode == 0, swept.stderr
+    title = " ".join(swept.stdout.split())  # as wide as the table, on as many lines
+    assert "evaluation (small) [flowers.csv:species], strategy eval, sweep 1" in title
+    assert "[flowers.csv:species] over 1 cores" in cpulab("history").stdout
+    markdown = cpulab("export", "--format", "markdown").stdout
+    assert "## Sweep 1: cv-eval [flowers.csv:species] (small), strategy eval" in markdown
+
+
 def write(text: str):
     def make(path: Path) -> Path:
         path.write_text(text)

@@ -222,7 +222,7 @@ def test_a_sweep_whose_store_is_deleted_midway_says_so_and_fails(tmp_path):
     db = folder / "results.sqlite"
     proc = subprocess.Popen(
         [sys.executable, "-m", "cpulab", "sweep", "cv-eval", "--cores", "1-3", "--repeats", "3",
-         "--warmup", "0", "--db", str(db)],
+         "--warmup", "0", "--db", str(db), "--allow-oversubscribe"],  # 3 points on 2 cores
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
     )  # fmt: skip
     try:

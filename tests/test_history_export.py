@@ -120,6 +120,30 @@ def test_history_footers_tell_of_the_rows_shown_only(results_store):
     assert f"sweep #{old}: rf-train" in every and "host #1: alpha" in every
 
 
+def test_a_sweeps_variant_is_named_wherever_the_sweep_is(results_store):
+    with ResultStore.open(results_store) as store:
+        own = store.start_sweep("cv-eval", "small", "eval", [1, 2], 1, 0, ALPHA)
+        theirs = store.start_sweep("cv-eval", "small", "eval", [1, 2], 1, 0, ALPHA)
+        for eval_ in (1, 2):
+            store.add_point(result(1, eval_, task="cv-eval"), own)
+            store.add_point(result(1, eval_, task="cv-eval", variant="flowers.csv:species"), theirs)
+        for sweep in (own, theirs):
+            store.finish_sweep(sweep, "done")
+
+    listed = cpulab("history")
+    assert listed.returncode == 0, listed.stderr
+    assert f"sweep #{own}: cv-eval over 1,2 cores" in listed.stdout
+    assert f"sweep #{theirs}: cv-eval [flowers.csv:species] over 1,2 cores" in listed.stdout
+
+    exported = cpulab("export", "--format", "markdown")
+    assert exported.returncode == 0, exported.stderr
+    headings = [line for line in exported.stdout.splitlines() if line.startswith("## Sweep")]
+    assert headings == [
+        f"## Sweep {own}: cv-eval (small), strategy eval",
+        f"## Sweep {theirs}: cv-eval [flowers.csv:species] (small), strategy eval",
+    ]
+
+
 def test_history_reads_only_the_rows_it_shows(results_store, monkeypatch):
     singles(results_store, 120)
     read = []

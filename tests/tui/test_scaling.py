@@ -1,7 +1,7 @@
 """Speedups and chart series, from finished results."""
 
-from cpulab.engine.tasks import CATALOGUE
 from cpulab.engine.stats import analyse_results
+from cpulab.engine.tasks import CATALOGUE
 from cpulab.ui.scaling import Entry, scaling_series, speedup, speedups
 from support.tui import make_result
 

@@ -20,7 +20,7 @@ from typing import TextIO
 from cpulab.cli.parser import EXIT_OK, machine_filter
 from cpulab.cli.render import warn_unreadable
 from cpulab.engine.export import Labels
-from cpulab.engine.presentation import task_label
+from cpulab.engine.presentation import task_label, variant_label
 from cpulab.engine.store import READ_BATCH, ResultStore, StoredPoint
 
 HISTORY_PAGE = 50  # results shown unless --limit or --all asks for more
@@ -97,7 +97,7 @@ class _Seen:
     """What the footers tell of: the sweeps, machines and installs of the rows shown."""
 
     def __init__(self) -> None:
-        self.sweeps: set[int] = set()
+        self.sweeps: dict[int, str] = {}  # sweep id: the variant its points ran as
         self.installs: set[tuple[int, int | None]] = set()  # (machine, software)
         self.count = 0
         self.last_id = 0
@@ -105,7 +105,7 @@ class _Seen:
     def note(self, block: list[StoredPoint]) -> list[StoredPoint]:
         for stored in block:
             if stored.sweep_id is not None:
-                self.sweeps.add(stored.sweep_id)
+                self.sweeps[stored.sweep_id] = stored.result.variant
             self.installs.add((stored.machine_id, stored.software_id))
         self.count += len(block)
         self.last_id = block[-1].id
@@ -209,10 +209,11 @@ class _Table:
 def _footers(store: ResultStore, shown: _Seen, out: TextIO) -> None:
     """The sweeps, hosts and software installs of the rows shown, and no others."""
     lines = [""]
-    for sweep in store.iter_sweeps(ids=shown.sweeps):
+    for sweep in store.iter_sweeps(ids=shown.sweeps.keys()):
         cores = ",".join(map(str, sweep.cores))
+        named = variant_label(sweep.task, shown.sweeps[sweep.id])
         lines.append(_printable(
-            f"sweep #{sweep.id}: {sweep.task} over {cores} cores, strategy {sweep.strategy}, "
+            f"sweep #{sweep.id}: {named} over {cores} cores, strategy {sweep.strategy}, "
             f"{sweep.repeats} repeats, {sweep.status}" + (f": {sweep.error}" if sweep.error else "")
         ))  # fmt: skip
     labels = Labels.of(store)

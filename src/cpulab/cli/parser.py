@@ -14,6 +14,7 @@ from cpulab import __version__
 from cpulab.engine.backends import BACKENDS, resolve_backend
 from cpulab.engine.cores import (
     CORES_PER_CORE,
+    MAX_CORES,
     OVERSUBSCRIBE_FLAG,
     CoreSplit,
     available_cores,
@@ -267,8 +268,9 @@ def _add_execution_options(parser: argparse.ArgumentParser, top_level: bool) -> 
         OVERSUBSCRIBE_FLAG,
         action="store_true",
         default=False if top_level else argparse.SUPPRESS,
-        help=f"allow more than {CORES_PER_CORE} workers or threads per available core, and "
-        "more local Dask workers than cores",
+        help="run beyond the available cores: training x evaluation or sweep core counts "
+        "above them, local Dask workers above one per core, and workers or threads above "
+        f"{CORES_PER_CORE} per core (up to {MAX_CORES})",
     )
 
 
@@ -317,11 +319,12 @@ def run_options(args: argparse.Namespace) -> RunOptions:
 
 
 def spec_from_args(args: argparse.Namespace) -> RunSpec:
-    """The checked run that `run` asks for."""
+    """The checked run that `run` asks for; beyond the available cores only with
+    --allow-oversubscribe."""
     catalogue = load_catalogue(args.task_files)
     task = catalogue.get(args.task)
     split = CoreSplit.resolve(args.train, args.eval)
-    return RunSpec.for_task(
+    spec = RunSpec.for_task(
         task,
         split,
         args.scale,
@@ -330,14 +333,17 @@ def spec_from_args(args: argparse.Namespace) -> RunSpec:
         options=run_options(args),
         catalogue=catalogue.tasks,
     )
+    spec.check_oversubscription()
+    return spec
 
 
 def plan_from_args(args: argparse.Namespace) -> SweepPlan:
-    """The sweep that `sweep` asks for; checked as its session starts."""
+    """The checked sweep that `sweep` asks for, before the store opens; core counts beyond
+    the available cores only with --allow-oversubscribe."""
     catalogue = load_catalogue(args.task_files)
     task = catalogue.get(args.task)
     available = available_cores()
-    return SweepPlan(
+    plan = SweepPlan(
         task=task,
         scale=args.scale,
         strategy=args.strategy or default_strategy(task),
@@ -348,6 +354,9 @@ def plan_from_args(args: argparse.Namespace) -> SweepPlan:
         options=run_options(args),
         catalogue=catalogue.tasks,
     )
+    plan.spec()  # every check its session makes, the cap's first
+    plan.check_oversubscription()
+    return plan
 
 
 def machine_filter(text: str | None) -> int | str | None:

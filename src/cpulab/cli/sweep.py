@@ -32,7 +32,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         print(json.dumps(document, indent=2, allow_nan=False))
     else:
         if report is not None:
-            title = f"{plan.task.title} ({plan.scale}), strategy {plan.strategy}"
+            from rich.markup import escape  # a variant's "[...]" is not markup
+
+            variant = f" [{plan.options.variant}]" if plan.options.variant else ""
+            title = f"{plan.task.title} ({plan.scale}){variant}, strategy {plan.strategy}"
             if outcome.sweep_id is not None:
                 title += f", sweep {outcome.sweep_id}"
             if outcome.status != "done":
@@ -40,6 +43,6 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                 if outcome.partial:
                     done += f", {len(outcome.partial)} partial"
                 title += f" ({outcome.status}: {done})"
-            print_report(report, title)
+            print_report(report, escape(title))
         report_stop(outcome)
     return exit_status(outcome)

@@ -50,6 +50,7 @@ from cpulab.engine.presentation import (
     point_notes,
     scaling_rows,
     task_label,
+    variant_label,
 )
 from cpulab.engine.stats import PointStats, ScalingPoint, ScalingReport, analyse_results
 from cpulab.engine.store import ResultStore, StoredPoint, SweepRecord
@@ -325,7 +326,8 @@ def markdown_lines(
     yield ""
     for view in sweep_views(store, task, machine):
         record = view.record
-        yield f"## Sweep {record.id}: {record.task} ({record.scale}), strategy {record.strategy}"
+        named = variant_label(record.task, view.points[0].result.variant)  # shared by its points
+        yield f"## Sweep {record.id}: {named} ({record.scale}), strategy {record.strategy}"
         yield ""
         yield (
             f"{labels.get(record.machine_id, '')}; {record.repeats} repeats, "

@@ -17,7 +17,14 @@ def flag_text(flags: list[str]) -> str:
 
 def task_label(result: Result) -> str:
     """The task, and its variant where it has one: "compare-regressors [houses.csv:price]"."""
-    return f"{result.task} [{result.variant}]" if result.variant else result.task
+    return variant_label(result.task, result.variant)
+
+
+def variant_label(name: str, variant: str) -> str:
+    """A task's name (or title) and the variant it ran as, where it has one: wherever a run
+    or a sweep is named, so that results on other data, backends or threads never read as
+    the task's own. A sweep's points share their variant."""
+    return f"{name} [{variant}]" if variant else name
 
 
 def model_scores(result: Result) -> str | None:

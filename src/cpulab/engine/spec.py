@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from cpulab.engine.backends import DEFAULT_BACKEND, Backend, backend_named
-from cpulab.engine.cores import CoreSplit, available_cores, check_core_count
+from cpulab.engine.cores import OVERSUBSCRIBE_FLAG, CoreSplit, available_cores, check_core_count
 from cpulab.engine.datafile import DataSpec
 from cpulab.engine.errors import UsageError
 from cpulab.engine.tasks import Task, check_scale
@@ -17,6 +17,9 @@ from cpulab.engine.tasks import Task, check_scale
 # reads its spec from stdin: a spare, made ready while nobody waits.
 SPARE_ARGUMENT = "--wait"
 MAX_RUNS = 10_000  # of repeats, and of warm-ups: a typo guard
+# How the command line names the permission a refused count needs: the cap's words, so that
+# counts past the cores and past the cap name the one option alike.
+LIFTED_BY = f"({OVERSUBSCRIBE_FLAG} lifts this limit)"
 
 
 @dataclass(frozen=True)
@@ -27,7 +30,8 @@ class RunOptions:
     backend: str = DEFAULT_BACKEND  # joblib backend of the measured call: see backends.py
     cluster: str | None = None  # where a cluster backend runs: "tcp://host:port", "local:N"
     blas_threads: int | None = None  # BLAS/OpenMP threads per process; None: libraries' own
-    # --allow-oversubscribe: more workers or threads than CORES_PER_CORE per core.
+    # --allow-oversubscribe: more workers or threads than CORES_PER_CORE per core, and on
+    # the command line a split or sweep beyond the available cores (the app asks instead).
     allow_oversubscribe: bool = False
 
     @property
@@ -77,6 +81,26 @@ class RunOptions:
             source = data["data"]
             data["data"] = DataSpec(**{**source, "drop": tuple(source.get("drop", ()))})
         return cls(**data)
+
+
+def cores_text(count: int) -> str:
+    return "1 core" if count == 1 else f"{count} cores"
+
+
+def oversubscription(split: CoreSplit, options: RunOptions) -> str | None:
+    """A split beyond this machine's available cores, in words ("4 evaluation cores is more
+    than the 2 cores available"); None within them, or where the backend's cores are a
+    cluster's. Its result is flagged oversubscribed: the command line wants
+    OVERSUBSCRIBE_FLAG for it, the app asks first."""
+    if not split.oversubscribed or options.backend_spec.cores_note is not None:
+        return None
+    if split.eval == 1:
+        asked = f"{split.train} training cores"
+    elif split.train == 1:
+        asked = f"{split.eval} evaluation cores"
+    else:
+        asked = f"{split.train} x {split.eval} = {split.total} cores"
+    return f"{asked} is more than the {cores_text(split.available)} available"
 
 
 @dataclass(frozen=True)
@@ -129,6 +153,14 @@ class RunSpec:
             warmup=warmup,
             options=options,
         )
+
+    def check_oversubscription(self) -> None:
+        """Refuse a run beyond the available cores unless OVERSUBSCRIBE_FLAG allows it: the
+        command line's consent, where the app asks (RunSpec.for_task checks the cap)."""
+        split = CoreSplit(self.train, self.eval, self.available)
+        said = oversubscription(split, self.options)
+        if said is not None and not self.options.allow_oversubscribe:
+            raise UsageError(f"{said}: the run would be oversubscribed {LIFTED_BY}")
 
     @property
     def label(self) -> str:

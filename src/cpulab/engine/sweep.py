@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from cpulab.engine.cores import MAX_CORES, CoreSplit, check_core_count, digits_value
 from cpulab.engine.errors import UsageError
-from cpulab.engine.spec import RunOptions, RunSpec, SweepSpec
+from cpulab.engine.spec import LIFTED_BY, RunOptions, RunSpec, SweepSpec, cores_text
 from cpulab.engine.tasks import Task
 
 STRATEGIES = {
@@ -45,6 +45,15 @@ def parse_cores(text: str, available: int) -> tuple[int, ...]:
             raise UsageError(f"{high} cores is beyond any machine: the most is {MAX_SWEEP_CORES}")
         chosen.update(range(low, high + 1))
     return tuple(sorted(chosen))
+
+
+def listed(counts: list[int]) -> str:
+    """Counts as a sentence names them: "3", "3 and 4", "3, 4 and 6", "3 to 8", "3, 4 ... 9"."""
+    if len(counts) <= 3:
+        return " and ".join(filter(None, [", ".join(map(str, counts[:-1])), str(counts[-1])]))
+    if counts == list(range(counts[0], counts[-1] + 1)):
+        return f"{counts[0]} to {counts[-1]}"
+    return f"{counts[0]}, {counts[1]} ... {counts[-1]}"
 
 
 def default_strategy(task: Task) -> str:
@@ -89,6 +98,30 @@ class SweepPlan:
 
     def splits(self) -> list[tuple[int, int]]:
         return [split for p in self.cores for split in splits_for(self.task, self.strategy, p)]
+
+    def oversubscription(self) -> str | None:
+        """The core counts beyond the available cores and how many points they make, in
+        words; None where there are none, or where the backend's cores are a cluster's.
+        Their results are flagged oversubscribed: the command line wants
+        OVERSUBSCRIBE_FLAG for them, the app asks first."""
+        beyond = [p for p in self.cores if p > self.available]
+        if not beyond or self.options.backend_spec.cores_note is not None:
+            return None
+        over = sum(len(splits_for(self.task, self.strategy, p)) for p in beyond)
+        total = len(self.splits())
+        points = f"{over} of {total} points" if over < total else f"all {total} points"
+        counts, verb = ("core count", "is") if len(beyond) == 1 else ("core counts", "are")
+        return (
+            f"{counts} {listed(beyond)} {verb} more than the {cores_text(self.available)} "
+            f"available: {points if total > 1 else 'its point'} would be oversubscribed"
+        )
+
+    def check_oversubscription(self) -> None:
+        """Refuse core counts beyond the available cores unless OVERSUBSCRIBE_FLAG allows
+        them: the command line's consent, where the app asks (`spec` checks the cap)."""
+        said = self.oversubscription()
+        if said is not None and not self.options.allow_oversubscribe:
+            raise UsageError(f"{said} {LIFTED_BY}")
 
     def spec(self) -> SweepSpec:
         """Validated points for one runner child; RunSpec checks scale and counts."""

@@ -1,16 +1,27 @@
-"""Plan a sweep of the chosen task: core counts, split strategy, repeats and warm-ups."""
+"""Plan a sweep of the chosen task: core counts, split strategy, repeats and warm-ups.
+
+Enter starts the sweep from any field. Core counts beyond the available cores are
+oversubscribed: the plan says so, with how many points they make, and Enter (or Start)
+must be pressed again to go ahead. The dialog opens where the last sweep of the app left
+it: the same core counts and strategy.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from dataclasses import dataclass
+from weakref import WeakKeyDictionary
 
 from textual import on
-from textual.app import ComposeResult
+from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, RadioSet, Static
 
+from cpulab.engine.cores import digits_value
 from cpulab.engine.errors import UsageError
 from cpulab.engine.spec import RunOptions
 from cpulab.engine.sweep import STRATEGIES, SweepPlan, default_strategy, parse_cores, splits_for
@@ -18,6 +29,62 @@ from cpulab.engine.tasks import Task
 from cpulab.ui.widgets.choice_button import ChoiceButton
 
 MAX_POINTS_SHOWN = 8
+DEFAULT_CORES = "pow2"
+ASKS = "Start asks to confirm."
+CONFIRM = "Enter or Start again to go ahead."
+
+
+@dataclass(frozen=True)
+class SweepChoice:
+    """What the last sweep started in an app asked for: where its next dialog opens."""
+
+    cores: str
+    strategy: str
+
+
+# Per app, and gone with it: each app (a test's included) starts from the defaults.
+LAST_CHOICE: WeakKeyDictionary[App, SweepChoice] = WeakKeyDictionary()
+
+
+class StrategyList(RadioSet, inherit_bindings=False):
+    """The usable strategies. The arrows choose one (and the plan follows), Enter starts
+    the sweep with it: RadioSet's own Enter would only choose."""
+
+    BINDINGS = [
+        Binding("down,right", "choose(1)", "Next strategy", show=False),
+        Binding("up,left", "choose(-1)", "Previous strategy", show=False),
+        Binding("enter", "submit", "Start the sweep", show=False),
+    ]
+
+    class Submitted(Message):
+        """Enter on the list: start with the chosen strategy."""
+
+    def __init__(self, names: list[str], chosen: str) -> None:
+        # None pressed yet: pressing the chosen one once mounted moves the highlight to it.
+        buttons = [ChoiceButton(f"{name}: {STRATEGIES[name]}", name=name) for name in names]
+        super().__init__(*buttons, id="sweep-strategy", compact=True)
+        self.names = names
+        self.chosen = chosen  # read as the keys choose, before the buttons catch up
+
+    def on_mount(self) -> None:
+        self._press()
+
+    def action_choose(self, step: int) -> None:
+        self.chosen = self.names[(self.names.index(self.chosen) + step) % len(self.names)]
+        self._press()
+
+    def action_submit(self) -> None:
+        self.post_message(self.Submitted())
+
+    def _press(self) -> None:
+        button = self.children[self.names.index(self.chosen)]
+        assert isinstance(button, ChoiceButton)
+        button.value = True  # RadioSet releases the others and highlights this one
+
+    @on(RadioSet.Changed)
+    def _clicked(self, message: RadioSet.Changed) -> None:
+        if message.pressed.name is not None:
+            self.chosen = message.pressed.name
 
 
 class SweepDialog(ModalScreen[SweepPlan | None]):
@@ -39,6 +106,7 @@ class SweepDialog(ModalScreen[SweepPlan | None]):
         & Input { width: 1fr; }
         & RadioSet { width: 1fr; }
         & #plan { margin-top: 1; height: auto; }
+        & #plan.-warning { color: $text-warning; }
         & #plan.-error { color: $text-error; }
         & #dialog-buttons { align-horizontal: right; }
         & Button { margin-left: 2; }
@@ -58,27 +126,30 @@ class SweepDialog(ModalScreen[SweepPlan | None]):
         self.options = options or RunOptions()
         self.catalogue = catalogue
         self.plan: SweepPlan | None = None
+        self.asked: str | None = None  # the oversubscription the user was asked about
 
     def compose(self) -> ComposeResult:
         usable = [name for name in STRATEGIES if self._usable(name)]
-        chosen = default_strategy(self.sweep_task)
+        last = LAST_CHOICE.get(self.app)
+        cores = last.cores if last else DEFAULT_CORES
+        if last and last.strategy in usable:
+            chosen = last.strategy
+        else:
+            chosen = default_strategy(self.sweep_task)
         with Vertical() as box:
             box.border_title = f"Sweep {self.sweep_task.name} ({self.scale})"
             with Horizontal():
                 yield Label("cores")
-                yield Input("pow2", id="sweep-cores", compact=True)
+                yield Input(cores, id="sweep-cores", compact=True)
             with Horizontal():
                 yield Label("strategy")
-                with RadioSet(id="sweep-strategy", compact=True):
-                    for name in usable:
-                        yield ChoiceButton(f"{name}: {STRATEGIES[name]}", value=name == chosen,
-                                          name=name)  # fmt: skip
+                yield StrategyList(usable, chosen)
             with Horizontal():
                 yield Label("repeats")
-                yield Input("3", id="sweep-repeats", restrict=r"[0-9]*", compact=True)
+                yield Input("3", id="sweep-repeats", compact=True)
             with Horizontal():
                 yield Label("warm-ups")
-                yield Input("1", id="sweep-warmup", restrict=r"[0-9]*", compact=True)
+                yield Input("1", id="sweep-warmup", compact=True)
             yield Static(id="plan")
             with Horizontal(id="dialog-buttons"):
                 yield Button("Start", id="sweep-start", variant="primary", compact=True)
@@ -98,38 +169,51 @@ class SweepDialog(ModalScreen[SweepPlan | None]):
     @on(Input.Changed)
     @on(RadioSet.Changed)
     def check_plan(self) -> None:
-        plan_view = self.query_one("#plan", Static)
         try:
             self.plan = self._read_plan()
         except UsageError as exc:
             self.plan = None
-            plan_view.update(f"✗ {exc}")
-            plan_view.add_class("-error")
+            self._show_problem(str(exc))
         else:
-            splits = [f"{t} x {e}" for t, e in self.plan.splits()]
-            shown = ", ".join(splits[:MAX_POINTS_SHOWN])
-            if len(splits) > MAX_POINTS_SHOWN:
-                shown += f" and {len(splits) - MAX_POINTS_SHOWN} more"
-            runs = self.plan.repeats + self.plan.warmup
-            points = f"{len(splits)} point{'s' if len(splits) != 1 else ''}"
-            each = f"{runs} run{'s' if runs != 1 else ''} each"
-            plan_view.update(f"{points}, {each}: {shown}")
-            plan_view.remove_class("-error")
+            self._show_plan(self.plan)
         self.query_one("#sweep-start", Button).disabled = self.plan is None
+
+    def _show_problem(self, problem: str) -> None:
+        plan_view = self.query_one("#plan", Static)
+        plan_view.update(f"✗ {problem}")
+        plan_view.set_class(True, "-error").set_class(False, "-warning")
+
+    def _show_plan(self, plan: SweepPlan) -> None:
+        splits = [f"{t} x {e}" for t, e in plan.splits()]
+        shown = ", ".join(splits[:MAX_POINTS_SHOWN])
+        if len(splits) > MAX_POINTS_SHOWN:
+            shown += f" and {len(splits) - MAX_POINTS_SHOWN} more"
+        runs = plan.repeats + plan.warmup
+        points = f"{len(splits)} point{'s' if len(splits) != 1 else ''}"
+        each = f"{runs} run{'s' if runs != 1 else ''} each"
+        text = f"{points}, {each}: {shown}"
+        beyond = plan.oversubscription()
+        if beyond != self.asked:
+            self.asked = None  # another plan: asked afresh
+        if beyond is not None:
+            text += f"\n⚠ {beyond[0].upper()}{beyond[1:]}. {CONFIRM if self.asked else ASKS}"
+        plan_view = self.query_one("#plan", Static)
+        plan_view.update(text)
+        plan_view.set_class(False, "-error").set_class(beyond is not None, "-warning")
 
     def _read_plan(self) -> SweepPlan:
         def count(selector: str, what: str) -> int:
-            text = self.query_one(selector, Input).value
+            text = self.query_one(selector, Input).value.strip()
             if not text:
                 raise UsageError(f"give the number of {what}")
-            return int(text)
+            if not re.fullmatch(r"[0-9]+", text):
+                raise UsageError(f"{what}: whole numbers only, not {text!r}")
+            return digits_value(text)
 
-        pressed = self.query_one("#sweep-strategy", RadioSet).pressed_button
-        strategy = pressed.name if pressed is not None else None
         plan = SweepPlan(
             task=self.sweep_task,
             scale=self.scale,
-            strategy=strategy or default_strategy(self.sweep_task),
+            strategy=self.query_one(StrategyList).chosen,
             cores=parse_cores(self.query_one("#sweep-cores", Input).value, self.available),
             repeats=count("#sweep-repeats", "repeats"),
             warmup=count("#sweep-warmup", "warm-ups"),
@@ -141,10 +225,23 @@ class SweepDialog(ModalScreen[SweepPlan | None]):
         return plan
 
     @on(Input.Submitted)
+    @on(StrategyList.Submitted)
     @on(Button.Pressed, "#sweep-start")
     def start(self) -> None:
-        if self.plan is not None:
-            self.dismiss(self.plan)
+        """Start the plan as the fields read now; one beyond the available cores only
+        once asked about."""
+        self.check_plan()
+        if self.plan is None:
+            self.app.bell()
+            return
+        beyond = self.plan.oversubscription()
+        if beyond is not None and self.asked != beyond:
+            self.asked = beyond
+            self._show_plan(self.plan)
+            return
+        cores = self.query_one("#sweep-cores", Input).value
+        LAST_CHOICE[self.app] = SweepChoice(cores, self.plan.strategy)
+        self.dismiss(self.plan)
 
     @on(Button.Pressed, "#sweep-close")
     def action_dismiss_none(self) -> None:

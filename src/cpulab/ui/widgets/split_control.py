@@ -7,18 +7,22 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.reactive import reactive
+from textual.validation import ValidationResult, Validator
 from textual.widget import Widget
 from textual.widgets import Input, Label, Static
 
-from cpulab.engine.cores import CoreSplit
+from cpulab.engine.cores import WHOLE_NUMBER, CoreSplit
 from cpulab.engine.errors import UsageError
-from cpulab.engine.spec import RunOptions
+from cpulab.engine.spec import RunOptions, oversubscription
 from cpulab.engine.tasks import Task
 from cpulab.ui.messages import SplitChanged
 
 NESTED = "Training threads inside evaluation workers are not capped: they compete for cores."
 OVER = "More workers than cores: they take turns."
 BLAS = "Each thread may start as many BLAS/OpenMP threads as --blas-threads allows."
+NOT_WHOLE = "whole numbers only"
+ASKS = "Run asks to confirm it."
+CONFIRM = "Run again (r) to go ahead oversubscribed."
 GAUGE_WIDTH = 12
 
 
@@ -30,8 +34,19 @@ def gauge(demand: int, available: int) -> str:
     return f"▕{bar:<{GAUGE_WIDTH}}▏" + ("▶" if demand > available else "")
 
 
+class WholeNumber(Validator):
+    """A count in ASCII digits, as the engine reads it (-1: every core)."""
+
+    def validate(self, value: str) -> ValidationResult:
+        return self.success() if WHOLE_NUMBER.fullmatch(value.strip()) else self.failure()
+
+
 class CoreInput(Input):
-    """A core count. Up and down step it; letters fall through to the app's keys."""
+    """A core count. Up and down step it; a letter that is one of the app's keys reaches
+    it. Anything else is typed as it is, so that `1.5` reads as `1.5`, refused as no
+    whole number, rather than as the 15 left once the point is dropped. What it shows is
+    selected on focus, after a step and after an app key (r runs): the next digit
+    replaces the number instead of running on from it."""
 
     BINDINGS = [
         Binding("up", "step(1)", "More cores", show=False),
@@ -39,15 +54,25 @@ class CoreInput(Input):
     ]
 
     def __init__(self, *, id: str, tooltip: str) -> None:
-        super().__init__("1", restrict=r"-?[0-9]*", max_length=4, compact=True, id=id)
+        super().__init__(
+            "1",
+            max_length=4,
+            validators=[WholeNumber(failure_description=NOT_WHOLE)],
+            valid_empty=True,  # said by the engine: a number is missing, not a wrong one
+            compact=True,
+            id=id,
+        )
         self.tooltip = tooltip
 
     def check_consume_key(self, key: str, character: str | None) -> bool:
-        return character is not None and (character.isdigit() or character == "-")
+        # Letters stay the app's keys (r runs, w sweeps) unless typed where none is bound.
+        return character is not None and character.isprintable() and not character.isalpha()
 
     async def _on_key(self, event: events.Key) -> None:
-        if event.is_printable and not self.check_consume_key(event.key, event.character):
-            event.prevent_default()  # skip Input's handler, which would swallow the key
+        letter = event.is_printable and not self.check_consume_key(event.key, event.character)
+        if letter and event.key in self.screen.active_bindings:
+            event.prevent_default()  # skip Input's handler: the key bubbles up to its binding
+            self.select_all()
 
     def action_step(self, delta: int) -> None:
         try:
@@ -55,13 +80,14 @@ class CoreInput(Input):
         except ValueError:
             value = 1
         self.value = str(max(value + delta, 1))
-        self.cursor_position = len(self.value)
+        self.select_all()
 
 
 class SplitControl(Widget):
     """Posts `SplitChanged` whenever the split or the task changes.
 
-    `split` is the last usable split, `problem` why the current input is not one.
+    `split` is the last usable split, `problem` why the current input is not one. A split
+    beyond the available cores is usable once confirmed: `confirm_run` asks.
     """
 
     DEFAULT_CSS = """
@@ -71,6 +97,7 @@ class SplitControl(Widget):
         & Label { padding: 0 1 0 0; }
         & CoreInput { width: 6; margin: 0 1 0 0; background: $panel; }
         & CoreInput:focus { background: $primary 30%; }
+        & CoreInput.-invalid { color: $text-error; }
         & #verdict { height: auto; }
         & #verdict.-warning { color: $text-warning; }
         & #verdict.-error { color: $text-error; }
@@ -89,6 +116,8 @@ class SplitControl(Widget):
         self.blas_threads = self.options.blas_threads
         self.split: CoreSplit | None = None
         self.problem: str | None = None
+        # The split beyond the cores the user was asked about: confirmed by a second run.
+        self.asked: CoreSplit | None = None
 
     def compose(self) -> ComposeResult:
         with Horizontal():
@@ -105,27 +134,52 @@ class SplitControl(Widget):
     def check_split(self) -> None:
         if not self.is_mounted or self.chosen_task is None:
             return
-        verdict = self.query_one("#verdict", Static)
         try:
-            split = CoreSplit.resolve(
-                self.query_one("#train", Input).value,
-                self.query_one("#eval", Input).value,
-                self.available,
-            )
-            self.chosen_task.check_split(split)
-            split.check_limits(self.options.allow_oversubscribe)
-            self.options.backend_spec.check_split(split)
+            self.split, self.problem = self._read_split(self.chosen_task), None
         except UsageError as exc:
             self.split, self.problem = None, str(exc)
-            verdict.update(f"✗ {exc}")
-            verdict.set_class(True, "-error").set_class(False, "-warning")
-        else:
-            self.split, self.problem = split, None
-            verdict.update(self._verdict(split))
-            local = self.options.backend_spec.cores_note is None
-            over = local and split.demand(self.blas_threads) > split.available
-            verdict.set_class(False, "-error").set_class(over, "-warning")
+        if self.split != self.asked:
+            self.asked = None
+        self._show()
         self.post_message(SplitChanged(self.split, self.problem))
+
+    def _read_split(self, task: Task) -> CoreSplit:
+        train, eval = self.query_one("#train", Input), self.query_one("#eval", Input)
+        for field, what in ((train, "training cores"), (eval, "evaluation cores")):
+            if not field.is_valid:
+                raise UsageError(f"{what}: {NOT_WHOLE}, not {field.value!r}")
+        split = CoreSplit.resolve(train.value, eval.value, self.available)
+        task.check_split(split)
+        split.check_limits(self.options.allow_oversubscribe)
+        self.options.backend_spec.check_split(split)
+        return split
+
+    @property
+    def beyond_cores(self) -> str | None:
+        """What the split asks beyond the available cores, in words; None where it asks no
+        more, or where there is no split."""
+        return None if self.split is None else oversubscription(self.split, self.options)
+
+    def confirm_run(self) -> bool:
+        """Whether a run of `split` may start now. One beyond the available cores asks
+        first, even where --allow-oversubscribe lifted the cap: the first call says so
+        and returns False, the next True; the split stays confirmed until it changes."""
+        if self.beyond_cores is None or self.asked == self.split:
+            return True
+        self.asked = self.split
+        self._show()
+        return False
+
+    def _show(self) -> None:
+        verdict = self.query_one("#verdict", Static)
+        if self.split is None:
+            verdict.update(f"✗ {self.problem}")
+            verdict.set_class(True, "-error").set_class(False, "-warning")
+            return
+        verdict.update(self._verdict(self.split))
+        local = self.options.backend_spec.cores_note is None
+        over = local and self.split.demand(self.blas_threads) > self.split.available
+        verdict.set_class(False, "-error").set_class(over, "-warning")
 
     def _verdict(self, split: CoreSplit) -> str:
         """The oversubscription gauge: threads asked for (workers x threads x BLAS) against
@@ -142,4 +196,7 @@ class SplitControl(Widget):
             why = NESTED if split.train > 1 and split.eval > 1 else OVER
         else:
             why = BLAS
-        return f"{text}\n⚠ oversubscribed {demand / split.available:.1f}x. {why}"
+        text += f"\n⚠ oversubscribed {demand / split.available:.1f}x. {why}"
+        if oversubscription(split, self.options) is not None:
+            text += "\n" + (CONFIRM if self.asked == split else ASKS)
+        return text
