@@ -1,10 +1,14 @@
 """`cpulab history`'s table on a terminal: narrowed to its width, nothing lost."""
 
 import io
+import json
 
 import pytest
 
 from cpulab.cli.history import HEADER, _Table
+from cpulab.engine.store import ResultStore
+from support.cli import cpulab
+from support.store import result
 
 ROW = (
     "100000",
@@ -48,3 +52,22 @@ def test_off_a_terminal_rows_are_as_long_as_their_cells():
     out = io.StringIO()
     _Table(out).write([ROW])
     assert ROW[2] in out.getvalue() and ROW[-1] in out.getvalue()
+
+
+def test_delete_hides_a_result_from_every_command_and_restore_brings_it_back(tmp_path):
+    db = tmp_path / "results.sqlite"
+    with ResultStore.open(db) as store:
+        kept, gone = store.add_point(result(1, 1)), store.add_point(result(2, 1))
+    deleted = cpulab("delete", str(gone), "--db", str(db))
+    assert deleted.returncode == 0, deleted.stderr
+    assert f"`cpulab restore {gone}` brings it back" in deleted.stdout
+    listed = cpulab("history", "--db", str(db)).stdout
+    assert listed.startswith("1 stored result,") and "2 x 1" not in listed
+    exported = json.loads(cpulab("export", "--db", str(db)).stdout)
+    assert [p["id"] for p in exported["runs"]] == [kept]
+    in_bin = cpulab("history", "--deleted", "--db", str(db)).stdout
+    assert in_bin.startswith("1 deleted result, newest first; restore ID undoes one")
+    assert "2 x 1" in in_bin and "1 x 1" not in in_bin
+    assert cpulab("restore", str(gone), "--db", str(db)).returncode == 0
+    assert cpulab("history", "--db", str(db)).stdout.startswith("2 stored results,")
+    assert cpulab("history", "--deleted", "--db", str(db)).stdout == "No results are deleted.\n"

@@ -22,6 +22,7 @@ from support.store import (
     foreign_with_a_table,
     newer_store,
     random_bytes,
+    real_store,
     text_file,
     truncated_store,
 )
@@ -136,6 +137,14 @@ ENVIRONMENT = [
         says="was written by a newer cpulab"),
     bad("history", env={"CPULAB_DB": "{file}/results.sqlite"}, make=regular_file,
         says="Not a directory"),
+    bad("delete", "31", "--db", "{file}", make=real_store, says="no stored result #31 in"),
+    bad("delete", "0", "--db", "{file}", make=real_store,
+        says="argument ID: result ids start at 1, not 0"),
+    bad("delete", "--db", "{file}", make=real_store,
+        says="the following arguments are required: ID"),
+    bad("restore", "3", "--db", "{file}", make=real_store, says="result #3 is not deleted"),
+    bad("restore", "2", "#4", "--db", "{file}", make=real_store,
+        says="argument ID: expected a whole number, not '#4'"),
 ]  # fmt: skip
 
 BAD_INPUTS = ARGUMENTS + STORE_FILES + ENVIRONMENT

@@ -31,6 +31,7 @@ try:
         one_line,
         store_path,
     )
+    from cpulab.cli.points import cmd_delete, cmd_restore
     from cpulab.cli.run import cmd_run
     from cpulab.cli.sweep import cmd_sweep
     from cpulab.cli.tasks import cmd_tasks
@@ -45,6 +46,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "sweep": cmd_sweep,
     "history": cmd_history,
     "export": cmd_export,
+    "delete": cmd_delete,
+    "restore": cmd_restore,
 }
 # What writing the output can fail with beyond a closed pipe: a full disk (> /dev/full).
 OUTPUT_FAILURES = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO})

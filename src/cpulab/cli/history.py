@@ -36,19 +36,21 @@ def cmd_history(args: argparse.Namespace) -> int:
     limit = None if args.all else args.limit or HISTORY_PAGE
     with ResultStore.open(args.db, readonly=True) as store, store.snapshot():
         machine = machine_filter(args.machine)
-        total = store.count_points(task=args.task, machine=machine)
+        chosen = {"task": args.task, "machine": machine, "deleted": args.deleted}
+        total = store.count_points(**chosen)
         in_range = total if args.before is None else store.count_points(
-            task=args.task, machine=machine, before=args.before
+            **chosen, before=args.before
         )  # fmt: skip
-        points = store.iter_points(
-            task=args.task, machine=machine, before=args.before, newest_first=True, limit=limit
-        )
+        points = store.iter_points(**chosen, before=args.before, newest_first=True, limit=limit)
         first = list(islice(points, READ_BATCH))
         if not first:
             warn_unreadable(store)
             filtered = args.task or args.machine or args.before is not None
-            print("No stored results match." if filtered else
-                  "No results stored yet: try `cpulab run rf-train`.")  # fmt: skip
+            if args.deleted:
+                print("No deleted results match." if filtered else "No results are deleted.")
+            else:
+                print("No stored results match." if filtered else
+                      "No results stored yet: try `cpulab run rf-train`.")  # fmt: skip
             return EXIT_OK
         # Exact when the page fits in the first block, as the default does; beyond, an
         # unreadable row still to come would make one fewer than said.
@@ -58,7 +60,10 @@ def cmd_history(args: argparse.Namespace) -> int:
             shown = (in_range if limit is None else min(limit, in_range)) - len(store.unreadable)
         out = sys.stdout
         more = in_range - shown - len(store.unreadable) > 0
-        out.write(_title(shown, total, args.before, more) + "\n\n")
+        title = _title(shown, total, args.before, more)
+        if args.deleted:
+            title = title.replace("stored result", "deleted result") + "; restore ID undoes one"
+        out.write(title + "\n\n")
         seen = _Seen()
         table = _Table(out)
         for block in _blocks(first, points):

@@ -170,7 +170,15 @@ def build_parser() -> ArgumentParser:
         metavar="ID",
         help="only results older than result ID: the next page after one ending at ID",
     )
+    history.add_argument(
+        "--deleted", action="store_true", help="list the deleted results instead (restore ID)"
+    )
     _add_store_option(history)
+
+    for name, verb in (("delete", "mark stored results deleted"), ("restore", "undo a delete")):
+        edit = commands.add_parser(name, help=f"{verb}, by result id (see history)")
+        edit.add_argument("ids", type=_point_id, nargs="+", metavar="ID")
+        _add_store_option(edit)
 
     export = commands.add_parser("export", help="write stored results as JSON, CSV or Markdown")
     export.add_argument("--format", choices=FORMATS, default="json", help="default json")

@@ -462,6 +462,20 @@ class ResultStore:
         """Undo `delete_points`. Returns how many were deleted."""
         return self._mark_deleted(ids, None)
 
+    def deleted_ids(self, ids: Collection[int]) -> dict[int, bool]:
+        """Which of these points exist, and whether each is deleted."""
+        found: dict[int, bool] = {}
+        chosen = sorted(set(ids))
+        for start in range(0, len(chosen), READ_BATCH):
+            batch = chosen[start : start + READ_BATCH]
+            rows = self._read(
+                "SELECT id, deleted_at IS NOT NULL FROM points"
+                f" WHERE id IN ({', '.join('?' * len(batch))})",
+                tuple(batch),
+            )
+            found.update((row[0], bool(row[1])) for row in rows)
+        return found
+
     def _mark_deleted(self, ids: Collection[int], when: float | None) -> int:
         chosen = sorted(set(ids))
         changed = 0
@@ -577,11 +591,12 @@ class ResultStore:
         machine: int | str | None = None,
         *,
         before: int | None = None,
+        deleted: bool = False,
     ) -> int:
         """How many rows `iter_points` finds with these filters, unreadable ones included:
         counted in the indexes, without reading a result."""
         clauses, params = self._filters(task=task, machine=machine)
-        clauses.append("deleted_at IS NULL")
+        clauses.append("deleted_at IS NOT NULL" if deleted else "deleted_at IS NULL")
         if before is not None:
             clauses.append("id < ?")
             params.append(before)
