@@ -9,10 +9,10 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from cpulab.engine.events import PARTIAL
-from cpulab.engine.presentation import model_scores
+from cpulab.engine.presentation import FLAG_MEANINGS, model_scores
 from cpulab.engine.stats import PointStats
 from cpulab.ui.scaling import Entry, speedups
-from cpulab.ui.screens.result_details import FLAG_MEANINGS, ResultDetails
+from cpulab.ui.screens.result_details import ResultDetails
 from support.screens import ScreenHost, drawn_text, screen_text, words
 from support.store import result
 from support.tui import make_result

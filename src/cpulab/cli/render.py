@@ -12,7 +12,7 @@ from cpulab.cli.parser import one_line
 from cpulab.engine.events import Error, Event, Phase, Progress, Result, Started
 from cpulab.engine.presentation import (
     SCALING_HEADER,
-    best_summary,
+    best_splits_line,
     fit_summary,
     flag_text,
     model_scores,
@@ -135,12 +135,8 @@ def print_report(report: ScalingReport, title: str) -> None:
     console = Console()
     console.print(table)
     console.print(fit_summary(report))
-    if report.best is not None:
-        lines = [
-            f"{p.cores} {'core' if p.cores == 1 else 'cores'}: {p.train} x {p.eval}"
-            for p in report.best_per_cores.values()
-        ]
-        console.print(f"{best_summary(report)} (best split per core count: {'; '.join(lines)})")
+    if (best := best_splits_line(report)) is not None:
+        console.print(best)
     for warning in point_notes(report) + report.warnings():
         console.print(f"[yellow]warning:[/yellow] {warning}")
 

@@ -8,6 +8,7 @@ import json
 from cpulab.cli.outcome import exit_status, refuse_bad_input, session_for, stop_record
 from cpulab.cli.parser import plan_from_args
 from cpulab.cli.render import print_report, report_stop, run_in_terminal
+from cpulab.engine.presentation import points_done
 from cpulab.engine.stats import analyse_results
 from cpulab.engine.store import ResultStore
 
@@ -39,9 +40,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             if outcome.sweep_id is not None:
                 title += f", sweep {outcome.sweep_id}"
             if outcome.status != "done":
-                done = f"{len(outcome.results)} of {len(plan.splits())} points done"
-                if outcome.partial:
-                    done += f", {len(outcome.partial)} partial"
+                done = points_done(len(outcome.results), len(outcome.partial), len(plan.splits()))
                 title += f" ({outcome.status}: {done})"
             print_report(report, escape(title))
         report_stop(outcome)

@@ -9,10 +9,33 @@ from cpulab.engine.stats import ScalingReport
 
 # Flags as a person reads them; a flag not named here reads as itself.
 FLAG_TITLES = {"noisy": "noisy machine", PARTIAL: "partial: cut short"}
+# What each flag means for the numbers, where a result is shown in full.
+FLAG_MEANINGS = {
+    "oversubscribed": "more workers and threads than available cores: they take turns, "
+    "so the times include waiting",
+    "noisy": "other processes used the CPU during this point",
+    PARTIAL: "cut short before its last measured run: fewer runs than asked, and no score",
+}
 
 
 def flag_text(flags: list[str]) -> str:
     return ", ".join(FLAG_TITLES.get(flag, flag) for flag in flags)
+
+
+def best_splits_line(report: ScalingReport) -> str | None:
+    """The fastest point, and the fastest split of each core count; None with no point."""
+    if report.best is None:
+        return None
+    splits = "; ".join(
+        f"{p.cores} {'core' if p.cores == 1 else 'cores'}: {p.train} x {p.eval}"
+        for p in report.best_per_cores.values()
+    )
+    return f"{best_summary(report)} (best split per core count: {splits})"
+
+
+def points_done(done: int, partial: int, planned: int) -> str:
+    """How far a sweep that stopped early got: "3 of 6 points done, 1 partial"."""
+    return f"{done} of {planned} points done" + (f", {partial} partial" if partial else "")
 
 
 def task_label(result: Result) -> str:

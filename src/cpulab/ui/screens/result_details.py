@@ -22,8 +22,8 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from cpulab.engine.events import PARTIAL, PHASE_TITLES, Result
-from cpulab.engine.presentation import flag_text, model_scores, task_label
+from cpulab.engine.events import PHASE_TITLES, Result
+from cpulab.engine.presentation import FLAG_MEANINGS, flag_text, model_scores, task_label
 from cpulab.engine.stats import MIN_RUNS_FOR_OUTLIERS, PointStats
 from cpulab.ui.scaling import Entry, Speedup
 
@@ -34,13 +34,6 @@ LABEL_WIDTH = 15  # the longest label ("first run slow") and a little: values li
 DATA_SHOWN = ("path", "target", "drop", "kind", "delimiter", "header")  # of the user's data
 WORKERS_NAMED = 6  # worker ids listed for pools that several workers share
 WARNINGS = ("flag", "warning")  # the labels of rows that make the figures less certain
-# What each flag means for the numbers; a flag not named here is shown as it is.
-FLAG_MEANINGS = {
-    "oversubscribed": "more workers and threads than available cores: they take turns, "
-    "so the times include waiting",
-    "noisy": "other processes used the CPU during this point",
-    PARTIAL: "cut short before its last measured run: fewer runs than asked, and no score",
-}
 
 
 def result_sections(point: Entry | Result, speedup: Speedup | None = None) -> list[Section]:

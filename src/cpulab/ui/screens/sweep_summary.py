@@ -14,9 +14,10 @@ from textual.widgets import Static
 
 from cpulab.engine.presentation import (
     SCALING_HEADER,
-    best_summary,
+    best_splits_line,
     fit_summary,
     point_notes,
+    points_done,
     scaling_rows,
     variant_label,
 )
@@ -47,20 +48,11 @@ def points_table(report: ScalingReport) -> Table:
     return table
 
 
-def best_line(report: ScalingReport) -> str:
-    """The fastest point, and the fastest split of each core count, as the CLI says them."""
-    splits = "; ".join(
-        f"{p.cores} {'core' if p.cores == 1 else 'cores'}: {p.train} x {p.eval}"
-        for p in report.best_per_cores.values()
-    )
-    return f"{best_summary(report)} (best split per core count: {splits})"
-
-
 def report_lines(report: ScalingReport) -> list[str]:
     """What the CLI prints under its table: the fit, the best splits, every warning."""
     lines = [fit_summary(report)]
-    if report.best is not None:
-        lines.append(best_line(report))
+    if (best := best_splits_line(report)) is not None:
+        lines.append(best)
     return lines + [f"warning: {w}" for w in point_notes(report) + report.warnings()]
 
 
@@ -114,9 +106,7 @@ class SweepSummary(ModalScreen[None]):
         title = f"{label} ({plan.scale}), strategy {plan.strategy}"
         if outcome.sweep_id is not None:
             title += f", sweep {outcome.sweep_id}"
-        done = f"{len(outcome.results)} of {len(plan.splits())} points done"
-        if outcome.partial:
-            done += f", {len(outcome.partial)} partial"
+        done = points_done(len(outcome.results), len(outcome.partial), len(plan.splits()))
         word = STATUS_WORDS.get(outcome.status, outcome.status)
         if outcome.status == "interrupted" and outcome.signal_name:
             word += f" by {outcome.signal_name}"
