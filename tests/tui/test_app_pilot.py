@@ -82,7 +82,7 @@ async def test_letters_typed_in_a_core_field_reach_the_app_keys():
 
 async def test_every_control_is_reachable_with_the_keyboard():
     app = make_app()
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with app.run_test(size=(120, 40)) as pilot:  # smaller, one panel at a time shows
         seen = []
         for _ in range(8):
             seen.append(app.focused.id)
@@ -112,6 +112,7 @@ async def test_the_app_survives_a_resize_mid_run():
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("r")
         await wait_for(pilot, lambda: app._progress is not None)
+        await pilot.press("v")  # the results view: what small sizes show of the work panel
         for size in ((80, 24), (60, 20), (200, 60)):
             await pilot.resize_terminal(*size)
             await pilot.pause()

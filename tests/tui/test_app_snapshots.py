@@ -7,9 +7,10 @@ clock, scripted runs and injected results, no animations, no focused text cursor
 import pytest
 
 from cpulab.ui.messages import RunEvent
+from cpulab.ui.scaling import Entry
 from cpulab.ui.themes import ThemeCatalog
 from support.fake_sampler import FakeSampler
-from support.tui import THREE_RESULTS, ScriptedSupervisor, make_app, sampled, wait_for
+from support.tui import THREE_RESULTS, ScriptedSupervisor, make_app, make_result, sampled, wait_for
 
 SHIPPED_THEMES = sorted(ThemeCatalog.load().themes)
 
@@ -76,3 +77,47 @@ def test_three_results_speedup(snap_compare):
 def test_shipped_theme(snap_compare, theme):
     app = make_app(theme=theme)
     assert snap_compare(app, terminal_size=(100, 30), run_before=add_three_results)
+
+
+async def add_a_crowded_workspace(pilot) -> None:
+    """40 results: five grid sweeps (three strategies each) of cv-eval on as many variants,
+    single runs of two tasks, and one point of 999 x 2 on a 2-core machine."""
+    app = pilot.app
+    await sampled(pilot)
+    variants = ["", "BLAS 1", "threading", "flowers.csv:species", "houses.csv:price"]
+    for number, variant in enumerate(variants, 1):
+        for train, eval_ in ((1, 1), (2, 1), (1, 2), (2, 2)):
+            seconds = 4.0 / (train * 0.6 + eval_ * 0.9) + number * 0.3
+            result = make_result("cv-eval", train, eval_, seconds, variant=variant)
+            app.workspace.add(
+                Entry(result, point_id=number * 10 + train + eval_, sweep=str(number))
+            )
+    for n in range(19):
+        train = 1 + n % 2
+        app.workspace.add(Entry(make_result("rf-train", train, 1, 2.0 / train + n * 0.01)))
+    oversubscribed = make_result("cv-eval", 999, 2, 9.5, flags=["oversubscribed"])
+    app.workspace.add(Entry(oversubscribed))
+    app._show_results()
+    await pilot.pause()
+
+
+@pytest.mark.parametrize(
+    ("size", "views"), [((120, 40), 0), ((80, 24), 2)], ids=["120x40", "80x24-chart-view"]
+)
+def test_a_crowded_workspace_stays_readable(snap_compare, size, views):
+    async def run_before(pilot):
+        await add_a_crowded_workspace(pilot)
+        for _ in range(views):  # at 80x24 one panel at a time: v, v brings the chart
+            await pilot.press("v")
+
+    assert snap_compare(make_app(), terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", [(60, 20), (80, 24)], ids=["60x20", "80x24"])
+def test_a_run_shows_its_status_at_small_sizes(snap_compare, size):
+    app = make_app(cores=2, supervisor=ScriptedSupervisor())
+
+    async def run_before(pilot):
+        await start_scripted_run(pilot, "1", "2")
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)

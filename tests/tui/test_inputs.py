@@ -32,7 +32,8 @@ async def focus_train(pilot) -> None:
 
 async def test_a_focused_split_input_is_replaced_by_what_is_typed_even_after_a_run():
     app = make_app(supervisor=ScriptedSupervisor())
-    async with app.run_test(size=(100, 30)) as pilot:
+    # Where every panel fits: smaller, a run shows the results view, focused.
+    async with app.run_test(size=(120, 40)) as pilot:
         await focus_train(pilot)
         await pilot.press("2")
         assert value(app, "#train") == "2"

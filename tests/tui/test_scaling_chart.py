@@ -8,7 +8,13 @@ from textual.app import App, ComposeResult
 
 from cpulab.engine.events import Result
 from cpulab.ui.widgets import ScalingChart
-from cpulab.ui.widgets.scaling_chart import BREAK, SERIES_MARKERS, CoreAxis, KeyEntry
+from cpulab.ui.widgets.scaling_chart import (
+    BREAK,
+    SERIES_MARKERS,
+    CoreAxis,
+    KeyEntry,
+    key_labels,
+)
 from support.tui import make_result
 
 # The chart's size inside the app at 80 x 24 and at 120 x 40 with a full results table.
@@ -285,3 +291,11 @@ def test_the_axis_goes_log_past_a_factor_of_eight():
     assert not CoreAxis.of([1, 2, 4, 8], None, 40).log
     assert CoreAxis.of([1, 2, 4, 8, 16], None, 40).log
     assert not CoreAxis.of([1, 2, 1998], 2, 40).log  # what is past the break does not count
+
+
+def test_the_key_leaves_out_the_words_every_series_starts_with():
+    labels = ["cv-eval train-cores · sweep 3", "cv-eval eval-cores [BLAS 1] · sweep 4"]
+    assert key_labels(labels) == ["train-cores · sweep 3", "eval-cores [BLAS 1] · sweep 4"]
+    assert key_labels(["cv-eval", "cv-eval eval-cores"]) == ["cv-eval", "cv-eval eval-cores"]
+    assert key_labels(["rf-train (full)"]) == ["rf-train (full)"]
+    assert key_labels(["rf-train", "cv-eval"]) == ["rf-train", "cv-eval"]

@@ -95,9 +95,13 @@ def task_option(task: Task) -> Option:
 class CpulabApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "cpulab"
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-medium"), (150, "-wide")]
+    # Narrower than 110 columns or shorter than 32 rows, one view at a time (app.tcss).
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-medium"), (180, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-tiny"), (24, "-short"), (32, "-tall")]
+    VIEWS = ("setup", "results", "chart")  # what v shows in turn, and focuses at any size
     BINDINGS = [
         Binding("r", "run", "Run"),
+        Binding("v", "switch_view", "Switch panel"),
         Binding("w", "sweep", "Sweep"),
         Binding("c", "cancel", "Cancel"),
         Binding("s", "toggle_speedup", "Time/speedup"),
@@ -184,7 +188,7 @@ class CpulabApp(App[None]):
                 yield WorkerGrid(id="workers")
                 with Vertical(id="outcomes"):
                     yield ResultsTable(id="results", cursor_type="row")
-                    yield ScalingChart(self.catalogue.tasks, id="chart")
+                    yield ScalingChart(self.catalogue.tasks, cores=self.available, id="chart")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -351,6 +355,8 @@ class CpulabApp(App[None]):
         if control.split is None:
             self.notify(control.problem or "choose a split", title="Cannot run", severity="error")
             return
+        if not control.confirm_run():
+            return  # beyond the available cores: the control asks, a second r runs it
         try:
             spec = RunSpec.for_task(
                 self.chosen_task,
@@ -399,6 +405,8 @@ class CpulabApp(App[None]):
         cluster = self.options.backend_spec.live_panel == "workers"
         self.query_one("#work").set_class(cluster, "-cluster-live")
         self._show_running()
+        if self.one_view_at_a_time and not self.query_one("#main").has_class("-view-chart"):
+            self._show_view("results")  # the cores at work, and where the result will land
         self._run(session)
 
     @work(group="spare")
@@ -680,6 +688,30 @@ class CpulabApp(App[None]):
         position = names.index(self.theme) if self.theme in names else -1
         self.theme = names[(position + 1) % len(names)]
         self.notify(f"Theme: {self.theme}", timeout=2)
+
+    def action_switch_view(self) -> None:
+        """The next of the VIEWS: shown alone where the panels do not all fit, focused."""
+        try:
+            main = self.query_one("#main")
+        except NoMatches:
+            return  # a dialog is open
+        shown = next((v for v in self.VIEWS if main.has_class(f"-view-{v}")), self.VIEWS[0])
+        self._show_view(self.VIEWS[(self.VIEWS.index(shown) + 1) % len(self.VIEWS)])
+
+    def _show_view(self, view: str) -> None:
+        for name in self.VIEWS:
+            self.query_one("#main").set_class(name == view, f"-view-{name}")
+        focus = {"setup": "#tasks", "results": "#results"}.get(view)
+        if focus is None:
+            self.screen.set_focus(None)  # the chart takes no keys
+        else:
+            self.query_one(focus).focus()
+
+    @property
+    def one_view_at_a_time(self) -> bool:
+        """Whether the screen is too small for every panel at once (see app.tcss)."""
+        screen = self.screen_stack[0] if self.screen_stack else self.screen
+        return screen.has_class("-narrow") or not screen.has_class("-tall")
 
 
 def _sweep_order(sweep: str) -> tuple[int, str]:

@@ -37,6 +37,7 @@ class FilterDialog(ModalScreen[tuple[Filters, bool] | None]):
         & Horizontal { height: auto; }
         & Label { width: 10; padding: 0 1 0 0; }
         & Select { width: 1fr; }
+        & Checkbox { margin-top: 1; }
         & #filter-buttons { margin-top: 1; align-horizontal: right; }
         & Button { margin-left: 2; }
     }
@@ -91,13 +92,14 @@ class FilterDialog(ModalScreen[tuple[Filters, bool] | None]):
                 yield Label("sweep")
                 sweeps = [(label, key) for key, label in self.sweeps.items()]
                 yield select("filter-sweep", [("any", None), *sweeps], f.sweep)
-            yield Checkbox("earlier results from the store", f.history, id="filter-history")
             yield Checkbox(
-                f"show the {self.hidden} hidden again",
-                False,
-                id="filter-unhide",
-                disabled=not self.hidden,
+                "earlier results from the store", f.history, id="filter-history", compact=True
             )
+            unhide = Checkbox(
+                f"show the {self.hidden} hidden again", False, id="filter-unhide", compact=True
+            )
+            unhide.display = bool(self.hidden)
+            yield unhide
             with Horizontal(id="filter-buttons"):
                 yield Button("Reset", id="filter-reset", compact=True)
                 yield Button("Apply", id="filter-apply", variant="primary", compact=True)

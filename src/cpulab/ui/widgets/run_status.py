@@ -54,7 +54,8 @@ class RunStatus(Static):
             self.refresh(layout=True)
 
     def show_idle(self) -> None:
-        self._show(None, "Choose a task and a split, then press r to run.")
+        # v, where the panels do not all fit, is how the results are found at all.
+        self._show(None, "Choose a task and a split, press r to run, v for the results.")
 
     def show_running(
         self,

@@ -117,6 +117,18 @@ class CoreAxis:
         return kept
 
 
+def key_labels(labels: Sequence[str]) -> list[str]:
+    """The series' labels less the words every one of them starts with (the task, where
+    all are of one task): the key is narrow, and what tells series apart comes after."""
+    if len(labels) < 2:
+        return list(labels)
+    words = [label.split(" ") for label in labels]
+    common = 0
+    while all(len(w) > common + 1 and w[common] == words[0][common] for w in words):
+        common += 1
+    return [" ".join(w[common:]) for w in words]
+
+
 def _apart(left: tuple[int, str], right: tuple[int, str]) -> bool:
     # plotext centres a label on its column, shifting it up to its own length to find
     # room: labels whose such windows keep a space between them never meet.
@@ -273,14 +285,15 @@ class ScalingChart(PlotextPlot):
         # A theme may give two of these variables one colour: each colour once, so that
         # no two series share both marker and colour.
         colours = list(dict.fromkeys(self._rgb(name) for name in SERIES_COLOURS))
+        labels = key_labels([line.label for line in series])
         entries = [
             KeyEntry(
                 SERIES_MARKERS[index % len(SERIES_MARKERS)],
                 colours[index % len(colours)],
-                line.label,
+                label,
                 self._fit_note(line),
             )
-            for index, line in enumerate(series)
+            for index, (line, label) in enumerate(zip(series, labels, strict=True))
         ]
         fixed = []
         if self.speedup or any(line.base_time is not None for line in series):

@@ -1,0 +1,205 @@
+"""The layout from 60x20 to 300x100: the run's status always whole on screen, the results
+table's columns whole (all of them from 120 columns), and one view at a time where the
+panels do not all fit, with v to switch."""
+
+from __future__ import annotations
+
+import pytest
+from rich.cells import cell_len
+from textual.app import App
+from textual.errors import NoWidget
+from textual.widget import Widget
+from textual.widgets import Footer, OptionList
+
+from cpulab.ui.messages import RunEvent
+from cpulab.ui.widgets import ResultsTable, RunStatus, ScalingChart
+from cpulab.ui.widgets.results_table import COLUMNS, PRIORITY, fitting_columns
+from support.tui import THREE_RESULTS, ScriptedSupervisor, make_app, wait_for
+
+SIZES = ((60, 20), (80, 24), (120, 40), (200, 60), (300, 100))
+SMALL = SIZES[:2]  # one view at a time
+LARGE = SIZES[2:]  # every panel, every column
+
+
+def size_id(size: tuple[int, int]) -> str:
+    return "x".join(map(str, size))
+
+
+def shown(app: App, widget: Widget) -> bool:
+    try:
+        return app.screen.find_widget(widget).region.area > 0
+    except NoWidget:
+        return False
+
+
+def assert_whole(app: App, widget: Widget) -> None:
+    """On screen, uncut by its containers, clear of the footer and not under another."""
+    geometry = app.screen.find_widget(widget)
+    region = geometry.region
+    assert region.area > 0, f"{widget} has no room"
+    assert geometry.clip.contains_region(region), f"{widget} at {region} cut to {geometry.clip}"
+    assert app.screen.region.contains_region(region)
+    assert region.bottom <= app.query_one(Footer).region.y
+    for y in range(region.y, region.bottom):
+        assert app.screen.get_widget_at(region.x, y)[0] is widget
+
+
+def assert_status_whole(app: App) -> None:
+    status = app.query_one(RunStatus)
+    assert_whole(app, status)
+    lines = status.render_lines(status.content_region.reset_offset)
+    assert len(lines) == status.content_size.height
+    assert status.content_size.height >= str(status.render()).count("\n") + 1
+
+
+def assert_columns_whole(table: ResultsTable) -> list[str]:
+    """The columns on screen, each as wide as its widest cell, together within the table."""
+    names = [column.label.plain for column in table.ordered_columns]
+    for index, column in enumerate(table.ordered_columns):
+        cells = [table.get_row_at(row)[index] for row in range(table.row_count)]
+        widest = max(cell_len(str(cell)) for cell in [column.label.plain, *cells])
+        assert column.width >= widest, f"{names[index]} cut: {column.width} < {widest}"
+    assert table.virtual_size.width <= table.scrollable_content_region.width
+    return names
+
+
+async def show_three_results(pilot) -> None:
+    app = pilot.app
+    for result in THREE_RESULTS:
+        app.post_message(RunEvent(result))
+    await wait_for(pilot, lambda: app.query_one(ResultsTable).row_count == 3)
+    await pilot.pause()
+
+
+@pytest.mark.parametrize("size", SIZES, ids=size_id)
+async def test_the_status_is_whole_at_every_size_in_every_view(size):
+    app = make_app(supervisor=ScriptedSupervisor())
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        assert_status_whole(app)
+        await pilot.press("r")
+        await wait_for(pilot, lambda: app._progress is not None)
+        await pilot.pause()
+        status = app.query_one(RunStatus)
+        assert "12/30 folds" in str(status.render())
+        for _ in app.VIEWS:
+            assert_status_whole(app)
+            await pilot.press("v")
+            await pilot.pause()
+        await pilot.press("c")
+        await wait_for(pilot, lambda: not app.running)
+        await show_three_results(pilot)  # the last one's status: a flags line more
+        assert status.has_class("-done")
+        for _ in app.VIEWS:
+            assert_status_whole(app)
+            await pilot.press("v")
+            await pilot.pause()
+
+
+@pytest.mark.parametrize("size", LARGE, ids=size_id)
+async def test_every_column_is_whole_from_120_columns(size):
+    app = make_app()
+    async with app.run_test(size=size) as pilot:
+        await show_three_results(pilot)
+        table = app.query_one(ResultsTable)
+        assert_whole(app, app.query_one(RunStatus))
+        assert shown(app, table) and shown(app, app.query_one(ScalingChart))
+        assert shown(app, app.query_one("#tasks"))  # every panel at once
+        assert assert_columns_whole(table) == list(COLUMNS)
+        assert table.border_subtitle is None
+        flags = [str(table.get_row_at(row)[-1]) for row in range(3)]
+        assert flags[2] == "oversubscribed, noisy machine"
+
+
+async def test_a_wide_table_is_as_wide_as_its_columns_and_the_chart_has_the_rest():
+    app = make_app()
+    async with app.run_test(size=(200, 60)) as pilot:
+        await show_three_results(pilot)
+        table, chart = app.query_one(ResultsTable), app.query_one(ScalingChart)
+        assert table.content_size.width >= table.virtual_size.width
+        assert table.content_size.width < table.virtual_size.width + 8
+        assert table.region.y == chart.region.y  # side by side
+        assert chart.region.width > 60
+
+
+@pytest.mark.parametrize("size", SMALL, ids=size_id)
+async def test_a_narrow_table_leaves_out_whole_columns_by_priority_and_says_which(size):
+    app = make_app()
+    async with app.run_test(size=size) as pilot:
+        await show_three_results(pilot)
+        await pilot.press("v")
+        await pilot.pause()
+        table = app.query_one(ResultsTable)
+        assert_whole(app, table)
+        names = assert_columns_whole(table)
+        kept = PRIORITY[: len(names)]
+        assert sorted(names) == sorted(kept) and len(names) < len(COLUMNS)
+        assert names == [name for name in COLUMNS if name in kept]  # in the table's order
+        left_out = [name for name in COLUMNS if name not in kept]
+        assert table.border_subtitle == f"left out: {', '.join(left_out)}"
+        assert str(table.get_row_at(1)[names.index("speedup")]) == "1.82x"
+
+        table.move_cursor(row=1)
+        await pilot.resize_terminal(120, 40)  # room again: every column, the same row
+        await pilot.pause()
+        assert assert_columns_whole(table) == list(COLUMNS)
+        assert table.cursor_row == 1
+
+
+async def test_at_60x20_a_user_chooses_a_task_runs_it_and_sees_results_and_chart():
+    app = make_app(supervisor=ScriptedSupervisor())
+    async with app.run_test(size=(60, 20)) as pilot:
+        tasks = app.query_one("#tasks", OptionList)
+        table, chart = app.query_one(ResultsTable), app.query_one(ScalingChart)
+        assert shown(app, tasks) and app.focused is tasks
+        assert not shown(app, table) and not shown(app, chart)
+        assert_whole(app, app.query_one("#run"))
+
+        await pilot.press("down")
+        assert app.chosen_task.name == "cv-eval"
+        await pilot.press("r")  # shows the results: the cores, the table and the status
+        await wait_for(pilot, lambda: app._progress is not None)
+        await show_three_results(pilot)
+        await pilot.pause()
+        assert not shown(app, tasks) and not shown(app, chart)
+        assert_whole(app, table)
+        assert app.focused is table
+        assert shown(app, app.query_one("#cores"))
+
+        await pilot.press("v")  # the chart, and the status
+        await pilot.pause()
+        assert not shown(app, table)
+        assert_whole(app, chart)
+        assert len(chart.results) == 3
+        assert_status_whole(app)
+
+        await pilot.press("v")  # back to the tasks
+        await pilot.pause()
+        assert shown(app, tasks) and app.focused is tasks
+        assert not shown(app, chart)
+
+
+async def test_where_every_panel_fits_v_moves_the_focus_between_them():
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        tasks, table = app.query_one("#tasks"), app.query_one(ResultsTable)
+        assert app.focused is tasks
+        await pilot.press("v")
+        assert app.focused is table
+        await pilot.press("v")
+        assert app.focused is None
+        assert shown(app, tasks) and shown(app, table)
+        await pilot.press("v")
+        assert app.focused is tasks
+
+
+def test_columns_are_chosen_by_priority_and_kept_in_table_order():
+    widths = [cell_len(name) for name in COLUMNS]
+    every = sum(widths) + 2 * len(COLUMNS)
+    assert fitting_columns(widths, every, padding=1) == tuple(range(len(COLUMNS)))
+    without_flags = fitting_columns(widths, every - 1, padding=1)
+    assert [COLUMNS[i] for i in without_flags] == [c for c in COLUMNS if c != "flags"]
+    first_five = sum(widths[COLUMNS.index(name)] + 2 for name in PRIORITY[:5])
+    chosen = fitting_columns(widths, first_five, padding=1)
+    assert [COLUMNS[i] for i in chosen] == ["task", "train", "eval", "time", "speedup"]
+    assert fitting_columns(widths, 1, padding=1) == (0,)  # the task, whatever the room
