@@ -6,6 +6,7 @@ from textual.widgets import Checkbox, Select
 
 from cpulab.engine.machine import machine_facts
 from cpulab.engine.store import ResultStore
+from cpulab.ui.scaling import speedups
 from cpulab.ui.screens.confirm import Confirm
 from cpulab.ui.screens.filters import FilterDialog
 from cpulab.ui.screens.result_details import ResultDetails
@@ -134,3 +135,34 @@ async def test_enter_on_a_row_opens_its_details_with_the_baseline(tmp_path):
             assert details.speedup.baseline.point_id == ids["rf-train"][0]
             await pilot.press("escape")
             await wait_for(pilot, lambda: not isinstance(app.screen, ResultDetails))
+
+
+async def test_the_app_shows_a_cli_sweep_with_the_speedups_the_cli_reported(tmp_path):
+    import json
+
+    from support.cli import cpulab
+
+    db = tmp_path / "results.sqlite"
+    swept = cpulab(
+        "sweep", "cv-eval", "--cores", "1,2", "--strategy", "grid", "--repeats", "2",
+        "--warmup", "0", "--json", "--db", str(db),
+    )  # fmt: skip
+    assert swept.returncode == 0, swept.stderr
+    reported = {
+        (p["train"], p["eval"]): p["speedup"]
+        for p in json.loads(swept.stdout)["analysis"]["points"]
+    }
+    with ResultStore.open(db) as store:
+        app = make_app(store=store)
+        async with app.run_test(size=(120, 40)) as pilot:
+            app.query_one("#tasks").highlighted = list(app.catalogue.tasks).index("cv-eval")
+            await wait_for(pilot, lambda: len(app.results) == len(reported))
+            table = app.query_one(ResultsTable)
+            cells = {
+                (r.train, r.eval): str(table.get_row_at(i)[6]).rstrip("?")
+                for i, r in enumerate(app.results)
+            }
+            found = speedups(app._shown)
+            values = {(e.result.train, e.result.eval): found[id(e)].value for e in app._shown}
+    assert values == reported  # the same numbers, to the last bit
+    assert cells == {split: f"{value:.2f}x" for split, value in reported.items()}
