@@ -166,3 +166,21 @@ async def test_the_app_shows_a_cli_sweep_with_the_speedups_the_cli_reported(tmp_
             values = {(e.result.train, e.result.eval): found[id(e)].value for e in app._shown}
     assert values == reported  # the same numbers, to the last bit
     assert cells == {split: f"{value:.2f}x" for split, value in reported.items()}
+
+
+async def test_a_machine_filter_reads_that_machines_history(tmp_path):
+    elsewhere = {**machine_facts(), "hostname": "workstation"}
+    with ResultStore.open(tmp_path / "results.sqlite") as store:
+        fill(store)
+        for t in (1, 4):
+            store.add_point(replace(make_result("rf-train", t, 1, 4.0 / t), machine=elsewhere))
+        there = next(m.id for m in store.machines() if m.hostname == "workstation")
+        app = make_app(store=store)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_for(pilot, lambda: len(app.results) == 2)
+            await pilot.press("f")
+            await wait_for(pilot, lambda: isinstance(app.screen, FilterDialog))
+            app.screen.query_one("#filter-machine", Select).value = there
+            await pilot.click("#filter-apply")
+            await wait_for(pilot, lambda: rows(app) == [("rf-train", 1, 1), ("rf-train", 4, 1)])
+            assert "workstation" in str(app.query_one(ScalingChart).border_title)

@@ -158,6 +158,7 @@ class CpulabApp(App[None]):
         self._status_drawn_at = 0.0  # time.monotonic() of the last running-status draw
         self._skipped_told: set[str] = set()  # unreadable rows already named
         self._history_asked: HistoryQuery | None = None  # the latest read of the history
+        self._machine_labels: dict[int, str] = {}  # of the store, as the filter dialog read them
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -564,7 +565,10 @@ class CpulabApp(App[None]):
     def _title_chart(self) -> None:
         chart = self.query_one(ScalingChart)
         what = "Speedup over 1 x 1" if chart.speedup else "Fit time"
-        chart.border_title = f"{what} · {self.workspace.describe(self.chosen_task.name)}"
+        chosen = self.workspace.describe(
+            self.chosen_task.name, self._machine_labels.get(self.workspace.filters.machine or 0)
+        )
+        chart.border_title = f"{what} · {chosen}"
 
     # The workspace: what is shown, hidden, deleted.
 
@@ -584,7 +588,7 @@ class CpulabApp(App[None]):
         sweeps = {e.sweep: f"sweep {e.sweep}: {e.result.task}" for e in seen if e.sweep}
         machines = {}
         if self.store is not None:
-            machines = {m.id: m.label for m in self.store.machines()}
+            machines = self._machine_labels = {m.id: m.label for m in self.store.machines()}
             for record in self.store.newest_sweeps(RECENT_SWEEPS):
                 sweeps[str(record.id)] = (
                     f"sweep {record.id}: {record.task} ({record.scale}), {record.strategy},"

@@ -118,8 +118,9 @@ class Workspace:
     def set_filters(self, **changes: object) -> None:
         self.filters = replace(self.filters, **changes)  # type: ignore[arg-type]
 
-    def describe(self, chosen_task: str) -> str:
-        """The current choice in words, for the chart's title."""
+    def describe(self, chosen_task: str, machine_label: str | None = None) -> str:
+        """The current choice in words, for the chart's title; `machine_label` names the
+        machine filtered on."""
         f = self.filters
         parts = []
         if f.task is None:
@@ -133,7 +134,7 @@ class Workspace:
         if f.sweep is not None:
             parts.append(f"sweep {f.sweep}")
         if f.machine is not None:
-            parts.append(f"machine {f.machine}")
+            parts.append(machine_label or f"machine {f.machine}")
         if self.hidden:
             parts.append(f"{len(self.hidden)} hidden")
         return ", ".join(parts)
