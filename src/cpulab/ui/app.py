@@ -703,8 +703,8 @@ class CpulabApp(App[None]):
         self._show_view(self.VIEWS[(self.VIEWS.index(shown) + 1) % len(self.VIEWS)])
 
     def _show_view(self, view: str) -> None:
-        for name in self.VIEWS:
-            self.query_one("#main").set_class(name == view, f"-view-{name}")
+        # In one batch: each change of class restyles the whole tree under #main.
+        self.query_one("#main").update_classes({f"-view-{v}": v == view for v in self.VIEWS})
         focus = {"setup": "#tasks", "results": "#results"}.get(view)
         if focus is None:
             self.screen.set_focus(None)  # the chart takes no keys
