@@ -1,4 +1,4 @@
-"""`cpulab export`: the stored results as JSON, CSV or Markdown, written as they are read."""
+"""`cpulab export`: the stored results as JSON, CSV, Markdown or HTML, written as read."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The results history as JSON, CSV or Markdown.
+"""The results history as JSON, CSV, Markdown or an HTML page (engine/report_html.py).
 
 JSON shape (`format: "cpulab-export"`, `version: 2`):
 
@@ -52,10 +52,11 @@ from cpulab.engine.presentation import (
     task_label,
     variant_label,
 )
+from cpulab.engine.report_html import html_chunks
 from cpulab.engine.stats import PointStats, ScalingPoint, ScalingReport, analyse_results
 from cpulab.engine.store import ResultStore, StoredPoint, SweepRecord
 
-FORMATS = ("json", "csv", "markdown")
+FORMATS = ("json", "csv", "markdown", "html")
 CSV_COLUMNS = (
     "point_id", "sweep_id", "created_at", "machine", "task", "scale", "strategy", "train",
     "eval", "cores", "n", "median_s", "min_s", "max_s", "mad_s", "speedup", "efficiency",
@@ -367,6 +368,7 @@ EXPORTERS: dict[str, Callable[..., Iterator[str]]] = {
     "json": json_chunks,
     "csv": csv_chunks,
     "markdown": markdown_chunks,
+    "html": html_chunks,
 }
 
 
