@@ -6,6 +6,7 @@ import pytest
 
 from cpulab.ui.messages import RunEvent
 from cpulab.ui.screens.sweep_dialog import SweepDialog
+from cpulab.ui.screens.theme_picker import ThemePicker
 from cpulab.ui.widgets import ResultsTable, RunStatus
 from support.tui import THREE_RESULTS, ScriptedSupervisor, make_app, sampled, wait_for
 
@@ -23,7 +24,10 @@ async def test_every_view_at_every_size(size):
         await wait_for(pilot, lambda: app.query_one(ResultsTable).row_count == 3)
         await pilot.press("r")
         await wait_for(pilot, lambda: app._progress is not None)
-        await pilot.press("s", "t")
+        await pilot.press("s", "t")  # the chart in speedups, the theme picker over it all
+        await wait_for(pilot, lambda: isinstance(app.screen, ThemePicker) and app.screen.focused)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, ThemePicker))
         await pilot.press("c")
         await wait_for(pilot, lambda: not app.running)
         assert app.query_one(RunStatus).has_class("-cancelled")

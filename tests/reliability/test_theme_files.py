@@ -11,8 +11,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from cpulab.ui.screens.theme_picker import ThemePicker
 from support.themes import BROKEN_THEMES
-from support.tui import make_app, sampled
+from support.tui import make_app, sampled, wait_for
 
 OTHER_BROKEN_FILES = {
     "folder": "Is a directory",
@@ -51,11 +52,14 @@ async def test_the_app_reports_each_broken_theme_file_and_cycles_every_theme(use
             assert reason in message
         assert "Theme 'broken-0' could not be used; showing cpulab-dark." in messages
         assert "auto-muted" in app.catalog.names()
+        await pilot.press("t")  # the picker previews each theme in turn
+        await wait_for(pilot, lambda: isinstance(app.screen, ThemePicker) and app.screen.focused)
         for name in app.catalog.names()[1:]:
-            await pilot.press("t")
+            await pilot.press("down")
             await pilot.pause()
             assert app.theme == name
-        await pilot.press("t")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, ThemePicker))
         assert app.theme == "cpulab-dark"
 
 

@@ -3,6 +3,7 @@
 from textual.widgets import Button, Input, Static
 
 from cpulab.ui.messages import RunEvent
+from cpulab.ui.screens.theme_picker import ThemePicker
 from cpulab.ui.widgets import CoreGrid, ResultsTable, RunStatus, ScalingChart, SplitControl
 from support.tui import THREE_RESULTS, ScriptedSupervisor, make_app, sampled, wait_for
 
@@ -138,11 +139,14 @@ async def test_results_fill_the_table_and_the_chart():
         assert chart.border_title == "Speedup over 1 x 1 · this session"
 
 
-async def test_t_cycles_through_the_themes():
+async def test_t_picks_a_theme():
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:
         assert app.theme == "cpulab-dark"
         await pilot.press("t")
+        await wait_for(pilot, lambda: isinstance(app.screen, ThemePicker) and app.screen.focused)
+        await pilot.press("down", "enter")
+        await wait_for(pilot, lambda: not isinstance(app.screen, ThemePicker))
         assert app.theme == "cpulab-light"
         await sampled(pilot)
 

@@ -22,6 +22,7 @@ try:
     from collections.abc import Callable, Sequence
 
     from cpulab.cli.app import cmd_demo, open_app
+    from cpulab.cli.config import apply_settings, cmd_config, read_settings
     from cpulab.cli.export import cmd_export
     from cpulab.cli.history import cmd_history
     from cpulab.cli.parser import (
@@ -33,6 +34,7 @@ try:
     )
     from cpulab.cli.points import cmd_delete, cmd_restore
     from cpulab.cli.run import cmd_run
+    from cpulab.cli.serve import cmd_serve
     from cpulab.cli.sweep import cmd_sweep
     from cpulab.cli.tasks import cmd_tasks
     from cpulab.engine.errors import UsageError
@@ -48,6 +50,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "export": cmd_export,
     "delete": cmd_delete,
     "restore": cmd_restore,
+    "config": cmd_config,
+    "serve": cmd_serve,
 }
 # What writing the output can fail with beyond a closed pipe: a full disk (> /dev/full).
 OUTPUT_FAILURES = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO})
@@ -58,6 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _replace_unencodable_output()
     try:
         args = build_parser().parse_args(argv)
+        args.argv = list(sys.argv[1:] if argv is None else argv)  # `serve` passes them on
         status = _dispatch(args)
         sys.stdout.flush()  # output that cannot be written fails here at the latest
         return status
@@ -80,10 +85,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    if args.command != "tasks":  # the one command that opens no results store
-        args.db = store_path(args.db)
+    settings = read_settings()  # a file that cannot be used stops every command alike
+    apply_settings(args, settings)
+    if args.command not in ("tasks", "config"):  # tasks opens no store, config shows it
+        args.db = store_path(args.db, settings.db)
     if args.command is not None:
         return COMMANDS[args.command](args)
+    # Served to a browser (cpulab serve), the app talks through pipes, not a terminal.
+    served = "web_driver" in os.environ.get("TEXTUAL_DRIVER", "")
+    if served:
+        return open_app(args)
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         return cmd_demo(args)
     if os.environ.get("TERM") == "dumb":

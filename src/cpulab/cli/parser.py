@@ -31,6 +31,7 @@ from cpulab.engine.sweep import STRATEGIES, SweepPlan, default_strategy, parse_c
 from cpulab.engine.tasks import SCALES
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+DEFAULT_SCALE = "small"
 MAX_ROW_ID = 2**63 - 1  # SQLite's largest integer
 # Every character str.splitlines() breaks at, written out as its escape.
 LINE_BREAKS = {ord(c): repr(c)[1:-1] for c in "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"}
@@ -101,13 +102,13 @@ def build_parser() -> ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"cpulab {__version__}")
     parser.add_argument(
-        "--theme", type=_theme_name, metavar="NAME", help="the app's theme (t cycles them)"
+        "--theme", type=_theme_name, metavar="NAME", help="the app's theme (t picks one)"
     )
     parser.add_argument(
         "--sample-hz",
         type=_sample_hz,
         metavar="HZ",
-        help="how often the app samples the cores (default 4)",
+        help="how often the app samples the cores (default 4, or the settings file's)",
     )
     _add_store_option(parser, default=None)
     _add_workload_options(parser, top_level=True)
@@ -180,13 +181,34 @@ def build_parser() -> ArgumentParser:
         edit.add_argument("ids", type=_point_id, nargs="+", metavar="ID")
         _add_store_option(edit)
 
-    export = commands.add_parser("export", help="write stored results as JSON, CSV or Markdown")
+    export = commands.add_parser(
+        "export", help="write stored results as JSON, CSV, Markdown or HTML"
+    )
     export.add_argument("--format", choices=FORMATS, default="json", help="default json")
     export.add_argument("--out", type=Path, metavar="FILE", help="write here, not to stdout")
     export.add_argument("--task", metavar="NAME", help="only this task")
     export.add_argument("--machine", metavar="ID|TEXT", help="machine id, host or CPU name")
     _add_store_option(export)
+
+    commands.add_parser(
+        "config",
+        help="show the settings file and every setting in effect, with where it came from",
+    )
+
+    serve = commands.add_parser(
+        "serve",
+        help="the app in a browser (needs cpulab[serve]); app options go before `serve`",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1: this machine only")
+    serve.add_argument("--port", type=_port, default=8000, metavar="N", help="default 8000")
     return parser
+
+
+def _port(text: str) -> int:
+    number = _count(text)
+    if not 1 <= number <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 1 to 65535, not {number}")
+    return number
 
 
 def _add_store_option(parser: argparse.ArgumentParser, default=argparse.SUPPRESS) -> None:
@@ -283,7 +305,10 @@ def _add_execution_options(parser: argparse.ArgumentParser, top_level: bool) -> 
 
 
 def _add_measuring_options(parser: argparse.ArgumentParser, repeats: int, warmup: int) -> None:
-    parser.add_argument("--scale", choices=SCALES, default="small", help="workload size")
+    # None: the settings file's scale, else DEFAULT_SCALE (see cpulab.cli.config).
+    parser.add_argument(
+        "--scale", choices=SCALES, default=None, help=f"workload size (default {DEFAULT_SCALE})"
+    )
     parser.add_argument(
         "--repeats",
         type=_count,
@@ -377,11 +402,16 @@ def machine_filter(text: str | None) -> int | str | None:
     return int(text)
 
 
-def store_path(path: Path | None) -> Path:
-    """The results store a command opens: --db, else $CPULAB_DB, else the default. A ~user
-    that names no user is bad input; Path.expanduser raises RuntimeError for it."""
+def store_path(path: Path | None, configured: Path | None = None) -> Path:
+    """The results store a command opens: --db, else $CPULAB_DB, else the settings file's
+    `configured` db, else the default. A ~user that names no user is bad input;
+    Path.expanduser raises RuntimeError for it."""
     try:
-        return path.expanduser() if path is not None else default_path()
+        if path is not None:
+            return path.expanduser()
+        if configured is not None and not os.environ.get(STORE_ENV_VAR):
+            return configured
+        return default_path()
     except RuntimeError:
         named = str(path) if path is not None else os.environ[STORE_ENV_VAR]
         raise UsageError(

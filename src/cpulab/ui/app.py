@@ -13,6 +13,8 @@ import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
 
 from rich.text import Text
 from textual import on, work
@@ -21,6 +23,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.css.query import NoMatches
 from textual.reactive import reactive
+from textual.theme import Theme
 from textual.widgets import (
     Button,
     Footer,
@@ -37,19 +40,24 @@ from cpulab.engine.events import Cancelled, Error, Event, Phase, Progress, Resul
 from cpulab.engine.machine import machine_facts
 from cpulab.engine.plugins import Catalogue
 from cpulab.engine.session import Session
+from cpulab.engine.settings import Settings, load_settings, save_setting
 from cpulab.engine.spec import RunOptions, RunSpec
 from cpulab.engine.store import ResultStore
 from cpulab.engine.supervisor import Supervisor
 from cpulab.engine.sweep import SweepPlan
 from cpulab.engine.tasks import KNOB_TITLES, SCALES, Task
 from cpulab.monitor.sampler import DEFAULT_HZ, PsutilSampler, Sampler, check_sample_hz
+from cpulab.ui.commands import CpulabCommands
 from cpulab.ui.messages import HistoryLoaded, RunEnded, RunEvent, SplitChanged, StoreProblem
 from cpulab.ui.scaling import Entry, speedups
 from cpulab.ui.screens.confirm import Confirm
 from cpulab.ui.screens.filters import FilterDialog
+from cpulab.ui.screens.help import HelpScreen, KeyHelp
 from cpulab.ui.screens.result_details import ResultDetails
 from cpulab.ui.screens.sweep_dialog import SweepDialog
 from cpulab.ui.screens.sweep_summary import SweepSummary
+from cpulab.ui.screens.theme_picker import ThemePicker
+from cpulab.ui.settings import Keymap, make_keymap
 from cpulab.ui.themes import DEFAULT_THEME, ThemeCatalog
 from cpulab.ui.widgets import (
     ChoiceButton,
@@ -99,20 +107,26 @@ class CpulabApp(App[None]):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-medium"), (180, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-tiny"), (24, "-short"), (32, "-tall")]
     VIEWS = ("setup", "results", "chart")  # what v shows in turn, and focuses at any size
+    # Each has an id: the name the settings file's [keys] table changes its keys by.
     BINDINGS = [
-        Binding("r", "run", "Run"),
-        Binding("v", "switch_view", "Switch panel"),
-        Binding("w", "sweep", "Sweep"),
-        Binding("c", "cancel", "Cancel"),
-        Binding("s", "toggle_speedup", "Time/speedup"),
-        Binding("f", "filters", "Filter"),
-        Binding("h", "hide", "Hide", show=False),
-        Binding("d", "delete", "Delete", show=False),
-        Binding("u", "undo_delete", "Undo delete", show=False),
-        Binding("x", "clear_session", "Clear", show=False),
-        Binding("t", "cycle_theme", "Theme"),
-        Binding("q", "quit", "Quit"),
+        Binding("r", "run", "Run", id="run"),
+        Binding("v", "switch_view", "Switch panel", id="switch_view"),
+        Binding("w", "sweep", "Sweep", id="sweep"),
+        Binding("c", "cancel", "Cancel", id="cancel"),
+        Binding("s", "toggle_speedup", "Time/speedup", id="speedup"),
+        Binding("f", "filters", "Filter", id="filters"),
+        Binding("h", "hide", "Hide", show=False, id="hide"),
+        Binding("d", "delete", "Delete", show=False, id="delete"),
+        Binding("u", "undo_delete", "Undo delete", show=False, id="undo_delete"),
+        Binding("x", "clear_session", "Clear", show=False, id="clear"),
+        Binding("t", "pick_theme", "Theme", id="theme"),
+        Binding("f1,question_mark", "help", "Help", id="help"),
+        # Dialogs and the help close on Escape too, by their own bindings.
+        Binding("escape", "hide_help_panel", "Close the keys panel", show=False, id="close"),
+        Binding("q", "quit", "Quit", id="quit"),
     ]
+    # Every action with its key, and Textual's own commands but those it replaces.
+    COMMANDS = {CpulabCommands}
 
     running: reactive[bool] = reactive(False, init=False)
 
@@ -121,28 +135,35 @@ class CpulabApp(App[None]):
         sampler: Sampler | None = None,
         supervisor: Supervisor | None = None,
         theme: str | None = None,
-        sample_hz: float = DEFAULT_HZ,
+        sample_hz: float | None = None,
         clock: Callable[[], float] = time.monotonic,
         themes: ThemeCatalog | None = None,
         store: ResultStore | None = None,
         catalogue: Catalogue | None = None,
         options: RunOptions | None = None,
+        settings_file: Path | None = None,
     ) -> None:
+        """`settings_file`: the user's settings, for what the arguments leave open (theme,
+        sample_hz) and the rest (scale, keys, screenshots); theme changes are written to
+        it. None: the defaults, and nothing written."""
         super().__init__()
+        self._settings_problems: list[str] = []  # told once the app shows
+        self.settings = self._read_settings(settings_file)
         self.catalogue = catalogue or Catalogue()  # the built-in tasks, unless given more
         self.options = options or RunOptions()  # data, backend, threads: for every run
         self.store = store  # None: results live as long as the app
         self.sampler = sampler or PsutilSampler()
         self.supervisor = supervisor or Supervisor()
-        self.sample_hz = check_sample_hz(sample_hz)
+        self.sample_hz = check_sample_hz(sample_hz or self.settings.sample_hz or DEFAULT_HZ)
         self.clock = clock
         self.catalog = themes or ThemeCatalog.load()
         for custom in self.catalog.themes.values():
             self.register_theme(custom)
-        wanted = theme or DEFAULT_THEME
+        wanted = theme or self.settings.theme or DEFAULT_THEME
         usable = [name for name in (wanted, DEFAULT_THEME) if self.get_theme(name)]
         self.theme = usable[0] if usable else FALLBACK_THEME
         self._theme_problem = None if self.theme == wanted else wanted
+        self.key_choices = self._make_keymap()
         self.available = self.sampler.budget.available
         self.chosen_task: Task = next(iter(self.catalogue.tasks.values()))
         self.workspace = Workspace()
@@ -158,6 +179,7 @@ class CpulabApp(App[None]):
         self._status_drawn_at = 0.0  # time.monotonic() of the last running-status draw
         self._skipped_told: set[str] = set()  # unreadable rows already named
         self._history_asked: HistoryQuery | None = None  # the latest read of the history
+        self._quitting = False
         self._machine_labels: dict[int, str] = {}  # of the store, as the filter dialog read them
 
     def compose(self) -> ComposeResult:
@@ -217,6 +239,14 @@ class CpulabApp(App[None]):
                 severity="warning",
                 timeout=10,
             )
+        for problem in self._settings_problems:
+            self.notify(problem, title="Settings", severity="warning", timeout=10)
+        if self.settings.scale is not None:  # once the set has taken its first choice
+            button = self.query_one("#scale", RadioSet).query(ChoiceButton)[
+                SCALES.index(self.settings.scale)
+            ]
+            self.call_after_refresh(setattr, button, "value", True)
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
         self.query_one(RunStatus).show_idle()
         self.query_one("#tasks", OptionList).highlighted = 0
         self.set_interval(1 / self.sample_hz, self._take_sample)
@@ -458,6 +488,7 @@ class CpulabApp(App[None]):
         self.supervisor.discard_spare()  # however the app ends
 
     async def action_quit(self) -> None:
+        self._quitting = True  # a sweep it stops ends with no summary to show
         await asyncio.to_thread(self.stop_run_now)
         self.exit()
 
@@ -507,7 +538,8 @@ class CpulabApp(App[None]):
         self.running = False
         self._prepare_spare()
         session = self._session
-        if session is not None and session.plan is not None and message.outcome.status != "refused":
+        summary = message.outcome.status != "refused" and not self._quitting
+        if session is not None and session.plan is not None and summary:
             # What `cpulab sweep` prints at its end, from the same engine code.
             self.push_screen(SweepSummary.of(session.plan, message.outcome))
 
@@ -687,12 +719,6 @@ class CpulabApp(App[None]):
         self._show_results()
         self.notify(f"Restored point {', '.join(map(str, ids))}.", timeout=3)
 
-    def action_cycle_theme(self) -> None:
-        names = self.catalog.names()
-        position = names.index(self.theme) if self.theme in names else -1
-        self.theme = names[(position + 1) % len(names)]
-        self.notify(f"Theme: {self.theme}", timeout=2)
-
     def action_switch_view(self) -> None:
         """The next of the VIEWS: shown alone where the panels do not all fit, focused."""
         try:
@@ -717,6 +743,117 @@ class CpulabApp(App[None]):
         screen = self.screen_stack[0] if self.screen_stack else self.screen
         return screen.has_class("-narrow") or not screen.has_class("-tall")
 
+    def action_pick_theme(self) -> None:
+        """Each theme previewed as the highlight reaches it; Escape puts this one back."""
+        self.push_screen(
+            ThemePicker(self.catalog.names(), self.theme),
+            lambda _: self._theme_changed(self.current_theme),  # kept once it is chosen
+        )
+
+    # Settings, keys and screenshots.
+
+    def _read_settings(self, path: Path | None) -> Settings:
+        if path is None:
+            return Settings()
+        try:
+            settings = load_settings(path)
+        except UsageError as exc:  # told once the app shows; the app starts regardless
+            self._settings_problems.append(f"{exc}. Using the defaults.")
+            return Settings(path)
+        self._settings_problems.extend(settings.warnings())
+        return settings
+
+    def _make_keymap(self) -> Keymap:
+        """The settings' [keys] made the app's keymap; one that cannot be used, left out."""
+        try:
+            keymap = make_keymap(self.settings.keys, self.BINDINGS)
+        except UsageError as exc:
+            self._settings_problems.append(f"{exc}. The keys stay as they were.")
+            keymap = make_keymap({}, self.BINDINGS)
+        self._settings_problems.extend(keymap.problems)
+        self.set_keymap(keymap.overrides)
+        self._kept_theme = self.theme  # what the next start has already
+        return keymap
+
+    def _theme_changed(self, theme: Theme) -> None:
+        """Keep the theme for the next start, however it changed (t, the palette)."""
+        path = self.settings.path
+        if path is None or theme.name == self._kept_theme or isinstance(self.screen, ThemePicker):
+            return  # nothing to keep, or a preview: the picker's choice is kept as it closes
+        try:
+            save_setting(path, "theme", theme.name)
+        except (OSError, UsageError) as exc:
+            self.notify(
+                f"Not kept for the next start: {_reason(exc)}", title="Theme", severity="warning"
+            )
+            return
+        self._kept_theme = theme.name
+
+    def action_help(self) -> None:
+        path = self.settings.path
+        self.push_screen(HelpScreen(self._key_help(), None if path is None else str(path)))
+
+    def _key_help(self) -> list[KeyHelp]:
+        def shown(keys: str) -> str:
+            return ", ".join(
+                self.get_key_display(Binding(key.strip(), "")) for key in keys.split(",")
+            )
+
+        rows = [
+            KeyHelp(
+                shown(choice.keys),
+                choice.binding.description,
+                choice.binding.id or "",
+                choice.override,
+                None if choice.override is None else shown(choice.binding.key),
+            )
+            for choice in self.key_choices.choices
+        ]
+        return [
+            *rows,
+            KeyHelp("^p", "Command palette: themes, keys panel, screenshot"),
+            KeyHelp("tab, shift+tab", "The next, the previous panel"),
+            KeyHelp("enter", "Choose the highlighted task; a result's details"),
+            KeyHelp("^q", "Quit"),
+        ]
+
+    def deliver_screenshot(
+        self,
+        filename: str | None = None,
+        path: str | None = None,
+        time_format: str | None = None,
+    ) -> str | None:
+        """Save the screen as SVG where the user finds it: `path`, else the settings'
+        screenshot_dir, else the current directory, made where missing; say where, or why
+        not. (Textual saves to a Downloads folder, which servers seldom have.) The command
+        palette's Screenshot comes here too."""
+        if self.is_web:  # served to a browser: the browser downloads it
+            return super().deliver_screenshot(filename, path, time_format)
+        folder = Path(path).expanduser() if path else self.settings.screenshot_dir or Path()
+        stamp = datetime.now().strftime(time_format or "%Y-%m-%d_%H-%M-%S_%f")
+        target = (folder / (filename or f"{self.title}_{stamp}.svg")).absolute()
+        try:
+            svg = self.export_screenshot()
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(svg, encoding="utf-8")
+        except OSError as exc:
+            self.notify(
+                f"{target}: {_reason(exc)}",
+                title="Screenshot not saved",
+                severity="error",
+                timeout=10,
+            )
+            return None
+        self.notify(str(target), title="Screenshot saved", timeout=8)
+        return None
+
+
+def _reason(exc: Exception) -> str:
+    """An error in words, without Python's [Errno N] prefix."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.filename}: {exc.strerror}" if exc.filename else exc.strerror
+    return str(exc)
+
 
 def _sweep_order(sweep: str) -> tuple[int, str]:
     return (int(sweep), "") if sweep.isdigit() else (1 << 62, sweep)
@@ -728,13 +865,15 @@ def run_app(
     store: ResultStore | None = None,
     catalogue: Catalogue | None = None,
     options: RunOptions | None = None,
+    settings_file: Path | None = None,
 ) -> int:
     app = CpulabApp(
         theme=theme,
-        sample_hz=sample_hz or DEFAULT_HZ,
+        sample_hz=sample_hz,
         store=store,
         catalogue=catalogue,
         options=options,
+        settings_file=settings_file,
     )
     try:
         app.run()
