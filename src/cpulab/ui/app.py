@@ -811,7 +811,7 @@ class CpulabApp(App[None]):
         ]
         return [
             *rows,
-            KeyHelp("^p", "Command palette: themes, keys panel, screenshot"),
+            KeyHelp("^p", "Command palette: every action, each task, exports, screenshot"),
             KeyHelp("tab, shift+tab", "The next, the previous panel"),
             KeyHelp("enter", "Choose the highlighted task; a result's details"),
             KeyHelp("^q", "Quit"),
