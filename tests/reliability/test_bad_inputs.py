@@ -145,6 +145,20 @@ ENVIRONMENT = [
     bad("restore", "3", "--db", "{file}", make=real_store, says="result #3 is not deleted"),
     bad("restore", "2", "#4", "--db", "{file}", make=real_store,
         says="argument ID: expected a whole number, not '#4'"),
+    bad("compare", "12", "15", "--db", "{file}", make=real_store, says="there is no sweep #12 in"),
+    bad("compare", "run:1", "run:31", "--db", "{file}", make=real_store,
+        says="there is no stored result #31 in"),
+    bad("compare", "3", "sweep:3", says="A and B are both sweep #3: compare two different ones"),
+    bad("compare", "#12", "15", says="cannot read '#12': name a sweep as 12 or sweep:12"),
+    bad("compare", "12", says="name two to compare: sweeps (cpulab compare 12 15)"),
+    bad("compare", "run:1", "run:2", "--fail-if-slower", "x",
+        says="argument --fail-if-slower: expected a percentage, not 'x'"),
+    bad("compare", "run:1", "run:2", "--fail-if-slower", "-5",
+        says="argument --fail-if-slower: a slowdown limit is 0 % or more, not -5"),
+    bad("compare", "--task", "rf-train", "--machines", "alpha",
+        says="--machines names two machines, as alpha,beta, not 'alpha'"),
+    bad("compare", "--task", "rf-train", "--machines", "alpha,gamma", "--db", "{file}",
+        make=real_store, says="no stored rf-train results on a machine matching 'gamma'"),
 ]  # fmt: skip
 
 BAD_INPUTS = ARGUMENTS + STORE_FILES + ENVIRONMENT

@@ -22,6 +22,7 @@ try:
     from collections.abc import Callable, Sequence
 
     from cpulab.cli.app import cmd_demo, open_app
+    from cpulab.cli.compare import cmd_compare
     from cpulab.cli.config import apply_settings, cmd_config, read_settings
     from cpulab.cli.export import cmd_export
     from cpulab.cli.history import cmd_history
@@ -52,6 +53,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "restore": cmd_restore,
     "config": cmd_config,
     "serve": cmd_serve,
+    "compare": cmd_compare,
 }
 # What writing the output can fail with beyond a closed pipe: a full disk (> /dev/full).
 OUTPUT_FAILURES = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO})

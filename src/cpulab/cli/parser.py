@@ -201,7 +201,46 @@ def build_parser() -> ArgumentParser:
     )
     serve.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1: this machine only")
     serve.add_argument("--port", type=_port, default=8000, metavar="N", help="default 8000")
+
+    compare = commands.add_parser(
+        "compare",
+        help="is B slower than A? two sweeps, two stored results, or a task on two machines",
+        description="Compare the times of two sweeps (12 or sweep:12), two stored results "
+        "(run:101), or --task on --machines, split by split: medians, the shift of B with "
+        "its 95 % interval, and a Mann-Whitney test ('~': not significant at 5 %).",
+    )
+    compare.add_argument(
+        "sides", nargs="*", metavar="A B", help="sweep ids (12, sweep:12) or result ids (run:101)"
+    )
+    compare.add_argument("--task", metavar="NAME", help="with --machines: this task's results")
+    compare.add_argument(
+        "--machines", metavar="A,B", help="two machines (id, host or CPU name), A first"
+    )
+    compare.add_argument(
+        "--scale",
+        dest="task_scale",  # not `scale`, which the settings file fills in for run and sweep
+        choices=SCALES,
+        help="with --task: results of this workload size (default: the newest result's)",
+    )
+    compare.add_argument(
+        "--fail-if-slower",
+        type=_percent_limit,
+        metavar="PCT",
+        help="exit status 1 where B is significantly slower than A by more than PCT %%",
+    )
+    compare.add_argument("--json", action="store_true", help="print one JSON document")
+    _add_store_option(compare)
     return parser
+
+
+def _percent_limit(text: str) -> float:
+    try:
+        number = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a percentage, not {text!r}") from None
+    if not 0 <= number < float("inf"):  # nan fails this too
+        raise argparse.ArgumentTypeError(f"a slowdown limit is 0 % or more, not {text}")
+    return number
 
 
 def _port(text: str) -> int:
