@@ -30,6 +30,12 @@ def test_sweep_json_has_statistics_and_fit_and_is_stored(results_store):
     assert analysis["points"][1]["karp_flatt"] is not None
     assert analysis["fit"]["serial_fraction"] is not None
     assert analysis["best"]["cores"] in (1, 2)
+    model = doc["model"]  # two core counts: Amdahl's law, and a warning that more are needed
+    assert model["chosen"] == "amdahl" and model["usl"] is None
+    available = doc["points"][0]["available"]
+    beyond = [p["cores"] for p in model["predictions"] if p["beyond_machine"]]
+    assert beyond and all(cores > available for cores in beyond)  # predicted up to twice
+    assert any("core counts were measured" in w for w in model["warnings"])
     with ResultStore.open(results_store) as store:
         assert len(store.points(sweep_id=doc["sweep"]["id"])) == 2
         assert store.sweeps()[0].status == "done"
@@ -38,7 +44,8 @@ def test_sweep_json_has_statistics_and_fit_and_is_stored(results_store):
 def test_sweep_prints_a_closing_table():
     out = cpulab("sweep", "rf-train", "--cores", "1,2", "--repeats", "2", "--warmup", "0")
     assert out.returncode == 0, out.stderr
-    for words in ("speedup", "efficiency", "Karp-Flatt", "serial fraction", "best:"):
+    for words in ("speedup", "efficiency", "Karp-Flatt", "serial fraction", "best:", "model:",
+                  "knee:"):  # fmt: skip
         assert words in out.stdout
 
 

@@ -123,8 +123,10 @@ def print_result(result: Result) -> None:
     Console().print(table)
 
 
-def print_report(report: ScalingReport, title: str) -> None:
+def print_report(report: ScalingReport, title: str, model: Sequence[str] = ()) -> None:
+    """The sweep's table, fit and best splits, then `model`'s lines (see model_lines)."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title=title, title_justify="left", caption="* the fastest split of its cores")
@@ -137,6 +139,11 @@ def print_report(report: ScalingReport, title: str) -> None:
     console.print(fit_summary(report))
     if (best := best_splits_line(report)) is not None:
         console.print(best)
+    for line in model:
+        if line.startswith("warning: "):
+            console.print(f"[yellow]warning:[/yellow] {escape(line.removeprefix('warning: '))}")
+        else:
+            console.print(escape(line))
     for warning in point_notes(report) + report.warnings():
         console.print(f"[yellow]warning:[/yellow] {warning}")
 

@@ -8,7 +8,8 @@ import json
 from cpulab.cli.outcome import exit_status, refuse_bad_input, session_for, stop_record
 from cpulab.cli.parser import plan_from_args
 from cpulab.cli.render import print_report, report_stop, run_in_terminal
-from cpulab.engine.presentation import points_done
+from cpulab.engine.models import fit_scaling, model_points
+from cpulab.engine.presentation import model_lines, points_done
 from cpulab.engine.stats import analyse_results
 from cpulab.engine.store import ResultStore
 
@@ -20,6 +21,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     refuse_bad_input(outcome)
     results = outcome.results + outcome.partial  # a sweep cut short keeps its partial points
     report = analyse_results(results) if results else None
+    model = fit_scaling(model_points(report)) if report else None
+    machine_cores = results[0].available if results else 1
     if args.json:
         document = {
             "sweep": {"id": outcome.sweep_id, "task": plan.task.name, "scale": plan.scale,
@@ -27,6 +30,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                       "repeats": plan.repeats, "warmup": plan.warmup, "status": outcome.status},
             "points": [r.summary() for r in results],
             "analysis": report.to_dict() if report else None,
+            "model": model.to_dict(machine_cores) if model else None,
         }  # fmt: skip
         if outcome.status != "done":
             document["error"] = stop_record(outcome)
@@ -42,6 +46,6 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             if outcome.status != "done":
                 done = points_done(len(outcome.results), len(outcome.partial), len(plan.splits()))
                 title += f" ({outcome.status}: {done})"
-            print_report(report, escape(title))
+            print_report(report, escape(title), model_lines(model, machine_cores))
         report_stop(outcome)
     return exit_status(outcome)

@@ -4,7 +4,10 @@ app's widgets and the exports. Plain strings: no rich, no Textual.
 
 from __future__ import annotations
 
+import math
+
 from cpulab.engine.events import PARTIAL, Result
+from cpulab.engine.models import USL, Estimate, Prediction, ScalingModel
 from cpulab.engine.stats import ScalingReport
 
 # Flags as a person reads them; a flag not named here reads as itself.
@@ -31,6 +34,38 @@ def best_splits_line(report: ScalingReport) -> str | None:
         for p in report.best_per_cores.values()
     )
     return f"{best_summary(report)} (best split per core count: {splits})"
+
+
+def model_lines(model: ScalingModel | None, machine_cores: int) -> list[str]:
+    """A sweep's scaling model in sentences: which model and why, its parameters with their
+    intervals, predictions at the core counts not measured (up to twice the machine's), the
+    knee and the model's own warnings. None: fewer than two core counts, nothing to say."""
+    if model is None:
+        return []
+    best = model.best
+    params = f"serial fraction s = {_estimate(best.s, '.3f')}"
+    if model.chosen == USL:
+        params += f", crosstalk k = {_estimate(best.k, '.2g')}"
+        if model.peak is not None:
+            params += f", peak speedup at p* = {_estimate(model.peak, '.0f')} cores"
+    lines = [f"model: {model.reason}; {params}"]
+    predicted = [p for p in model.predictions(machine_cores) if not p.measured]
+    if predicted:
+        lines.append("predicted: " + "; ".join(_prediction(p) for p in predicted))
+    lines.append(f"knee: {model.knee(machine_cores).sentence()}")
+    return lines + [f"warning: {w}" for w in model.warnings()]
+
+
+def _estimate(estimate: Estimate, spec: str) -> str:
+    def number(value: float) -> str:
+        return "inf" if math.isinf(value) else format(value, spec)
+
+    return f"{number(estimate.value)} [{number(estimate.low)}, {number(estimate.high)}]"
+
+
+def _prediction(p: Prediction) -> str:
+    where = " (beyond this machine)" if p.beyond_machine else ""
+    return f"{p.cores} cores {_estimate(p.time, '.3g')} s, {p.speedup.value:.2f}x{where}"
 
 
 def points_done(done: int, partial: int, planned: int) -> str:

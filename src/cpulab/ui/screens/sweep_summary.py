@@ -3,6 +3,8 @@ same engine analysis and presentation, under a line that says how the sweep ende
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from rich import box
 from rich.table import Table
 from rich.text import Text
@@ -12,10 +14,12 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from cpulab.engine.models import fit_scaling, model_points
 from cpulab.engine.presentation import (
     SCALING_HEADER,
     best_splits_line,
     fit_summary,
+    model_lines,
     point_notes,
     points_done,
     scaling_rows,
@@ -48,11 +52,13 @@ def points_table(report: ScalingReport) -> Table:
     return table
 
 
-def report_lines(report: ScalingReport) -> list[str]:
-    """What the CLI prints under its table: the fit, the best splits, every warning."""
+def report_lines(report: ScalingReport, model: Sequence[str] = ()) -> list[str]:
+    """What the CLI prints under its table: the fit, the best splits, the scaling model's
+    lines (see model_lines), every warning."""
     lines = [fit_summary(report)]
     if (best := best_splits_line(report)) is not None:
         lines.append(best)
+    lines.extend(model)
     return lines + [f"warning: {w}" for w in point_notes(report) + report.warnings()]
 
 
@@ -92,10 +98,16 @@ class SweepSummary(ModalScreen[None]):
     """
 
     def __init__(
-        self, report: ScalingReport | None, title: str, status: str = "", state: str = "done"
+        self,
+        report: ScalingReport | None,
+        title: str,
+        status: str = "",
+        state: str = "done",
+        model: Sequence[str] = (),
     ) -> None:
         super().__init__()
         self.report, self.title_text, self.status, self.state = report, title, status, state
+        self.model = model  # the scaling model's lines, as `cpulab sweep` prints them
 
     @classmethod
     def of(cls, plan: SweepPlan, outcome: Outcome) -> SweepSummary:
@@ -114,7 +126,9 @@ class SweepSummary(ModalScreen[None]):
         if outcome.error is not None:
             status += f"\n{outcome.error.one_line()}"
         report = analyse_results(results) if results else None
-        return cls(report, title, status, outcome.status)
+        model = fit_scaling(model_points(report)) if report else None
+        lines = model_lines(model, results[0].available) if results else []
+        return cls(report, title, status, outcome.status, lines)
 
     def compose(self) -> ComposeResult:
         with VerticalScroll() as box:
@@ -128,7 +142,7 @@ class SweepSummary(ModalScreen[None]):
             yield Static(points_table(self.report), id="sweep-points")
             if len(self.report.points) > 1:
                 yield Static(CAPTION, classes="caption")
-            for line in report_lines(self.report):
+            for line in report_lines(self.report, self.model):
                 warning = line.startswith("warning: ")
                 yield Static(Text(line), classes="warning" if warning else "")
 
