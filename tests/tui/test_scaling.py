@@ -2,8 +2,16 @@
 
 from cpulab.engine.stats import analyse_results
 from cpulab.engine.tasks import CATALOGUE
-from cpulab.ui.scaling import Entry, scaling_series, speedup, speedups
+from cpulab.ui.scaling import Entry, as_entries, scaling_series, speedups
 from support.tui import make_result
+
+
+def speedup(result, results) -> float | None:
+    """The speedup of `result` among `results`, all runs of this session."""
+    entries = as_entries(results)
+    mine = next((e for e in entries if e.result is result), None)
+    found = speedups(entries).get(id(mine)) if mine is not None else None
+    return None if found is None else found.value
 
 
 def test_speedup_is_against_the_latest_1x1_of_the_same_task_and_scale():

@@ -186,11 +186,3 @@ def scaling_series(
             usable = fit if fit is not None and fit.b > 0 and fit.a + fit.b > 0 else None
             series.append(Series(label, points, usable, base_time))
     return series
-
-
-def speedup(result: Result, results: Sequence[Result]) -> float | None:
-    """The speedup of `result` among `results`, all runs of this session."""
-    entries = as_entries(results)
-    mine = next((e for e in entries if e.result is result), None)
-    found = speedups(entries).get(id(mine)) if mine is not None else None
-    return None if found is None else found.value

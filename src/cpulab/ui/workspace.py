@@ -9,7 +9,7 @@ reads too (it keeps them, marked). Plain Python: no Textual here.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from cpulab.ui.scaling import Entry
 
@@ -114,9 +114,6 @@ class Workspace:
             else:
                 self.history.append(entry)
                 self.history.sort(key=lambda e: e.point_id or 0)
-
-    def set_filters(self, **changes: object) -> None:
-        self.filters = replace(self.filters, **changes)  # type: ignore[arg-type]
 
     def describe(self, chosen_task: str, machine_label: str | None = None) -> str:
         """The current choice in words, for the chart's title; `machine_label` names the
