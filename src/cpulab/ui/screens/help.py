@@ -10,8 +10,9 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Static
+
+from cpulab.ui.screens.reading import ReadingScreen
 
 
 @dataclass(frozen=True)
@@ -26,26 +27,14 @@ class KeyHelp:
     default: str | None = None  # the keys it had before, as shown
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(ReadingScreen):
     """The keys; Escape, F1, ? or q closes it."""
 
-    BINDINGS = [
-        Binding("escape", "dismiss", "Close"),
-        Binding("f1,question_mark,q", "dismiss", "Close", show=False),
-    ]
+    BINDINGS = [Binding("f1,question_mark", "dismiss", "Close", show=False)]
     DEFAULT_CSS = """
-    HelpScreen {
-        align: center middle;
-        & > VerticalScroll {
-            width: 84;
-            max-width: 100%;
-            height: auto;
-            max-height: 100%;
-            border: round $border;
-            border-subtitle-color: $text-muted;
-            background: $surface;
-            padding: 0 1;
-        }
+    HelpScreen > VerticalScroll {
+        width: 84;
+        max-width: 100%;
     }
     """
 

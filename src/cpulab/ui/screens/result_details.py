@@ -17,15 +17,14 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from cpulab.engine.events import PHASE_TITLES, Result
 from cpulab.engine.presentation import FLAG_MEANINGS, flag_text, model_scores, task_label
 from cpulab.engine.stats import MIN_RUNS_FOR_OUTLIERS, PointStats
 from cpulab.ui.scaling import Entry, Speedup
+from cpulab.ui.screens.reading import ReadingScreen
 
 Rows = list[tuple[str, str]]
 Section = tuple[str, Rows]
@@ -332,30 +331,15 @@ def section_grid(rows: Rows) -> Table:
     return grid
 
 
-class ResultDetails(ModalScreen[None]):
+class ResultDetails(ReadingScreen):
     """Every field of one result; Escape or q closes it.
 
     `point` is the app's entry of a result (which says where and when it was stored), or
     a bare result; `speedup`, where it has one, is the speedup the results table shows.
     """
 
-    BINDINGS = [
-        Binding("escape", "dismiss", "Close"),
-        Binding("q", "dismiss", "Close", show=False),
-    ]
     DEFAULT_CSS = """
     ResultDetails {
-        align: center middle;
-        & > VerticalScroll {
-            width: 100%;
-            max-width: 100;
-            height: auto;
-            max-height: 100%;
-            border: round $border;
-            border-subtitle-color: $text-muted;
-            background: $surface;
-            padding: 0 1;
-        }
         & .heading { text-style: bold; color: $text-accent; margin-top: 1; }
         & .heading.-first { margin-top: 0; }
         & .-warning { color: $text-warning; }
@@ -377,6 +361,3 @@ class ResultDetails(ModalScreen[None]):
                 # Flags and warnings stand out: each run of them is a grid of its own.
                 for warned, run in groupby(rows, key=lambda row: row[0].strip() in WARNINGS):
                     yield Static(section_grid(list(run)), classes="-warning" if warned else "")
-
-    def on_mount(self) -> None:
-        self.query_one(VerticalScroll).focus()

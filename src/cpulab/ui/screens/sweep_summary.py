@@ -11,7 +11,6 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from cpulab.engine.models import fit_scaling, model_points
@@ -28,6 +27,7 @@ from cpulab.engine.presentation import (
 from cpulab.engine.session import Outcome
 from cpulab.engine.stats import ScalingReport, analyse_results
 from cpulab.engine.sweep import SweepPlan
+from cpulab.ui.screens.reading import ReadingScreen
 
 # How each session status reads, with RunStatus's marks.
 STATUS_WORDS = {
@@ -62,31 +62,17 @@ def report_lines(report: ScalingReport, model: Sequence[str] = ()) -> list[str]:
     return lines + [f"warning: {w}" for w in point_notes(report) + report.warnings()]
 
 
-class SweepSummary(ModalScreen[None]):
+class SweepSummary(ReadingScreen):
     """A sweep's report; Escape, Enter or q closes it.
 
     `report` is None when no point finished; `state` is the session's status (done,
     cancelled, failed, interrupted or refused), which colours the `status` line.
     """
 
-    BINDINGS = [
-        Binding("escape", "dismiss", "Close"),
-        Binding("enter", "dismiss", "Close", show=False),
-        Binding("q", "dismiss", "Close", show=False),
-    ]
+    BINDINGS = [Binding("enter", "dismiss", "Close", show=False)]
     DEFAULT_CSS = """
     SweepSummary {
-        align: center middle;
-        & > VerticalScroll {
-            width: 100%;
-            max-width: 120;
-            height: auto;
-            max-height: 100%;
-            border: round $border;
-            border-subtitle-color: $text-muted;
-            background: $surface;
-            padding: 0 1;
-        }
+        & > VerticalScroll { max-width: 120; }
         & #sweep-title { text-style: bold; }
         & #sweep-status { margin-bottom: 1; }
         & #sweep-status.-done { color: $text-success; }
@@ -145,6 +131,3 @@ class SweepSummary(ModalScreen[None]):
             for line in report_lines(self.report, self.model):
                 warning = line.startswith("warning: ")
                 yield Static(Text(line), classes="warning" if warning else "")
-
-    def on_mount(self) -> None:
-        self.query_one(VerticalScroll).focus()
