@@ -689,35 +689,39 @@ class CpulabApp(App[None]):
 
     @work(group="store-edit")
     async def _delete(self, entries: list[Entry]) -> None:
-        store = self.store
-        assert store is not None
         ids = [e.point_id for e in entries if e.point_id is not None]
-        try:
-            await asyncio.to_thread(store.delete_points, ids)
-        except (OSError, sqlite3.Error) as exc:
-            self.notify(f"{store.path}: {exc}", title="Not deleted", severity="error")
-            return
-        self.workspace.forget(ids)
-        self._deleted = entries
-        self._show_results()
-        self.notify(f"Deleted point {', '.join(map(str, ids))}: u undoes it.", timeout=5)
+        if await self._edit_store(ResultStore.delete_points, ids, "Not deleted"):
+            self.workspace.forget(ids)
+            self._deleted = entries
+            self._show_results()
+            self.notify(f"Deleted point {', '.join(map(str, ids))}: u undoes it.", timeout=5)
 
     @work(group="store-edit")
     async def action_undo_delete(self) -> None:
-        entries, store = self._deleted, self.store
-        if not entries or store is None:
+        entries = self._deleted
+        if not entries or self.store is None:
             self.notify("Nothing deleted to undo.", timeout=3)
             return
         ids = [e.point_id for e in entries if e.point_id is not None]
+        if await self._edit_store(ResultStore.restore_points, ids, "Not restored"):
+            self._deleted = []
+            self.workspace.restore(entries)
+            self._show_results()
+            self.notify(f"Restored point {', '.join(map(str, ids))}.", timeout=3)
+
+    async def _edit_store(
+        self, edit: Callable[[ResultStore, list[int]], int], ids: list[int], failed: str
+    ) -> bool:
+        """`edit` the store's points of these ids off the event loop; a store that cannot
+        be written says why, under the title `failed`."""
+        store = self.store
+        assert store is not None
         try:
-            await asyncio.to_thread(store.restore_points, ids)
+            await asyncio.to_thread(edit, store, ids)
         except (OSError, sqlite3.Error) as exc:
-            self.notify(f"{store.path}: {exc}", title="Not restored", severity="error")
-            return
-        self._deleted = []
-        self.workspace.restore(entries)
-        self._show_results()
-        self.notify(f"Restored point {', '.join(map(str, ids))}.", timeout=3)
+            self.notify(f"{store.path}: {exc}", title=failed, severity="error")
+            return False
+        return True
 
     def action_switch_view(self) -> None:
         """The next of the VIEWS: shown alone where the panels do not all fit, focused."""
