@@ -244,3 +244,17 @@ def test_bad_input_is_refused():
         fit_scaling([(0, [1.0]), (2, [0.5])])
     with pytest.raises(ValueError, match="resamples"):
         fit_scaling([(1, [1.0]), (2, [0.5])], resamples=0)
+
+
+def test_a_single_run_a_point_gives_no_interval_and_says_so():
+    from cpulab.engine.presentation import model_lines
+
+    single = fit_scaling([(1, [10.0]), (2, [5.6]), (4, [3.4])])
+    assert single is not None and not single.intervals_known
+    assert any("single run" in w for w in single.warnings())
+    assert single.to_dict()["intervals_known"] is False
+    lines = model_lines(single, machine_cores=4)
+    assert "[" not in lines[0]  # no interval where the runs cannot give one
+    repeated = fit_scaling([(1, [10.0, 10.2]), (2, [5.6, 5.5]), (4, [3.4, 3.5])])
+    assert repeated is not None and repeated.intervals_known
+    assert "[" in model_lines(repeated, machine_cores=4)[0]

@@ -278,9 +278,20 @@ class ScalingModel:
             return "rising"
         return "falling" if tau <= -RISING_TAU else "flat"
 
+    @property
+    def intervals_known(self) -> bool:
+        """Whether every point has two runs or more: resampling a single run sees no noise,
+        so with one the bootstrap's intervals shrink to the value and say nothing."""
+        return all(p.n >= 2 for p in self.points)
+
     def warnings(self) -> list[str]:
         """Sentences for a person: what makes the model's answers less trustworthy."""
         notes = []
+        if not self.intervals_known:
+            notes.append(
+                "a point has a single run, so its noise is unknown and the intervals are "
+                "left out: measure at least 2 repeats a point (3 or more is better)"
+            )
         counts = len(self.points)
         if counts < ENOUGH_CORE_COUNTS:
             more = ENOUGH_CORE_COUNTS - counts
@@ -344,6 +355,7 @@ class ScalingModel:
             "resamples": self.resamples,
             "confidence": self.confidence,
             "seed": self.seed,
+            "intervals_known": self.intervals_known,
             "peak": peak.to_dict() if peak else None,
             "karp_flatt": [{"cores": c, "value": e} for c, e in self.karp_flatt()],
             "karp_flatt_trend": self.karp_flatt_trend(),

@@ -42,30 +42,35 @@ def model_lines(model: ScalingModel | None, machine_cores: int) -> list[str]:
     knee and the model's own warnings. None: fewer than two core counts, nothing to say."""
     if model is None:
         return []
-    best = model.best
-    params = f"serial fraction s = {_estimate(best.s, '.3f')}"
+    best, known = model.best, model.intervals_known
+    params = f"serial fraction s = {_estimate(best.s, '.3f', known)}"
     if model.chosen == USL:
-        params += f", crosstalk k = {_estimate(best.k, '.2g')}"
+        params += f", crosstalk k = {_estimate(best.k, '.2g', known)}"
         if model.peak is not None:
-            params += f", peak speedup at p* = {_estimate(model.peak, '.0f')} cores"
+            params += f", peak speedup at p* = {_estimate(model.peak, '.0f', known)} cores"
     lines = [f"model: {model.reason}; {params}"]
     predicted = [p for p in model.predictions(machine_cores) if not p.measured]
     if predicted:
-        lines.append("predicted: " + "; ".join(_prediction(p) for p in predicted))
+        lines.append("predicted: " + "; ".join(_prediction(p, known) for p in predicted))
     lines.append(f"knee: {model.knee(machine_cores).sentence()}")
     return lines + [f"warning: {w}" for w in model.warnings()]
 
 
-def _estimate(estimate: Estimate, spec: str) -> str:
+def _estimate(estimate: Estimate, spec: str, interval: bool = True) -> str:
+    """The value, and its interval in brackets where the runs can give one."""
+
     def number(value: float) -> str:
         return "inf" if math.isinf(value) else format(value, spec)
 
+    if not interval:
+        return number(estimate.value)
     return f"{number(estimate.value)} [{number(estimate.low)}, {number(estimate.high)}]"
 
 
-def _prediction(p: Prediction) -> str:
+def _prediction(p: Prediction, interval: bool) -> str:
     where = " (beyond this machine)" if p.beyond_machine else ""
-    return f"{p.cores} cores {_estimate(p.time, '.3g')} s, {p.speedup.value:.2f}x{where}"
+    time = _estimate(p.time, ".3g", interval)
+    return f"{p.cores} cores {time} s, {p.speedup.value:.2f}x{where}"
 
 
 def points_done(done: int, partial: int, planned: int) -> str:
