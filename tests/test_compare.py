@@ -22,6 +22,7 @@ from cpulab.engine.compare import (
     u_cdf,
 )
 from cpulab.engine.store import ResultStore
+from support.cli import cpulab
 from support.store import ALPHA, BETA, result
 
 SPLITS = [(1, 1), (1, 2), (2, 1), (2, 2)]
@@ -330,3 +331,26 @@ def test_results_of_different_tasks_are_not_compared(results_store):
     status, _, err = in_process("compare", "run:1", "run:2")
     assert status == 2
     assert "A ran rf-train (small) and B cv-eval (small)" in err
+
+
+# The command on sweeps measured here, by a real runner
+
+
+def test_a_real_slowed_variant_is_reported_significantly_slower(results_store):
+    # joblib's multiprocessing backend starts a new pool of workers for every call, where
+    # loky keeps its workers: the same 1 x 2 point, measured, pays that start-up each time.
+    for backend in ("loky", "multiprocessing"):
+        sweep = cpulab(
+            "sweep", "cv-eval", "--scale", "small", "--cores", "2", "--strategy", "eval",
+            "--repeats", "7", "--backend", backend, "--db", str(results_store),
+        )  # fmt: skip
+        assert sweep.returncode == 0, sweep.stderr
+    status, out, _ = in_process("compare", "1", "2", "--json")
+    assert status == 0
+    document = json.loads(out)
+    [point] = document["points"]
+    assert (point["train"], point["eval"]) == (1, 2)
+    assert point["significant"] and point["shift_percent"] > 10, point
+    assert document["verdict"].startswith("B is slower at 1 of 1 point")
+    assert in_process("compare", "1", "2", "--fail-if-slower", "5")[0] == 1
+    assert in_process("compare", "2", "1", "--fail-if-slower", "5")[0] == 0
