@@ -6,7 +6,7 @@ import argparse
 import json
 
 from cpulab.cli.outcome import exit_status, refuse_bad_input, session_for, stop_record
-from cpulab.cli.parser import spec_from_args
+from cpulab.cli.parser import check_memory_of, spec_from_args
 from cpulab.cli.render import print_result, report_stop, run_in_terminal
 from cpulab.engine.events import Result
 from cpulab.engine.store import ResultStore
@@ -14,6 +14,7 @@ from cpulab.engine.store import ResultStore
 
 def cmd_run(args: argparse.Namespace) -> int:
     spec = spec_from_args(args)
+    check_memory_of(spec, args)
     with ResultStore.open(args.db) as store:
         outcome = run_in_terminal(session_for(spec, store), quiet=args.json)
     refuse_bad_input(outcome)

@@ -162,3 +162,24 @@ def cgroups_available() -> bool:
         return False
     probe.remove()
     return True
+
+
+def memory_max(path: Path | None = None, root: Path | None = None) -> tuple[int, Path] | None:
+    """The lowest memory.max from cgroup `path` (default: this process's own) up to the
+    hierarchy's `root`, and the cgroup that sets it: every ancestor's limit holds too.
+    None where no cgroup sets one ("max"), or there is no cgroup v2."""
+    path = own_cgroup() if path is None else path
+    root = cgroup2_root() if root is None else root
+    if path is None or root is None:
+        return None
+    lowest: tuple[int, Path] | None = None
+    for folder in (path, *path.parents):
+        try:
+            text = (folder / "memory.max").read_text()[:64].strip()
+        except (OSError, UnicodeDecodeError):
+            text = ""  # the root has none, and a cgroup without the controller neither
+        if text.isascii() and text.isdigit() and (lowest is None or int(text) < lowest[0]):
+            lowest = (int(text), folder)
+        if folder == root:
+            break
+    return lowest

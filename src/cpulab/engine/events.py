@@ -32,6 +32,10 @@ PHASE_TITLES = {
 }
 
 
+# Result fields a record leaves out where empty (see Result.record).
+OPTIONAL = ("memory", "timeline")
+
+
 class EventError(ValueError):
     """A line from the child that is not a valid event."""
 
@@ -140,6 +144,18 @@ class Result(Event):
     # BLAS/OpenMP pools in effect (threadpoolctl): {"runner": [...], "workers": [...]}; each
     # worker pool names its "worker" (pid, or Dask address); no workers: an empty list
     threads: dict[str, Any] = field(default_factory=dict)
+    # Peak memory over the measured runs, bytes, read about once a second: "runner_uss"
+    # (the runner's unique memory), "worker_uss" (each worker process's, largest first),
+    # "helper_uss" (joblib's resource trackers, together), "total_pss" (the highest sum
+    # of the tree's proportional memory: shared pages counted once), "limit" (what the
+    # machine let a run use: physical memory or the cgroup's memory.max, the lower; None
+    # where unknown). Empty where the result predates it. See engine/memory.py.
+    memory: dict[str, Any] = field(default_factory=dict)
+    # What happened over time in the measured repeats (a sweep's point: its last): each
+    # core's use, the phases, the joblib tasks per worker, as engine/timeline.py
+    # `Timeline.to_dict()` stores them; read with `Timeline.from_dict`. None where not
+    # recorded (a result from before cpulab recorded one).
+    timeline: dict[str, Any] | None = None
 
     @property
     def fit_time(self) -> float:
@@ -162,9 +178,13 @@ class Result(Event):
 
     def record(self) -> dict[str, Any]:
         """`summary` as it is, NaN and all, sharing this result's own lists and dicts: to
-        read, not to change. Exports write a store's worth of these, and copy nothing."""
+        read, not to change. Exports write a store's worth of these, and copy nothing.
+        A memory never read and a timeline never recorded (a result from before cpulab
+        did either) are left out: the exports of older stores stay as they were."""
         return {
-            **{f.name: getattr(self, f.name) for f in fields(self)},
+            **{f.name: getattr(self, f.name) for f in fields(self) if f.name not in OPTIONAL},
+            **({"memory": self.memory} if self.memory else {}),
+            **({"timeline": self.timeline} if self.timeline is not None else {}),
             "fit_time": self.fit_time,
             "fit_min": min(self.fit_times),
             "fit_max": max(self.fit_times),

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import itertools
 import json
 import math
 import os
@@ -32,14 +33,19 @@ import psutil
 
 from cpulab.api import Dataset, Setting
 from cpulab.engine.cores import core_budget
+from cpulab.engine.coretrace import CoreRecorder
 from cpulab.engine.datafile import DataSpec
 from cpulab.engine.errors import UsageError
 from cpulab.engine.events import PARTIAL, Error, Event, Phase, Progress, Result, Started
 from cpulab.engine.load import LOAD_KEYS, cpu_seconds, noisy
 from cpulab.engine.machine import library_versions, machine_facts, software_facts
+from cpulab.engine.memory import memory_limit
 from cpulab.engine.plugins import import_builder
 from cpulab.engine.spec import SPARE_ARGUMENT, RunSpec, plan_from_dict
+from cpulab.engine.taskstream import TaskRecorder
+from cpulab.engine.timeline import TaskSpan, Timeline, Window, phases_from_events
 from cpulab.engine.treemeter import (
+    SAMPLE_INTERVAL,
     TreeMeter,
     kill_own_children,
     remove_joblib_folders,
@@ -187,10 +193,13 @@ class Point:
     worker_times: list[float] = field(default_factory=list)
     cpu_time: float = 0.0
     peak_rss: int = 0
+    memory: dict[str, Any] = field(default_factory=dict)  # as Result.memory: peaks so far
     wall: float = 0.0
     observer_cpu: float = 0.0  # the supervising CLI or app: watching is not noise
     machine_busy: dict[str, float] = field(default_factory=lambda: dict.fromkeys(LOAD_KEYS, 0.0))
     outcome: Any = None
+    calls: list[Window] = field(default_factory=list)  # each measured call, time.time()
+    tasks: list[TaskSpan] = field(default_factory=list)  # the joblib tasks of those calls
 
     def load(self) -> dict[str, float]:
         wall = self.wall or 1.0
@@ -208,9 +217,13 @@ class PlanRunner:
 
     def __init__(self, specs: tuple[RunSpec, ...], emit: Callable[[Event], None]):
         self.specs, self.emit = specs, emit
-        self.meter = TreeMeter(os.getpid())
-        self.observer = psutil.Process(os.getppid())
         self.cpus = core_budget().affinity
+        # The timeline: the cores' use at each reading of the tree, the phases, the tasks.
+        self.cores = CoreRecorder(self.cpus, SAMPLE_INTERVAL)
+        self.meter = TreeMeter(os.getpid(), on_sample=self.cores.record)
+        self.marks: list[Phase] = []
+        self.tasks: TaskRecorder | None = None
+        self.observer = psutil.Process(os.getppid())
         self.hook = ProgressHook(emit)
         # A plan's points share their options: a sweep varies only the cores.
         options = specs[0].options
@@ -223,7 +236,9 @@ class PlanRunner:
         return None if len(self.specs) == 1 else index
 
     def phase(self, name: str, index: int | None = None, repeat: int | None = None) -> None:
-        self.emit(Phase(name=name, t=time.time(), repeat=repeat, point=self._label(index)))
+        mark = Phase(name=name, t=time.time(), repeat=repeat, point=self._label(index))
+        self.marks.append(mark)
+        self.emit(mark)
 
     def run(self) -> None:
         self.meter.start()
@@ -234,6 +249,8 @@ class PlanRunner:
             builders = {spec.task.builder: import_builder(spec.task.builder) for spec in self.specs}
             self.imports = perf_counter() - t0
             self.hook.install()
+            self.tasks = TaskRecorder()
+            self.tasks.install()
             points = [
                 self.build(i, spec, builders[spec.task.builder])
                 for i, spec in enumerate(self.specs)
@@ -257,6 +274,8 @@ class PlanRunner:
         finally:
             self.execution.close()
             self.meter.stop()
+            if self.tasks is not None:
+                self.tasks.close()
 
     def build(self, index: int, spec: RunSpec, build: Callable[..., Workload]) -> Point:
         self.phase("data", index)
@@ -287,6 +306,8 @@ class PlanRunner:
     def measure(self, point: Point, name: str, repeat: int) -> float:
         """Time one call of the point's workload; fit calls also feed its statistics."""
         jobs = point.workload.worker_jobs
+        if len(self.specs) > 1:  # a sweep's points take turns: no timeline looks back
+            self.cores.trim(time.time())
         if self.execution.workers_due(jobs):
             self.phase("workers", point.index, repeat)
             t0 = perf_counter()
@@ -297,27 +318,63 @@ class PlanRunner:
         cpu_before = self.meter.cpu_snapshot()
         busy_before = cpu_seconds(self.cpus)
         observer_before = self._observer_seconds()
-        self.meter.peak_rss = 0
+        self.meter.reset_peaks()
         workload = point.workload
         with self.execution.measured():
             self.hook.start(
                 workload.progress_unit, workload.progress_total, self._label(point.index)
             )
             try:
-                t0 = perf_counter()
-                point.outcome = workload.call()
-                seconds = perf_counter() - t0
+                with self._recording(name == "fit", workload.progress_unit) as tasks:
+                    started = time.time()
+                    t0 = perf_counter()
+                    point.outcome = workload.call()
+                    seconds = perf_counter() - t0
+                    ended = time.time()
             finally:
                 self.hook.stop()
         if name == "fit":
+            point.calls.append((started, ended))
+            point.tasks.extend(tasks)
             busy_after = cpu_seconds(self.cpus)
             point.observer_cpu += self._observer_seconds() - observer_before
             point.cpu_time += self.meter.cpu_since(cpu_before)
             point.peak_rss = max(point.peak_rss, self.meter.peak_rss)
+            self.meter.sample(memory=True)  # the call's end: whatever the last second missed
+            point.memory = higher_memory(point.memory, self.meter.memory_peaks())
             point.wall += seconds
             for key in LOAD_KEYS:
                 point.machine_busy[key] += busy_after[key] - busy_before[key]
         return seconds
+
+    def _recording(self, record: bool, unit: str) -> contextlib.AbstractContextManager:
+        """Around a measured call: the joblib tasks it runs, on the Dask scheduler's
+        stream where a cluster runs them."""
+        if not record or self.tasks is None:
+            return contextlib.nullcontext([])
+        return self.tasks.recording(unit, getattr(self.execution, "client", None))
+
+    def timeline(self, point: Point) -> dict[str, Any] | None:
+        """The point's timeline as stored: its measured calls, their tasks, the run's
+        phases and the cores over them. In a sweep, where points take turns, the last
+        measured call and its phases only."""
+        if not point.calls:
+            return None
+        phases = list(phases_from_events(self.marks, time.time()))
+        calls = point.calls
+        if len(self.specs) > 1:
+            calls = calls[-1:]
+            label, repeat = self._label(point.index), len(point.fit_times)
+            phases = [
+                p
+                for p in phases
+                if p.point == label
+                and (p.name == "score" or (p.name in ("workers", "fit") and p.repeat == repeat))
+            ]
+        start = min([p.start for p in phases] + [calls[0][0]])
+        tasks = [task for task in point.tasks if task.end >= calls[0][0]]
+        end = max([p.end for p in phases] + [calls[-1][1]])
+        return Timeline.build(self.cores.samples(start, end), phases, tasks, calls).to_dict()
 
     def _observer_seconds(self) -> float:
         try:
@@ -357,6 +414,8 @@ class PlanRunner:
             setup={"imports": self.imports, "data": point.data_seconds, "workers": workers},
             cpu_time=point.cpu_time,
             peak_rss=point.peak_rss,
+            memory={**point.memory, "limit": memory_limit()[0]} if point.memory else {},
+            timeline=self.timeline(point),
             score=score,
             metric=spec.task.metric,
             details={**details, **self.execution.facts()},
@@ -375,6 +434,21 @@ class PlanRunner:
                 "workers": self.execution.worker_pools(point.workload.worker_jobs),
             },
         )
+
+
+def higher_memory(kept: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """The peaks of two measured calls, each figure the higher; workers matched largest
+    first (a multiprocessing pool is new in every call)."""
+    if not kept or not new:
+        return kept or new
+    workers = [
+        max(pair)
+        for pair in itertools.zip_longest(kept["worker_uss"], new["worker_uss"], fillvalue=0)
+    ]
+    return {
+        **{key: max(kept[key], new[key]) for key in ("runner_uss", "helper_uss", "total_pss")},
+        "worker_uss": workers,
+    }
 
 
 def error_event(exc: BaseException) -> Error:

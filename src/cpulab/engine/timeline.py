@@ -40,6 +40,11 @@ _U32 = next(code for code in "IL" if array(code).itemsize == 4)
 # until the worker is within the limit, so what is stored stays bounded.
 MOST_SPANS_PER_WORKER = 200
 MERGE_GAP = 0.005
+# And over all workers: where many workers each stay under their limit (256 processes of
+# 150 fits), each gets an equal share of this, down to FEWEST_SPANS_PER_WORKER. A span is
+# about 70 bytes stored, so the tasks stay within a few hundred kB.
+MOST_SPANS = 4000
+FEWEST_SPANS_PER_WORKER = 8
 
 # A sample is serial when the run keeps fewer than this many cores busy: "one core" after
 # rounding, so a serial refit at 1.1 cores counts and a pair of workers does not.
@@ -51,6 +56,10 @@ IMBALANCE_SHARE = 0.15  # of the measured wall, fewer than all workers busy at t
 SERIAL_SHARE = 0.15  # of the measured wall, at most one core busy
 STARTUP_SHARE = 0.15  # of the whole run, in the "workers" phase
 LOW_EFFICIENCY = 0.6  # CPU seconds / (wall x cores given)
+# Serial stretches are read from the core samples where a measured call spans at least
+# this many of them; a shorter call (a second at 4 Hz) takes them from its tasks, whose
+# edges are exact, where it has any.
+MIN_SAMPLES_PER_CALL = 8
 
 
 class TimelineError(ValueError):
@@ -298,10 +307,13 @@ def aggregate(
 ) -> tuple[list[TaskSpan], float | None]:
     """The tasks with those of each worker that has more than `most` merged into spans:
     consecutive tasks closer than `gap`, the gap doubling until the worker is within
-    `most`. Also the largest gap used: None where nothing was merged."""
+    `most` (less where the workers together have more than MOST_SPANS). Also the largest
+    gap used: None where nothing was merged."""
     by_worker: dict[tuple[str, int], list[TaskSpan]] = {}
     for task in tasks:
         by_worker.setdefault((task.worker, task.level), []).append(task)
+    if sum(map(len, by_worker.values())) > MOST_SPANS:
+        most = min(most, max(FEWEST_SPANS_PER_WORKER, MOST_SPANS // len(by_worker)))
     out: list[TaskSpan] = []
     used: float | None = None
     for own in by_worker.values():
@@ -464,7 +476,7 @@ class Timeline:
                 tuple((float(a), float(b)) for a, b in data.get("calls", [])),
                 float(gap) if gap is not None else None,
             )
-        except (KeyError, IndexError, TypeError, ValueError) as error:
+        except (AttributeError, KeyError, IndexError, TypeError, ValueError) as error:
             if isinstance(error, TimelineError):
                 raise
             raise TimelineError(f"not a timeline: {error!r}") from None
@@ -618,7 +630,12 @@ def figures(
         tasks_serial_end += end - (parallel[-1][1] if parallel else start)
 
     cpu_seconds, serial, serial_end = _from_samples(timeline.cores, calls)
-    if serial is None and timeline.tasks:
+    coarse = (
+        timeline.cores is not None
+        and bool(calls)
+        and wall / len(calls) < MIN_SAMPLES_PER_CALL * timeline.cores.interval
+    )
+    if (serial is None or coarse) and timeline.tasks:
         serial, serial_end = tasks_serial, tasks_serial_end
     startup_phases = [p for p in timeline.phases if p.name == "workers"]
     run = (

@@ -18,23 +18,40 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import psutil
 
-from cpulab.engine.proctree import Key, TreeReader, tree_reader
+from cpulab.engine.proctree import (
+    Key,
+    Memory,
+    ProcStat,
+    TreeReader,
+    is_helper,
+    read_memory,
+    tree_reader,
+)
 
 # Seconds between readings of the tree. Each holds the runner's GIL for a moment (it
 # parses /proc in Python), which delays the measured call: at 20 Hz through psutil that
 # cost 1-5 % of the fit time. Peak memory of these workloads is sustained, so 4 Hz still
 # finds it.
 SAMPLE_INTERVAL = 0.25
+# Every how many samples the unique and proportional memory of each process is read too:
+# smaps_rollup makes the kernel walk a process's mappings (up to 0.9 ms of CPU at 200 MB,
+# see proctree), so once a second, and once more after each measured call. The GIL is
+# held for the parsing alone: 0.06 ms a process.
+MEMORY_EVERY = 4
 
 
 class TreeMeter:
     """Samples a process and its descendants in a background thread.
 
     Keeps the highest summed resident memory seen, and each process's latest CPU
-    time, so CPU spent by workers that exit between snapshots is still counted.
+    time, so CPU spent by workers that exit between snapshots is still counted. Every
+    `memory_every` samples it also reads each process's USS and PSS, and keeps each
+    process's highest USS and the highest summed PSS: `memory_peaks` says them since the
+    last `reset_peaks`.
     """
 
     def __init__(
@@ -42,9 +59,22 @@ class TreeMeter:
         root_pid: int,
         interval: float = SAMPLE_INTERVAL,
         reader: Callable[[int], TreeReader] = tree_reader,
+        memory: Callable[[int], Memory | None] = read_memory,
+        memory_every: int = MEMORY_EVERY,
+        on_sample: Callable[[float], None] | None = None,
     ):
         self.interval = interval
+        # Told the tree's CPU seconds so far at each reading: the runner's core recorder
+        # reads the cores then, so both share the moment the GIL is held (coretrace.py).
+        self.on_sample = on_sample
+        self.root_pid = root_pid
         self.peak_rss = 0
+        self.peak_uss: dict[Key, int] = {}
+        self.peak_pss = 0  # bytes: the highest sum over the tree
+        self._read_memory = memory
+        self.memory_every = memory_every
+        self._samples = 0
+        self._helpers: set[Key] = set()  # resource trackers: in the tree, but no workers
         self._tree = reader(root_pid)
         self._cpu: dict[Key, float] = {}
         self._lock = threading.Lock()  # the thread and the measuring code both sample
@@ -65,12 +95,58 @@ class TreeMeter:
         while not self._stop.wait(self.interval):
             self.sample()
 
-    def sample(self) -> None:
+    def sample(self, memory: bool = False) -> None:
+        """Read the tree; its USS and PSS too where `memory`, and every `memory_every`th."""
         with self._lock:
             stats = self._tree.read()
             for key, stat in stats.items():
                 self._cpu[key] = stat.cpu  # one that has ended keeps its last reading
             self.peak_rss = max(self.peak_rss, sum(stat.rss for stat in stats.values()))
+            if self.on_sample is not None:
+                self.on_sample(sum(self._cpu.values()))
+            self._samples += 1
+            if memory or self._samples % self.memory_every == 0:
+                self._sample_memory(stats)
+
+    def _sample_memory(self, stats: dict[Key, ProcStat]) -> None:
+        total = 0
+        for key in stats:
+            found = self._read_memory(key[0])
+            if found is None:  # ended since the stat read
+                continue
+            total += found.pss
+            self.peak_uss[key] = max(self.peak_uss.get(key, 0), found.uss)
+            if key not in self._helpers and key[0] != self.root_pid and is_helper(key[0]):
+                self._helpers.add(key)
+        self.peak_pss = max(self.peak_pss, total)
+
+    def reset_peaks(self) -> None:
+        """Start the peaks afresh: before each measured call."""
+        with self._lock:
+            self.peak_rss, self.peak_pss, self.peak_uss = 0, 0, {}
+
+    def memory_peaks(self) -> dict[str, Any]:
+        """The peaks since `reset_peaks`, as a result's `memory` holds them (bytes): the
+        runner's USS, each worker's (largest first), the trackers' together, and the
+        tree's summed PSS. Empty where memory was never read."""
+        with self._lock:
+            if not self.peak_uss:
+                return {}
+            runner = helpers = 0
+            per_worker = []
+            for key, uss in self.peak_uss.items():
+                if key[0] == self.root_pid:
+                    runner = max(runner, uss)
+                elif key in self._helpers:
+                    helpers += uss
+                else:
+                    per_worker.append(uss)
+            return {
+                "runner_uss": runner,
+                "worker_uss": sorted(per_worker, reverse=True),
+                "helper_uss": helpers,
+                "total_pss": self.peak_pss,
+            }
 
     def cpu_snapshot(self) -> dict[Key, float]:
         self.sample()
@@ -187,6 +263,10 @@ def remove_joblib_folders(pid: int, env: Mapping[str, str]) -> None:
     for root in filter(None, {env.get("JOBLIB_TEMP_FOLDER"), "/dev/shm", tempfile.gettempdir()}):
         for folder in glob.glob(os.path.join(glob.escape(root), pattern)):
             shutil.rmtree(folder, ignore_errors=True)
+    # The runner's own: where its workers write the tasks they ran (taskstream.py).
+    tasks = f"cpulab_tasks_{pid}_*"
+    for folder in glob.glob(os.path.join(glob.escape(tempfile.gettempdir()), tasks)):
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
