@@ -38,6 +38,7 @@ from first_frame import app_reports, first_frames
 
 from cpulab.engine.events import Result, event_from_dict
 from cpulab.engine.machine import machine_facts, software_facts
+from cpulab.engine.models import fit_scaling
 from cpulab.engine.store import RESULT_VERSION, ResultStore
 
 # name -> arguments after `cpulab`; {out} is a file in a fresh temp directory.
@@ -54,6 +55,7 @@ COMMANDS = {
     "export markdown": ["export", "--format", "markdown"],
 }  # fmt: skip
 SWEEP_SHARE = 0.5  # of what was run, sweeps; the rest single runs
+MODEL_RESAMPLES = 20  # a stored model is as long whatever its refits: fewer to make
 WORKSTATION = {
     "hostname": "workstation",
     "cpu_model": "Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz",
@@ -171,25 +173,34 @@ def make_store(path: Path, points: int, seed: int = 1) -> None:
                 plan = splits(knobs, machine["cores"]["available"])[:room]
                 sweep_id = len(sweeps) + 1
                 scale = rng.choice(("small", "full"))
-                sweeps.append(
-                    (sweep_id, task, scale, knobs if knobs != "both" else "grid",
-                     json.dumps(sorted({t * e for t, e in plan})), 3, 1, at,
-                     at + len(plan) * 10, "done", machine_id)
-                )  # fmt: skip
             else:
                 plan = [rng.choice(splits(knobs, machine["cores"]["available"]))]
                 sweep_id, scale = None, None
+            fastest: dict[int, list[float]] = {}  # of each core count: the sweep's model
             for n, (train, eval_) in enumerate(plan):
                 data = record(rng, task, train, eval_, machine, install)
+                times = fastest.setdefault(train * eval_, data["fit_times"])
+                if statistics.median(data["fit_times"]) < statistics.median(times):
+                    fastest[train * eval_] = data["fit_times"]
                 data["scale"] = scale or data["scale"]
                 rows.append(
                     (sweep_id, machine_id, software_id, at + n * 10, task, data["scale"],
                      train, eval_, statistics.median(data["fit_times"]),
                      json.dumps(data, separators=(",", ":")), RESULT_VERSION)
                 )  # fmt: skip
+            if sweep_id is not None:
+                # The model a sweep stores as it ends: the same shape, fewer refits to make.
+                model = fit_scaling(sorted(fastest.items()), resamples=MODEL_RESAMPLES)
+                summary = model.to_dict(machine["cores"]["available"]) if model else None
+                sweeps.append(
+                    (sweep_id, task, scale, knobs if knobs != "both" else "grid",
+                     json.dumps(sorted(fastest)), 3, 1, at, at + len(plan) * 10, "done",
+                     machine_id, json.dumps(summary) if summary else None)
+                )  # fmt: skip
         conn.executemany(
             "INSERT INTO sweeps (id, task, scale, strategy, cores, repeats, warmup, started_at,"
-            " finished_at, status, machine_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " finished_at, status, machine_id, model)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             sweeps,
         )
         conn.executemany(
@@ -204,7 +215,7 @@ def make_store(path: Path, points: int, seed: int = 1) -> None:
 
 def store_of(folder: Path, points: int) -> Path:
     """The store of `points` points in `folder`, made when it is not there yet."""
-    path = folder / f"store-{points}.sqlite"
+    path = folder / f"store-{points}-v4.sqlite"  # schema 4: with the sweeps' models
     if not path.exists():
         started = time.perf_counter()
         partial = path.with_suffix(".partial")

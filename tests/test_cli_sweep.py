@@ -38,7 +38,9 @@ def test_sweep_json_has_statistics_and_fit_and_is_stored(results_store):
     assert any("core counts were measured" in w for w in model["warnings"])
     with ResultStore.open(results_store) as store:
         assert len(store.points(sweep_id=doc["sweep"]["id"])) == 2
-        assert store.sweeps()[0].status == "done"
+        [sweep] = store.sweeps()
+    assert sweep.status == "done"
+    assert sweep.model == model  # stored as it ended: exports read it, not fit it again
 
 
 def test_sweep_prints_a_closing_table():

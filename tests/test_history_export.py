@@ -4,12 +4,14 @@ tests/fixtures/exports/ holds what the exports wrote, with the clock at EXPORTED
 they streamed (cpulab as of commit b5e4c87): of tests/fixtures/store-v1.sqlite and of
 tests/fixtures/store-export.sqlite, a small store with what exports must get right (a grid
 sweep, a failed and an empty sweep, variants, non-ASCII text, a NaN in a stored result,
-unreadable rows, two machines, an upgraded install). Streaming changed no byte of them.
+unreadable rows, two machines, an upgraded install). Streaming changed no byte of them;
+each sweep's scaling model, added since to the JSON and Markdown, is all that is new.
 """
 
 from __future__ import annotations
 
 import contextlib
+import html
 import io
 import json
 import os
@@ -26,7 +28,16 @@ import pytest
 from cpulab import cli
 from cpulab.engine import store as store_module
 from cpulab.engine.errors import UsageError
-from cpulab.engine.export import EXPORTERS, export_text, write_export
+from cpulab.engine.export import (
+    CSV_COLUMNS,
+    EXPORT_RESAMPLES,
+    EXPORTERS,
+    export_text,
+    sweep_views,
+    write_export,
+)
+from cpulab.engine.models import fit_scaling, model_points
+from cpulab.engine.presentation import model_lines
 from cpulab.engine.store import ResultStore
 from support.bad_input import bad, case_id, check_refused
 from support.cli import cpulab
@@ -36,6 +47,17 @@ FIXTURES = Path(__file__).parent / "fixtures"
 EXPORTED_AT = 1700000000.25
 SUFFIXES = {"json": "json", "csv": "csv", "markdown": "md"}
 EXPORTED_AT_LINE = re.compile(r'^  "exported_at": .*,$', re.MULTILINE)
+MARKDOWN_MODEL = re.compile(r"\n\n- model: .*(?:\n- .*)*")
+
+
+def without_models(fmt: str, text: str) -> str:
+    """An export less its sweeps' scaling models: what the exports wrote before them."""
+    if fmt == "json":
+        document = json.loads(text)
+        for sweep in document["sweeps"]:
+            del sweep["model"]
+        return json.dumps(document, indent=2) + "\n"
+    return MARKDOWN_MODEL.sub("", text) if fmt == "markdown" else text
 
 
 def listed_ids(stdout: str) -> list[int]:
@@ -221,15 +243,15 @@ def test_streamed_exports_are_the_same_bytes_as_before(tmp_path, name, fmt):
     path = fixture_store(tmp_path, name)
     clock = {"clock": lambda: EXPORTED_AT} if fmt == "json" else {}
     with ResultStore.open(path, readonly=True) as store:
-        assert "".join(EXPORTERS[fmt](store, **clock)) == expected
+        assert without_models(fmt, "".join(EXPORTERS[fmt](store, **clock))) == expected
 
     # And from the command line, to a file and to standard output.
     out = tmp_path / f"out.{fmt}"
     written = cpulab("export", "--format", fmt, "--db", str(path), "--out", str(out))
     printed = cpulab("export", "--format", fmt, "--db", str(path))
     unclocked = EXPORTED_AT_LINE.sub("", expected)
-    assert EXPORTED_AT_LINE.sub("", out.read_text(encoding="utf-8")) == unclocked
-    assert EXPORTED_AT_LINE.sub("", printed.stdout) == unclocked
+    for text in (out.read_text(encoding="utf-8"), printed.stdout):
+        assert EXPORTED_AT_LINE.sub("", without_models(fmt, text)) == unclocked
     unreadable = 3 if name == "store-export" else 0
     assert written.stderr == printed.stderr
     assert written.stderr.count("cannot be read") == written.stderr.count("\n") == unreadable
@@ -352,3 +374,52 @@ def test_damage_found_while_reading_is_one_line_and_status_2(tmp_path, command):
     assert done.returncode == 2, done.stderr
     assert done.stderr == f"cpulab: error: {path} is damaged: database disk image is malformed\n"
     assert sorted(os.listdir(tmp_path)) == ["large.sqlite"]  # no export, whole or half
+
+
+# Each sweep's scaling model, in every format that can carry it
+
+
+def test_each_sweeps_model_is_in_the_json_markdown_and_html(tmp_path):
+    with ResultStore.open(fixture_store(tmp_path, "store-export"), readonly=True) as store:
+        texts = {fmt: export_text(fmt, store) for fmt in EXPORTERS}
+        grid = next(sweep_views(store, None, None))
+    model = fit_scaling(model_points(grid.report), resamples=EXPORT_RESAMPLES)
+    assert model is not None and grid.model is not None
+
+    # JSON: the model as ScalingModel.to_dict writes it, predictions up to twice the
+    # machine's 16 cores; null for the sweep of one core count.
+    fitted, single = json.loads(texts["json"])["sweeps"]
+    assert fitted["model"] == json.loads(json.dumps(model.to_dict(16)))
+    assert fitted["model"]["resamples"] == EXPORT_RESAMPLES
+    assert [p["cores"] for p in fitted["model"]["predictions"]] == [1, 2, 4, 8, 16, 32]
+    assert single["model"] is None
+
+    # Markdown and HTML: the lines `cpulab sweep` prints, under the sweep's table.
+    lines = model_lines(model, 16)
+    assert lines[0].startswith("model: Amdahl's law") and len(lines) > 2
+    sections = texts["markdown"].split("## ")
+    assert "\n".join(f"- {line}" for line in lines) in sections[1]
+    assert "- model: " not in sections[2]
+    grid_html = texts["html"].split("<h2>")[1]
+    assert all(html.escape(line) in grid_html for line in lines)
+    assert grid_html.count('class="band"') == 2 and grid_html.count('class="model"') == 1
+
+    # CSV: a row per point, as before; the model is the sweep's, not a point's.
+    assert texts["csv"].splitlines()[0] == ",".join(CSV_COLUMNS)
+    assert "model" not in texts["csv"]
+
+
+def test_a_sweep_exports_the_model_it_stored_as_it_ended(tmp_path):
+    times = {1: [1.0, 1.02, 0.99], 2: [0.56, 0.55, 0.57], 4: [0.33, 0.34, 0.32]}
+    model = fit_scaling(sorted(times.items()))  # `cpulab sweep`'s own 200 refits
+    assert model is not None
+    stored = json.loads(json.dumps(model.to_dict(16)))
+    with ResultStore.open(tmp_path / "r.db") as store:
+        sweep = store.start_sweep("rf-train", "small", "train", [1, 2, 4], 3, 0, ALPHA)
+        for cores, fit_times in times.items():
+            store.add_point(result(cores, 1, fit_times=fit_times), sweep)
+        store.finish_sweep(sweep, "done", model=stored)
+        texts = {fmt: export_text(fmt, store) for fmt in ("json", "markdown")}
+    [exported] = json.loads(texts["json"])["sweeps"]
+    assert exported["model"] == stored and exported["model"]["resamples"] == 200
+    assert "\n".join(f"- {line}" for line in model_lines(model, 16)) in texts["markdown"]

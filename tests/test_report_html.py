@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from cpulab.engine.export import export_text
+from cpulab.engine.models import fit_scaling, model_points
 from cpulab.engine.report_html import chart_series, scaling_chart
 from cpulab.engine.stats import PointStats, analyse_scaling
 from cpulab.engine.store import ResultStore
@@ -199,3 +200,31 @@ def test_the_stores_the_other_exports_are_checked_on_make_whole_pages(tmp_path, 
     parse(text)
     assert len(sections(text)) == swept > 0
     assert all(section.count("<svg") == 1 for section in sections(text))
+
+
+def test_the_chart_draws_the_sweeps_model_and_its_band_where_the_runs_give_one():
+    times = {1: [1.0, 1.02, 0.99], 2: [0.56, 0.55, 0.57], 4: [0.33, 0.32, 0.34]}
+    report = analyse_scaling((1, cores, PointStats.of(t)) for cores, t in times.items())
+    model = fit_scaling(model_points(report), resamples=20)
+    assert model is not None
+
+    svg = parse(scaling_chart(report, "modelled", model))
+    shapes = [(tag, attrs.get("class")) for tag, attrs in svg.tags]
+    assert shapes.count(("polyline", "model")) == 1
+    assert shapes.count(("polygon", "band")) == 1
+    assert "model: Amdahl's law, 95% band" in svg.all_text("text")
+    # The band runs along the curve: its high end above the model's time, its low below.
+    band = next(attrs["points"] for tag, attrs in svg.tags if tag == "polygon")
+    ys = [float(xy.split(",")[1]) for xy in (band or "").split()]
+    half = len(ys) // 2
+    assert all(high <= low for high, low in zip(ys[:half], reversed(ys[half:]), strict=True))
+
+    # One run a point: no interval to draw, the curve alone.
+    once = analyse_scaling((1, cores, PointStats.of(t[:1])) for cores, t in times.items())
+    alone = fit_scaling(model_points(once), resamples=20)
+    assert alone is not None and not alone.intervals_known
+    svg = parse(scaling_chart(once, "alone", alone))
+    classes = [attrs.get("class") for _, attrs in svg.tags]
+    assert "band" not in classes and classes.count("model") == 1
+    assert "model: Amdahl's law" in svg.all_text("text")
+    assert "band" not in svg.all_text("text")

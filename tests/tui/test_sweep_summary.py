@@ -8,7 +8,7 @@ from textual.widgets import Static
 from cpulab.cli.render import print_report
 from cpulab.engine.events import PARTIAL, Error
 from cpulab.engine.presentation import SCALING_HEADER, scaling_rows, variant_label
-from cpulab.engine.session import Outcome
+from cpulab.engine.session import Outcome, sweep_model
 from cpulab.engine.spec import RunOptions
 from cpulab.engine.stats import analyse_results
 from cpulab.engine.sweep import SweepPlan
@@ -78,7 +78,7 @@ async def test_the_summary_says_what_cpulab_sweep_prints(capsys, monkeypatch):
 async def test_a_failed_sweep_says_so_and_analyses_what_it_kept():
     done, partial = RESULTS[:5], RESULTS[5:]
     error = Error(type="ValueError", message="the model diverged")
-    outcome = Outcome("failed", error, done, sweep_id=9, partial=partial)
+    outcome = Outcome("failed", error, done, 9, partial=partial, model=sweep_model(done + partial))
     screen = SweepSummary.of(PLAN, outcome)
     async with ScreenHost(screen).run_test(size=(80, 24)) as pilot:
         await pilot.pause()
@@ -99,7 +99,7 @@ async def test_a_failed_sweep_says_so_and_analyses_what_it_kept():
     [("done", "✓ finished"), ("cancelled", "■ cancelled"), ("interrupted", "■ interrupted")],
 )
 async def test_how_the_sweep_ended_is_said(status, words_shown):
-    outcome = Outcome(status, None, RESULTS[:3], sweep_id=None)
+    outcome = Outcome(status, None, RESULTS[:3], None, model=sweep_model(RESULTS[:3]))
     screen = SweepSummary.of(PLAN, outcome)
     assert screen.status == f"{words_shown}: 3 of {len(PLAN.splits())} points done"
     assert ", sweep" not in screen.title_text  # not stored: no sweep id to name
@@ -144,6 +144,8 @@ async def test_escape_enter_and_q_close_it(key):
 @pytest.mark.parametrize("size", [(80, 24), (160, 50)])
 def test_screenshot(snap_compare, size):
     """Compared with an approved SVG (pytest --snapshot-update to renew)."""
-    outcome = Outcome("cancelled", None, RESULTS[:5], sweep_id=9, partial=RESULTS[5:])
+    outcome = Outcome(
+        "cancelled", None, RESULTS[:5], 9, partial=RESULTS[5:], model=sweep_model(RESULTS)
+    )
     screen = SweepSummary.of(PLAN, outcome)
     assert snap_compare(ScreenHost(screen), terminal_size=size)

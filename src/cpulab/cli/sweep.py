@@ -6,22 +6,26 @@ import argparse
 import json
 
 from cpulab.cli.outcome import exit_status, refuse_bad_input, session_for, stop_record
-from cpulab.cli.parser import plan_from_args
+from cpulab.cli.parser import check_memory_of, plan_from_args
 from cpulab.cli.render import print_report, report_stop, run_in_terminal
-from cpulab.engine.models import fit_scaling, model_points
-from cpulab.engine.presentation import model_lines, points_done
+from cpulab.engine.memory import machine_limit, model_for
+from cpulab.engine.presentation import memory_line, model_lines, points_done
 from cpulab.engine.stats import analyse_results
 from cpulab.engine.store import ResultStore
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     plan = plan_from_args(args)
+    check_memory_of(plan, args)
     with ResultStore.open(args.db) as store:
         outcome = run_in_terminal(session_for(plan, store), quiet=args.json)
+        # Its own results included: what the next sweep of this task would be told.
+        memory = model_for(store, plan.task.name, plan.scale, plan.options.variant)
     refuse_bad_input(outcome)
+    limit = machine_limit(args.memory_limit)
     results = outcome.results + outcome.partial  # a sweep cut short keeps its partial points
     report = analyse_results(results) if results else None
-    model = fit_scaling(model_points(report)) if report else None
+    model = outcome.model  # fitted as the sweep ended, and stored with it
     machine_cores = results[0].available if results else 1
     if args.json:
         document = {
@@ -31,6 +35,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             "points": [r.summary() for r in results],
             "analysis": report.to_dict() if report else None,
             "model": model.to_dict(machine_cores) if model else None,
+            "memory_model": memory.to_dict(limit) if memory else None,
         }  # fmt: skip
         if outcome.status != "done":
             document["error"] = stop_record(outcome)
@@ -46,6 +51,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             if outcome.status != "done":
                 done = points_done(len(outcome.results), len(outcome.partial), len(plan.splits()))
                 title += f" ({outcome.status}: {done})"
-            print_report(report, escape(title), model_lines(model, machine_cores))
+            # Workers are the cores only where the sweep gives them all to evaluation.
+            cap = memory.max_workers(limit.bytes) if memory and plan.strategy == "eval" else None
+            lines = model_lines(model, machine_cores, cap)
+            if said := memory_line(memory, limit, machine_cores):
+                lines.append(said)
+            print_report(report, escape(title), lines)
         report_stop(outcome)
     return exit_status(outcome)

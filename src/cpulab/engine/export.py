@@ -5,16 +5,22 @@ JSON shape (`format: "cpulab-export"`, `version: 2`):
     machines: [{id, label, facts}]          the hardware
     software: [{id, label, facts}]          Python, the OS, library versions
     sweeps:   [{id, task, scale, strategy, cores, repeats, warmup, status, error,
-                started_at, finished_at, machine_id, points: [POINT], analysis: ANALYSIS}]
+                started_at, finished_at, machine_id, points: [POINT], analysis: ANALYSIS,
+                model: MODEL | null}]
     runs:     [POINT]                       single runs, outside any sweep
 
     POINT    = {id, created_at, machine_id, software_id, result: <the run's full record, as
-                `cpulab run --json` prints it>, stats: {n, times, median, min, max, mad,
+                `cpulab run --json` prints it, its timeline (engine/timeline.py) included
+                where one was recorded>, stats: {n, times, median, min, max, mad,
                 outliers, first_run_slow}, warnings: [sentence]}
     ANALYSIS = {points: [{train, eval, cores, stats, speedup, efficiency, karp_flatt, flags,
                 warnings}], baseline, fit: {a, b, serial_fraction, speedup_ceiling,
                 r_squared, rms_residual, n, distinct_cores, warnings} | null,
                 best_per_cores: [...], best, warnings}
+    MODEL    = the sweep's scaling model (engine/models.py `ScalingModel.to_dict`, with
+                predictions up to twice its machine's cores): Amdahl's law and the USL fitted
+                to the fastest split of each core count, the chosen one, intervals from
+                EXPORT_RESAMPLES bootstrap refits; null with fewer than two core counts
 
 Times are seconds, memory bytes, timestamps seconds since the epoch.
 
@@ -38,15 +44,18 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from json.encoder import encode_basestring_ascii
 from pathlib import Path
 from typing import Any
 
 from cpulab.engine.errors import UsageError
+from cpulab.engine.models import ScalingModel, fit_scaling, model_points
 from cpulab.engine.presentation import (
     SCALING_HEADER,
     best_summary,
     fit_summary,
+    model_lines,
     point_notes,
     scaling_rows,
     task_label,
@@ -64,6 +73,9 @@ CSV_COLUMNS = (
     "variant", "software",
 )  # fmt: skip
 CHUNK_LINES = 500  # lines of CSV or Markdown gathered into one write
+# An export fits every sweep's model: a quarter of `cpulab sweep`'s bootstrap refits (the
+# first 50 of its 200, from the same seed) costs about 5 ms a sweep instead of 20 to 35.
+EXPORT_RESAMPLES = 50
 
 
 @dataclass(frozen=True)
@@ -77,6 +89,25 @@ class SweepView:
     def scaling_point(self, stored: StoredPoint) -> ScalingPoint | None:
         r = stored.result
         return next((p for p in self.report.points if (p.train, p.eval) == (r.train, r.eval)), None)
+
+    @property
+    def machine_cores(self) -> int:
+        """The cores its machine made available, as its first point recorded them."""
+        return self.points[0].result.available
+
+    @cached_property
+    def model(self) -> ScalingModel | None:
+        """Its scaling model, as `cpulab sweep` fits it, with EXPORT_RESAMPLES refits;
+        fitted once, by whichever exporter asks first."""
+        return fit_scaling(model_points(self.report), resamples=EXPORT_RESAMPLES)
+
+    @property
+    def model_summary(self) -> dict[str, Any] | None:
+        """The model as the sweep stored it when it ended (ScalingModel.to_dict); fitted
+        here only for a sweep stored before models were (schema 3 and older)."""
+        if self.record.model is not None:
+            return self.record.model
+        return self.model.to_dict(self.machine_cores) if self.model else None
 
 
 @dataclass(frozen=True)
@@ -145,6 +176,7 @@ def _sweep_dict(view: SweepView) -> dict:
         "machine_id": record.machine_id,
         "points": [_point_dict(p) for p in view.points],
         "analysis": view.report.to_dict(),
+        "model": view.model_summary,
     }
 
 
@@ -341,6 +373,7 @@ def markdown_lines(
         yield f"{fit_summary(view.report)}; {best_summary(view.report)}."
         for note in point_notes(view.report) + view.report.warnings():
             yield f"- {note}"
+        yield from model_markdown(view)
         yield ""
     runs = single_runs(store, task, machine)
     first = next(runs, None)
@@ -350,6 +383,14 @@ def markdown_lines(
         header = ("id", "task", "scale", "train x eval", "median s ± MAD", "score", "flags")
         yield from _markdown_table(header, map(_run_cells, itertools.chain([first], runs)))
         yield ""
+
+
+def model_markdown(view: SweepView) -> Iterator[str]:
+    """The sweep's model lines (presentation.model_lines) as a list of their own."""
+    lines = model_lines(view.model_summary, view.machine_cores)
+    if lines:
+        yield ""
+        yield from (f"- {line}" for line in lines)
 
 
 def markdown_chunks(

@@ -158,11 +158,12 @@ class Knee:
     def sentence(self) -> str:
         extra = self.best_cores - self.cores
         if extra == 0:
-            return f"the best predicted time is at {self.cores} cores"
-        noun = "core" if extra == 1 else "cores"
+            return f"the best predicted time is at {_cores(self.cores)}"
+        come = "core comes" if self.cores == 1 else "cores come"
+        buy = "core buys" if extra == 1 else "cores buy"
         return (
-            f"{self.cores} cores come within {self.tolerance:.0%} of the best predicted time "
-            f"({self.best_cores} cores): the last {extra} {noun} buy {self.gain:.1%}"
+            f"{self.cores} {come} within {self.tolerance:.0%} of the best predicted time "
+            f"({_cores(self.best_cores)}): the last {extra} {buy} {self.gain:.1%}"
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -682,3 +683,7 @@ def _quantile(ordered: Sequence[float], q: float) -> float:
 
 def _finite(value: float | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
+
+
+def _cores(count: int) -> str:
+    return f"{count} {'core' if count == 1 else 'cores'}"

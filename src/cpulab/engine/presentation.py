@@ -5,9 +5,11 @@ app's widgets and the exports. Plain strings: no rich, no Textual.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from cpulab.engine.events import PARTIAL, Result
-from cpulab.engine.models import USL, Estimate, Prediction, ScalingModel
+from cpulab.engine.memory import MemoryLimit, MemoryModel, size_text
+from cpulab.engine.models import USL, ScalingModel
 from cpulab.engine.stats import ScalingReport
 
 # Flags as a person reads them; a flag not named here reads as itself.
@@ -36,41 +38,97 @@ def best_splits_line(report: ScalingReport) -> str | None:
     return f"{best_summary(report)} (best split per core count: {splits})"
 
 
-def model_lines(model: ScalingModel | None, machine_cores: int) -> list[str]:
+def model_lines(
+    model: ScalingModel | dict[str, Any] | None, machine_cores: int, memory_cap: int | None = None
+) -> list[str]:
     """A sweep's scaling model in sentences: which model and why, its parameters with their
     intervals, predictions at the core counts not measured (up to twice the machine's), the
-    knee and the model's own warnings. None: fewer than two core counts, nothing to say."""
+    knee and the model's own warnings. None: fewer than two core counts, nothing to say.
+
+    The model, or its `to_dict(machine_cores)` as a sweep stores it. `memory_cap`: the most
+    cores whose workers fit in the memory a run may use; the knee recommends no more."""
     if model is None:
         return []
-    best, known = model.best, model.intervals_known
-    params = f"serial fraction s = {_estimate(best.s, '.3f', known)}"
-    if model.chosen == USL:
-        params += f", crosstalk k = {_estimate(best.k, '.2g', known)}"
-        if model.peak is not None:
-            params += f", peak speedup at p* = {_estimate(model.peak, '.0f', known)} cores"
-    lines = [f"model: {model.reason}; {params}"]
-    predicted = [p for p in model.predictions(machine_cores) if not p.measured]
+    most = machine_cores if memory_cap is None else max(1, min(machine_cores, memory_cap))
+    if isinstance(model, ScalingModel):
+        model = {**model.to_dict(machine_cores), "knee": model.knee(most).to_dict()}
+    usl = model["chosen"] == USL and model["usl"] is not None
+    best, known = model["usl"] if usl else model["amdahl"], model["intervals_known"]
+    params = f"serial fraction s = {_estimate(best['s'], '.3f', known)}"
+    if usl:
+        params += f", crosstalk k = {_estimate(best['k'], '.2g', known)}"
+        if model["peak"] is not None:
+            params += f", peak speedup at p* = {_estimate(model['peak'], '.0f', known)} cores"
+    lines = [f"model: {model['reason']}; {params}"]
+    predicted = [p for p in model["predictions"] or () if not p["measured"]]
     if predicted:
         lines.append("predicted: " + "; ".join(_prediction(p, known) for p in predicted))
-    lines.append(f"knee: {model.knee(machine_cores).sentence()}")
-    return lines + [f"warning: {w}" for w in model.warnings()]
+    knee_line = f"knee: {model['knee']['sentence']}"
+    if most < machine_cores:
+        knee_line += f" (the memory a run may use fits {most} workers at most)"
+    lines.append(knee_line)
+    return lines + [f"warning: {w}" for w in model["warnings"]]
 
 
-def _estimate(estimate: Estimate, spec: str, interval: bool = True) -> str:
-    """The value, and its interval in brackets where the runs can give one."""
+def memory_line(model: MemoryModel | None, limit: MemoryLimit, workers: int) -> str | None:
+    """What a task's runs need in memory, from its stored results, against what a run may
+    use: "memory: 1.2 GiB + 310 MiB per worker; 8 workers ≈ 3.7 GiB of 23.4 GiB". None
+    with nothing stored to tell."""
+    if model is None:
+        return None
+    of = size_text(limit.bytes)
+    if model.per_worker <= 0:
+        return f"memory: {size_text(model.base)} of {of}, with no worker processes"
+    line = (
+        f"memory: {size_text(model.base)} + {size_text(model.per_worker)} per worker; "
+        f"{workers} workers ≈ {size_text(model.predict(workers))} of {of}"
+    )
+    most = model.max_workers(limit.bytes)
+    if most is not None and most < workers:
+        line += f"; {most} workers at most fit"
+    return line
 
-    def number(value: float) -> str:
-        return "inf" if math.isinf(value) else format(value, spec)
+
+def memory_rows(result: Result) -> list[tuple[str, str]]:
+    """A result's peak memory, as a details view lists it: the runner's and each worker's
+    unique memory (USS), and the tree's summed proportional memory (PSS)."""
+    memory = result.memory
+    if not memory:
+        return []
+    rows = [("runner memory", f"{size_text(memory.get('runner_uss', 0))} peak USS")]
+    workers = memory.get("worker_uss") or []
+    if workers:
+        mean = sum(workers) / len(workers)
+        rows.append(
+            (
+                "worker memory",
+                f"{size_text(mean)} peak USS per worker, mean of {len(workers)} "
+                f"(largest {size_text(max(workers))})",
+            )
+        )
+    total = f"{size_text(memory.get('total_pss', 0))} peak PSS across the process tree"
+    if memory.get("limit"):
+        total += f", of {size_text(memory['limit'])} a run may use"
+    rows.append(("total memory", total))
+    return rows
+
+
+def _estimate(estimate: dict[str, float | None], spec: str, interval: bool = True) -> str:
+    """The value, and its interval in brackets where the runs can give one (an estimate as
+    `Estimate.to_dict` writes it: an unbounded end is None)."""
+
+    def number(value: float | None) -> str:
+        return "inf" if value is None or math.isinf(value) else format(value, spec)
 
     if not interval:
-        return number(estimate.value)
-    return f"{number(estimate.value)} [{number(estimate.low)}, {number(estimate.high)}]"
+        return number(estimate["value"])
+    return f"{number(estimate['value'])} [{number(estimate['low'])}, {number(estimate['high'])}]"
 
 
-def _prediction(p: Prediction, interval: bool) -> str:
-    where = " (beyond this machine)" if p.beyond_machine else ""
-    time = _estimate(p.time, ".3g", interval)
-    return f"{p.cores} cores {time} s, {p.speedup.value:.2f}x{where}"
+def _prediction(p: dict[str, Any], interval: bool) -> str:
+    where = " (beyond this machine)" if p["beyond_machine"] else ""
+    time = _estimate(p["time"], ".3g", interval)
+    return f"{p['cores']} cores {time} s, {p['speedup']['value']:.2f}x{where}"
 
 
 def points_done(done: int, partial: int, planned: int) -> str:

@@ -3,9 +3,9 @@
 The page stands alone: its style and its charts are inline (CSS, SVG), with no script, font
 or image to fetch, so it reads the same offline, attached to a mail or printed. Each sweep
 gets a section: its heading, a scaling chart (fit time against cores used, a series per way
-of splitting the cores), and the table and summary lines of the Markdown export; then a
-table of the single runs. Like the other exports it is written as it is read, a sweep or a
-batch of runs at a time.
+of splitting the cores, the sweep's scaling model with its band), and the table, summary
+and model lines of the Markdown export; then a table of the single runs. Like the other
+exports it is written as it is read, a sweep or a batch of runs at a time.
 """
 
 from __future__ import annotations
@@ -20,11 +20,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from cpulab import __version__
+from cpulab.engine.models import AMDAHL, ScalingModel
 from cpulab.engine.presentation import (
     SCALING_HEADER,
     best_splits_line,
     fit_summary,
     flag_text,
+    model_lines,
     point_notes,
     scaling_rows,
     task_label,
@@ -47,6 +49,7 @@ STRATEGY_TITLES = {
 # on a linear axis would crowd every point but the last into its left edge.
 LOG_AXIS_RATIO = 8
 CURVE_SAMPLES = 64  # points along each drawn curve
+BAND_EVERY = 4  # a band's edge takes every 4th of those: each sorts every bootstrap refit
 DODGE = 8  # how far apart series stand where they meet at a core count
 
 # The chart's geometry, in viewBox units; the page scales it to its width.
@@ -155,9 +158,10 @@ def _sweep_section(view: SweepView, machines: dict[int, str]) -> str:
         f"· {_text(machines.get(record.machine_id, ''))} · {record.repeats} "
         f"{'repeat' if record.repeats == 1 else 'repeats'}, "
         f"{record.warmup} warm-up · {_text(_when(record.started_at))}{ended}</p>\n",
-        f"<figure>\n{scaling_chart(report, f'sweep-{record.id}')}\n<figcaption>Each point is "
-        "the median fit time of its runs, its bar spans the fastest to the slowest; a hollow "
-        "point is a slower split of its core count.</figcaption>\n</figure>\n",
+        f"<figure>\n{scaling_chart(report, f'sweep-{record.id}', view.model)}\n<figcaption>"
+        "Each point is the median fit time of its runs, its bar spans the fastest to the "
+        "slowest; a hollow point is a slower split of its core count."
+        f"{_model_caption(view.model)}</figcaption>\n</figure>\n",
         *_table(SCALING_HEADER, scaling_rows(report), best_rows),
         '<p class="summary">' + _text(fit_summary(report)),
     ]
@@ -165,6 +169,11 @@ def _sweep_section(view: SweepView, machines: dict[int, str]) -> str:
     parts.append(f"; {_text(splits)}.</p>\n" if splits else ".</p>\n")
     if best:
         parts.append('<p class="note">* the fastest split of its cores</p>\n')
+    model = model_lines(view.model_summary, view.machine_cores)
+    if model:
+        parts.append('<ul class="model-lines">\n')
+        parts += [f"<li>{_text(line)}</li>\n" for line in model]
+        parts.append("</ul>\n")
     notes = point_notes(report) + report.warnings()
     if notes:
         parts.append('<ul class="warnings">\n')
@@ -172,6 +181,17 @@ def _sweep_section(view: SweepView, machines: dict[int, str]) -> str:
         parts.append("</ul>\n")
     parts.append("</section>\n")
     return "".join(parts)
+
+
+def _model_caption(model: ScalingModel | None) -> str:
+    if model is None:
+        return ""
+    band = (
+        f", in a band of {model.confidence:.0%} of its bootstrap refits"
+        if model.intervals_known
+        else ""
+    )
+    return f" The solid line is the sweep's scaling model{band}."
 
 
 def _run_cells(stored: StoredPoint, machines: dict[int, str]) -> list[str]:
@@ -278,14 +298,27 @@ def _time_axis(highest: float) -> tuple[Axis, list[float], int]:
     return Axis(0.0, top, bottom, PLOT_TOP), ticks, digits
 
 
+def _along(x: Axis, fewest: int, most: int) -> list[float]:
+    """CURVE_SAMPLES + 1 core counts from the fewest to the most, evenly along x."""
+    if x.log2:
+        return [2 ** (math.log2(fewest) + (math.log2(most) - math.log2(fewest)) * i / CURVE_SAMPLES)
+                for i in range(CURVE_SAMPLES + 1)]  # fmt: skip
+    return [fewest + (most - fewest) * i / CURVE_SAMPLES for i in range(CURVE_SAMPLES + 1)]
+
+
 def _curve(x: Axis, y: Axis, fewest: int, most: int, seconds: Callable[[float], float]) -> str:
     """A polyline's points: seconds(p) from the fewest to the most cores, evenly along x."""
-    if x.log2:
-        ps = [2 ** (math.log2(fewest) + (math.log2(most) - math.log2(fewest)) * i / CURVE_SAMPLES)
-              for i in range(CURVE_SAMPLES + 1)]  # fmt: skip
-    else:
-        ps = [fewest + (most - fewest) * i / CURVE_SAMPLES for i in range(CURVE_SAMPLES + 1)]
-    return " ".join(f"{x(p):.1f},{y(seconds(p)):.1f}" for p in ps)
+    return " ".join(f"{x(p):.1f},{y(seconds(p)):.1f}" for p in _along(x, fewest, most))
+
+
+def _band(x: Axis, y: Axis, fewest: int, most: int, model: ScalingModel) -> str:
+    """A polygon's points: the model's interval of the time at whole core counts along x,
+    its high end left to right, then its low end back (intervals exist at whole counts)."""
+    counts = sorted({round(p) for p in _along(x, fewest, most)[::BAND_EVERY]})
+    times = [model.predict(p).time for p in counts]
+    high = [f"{x(p):.1f},{y(t.high):.1f}" for p, t in zip(counts, times, strict=True)]
+    low = [f"{x(p):.1f},{y(t.low):.1f}" for p, t in zip(counts, times, strict=True)]
+    return " ".join(high + low[::-1])
 
 
 def _between(fit: AmdahlFit) -> Callable[[float], float]:
@@ -334,9 +367,12 @@ def _legend(entries: list[tuple[str, str]], top: float) -> tuple[list[str], floa
     return parts, (row + 1) * LEGEND_ROW
 
 
-def scaling_chart(report: ScalingReport, ident: str) -> str:
+def scaling_chart(report: ScalingReport, ident: str, model: ScalingModel | None = None) -> str:
     """The sweep's fit times against cores used, as an inline SVG: each point with its
-    min-to-max bar, a series per strategy with its Amdahl fit, the ideal T1/p line."""
+    min-to-max bar, a series per strategy with its Amdahl fit, the ideal T1/p line, and
+    the sweep's scaling model (engine/models.py) with the band of its intervals, where the
+    runs give them. The model spans the measured core counts, as the axis does: its
+    predictions beyond them are in the lines below the chart."""
     series = chart_series(report)
     cores = [p.cores for p in report.points]
     fewest, most = min(cores), max(cores)
@@ -346,6 +382,8 @@ def scaling_chart(report: ScalingReport, ident: str) -> str:
     for s in series:
         if s.fit is not None:
             highest = max(highest, s.fit.predict(fewest))
+    if model is not None:
+        highest = max(highest, model.best.time(fewest))
     y, y_ticks, digits = _time_axis(highest)
     bottom = PLOT_TOP + PLOT_HEIGHT
 
@@ -379,6 +417,8 @@ def scaling_chart(report: ScalingReport, ident: str) -> str:
         return x(point.cores) + shift
 
     lines = [f'<g clip-path="url(#{ident}-plot)">']
+    if model is not None and model.intervals_known and most > fewest:
+        lines.append(f'<polygon class="band" points="{_band(x, y, fewest, most, model)}"/>')
     if base is not None and most > fewest:
         lines.append(
             f'<polyline class="ideal" points="{_curve(x, y, fewest, most, lambda p: base / p)}"/>'
@@ -390,6 +430,9 @@ def scaling_chart(report: ScalingReport, ident: str) -> str:
             line = " ".join(f"{across(n, p):.1f},{y(p.stats.median):.1f}" for p in s.points)
         css = "fit" if s.fit is not None else "join"
         lines.append(f'<polyline class="{css} s{n}" points="{line}"/>')
+    if model is not None and most > fewest:
+        curve = _curve(x, y, fewest, most, model.best.time)
+        lines.append(f'<polyline class="model" points="{curve}"/>')
     lines.append("</g>")
     parts += lines
 
@@ -411,6 +454,13 @@ def scaling_chart(report: ScalingReport, ident: str) -> str:
         entries.append(('<path class="fit swatch" d="M0 0h24"/>', "Amdahl fit a + b/p"))
     if base is not None and most > fewest:
         entries.append(('<path class="ideal swatch" d="M0 0h24"/>', "ideal T1/p"))
+    if model is not None and most > fewest:
+        name = "Amdahl's law" if model.chosen == AMDAHL else "USL"
+        swatch = '<path class="model swatch" d="M0 0h24"/>'
+        if model.intervals_known:
+            swatch = '<rect class="band" x="0" y="-5" width="24" height="10"/>' + swatch
+            name += f", {model.confidence:.0%} band"
+        entries.append((swatch, f"model: {name}"))
     legend, legend_height = _legend(entries, bottom + 66)
     parts += legend
     height = bottom + 66 + legend_height - 6
@@ -466,6 +516,8 @@ svg.chart .fit { stroke-dasharray: 7 4; }
 svg.chart .join { stroke-width: 1.25; opacity: .6; }
 svg.chart .ideal { stroke: var(--muted); stroke-dasharray: 2 3; stroke-width: 1.5; }
 svg.chart .swatch.fit { stroke: var(--fg); }
+svg.chart .model { stroke: var(--fg); stroke-width: 1.5; }
+svg.chart .band { fill: var(--fg); opacity: .12; stroke: none; }
 svg.chart .mark { stroke-width: 1.75; }
 svg.chart .s0 { stroke: var(--s0); } svg.chart .mark.s0 { fill: var(--s0); }
 svg.chart .s1 { stroke: var(--s1); } svg.chart .mark.s1 { fill: var(--s1); }
@@ -482,6 +534,7 @@ th { background: var(--panel); font-weight: 600; }
 tr.best td { font-weight: 600; }
 .summary { margin: 0 0 .5rem; }
 .warnings { color: var(--warn); font-size: .9rem; margin: 0; padding-left: 1.25rem; }
+.model-lines { font-size: .9rem; margin: 0 0 .5rem; padding-left: 1.25rem; }
 .empty { color: var(--muted); font-style: italic; }
 @media print {
   :root {

@@ -32,7 +32,9 @@ from typing import Any
 
 from cpulab.engine.events import Error, Event, Result
 from cpulab.engine.machine import machine_facts
+from cpulab.engine.models import ScalingModel, fit_scaling, model_points
 from cpulab.engine.spec import RunSpec, SweepSpec
+from cpulab.engine.stats import analyse_results
 from cpulab.engine.store import ResultStore
 from cpulab.engine.supervisor import RunHandle, Supervisor
 from cpulab.engine.sweep import SweepPlan
@@ -58,6 +60,9 @@ class Outcome:
     # Points cut short before their last measured run: what they measured, kept too.
     partial: tuple[Result, ...] = ()
     store_problems: tuple[str, ...] = ()  # writes that failed: those results are not kept
+    # A sweep's scaling model over what it measured (partial points too), stored with it;
+    # None for a single run, or fewer than two core counts.
+    model: ScalingModel | None = None
 
     @property
     def error(self) -> Error | None:
@@ -84,6 +89,7 @@ class Session:
         supervisor: Supervisor | None = None,
         on_spawn: Callable[[int], None] | None = None,
         on_store_problem: Callable[[str], None] | None = None,
+        time_limit: float | None = None,
     ) -> None:
         self.plan = request if isinstance(request, SweepPlan) else None
         # A plan is checked as it becomes a spec: UsageError here, before anything runs.
@@ -97,6 +103,10 @@ class Session:
         self.supervisor = supervisor or Supervisor()
         self.on_spawn = on_spawn
         self.on_store_problem = on_store_problem
+        # Seconds it may take from its start: then it is cancelled, keeping what it measured
+        # (an advice search's budget); `timed_out` says that is how it ended.
+        self.time_limit = time_limit
+        self.timed_out = False
         self.listeners: list[Listener] = []
         self.store_problems: list[str] = []
         self.results: list[Result] = []
@@ -134,6 +144,9 @@ class Session:
         if self.plan is not None and self.store is not None:
             self.sweep_id = await self._write(self._record_sweep)
         final: Event | None = None
+        timer = None
+        if self.time_limit is not None:
+            timer = asyncio.get_running_loop().call_later(max(0.0, self.time_limit), self._time_up)
         try:
             self._handle = await self.supervisor.start(self.spec)
         except OSError as exc:  # the runner could not be started at all
@@ -149,6 +162,9 @@ class Session:
                     await self._keep(event)
                 self._emit(event)
                 final = event
+        finally:
+            if timer is not None:
+                timer.cancel()
         return await asyncio.to_thread(self._end, self._status(final), final)
 
     async def cancel(self) -> None:
@@ -159,6 +175,11 @@ class Session:
         """Stop it from a signal handler on the loop it runs on: "cancelled" (Ctrl-C) or
         "interrupted" by `signum`."""
         self._stopping = asyncio.ensure_future(self._stop_with(status, signum))
+
+    def _time_up(self) -> None:
+        if self._stop is None:
+            self.timed_out = True
+            self.stop_soon("cancelled")
 
     async def _stop_with(self, status: str, signum: int | None) -> None:
         if self._stop is None:
@@ -230,15 +251,18 @@ class Session:
             if self.outcome is not None:
                 return self.outcome
             sweep_id = self.sweep_id
+            partial = tuple(r for r in self._latest.values() if r.partial)
+            measured = (*self.results, *partial)
+            model = sweep_model(measured) if self.plan is not None else None
             if sweep_id is not None:
                 error = final.one_line() if isinstance(final, Error) else None
                 stored = "failed" if status == "refused" else status  # then forgotten if empty
-                self._write_now(methodcaller("finish_sweep", sweep_id, stored, error))
+                summary = model.to_dict(measured[0].available) if model is not None else None
+                self._write_now(methodcaller("finish_sweep", sweep_id, stored, error, summary))
                 if status == "refused" and not self._latest:
                     self._write_now(methodcaller("forget_sweep", sweep_id))
                     sweep_id = None
             signum = self._stop[1] if self._stop is not None and status == "interrupted" else None
-            partial = tuple(r for r in self._latest.values() if r.partial)
             self.outcome = Outcome(
                 status,
                 final,
@@ -247,6 +271,7 @@ class Session:
                 signum,
                 partial,
                 tuple(self.store_problems),
+                model,
             )
             return self.outcome
 
@@ -298,3 +323,8 @@ class Session:
     def _emit(self, event: Event) -> None:
         for listener in self.listeners:
             listener(event)
+
+
+def sweep_model(results: tuple[Result, ...]) -> ScalingModel | None:
+    """The scaling model of a sweep's results: its fastest split of each core count."""
+    return fit_scaling(model_points(analyse_results(results))) if results else None

@@ -204,6 +204,24 @@ MIGRATIONS: dict[int, tuple[Migration, ...]] = {
     ),
     # A deleted point is marked, not removed: the way back is `restore_points`.
     3: ("ALTER TABLE points ADD COLUMN deleted_at REAL",),
+    4: (
+        # A sweep's scaling model, fitted once as it ends (models.ScalingModel.to_dict):
+        # what its report printed, read back by exports without a refit.
+        "ALTER TABLE sweeps ADD COLUMN model TEXT",
+        # What `cpulab advise` concluded: its points are stored as sweeps, the record
+        # names them.
+        """CREATE TABLE advice (
+            id INTEGER PRIMARY KEY,
+            created_at REAL NOT NULL,
+            task TEXT NOT NULL,
+            scale TEXT NOT NULL,
+            variant TEXT NOT NULL,
+            status TEXT NOT NULL,
+            machine_id INTEGER NOT NULL REFERENCES machines (id),
+            record TEXT NOT NULL
+        )""",
+        "CREATE INDEX advice_by_task ON advice (task, scale)",
+    ),
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 
@@ -271,6 +289,22 @@ class SweepRecord:
     error: str | None  # why a failed sweep failed, in one line
     machine_id: int
     n_points: int
+    model: dict[str, Any] | None = None  # its scaling model as it ended; None: none fitted
+
+
+@dataclass(frozen=True)
+class AdviceRecord:
+    """One `cpulab advise` search: `record` is its Advice.to_dict(), with the sweeps that
+    hold its measured points."""
+
+    id: int
+    created_at: float
+    task: str
+    scale: str
+    variant: str
+    status: str  # how the search ended: settled, budget, cancelled, failed
+    machine_id: int
+    record: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -431,14 +465,21 @@ class ResultStore:
             if cursor.rowcount == 0:
                 raise ValueError(f"there is no point {point_id}")
 
-    def finish_sweep(self, sweep_id: int, status: str, error: str | None = None) -> None:
-        """Record how a sweep ended; a failed one keeps its error."""
+    def finish_sweep(
+        self,
+        sweep_id: int,
+        status: str,
+        error: str | None = None,
+        model: dict[str, Any] | None = None,
+    ) -> None:
+        """Record how a sweep ended; a failed one keeps its error, any its scaling model."""
         if status not in SWEEP_STATUSES[1:]:
             raise ValueError(f"a sweep finishes as one of {', '.join(SWEEP_STATUSES[1:])}")
+        text = None if model is None else json.dumps(model, allow_nan=False)
         with self._write() as conn:
             cursor = conn.execute(
-                "UPDATE sweeps SET status = ?, error = ?, finished_at = ? WHERE id = ?",
-                (status, error, self._clock(), sweep_id),
+                "UPDATE sweeps SET status = ?, error = ?, finished_at = ?, model = ? WHERE id = ?",
+                (status, error, self._clock(), text, sweep_id),
             )
             if cursor.rowcount == 0:
                 raise ValueError(f"there is no sweep {sweep_id}")
@@ -452,6 +493,42 @@ class ResultStore:
                 " (SELECT 1 FROM points WHERE sweep_id = ?)",
                 (sweep_id, sweep_id),
             )
+
+    def add_advice(
+        self,
+        task: str,
+        scale: str,
+        variant: str,
+        status: str,
+        machine: dict[str, Any],
+        record: dict[str, Any],
+    ) -> int:
+        """Store what an advice search concluded, committed before this returns."""
+        text = json.dumps(record, allow_nan=False)
+        with self._write() as conn:
+            machine_id = _register_machine(conn, machine)
+            cursor = conn.execute(
+                "INSERT INTO advice (created_at, task, scale, variant, status, machine_id,"
+                " record) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (self._clock(), task, scale, variant, status, machine_id, text),
+            )
+            return _row_id(cursor)
+
+    def advice(
+        self, task: str | None = None, ids: Collection[int] | None = None, limit: int = 50
+    ) -> list[AdviceRecord]:
+        """Advice records, newest first: of one task, or these ids."""
+        clauses, params = self._filters(task=task, machine=None)
+        if ids is not None:
+            chosen = sorted(set(ids))[:READ_BATCH]
+            clauses.append(f"id IN ({', '.join('?' * len(chosen))})")
+            params.extend(chosen)
+        rows = self._read(
+            "SELECT id, created_at, task, scale, variant, status, machine_id, record FROM advice"
+            f" WHERE {' AND '.join(clauses) or '1'} ORDER BY id DESC LIMIT {int(limit)}",
+            tuple(params),
+        )
+        return [AdviceRecord(**{**dict(row), "record": json.loads(row["record"])}) for row in rows]
 
     def delete_points(self, ids: Collection[int]) -> int:
         """Mark these points deleted: every read leaves them out from now on, and
@@ -652,15 +729,20 @@ class ResultStore:
     ) -> list[SweepRecord]:
         rows = self._read(
             "SELECT id, task, scale, strategy, cores, repeats, warmup, started_at, finished_at,"
-            " status, error, machine_id,"
+            " status, error, machine_id, model,"
             " (SELECT COUNT(*) FROM points WHERE sweep_id = sweeps.id AND deleted_at IS NULL)"
             " AS n_points"
             f" FROM sweeps WHERE {' AND '.join(clauses)} ORDER BY id {order} LIMIT {int(limit)}",
             tuple(params),
         )
         return [
-            SweepRecord(**{**dict(row), "cores": tuple(json.loads(row["cores"]))}) for row in rows
-        ]
+            SweepRecord(**{
+                **dict(row),
+                "cores": tuple(json.loads(row["cores"])),
+                "model": None if row["model"] is None else json.loads(row["model"]),
+            })
+            for row in rows
+        ]  # fmt: skip
 
     def host_machine_ids(self, hostname: str, cpu_model: str) -> list[int]:
         """The machines of this host name and CPU model, by id: one, or several where its

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from cpulab.engine.events import Result
+from cpulab.engine.models import model_points
 from cpulab.engine.stats import AmdahlFit, PointStats, ScalingReport, analyse_results, curve_key
 from cpulab.engine.tasks import Task
 
@@ -128,6 +129,10 @@ class Series:
     points: tuple[tuple[int, float], ...]  # (cores used, seconds or speedup), by cores
     fit: AmdahlFit | None = None  # T(p) = a + b/p through the series' own points
     base_time: float | None = None  # its baseline's median, seconds
+    sweep: str | None = None  # the sweep its points are of; None: runs outside any sweep
+    # What a scaling model of it follows (engine/models.py `model_points`): the fastest
+    # split of each core count, with its runs' fit times.
+    runs: tuple[tuple[int, tuple[float, ...]], ...] = ()
 
     def curve(self, cores: list[int], as_speedup: bool) -> list[float]:
         """The fit at each core count, as time, or as speedup over the 1 x 1 time."""
@@ -180,9 +185,11 @@ def scaling_series(
                 for e in chosen
                 for t in [e.stats.median]
             )
-            fit = analyse_results(e.result for e in chosen).fit
+            report = analyse_results(e.result for e in chosen)
+            fit = report.fit
             # A fit whose b is not positive says only that more cores did not help: the
             # table shows that better than a curve with a meaningless serial fraction.
             usable = fit if fit is not None and fit.b > 0 and fit.a + fit.b > 0 else None
-            series.append(Series(label, points, usable, base_time))
+            runs = tuple(model_points(report))
+            series.append(Series(label, points, usable, base_time, group.sweep, runs))
     return series

@@ -13,7 +13,6 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from cpulab.engine.models import fit_scaling, model_points
 from cpulab.engine.presentation import (
     SCALING_HEADER,
     best_splits_line,
@@ -112,8 +111,7 @@ class SweepSummary(ReadingScreen):
         if outcome.error is not None:
             status += f"\n{outcome.error.one_line()}"
         report = analyse_results(results) if results else None
-        model = fit_scaling(model_points(report)) if report else None
-        lines = model_lines(model, results[0].available) if results else []
+        lines = model_lines(outcome.model, results[0].available) if results else []
         return cls(report, title, status, outcome.status, lines)
 
     def compose(self) -> ComposeResult:

@@ -5,21 +5,30 @@ says "+N more" where it runs out of room; a series is told apart by its marker a
 its colour. The core axis turns log2 when the counts span more than a factor of 8, and
 counts past the machine's cores sit right of a dotted break, each in a slot of its own, so
 that one oversubscribed point cannot squash the rest into the first column.
+
+A sweep's series, where the chart has room and shows at most MODEL_SERIES series, shows
+its scaling model (engine/models.py) from 1 core to the machine's: the chosen model's
+curve, in dots spaced apart past the counts measured, between two faint lines, its band,
+where the runs give intervals. A smaller chart drops the band first, then the model, for
+the series' plain fit over the counts measured. The bootstrap behind a model takes tens
+of milliseconds: each is fitted once, in a thread, and kept while its series is shown.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from textual.color import Color, ColorParseError
 from textual.reactive import reactive
+from textual.worker import Worker, WorkerState
 from textual_plotext import PlotextPlot
 from textual_plotext.plot import Figure
 
 from cpulab.engine.events import Result
+from cpulab.engine.models import USL, Prediction, ScalingModel, fit_scaling
 from cpulab.engine.tasks import CATALOGUE, Task
 from cpulab.ui.scaling import Entry, Series, scaling_series
 from cpulab.ui.themes import DEFAULT_VARIABLES
@@ -32,8 +41,18 @@ MIN_PLOT_WIDTH, MIN_PLOT_HEIGHT = 24, 8  # what the key leaves the plot, at leas
 LEGIBLE = 12  # a series' text keeps this much of itself before its fit note goes
 TITLED_HEIGHT = 10  # a shorter plot gives its axis titles' row to the data
 BREAK = "┊"
+# A chart of more series than this has no room for their models: their points and fits only.
+MODEL_SERIES = 4
+# The least chart size (columns, rows) that shows a model's curve, and its band too; a
+# smaller one draws the series' plain fit, over the core counts measured, as it always has.
+CURVE_SIZE, BAND_SIZE = (56, 10), (72, 14)
+BAND_MARKER = "⠒"  # the key's sample of a band's braille lines
+FADED = 0.45  # how much of a series' colour its band keeps, over the surface
+MODEL_WORKERS = "scaling-models"
 
 RGB = tuple[int, int, int]
+# A series' model points (Series.runs): what its model is fitted to, and known by.
+ModelKey = tuple[tuple[int, tuple[float, ...]], ...]
 
 
 @dataclass(frozen=True)
@@ -115,6 +134,43 @@ class CoreAxis:
                 kept.pop()
             kept.append(marks[-1])  # where even the first is too near, plotext drops it
         return kept
+
+
+class ModelCurve:
+    """A series' scaling model, and its prediction at each core count worked out once: a
+    prediction sorts every bootstrap refit."""
+
+    def __init__(self, model: ScalingModel) -> None:
+        self.model = model
+        self._predictions: dict[int, Prediction] = {}
+
+    @classmethod
+    def fit(cls, key: ModelKey, up_to: int) -> ModelCurve | None:
+        """The model of these points (None: fewer than two core counts, or times it cannot
+        take), its predictions from 1 to `up_to` cores made ready."""
+        try:
+            model = fit_scaling(key)
+        except ValueError:
+            return None
+        if model is None:
+            return None
+        curve = cls(model)
+        for cores in range(1, up_to + 1):
+            curve.at(cores)
+        return curve
+
+    def at(self, cores: int) -> Prediction:
+        found = self._predictions.get(cores)
+        if found is None:
+            found = self._predictions[cores] = self.model.predict(cores)
+        return found
+
+    def time_range(self, low: int, high: int) -> tuple[float, float]:
+        """The fewest and the most seconds the curve takes from `low` to `high` cores: it
+        is convex in p, so the most is at an end."""
+        best = self.model.best
+        fewest = min(best.time(p) for p in range(low, high + 1))
+        return fewest, max(best.time(low), best.time(high))
 
 
 def key_labels(labels: Sequence[str]) -> list[str]:
@@ -222,7 +278,8 @@ class KeyLayout:
 class ScalingChart(PlotextPlot):
     """Set `results` and `speedup`; the chart redraws, in the colours of the app theme.
     `cores`: how many cores the machine makes available; a point past them is drawn right
-    of a break (None: not known, no break)."""
+    of a break (None: not known, no break). A sweep's model is drawn once its thread has
+    fitted it (a test waits with `app.workers.wait_for_complete()`)."""
 
     results: reactive[tuple[Result | Entry, ...]] = reactive(())
     speedup: reactive[bool] = reactive(False)
@@ -242,6 +299,11 @@ class ScalingChart(PlotextPlot):
         self.key_layout: KeyLayout | None = None
         self.ticks: list[str] = []
         self.key: list[str] = []
+        self.models: dict[str, ModelCurve] = {}  # the models drawn, by series label
+        # Each shown sweep series' model, once fitted (None: it has none); being fitted.
+        self._models: dict[ModelKey, ModelCurve | None] = {}
+        self._wanted: set[ModelKey] = set()
+        self._fitting: set[ModelKey] = set()
 
     def on_mount(self) -> None:
         self.app.theme_changed_signal.subscribe(self, lambda theme: self.replot())
@@ -268,6 +330,45 @@ class ScalingChart(PlotextPlot):
             # themes' "ansi_default 50%". Textual's own dark theme stands in.
             return Color.parse(DEFAULT_VARIABLES[variable])
 
+    def _modelled(self, series: Sequence[Series]) -> dict[str, ModelCurve]:
+        """The models to draw, by series label: of each sweep series of two core counts or
+        more, where the series are few enough. Fits the ones not yet known in a thread;
+        forgets those of series no longer shown."""
+        crowded = len(series) > MODEL_SERIES
+        keys = {
+            line.label: line.runs
+            for line in series
+            if not crowded and line.sweep is not None and len(line.runs) >= 2
+        }
+        self._wanted = set(keys.values())
+        self._models = {k: self._models[k] for k in self._wanted if k in self._models}
+        missing = [k for k in self._wanted if k not in self._models and k not in self._fitting]
+        if missing:
+            self._fitting.update(missing)
+            up_to = self.cores or max(cores for k in missing for cores, _ in k)
+            fits = [(k, up_to) for k in missing]
+            self.run_worker(
+                lambda: {k: ModelCurve.fit(k, n) for k, n in fits},
+                group=MODEL_WORKERS,
+                thread=True,
+                exit_on_error=False,
+            )
+        return {
+            label: curve
+            for label, key in keys.items()
+            if (curve := self._models.get(key)) is not None
+        }
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group != MODEL_WORKERS or event.state != WorkerState.SUCCESS:
+            return
+        fitted: dict[ModelKey, ModelCurve | None] = event.worker.result or {}
+        self._fitting.difference_update(fitted)
+        wanted = {key: curve for key, curve in fitted.items() if key in self._wanted}
+        self._models.update(wanted)
+        if any(curve is not None for curve in wanted.values()):
+            self.replot()
+
     def replot(self) -> None:
         plt = self.plt
         plt.clear_figure()
@@ -276,6 +377,11 @@ class ScalingChart(PlotextPlot):
         if not width or not height:
             return  # not laid out yet: its first resize draws it
         series = scaling_series(self.results, self.speedup, self.tasks)
+        models = self._modelled(series)
+        # Too small for a curve, or a band, to read: the band goes first, then the curve.
+        curves = width >= CURVE_SIZE[0] and height >= CURVE_SIZE[1]
+        bands = curves and width >= BAND_SIZE[0] and height >= BAND_SIZE[1]
+        self.models = models if curves else {}
         if not series:
             plt.title("speedup needs a 1 x 1 run" if self.results else "no results yet")
             self._title_axes(plt)
@@ -291,11 +397,14 @@ class ScalingChart(PlotextPlot):
                 SERIES_MARKERS[index % len(SERIES_MARKERS)],
                 colours[index % len(colours)],
                 label,
-                self._fit_note(line),
+                self._fit_note(line, self.models.get(line.label)),
             )
             for index, (line, label) in enumerate(zip(series, labels, strict=True))
         ]
         fixed = []
+        if bands and any(curve.model.intervals_known for curve in self.models.values()):
+            confidence = next(iter(self.models.values())).model.confidence
+            fixed.append(KeyEntry(BAND_MARKER, muted, f"{confidence:.0%} band", muted=True))
         if self.speedup or any(line.base_time is not None for line in series):
             fixed.append(KeyEntry("·", muted, "ideal", muted=True))
         if self.cores is not None and any(p > self.cores for s in series for p, _ in s.points):
@@ -306,12 +415,12 @@ class ScalingChart(PlotextPlot):
             plt.subplots(1, 2)
             plot, key = plt.subplot(1, 1), plt.subplot(1, 2)
             key.plotsize(layout.width, height)
-            self._draw_plot(plot, series, entries, width - layout.width, height, muted)
+            self._draw_plot(plot, series, entries, width - layout.width, height, muted, bands)
         else:
             plt.subplots(2, 1)
             plot, key = plt.subplot(1, 1), plt.subplot(2, 1)
             key.plotsize(width, layout.height)
-            self._draw_plot(plot, series, entries, width, height - layout.height, muted)
+            self._draw_plot(plot, series, entries, width, height - layout.height, muted, bands)
         self._draw_key(key, layout, layout.fill(entries, fixed, muted))
         plt.main()  # later calls, the widget's own included, address the whole figure
         self.refresh()
@@ -320,8 +429,15 @@ class ScalingChart(PlotextPlot):
         plt.xlabel("cores (train x eval)")
         plt.ylabel("speedup" if self.speedup else "seconds")
 
-    def _fit_note(self, line: Series) -> str:
-        if line.fit is None or (self.speedup and line.base_time is None):
+    def _fit_note(self, line: Series, curve: ModelCurve | None = None) -> str:
+        """The serial fraction of the curve drawn: its model's, or else its fit's."""
+        if self.speedup and line.base_time is None:
+            return ""
+        if curve is not None:
+            model = curve.model
+            usl = " (USL)" if model.chosen == USL else ""
+            return f"fit: serial {model.best.s.value:.0%}{usl}"
+        if line.fit is None:
             return ""
         serial = line.fit.serial_fraction
         return f"fit: serial {serial:.0%}" if serial is not None else "fit"
@@ -334,6 +450,7 @@ class ScalingChart(PlotextPlot):
         width: int,
         height: int,
         muted: RGB,
+        bands: bool,
     ) -> None:
         titled = height >= TITLED_HEIGHT
         if titled:
@@ -341,15 +458,20 @@ class ScalingChart(PlotextPlot):
         # Open axes: the frame's top and right lines would cost the data a row and a column.
         plt.xaxes(True, False)
         plt.yaxes(True, False)
+        models = self.models
         counts = {p for line in series for p, _ in line.points}
+        if models:  # a model spans 1 core to the machine's
+            counts |= {1, self.cores or max(counts)}
         within = [p for p in counts if self.cores is None or p <= self.cores]
-        fitted = [line for line in series if self._fit_note(line)]
+        fitted = [line for line in series if line.label not in models and self._fit_note(line)]
         ends = sorted({min(within), max(within)}) if within else []
         # A fit is monotonic in p: its extremes within the axis are at its ends.
         top = max(
             [y for line in series for _, y in line.points]
             + [y for line in fitted for y in line.curve(ends, self.speedup)]
-        )
+            + [self._model_top(line, models[line.label], ends) for line in series
+               if line.label in models]
+        )  # fmt: skip
         if self.speedup:
             # Up to twice the best speedup at most: ideal 256x would flatten a real 20x.
             reach = min(max(within, default=1), 2 * max(top, 1.0))
@@ -372,7 +494,9 @@ class ScalingChart(PlotextPlot):
         if axis.break_column is not None:
             plt.plot([axis.break_column] * 2, [0, top], marker=BREAK, color=muted)
         for line, look in zip(series, looks, strict=True):
-            if self._fit_note(line):
+            if line.label in models:
+                self._draw_model(plt, line, models[line.label], look.colour, axis, bands)
+            elif self._fit_note(line):
                 plt.plot([x(p) for p in dense], line.curve(dense, self.speedup), marker="·",
                          color=look.colour)  # fmt: skip
             # Points past the break are not joined: the axis between them is not to scale.
@@ -388,6 +512,43 @@ class ScalingChart(PlotextPlot):
         plt.yticks(ys, labels)
         plt.ylim(0, top)
         self.axis, self.ticks = axis, [label for _, label in ticks]
+
+    def _value(self, line: Series, seconds: float) -> float:
+        """Seconds as the chart plots them: as they are, or as speedup over 1 x 1."""
+        if not self.speedup:
+            return seconds
+        assert line.base_time is not None  # a series without one is not in speedup mode
+        return line.base_time / seconds if seconds > 0 else math.nan
+
+    def _model_top(self, line: Series, curve: ModelCurve, ends: list[int]) -> float:
+        """The highest the model's curve goes over the axis."""
+        fewest, most = curve.time_range(ends[0], ends[-1])
+        return self._value(line, fewest if self.speedup else most)
+
+    def _draw_model(
+        self, plt: Figure, line: Series, curve: ModelCurve, colour: RGB, axis: CoreAxis,
+        bands: bool,
+    ) -> None:  # fmt: skip
+        """The model's curve over the axis: joined dots over the measured core counts,
+        dots spaced apart past them; and its band, two faint lines, where it has one."""
+        model, x, counts = curve.model, axis.column, axis.dense()
+        if bands and model.intervals_known:
+            faded = self._colour("surface").blend(Color(*colour), FADED).rgb
+            times = [curve.at(p).time for p in counts]
+            for end in ([t.low for t in times], [t.high for t in times]):
+                plt.plot([x(p) for p in counts], [self._value(line, t) for t in end],
+                         marker="braille", color=faded)  # fmt: skip
+        first, last = model.measured_cores[0], model.measured_cores[-1]
+        measured = [p for p in counts if first <= p <= last]
+        plt.plot([x(p) for p in measured],
+                 [self._value(line, curve.at(p).time.value) for p in measured],
+                 marker="·", color=colour)  # fmt: skip
+        taken = {x(p) for p in measured}
+        beyond = _spaced([p for p in counts if p not in measured], x, taken)
+        if beyond:
+            plt.scatter([x(p) for p in beyond],
+                        [self._value(line, curve.at(p).time.value) for p in beyond],
+                        marker="·", color=colour)  # fmt: skip
 
     def _draw_key(self, plt: Figure, layout: KeyLayout, shown: Sequence[KeyEntry]) -> None:
         plt.frame(False)
@@ -418,6 +579,18 @@ class ScalingChart(PlotextPlot):
                 put(entry.marker, at, row, entry.colour)
                 at, line = at + 2, line[2:]
             put(line, at, row, entry.colour if entry.muted else foreground)
+
+
+def _spaced(counts: Sequence[int], column: Callable[[int], int], taken: set[int]) -> list[int]:
+    """The counts whose columns stand a column clear of each other and of `taken`: the
+    dots of a dotted line, read as extrapolated."""
+    kept, used = [], set(taken)
+    for p in counts:
+        at = column(p)
+        if not used & {at - 1, at, at + 1}:
+            kept.append(p)
+            used.add(at)
+    return kept
 
 
 def _y_ticks(top: float, rows: int) -> tuple[list[float], float]:
