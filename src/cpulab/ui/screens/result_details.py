@@ -17,14 +17,22 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from cpulab.engine.events import PHASE_TITLES, Result
-from cpulab.engine.presentation import FLAG_MEANINGS, flag_text, model_scores, task_label
+from cpulab.engine.presentation import (
+    FLAG_MEANINGS,
+    flag_text,
+    memory_rows,
+    model_scores,
+    task_label,
+)
 from cpulab.engine.stats import MIN_RUNS_FOR_OUTLIERS, PointStats
 from cpulab.ui.scaling import Entry, Speedup
 from cpulab.ui.screens.reading import ReadingScreen
+from cpulab.ui.screens.timeline import TimelineScreen, timeline_rows
 
 Rows = list[tuple[str, str]]
 Section = tuple[str, Rows]
@@ -48,6 +56,7 @@ def result_sections(point: Entry | Result, speedup: Speedup | None = None) -> li
     sections += [
         ("Set-up", _setup_rows(result)),
         ("Resources", _resource_rows(result)),
+        *([("Timeline", timeline_rows(result))] if result.timeline is not None else []),
         ("Score", _score_rows(result)),
         ("Flags and warnings", _flag_rows(result, entry.stats)),
         ("Thread pools", _thread_rows(result.threads)),
@@ -148,6 +157,7 @@ def _resource_rows(result: Result) -> Rows:
     rows = [
         ("CPU time", f"{result.cpu_time:.2f} s across the process tree{busy}"),
         ("peak memory", f"{result.peak_rss / 2**20:.0f} MiB across the process tree"),
+        *memory_rows(result),
     ]
     load = result.load
     if not load:
@@ -338,6 +348,7 @@ class ResultDetails(ReadingScreen):
     a bare result; `speedup`, where it has one, is the speedup the results table shows.
     """
 
+    BINDINGS = [Binding("l", "timeline", "Timeline", show=False)]
     DEFAULT_CSS = """
     ResultDetails {
         & .heading { text-style: bold; color: $text-accent; margin-top: 1; }
@@ -355,9 +366,13 @@ class ResultDetails(ReadingScreen):
         result = self.result
         with VerticalScroll() as box:
             box.border_title = f"{task_label(result)} {result.train} x {result.eval}"
-            box.border_subtitle = "↑↓ scroll · Esc close"
+            timeline = "" if result.timeline is None else " · l timeline"
+            box.border_subtitle = f"↑↓ scroll{timeline} · Esc close"
             for index, (title, rows) in enumerate(result_sections(self.point, self.speedup)):
                 yield Static(title, classes="heading -first" if index == 0 else "heading")
                 # Flags and warnings stand out: each run of them is a grid of its own.
                 for warned, run in groupby(rows, key=lambda row: row[0].strip() in WARNINGS):
                     yield Static(section_grid(list(run)), classes="-warning" if warned else "")
+
+    def action_timeline(self) -> None:
+        self.app.push_screen(TimelineScreen(self.result))

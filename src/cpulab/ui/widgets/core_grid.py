@@ -4,12 +4,17 @@ Like btop, the layout follows the space: a bar and a percentage per core where t
 fit, else one heat cell per core in labelled rows. Summary lines (core count, average,
 minimum, maximum, and who is using the machine) are always drawn first, and if even
 heat cells cannot show every core the widget says how many it left out.
+
+With `history` on, the cores show their last minute instead: a heat strip (cores x time,
+a row a group of cores where they outnumber the rows) from the samples the grid is given
+anyway, kept in a ring; shaded as the run timeline's heat strip (timeline_view) is.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from itertools import groupby
 
 from rich.segment import Segment
 from rich.style import Style
@@ -19,7 +24,11 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from cpulab.engine.events import WorkerLoad
-from cpulab.monitor.sampler import CoreSample
+from cpulab.engine.timeline import HALF_PERCENTS, CoreSamples
+
+# The run timeline's heat strip: its shades, its groups of cores and its sampling.
+from cpulab.engine.timeline_view import RAMP, SHADES, _groups, _sampled, _shade
+from cpulab.monitor.sampler import DEFAULT_HZ, CoreSample
 
 SUMMARY_LINES = 2
 GAP = 2  # between columns of bars
@@ -31,6 +40,7 @@ HEAT_ROW_SIZES = (8, 16, 32, 64, 128, 256, 512)  # so row labels are round numbe
 HEAT_ROW = 64
 EIGHTHS = " ▏▎▍▌▋▊▉"
 LEVEL_GLYPHS = "▁▂▃▄▅▆▇█"  # heat cells show the level by height too, for NO_COLOR
+HISTORY_SECONDS = 60.0  # what the history shows
 
 
 @dataclass(frozen=True)
@@ -76,6 +86,48 @@ def choose_layout(count: int, label_width: int, width: int, rows_free: int) -> G
     return GridLayout(False, per_row, rows_free, 0, min(count, rows_free * per_row))
 
 
+class CoreHistory:
+    """The last `seconds` of samples of `count` cores, in a ring of half-percents: each
+    sample costs O(cores), and the oldest makes room for the newest.
+
+    Time is counted in samples (sample i at i / sample_hz), not read from a clock: the
+    samples come at that rate, and a drawing of them is the same at every run."""
+
+    def __init__(self, cpus: tuple[int, ...], sample_hz: float, seconds: float) -> None:
+        self.cpus = cpus
+        self.interval = 1 / sample_hz
+        self.seconds = seconds
+        self.capacity = max(1, math.ceil(seconds * sample_hz))
+        self._ring = bytearray(self.capacity * len(cpus))
+        self.count = 0  # samples added, ever
+
+    def add(self, percents: tuple[float, ...]) -> None:
+        n = len(self.cpus)
+        if len(percents) != n:
+            return  # not a reading of these cores
+        slot = (self.count % self.capacity) * n
+        self._ring[slot : slot + n] = bytes(
+            min(100 * HALF_PERCENTS, max(0, round(p * HALF_PERCENTS))) for p in percents
+        )
+        self.count += 1
+
+    @property
+    def end(self) -> float:
+        return self.count * self.interval
+
+    def snapshot(self) -> CoreSamples | None:
+        """The samples kept, oldest first; None before the first."""
+        if not self.count or not self.cpus:
+            return None
+        kept = min(self.count, self.capacity)
+        if self.count <= self.capacity:
+            values = bytes(self._ring[: kept * len(self.cpus)])
+        else:
+            head = (self.count % self.capacity) * len(self.cpus)
+            values = bytes(self._ring[head:] + self._ring[:head])
+        return CoreSamples((self.count - kept) * self.interval, self.interval, self.cpus, values)
+
+
 class CoreGrid(Widget):
     """Per-core utilisation of `cpus`; set `sample` to redraw."""
 
@@ -102,36 +154,53 @@ class CoreGrid(Widget):
     }
     """
 
-    # Not repainted by the reactive itself: watch_sample repaints only what changed.
-    sample: reactive[CoreSample | None] = reactive(None, repaint=False)
+    # Not repainted by the reactive itself: watch_sample repaints only what changed. Each
+    # sample is watched, an equal one too: it is another moment of the history.
+    sample: reactive[CoreSample | None] = reactive(None, repaint=False, always_update=True)
+    # Each core's last minute as a heat strip, instead of its bar.
+    history: reactive[bool] = reactive(False, init=False)
 
     unit = "cores"  # what each bar is
 
-    def __init__(self, cpus: tuple[int, ...], *, id: str | None = None) -> None:
+    def __init__(
+        self, cpus: tuple[int, ...], *, sample_hz: float = DEFAULT_HZ, id: str | None = None
+    ) -> None:
         super().__init__(id=id)
         self.cpus = cpus
         self.labels = tuple(map(str, cpus))
         self.label_width = max(map(len, self.labels), default=1)
         self._strips: list[Strip] = []
-        self._drawn: tuple[Size, CoreSample | None] | None = None  # what _strips show
+        self._drawn: tuple[Size, CoreSample | None, bool] | None = None  # what _strips show
         self._styles: dict[str, Style] = {}  # component styles over the widget's, per theme
+        self._history = CoreHistory(cpus, sample_hz, HISTORY_SECONDS) if cpus else None
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         # Up to a third of the space, leaving the rest to the results: bars when they
         # fit there, heat cells otherwise.
         rows_free = container.height // 3 - SUMMARY_LINES
+        if self.history and self._history is not None:  # a row a core, or a group, and an axis
+            return SUMMARY_LINES + min(len(self.cpus), max(1, rows_free - 1)) + 1
         layout = choose_layout(len(self.cpus), self.label_width, width, rows_free)
         return SUMMARY_LINES + layout.rows + (layout.shown < len(self.cpus))
 
-    def watch_sample(self) -> None:
+    def watch_history(self) -> None:
+        self._drawn = None
+        self.refresh(layout=True)
+
+    def watch_sample(self, previous: CoreSample | None, sample: CoreSample | None) -> None:
+        if self._history is not None and sample is not None:
+            self._history.add(sample.percents)
+        if previous == sample and not self.history:
+            return  # the same reading: the same bars
         # Repaint only the lines that look different. A repaint renders every widget under
-        # the region, and with every core busy most samples draw the same bars.
+        # the region, and with every core busy most samples draw the same bars. Nothing is
+        # built while the grid is not on view: its size is then zero.
         drawn = self._drawn
         if drawn is None or drawn[0] != self.size or not self._strips:
             self.refresh()
             return
         before, self._strips = self._strips, self._build()
-        self._drawn = (self.size, self.sample)
+        self._drawn = (self.size, self.sample, self.history)
         pairs = enumerate(zip(before, self._strips, strict=True))
         changed = [y for y, (old, new) in pairs if old != new]
         if changed:
@@ -144,13 +213,17 @@ class CoreGrid(Widget):
         self._styles = {}
 
     def render_line(self, y: int) -> Strip:
-        if self._drawn != (self.size, self.sample):
+        if self._drawn != (self.size, self.sample, self.history):
             self._strips = self._build()
-            self._drawn = (self.size, self.sample)
+            self._drawn = (self.size, self.sample, self.history)
         return self._strips[y] if y < len(self._strips) else Strip.blank(self.size.width)
 
     def _build(self) -> list[Strip]:
         width, height = self.size
+        if self.history and self._history is not None:
+            lines = self._summary() + self._history_rows(width, height - SUMMARY_LINES)
+            lines += [[]] * (height - len(lines))
+            return [Strip(line).crop(0, width) for line in lines[:height]]
         count = len(self.cpus)
         layout = choose_layout(count, self.label_width, width, height - SUMMARY_LINES)
         if layout.shown < count:
@@ -233,6 +306,56 @@ class CoreGrid(Widget):
                 ]
             rows.append(line)
         return rows
+
+    def _history_rows(self, width: int, height: int) -> list[list[Segment]]:
+        """The last minute as a heat strip: a row a core, or a group of cores where they
+        outnumber the rows, shaded as the run timeline's heat strip is, the time axis
+        counting back from now. Cells are drawn as runs of one shade, not through Rich
+        text: the strip is drawn again at every sample."""
+        history = self._history
+        assert history is not None
+        label = self._style("label")
+        samples = history.snapshot()
+        if samples is None or height < 2:
+            return [[Segment("collecting samples…", label)]]
+        groups = _groups(len(self.cpus), height - 1)
+        names = [
+            self.labels[a] if b - a == 1 else f"{self.labels[a]}-{self.labels[b - 1]}"
+            for a, b in groups
+        ]
+        label_width = max(map(len, names)) + 1
+        plot = width - label_width
+        if plot < 4:
+            return [[Segment("too narrow for the last minute", label)]]
+        start, step = history.end - history.seconds, history.seconds / plot
+        shown = [_sampled(samples, (start + c * step, start + (c + 1) * step)) for c in range(plot)]
+        columns = [(kept.start, kept.stop, len(kept)) for kept in shown]
+        values, count = samples.values, len(self.cpus)
+        lines = []
+        for (first, stop), name in zip(groups, names, strict=True):
+            # Each sample's mean over the group once, then each column's mean of those.
+            scale = 1 / (HALF_PERCENTS * (stop - first))
+            means = [
+                sum(values[base + first : base + stop]) * scale
+                for base in range(0, len(values), count)
+            ]
+            levels = [_shade(sum(means[a:b]) / n) if n else 0 for a, b, n in columns]
+            line = [Segment(name.ljust(label_width), label)]
+            for level, run in groupby(levels):
+                line.append(Segment(SHADES[level] * len(list(run)), self._shade_style(level)))
+            lines.append(line)
+        ago = f"-{history.seconds:.0f}s"
+        axis = ago + ("now".rjust(plot - len(ago)) if plot > len(ago) + 3 else "")
+        lines.append([Segment(" " * label_width + axis, label)])
+        return lines
+
+    def _shade_style(self, level: int) -> Style:
+        """A heat strip's shade over the widget's style, looked up once per theme."""
+        base = self._style("")  # first: it fills the look-up table when empty
+        key = f"shade-{level}"
+        if key not in self._styles:
+            self._styles[key] = base + Style(color=RAMP[level] or None)
+        return self._styles[key]
 
     def _heat_rows(self, layout: GridLayout, percents) -> list[list[Segment]]:
         label = self._style("label")
