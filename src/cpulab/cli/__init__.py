@@ -21,6 +21,7 @@ try:
     import os
     from collections.abc import Callable, Sequence
 
+    from cpulab.cli.advise import cmd_advise
     from cpulab.cli.app import cmd_demo, open_app
     from cpulab.cli.compare import cmd_compare
     from cpulab.cli.config import apply_settings, cmd_config, read_settings
@@ -36,6 +37,7 @@ try:
     from cpulab.cli.points import cmd_delete, cmd_restore
     from cpulab.cli.run import cmd_run
     from cpulab.cli.serve import cmd_serve
+    from cpulab.cli.show import cmd_show
     from cpulab.cli.sweep import cmd_sweep
     from cpulab.cli.tasks import cmd_tasks
     from cpulab.engine.errors import UsageError
@@ -47,6 +49,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "tasks": cmd_tasks,
     "run": cmd_run,
     "sweep": cmd_sweep,
+    "advise": cmd_advise,
     "history": cmd_history,
     "export": cmd_export,
     "delete": cmd_delete,
@@ -54,6 +57,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "config": cmd_config,
     "serve": cmd_serve,
     "compare": cmd_compare,
+    "show": cmd_show,
 }
 # What writing the output can fail with beyond a closed pipe: a full disk (> /dev/full).
 OUTPUT_FAILURES = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO})

@@ -19,11 +19,13 @@ from typing import TextIO
 
 from cpulab.cli.parser import EXIT_OK, machine_filter
 from cpulab.cli.render import warn_unreadable
+from cpulab.engine.errors import UsageError
 from cpulab.engine.export import Labels
 from cpulab.engine.presentation import task_label, variant_label
 from cpulab.engine.store import READ_BATCH, ResultStore, StoredPoint
 
 HISTORY_PAGE = 50  # results shown unless --limit or --all asks for more
+MAX_ADVICE_SHOWN = 2**62  # --all, for advice records
 HEADER = ("id", "when", "task", "split", "median s", "score", "sweep", "host", "sw", "flags")
 RIGHT_ALIGNED = frozenset({0, 4})  # id, median s
 TASK = HEADER.index("task")
@@ -34,6 +36,8 @@ MIN_TASK_WIDTH = 12  # narrower, and a long variant says nothing before its "…
 
 def cmd_history(args: argparse.Namespace) -> int:
     limit = None if args.all else args.limit or HISTORY_PAGE
+    if args.advice:
+        return _advice_history(args, limit)
     with ResultStore.open(args.db, readonly=True) as store, store.snapshot():
         machine = machine_filter(args.machine)
         chosen = {"task": args.task, "machine": machine, "deleted": args.deleted}
@@ -76,6 +80,34 @@ def cmd_history(args: argparse.Namespace) -> int:
             )
         _footers(store, seen, out)
         warn_unreadable(store)
+    return EXIT_OK
+
+
+def _advice_history(args: argparse.Namespace, limit: int | None) -> int:
+    """What `cpulab advise` concluded, newest first: one line each."""
+    if args.deleted or args.before is not None or args.machine is not None:
+        raise UsageError("--advice lists advice records: --task and --limit choose among them")
+    with ResultStore.open(args.db, readonly=True) as store:
+        records = store.advice(task=args.task, limit=limit or MAX_ADVICE_SHOWN)
+    if not records:
+        print("No advice stored yet: try `cpulab advise rf-train --budget 2m`.")
+        return EXIT_OK
+    print(f"{len(records)} advice record{'s' if len(records) != 1 else ''}, newest first\n")
+    for stored in records:
+        record = stored.record
+        best = record.get("best", {})
+        setting = best.get("setting", {})
+        blas = f", BLAS {setting['blas']}" if setting.get("blas") is not None else ""
+        speedup = record.get("speedup")
+        gain = f", {speedup:.2f}x" if isinstance(speedup, (int, float)) else ""
+        sweeps = ", ".join(f"#{n}" for n in record.get("sweeps", []))
+        when = datetime.fromtimestamp(stored.created_at).strftime("%m-%d %H:%M")
+        print(_printable(
+            f"advice #{stored.id}  {when}  {variant_label(stored.task, stored.variant)} "
+            f"({stored.scale}): {setting.get('train', '?')} x {setting.get('eval', '?')}{blas} "
+            f"at {best.get('median', float('nan')):.3f} s{gain}, {stored.status}"
+            + (f"; sweeps {sweeps}" if sweeps else "")
+        ))  # fmt: skip
     return EXIT_OK
 
 

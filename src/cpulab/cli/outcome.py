@@ -16,10 +16,10 @@ from cpulab.engine.sweep import SweepPlan
 
 def session_for(request: RunSpec | SweepPlan, store: ResultStore) -> Session:
     """A session that stores into `store`, and warns on stderr when it cannot."""
-    return Session(request, store=store, on_store_problem=_warn_not_saved)
+    return Session(request, store=store, on_store_problem=warn_not_saved)
 
 
-def _warn_not_saved(text: str) -> None:
+def warn_not_saved(text: str) -> None:
     print(f"cpulab: warning: not saved: {one_line(text)}", file=sys.stderr)
 
 

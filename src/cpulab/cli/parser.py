@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 from cpulab import __version__
+from cpulab.engine.advise import AdviceRequest, blas_choices, grid_cores, parse_duration
 from cpulab.engine.backends import BACKENDS, resolve_backend
 from cpulab.engine.cores import (
     CORES_PER_CORE,
@@ -18,20 +19,23 @@ from cpulab.engine.cores import (
     OVERSUBSCRIBE_FLAG,
     CoreSplit,
     available_cores,
+    check_core_count,
     whole_number,
 )
 from cpulab.engine.datafile import KINDS, DataSpec, data_spec
 from cpulab.engine.errors import UsageError
 from cpulab.engine.export import FORMATS
+from cpulab.engine.memory import ALLOW_FLAG, LIMIT_OPTION, check_memory, machine_limit, parse_size
 from cpulab.engine.plugins import load_catalogue
-from cpulab.engine.spec import RunOptions, RunSpec
+from cpulab.engine.spec import LIFTED_BY, RunOptions, RunSpec, cores_text
 from cpulab.engine.store import ENV_VAR as STORE_ENV_VAR
-from cpulab.engine.store import default_path
+from cpulab.engine.store import ResultStore, default_path
 from cpulab.engine.sweep import STRATEGIES, SweepPlan, default_strategy, parse_cores
 from cpulab.engine.tasks import SCALES
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 DEFAULT_SCALE = "small"
+DEFAULT_BUDGET = 300.0  # seconds an advice search may take, unless --budget says
 MAX_ROW_ID = 2**63 - 1  # SQLite's largest integer
 # Every character str.splitlines() breaks at, written out as its escape.
 LINE_BREAKS = {ord(c): repr(c)[1:-1] for c in "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"}
@@ -134,6 +138,7 @@ def build_parser() -> ArgumentParser:
         help="evaluation cores: cross-validation, search or models-at-once n_jobs (default 1)",
     )
     _add_measuring_options(run, repeats=1, warmup=0)
+    _add_memory_options(run)
     _add_workload_options(run)
 
     sweep = commands.add_parser("sweep", help="run a task over several core counts")
@@ -155,7 +160,42 @@ def build_parser() -> ArgumentParser:
         + " (default: eval where the task has that knob, else train)",
     )
     _add_measuring_options(sweep, repeats=3, warmup=1)
+    _add_memory_options(sweep)
     _add_workload_options(sweep)
+
+    advise = commands.add_parser(
+        "advise",
+        help="find the fastest split of training x evaluation cores within a time budget",
+        description="Measure 1 x 1 and a few core counts, fit a scaling model, then narrow "
+        "the splits at the promising core counts by successive halving, within --budget. "
+        "Every run is stored as a sweep, and the advice in the history.",
+    )
+    advise.add_argument(
+        "task", nargs="?", help="task name, see `cpulab tasks` (default: the --task-file's)"
+    )
+    advise.add_argument(
+        "--budget",
+        type=_duration,
+        default=DEFAULT_BUDGET,
+        metavar="DURATION",
+        help="the most time to spend measuring: 90s, 2m, 1h30m (default 5m)",
+    )
+    advise.add_argument(
+        "--max-cores",
+        type=_count,
+        metavar="N",
+        help="the most cores to use (default: the cores available)",
+    )
+    advise.add_argument(
+        "--blas",
+        nargs="?",
+        const="auto",
+        metavar="LIST",
+        help="search BLAS/OpenMP threads per process too: 1,2,4 (bare: 1, 2, 4 and 8 up to "
+        "--max-cores)",
+    )
+    _add_measuring_options(advise, repeats=3, warmup=1)
+    _add_workload_options(advise)
 
     history = commands.add_parser("history", help="list stored results, newest first")
     history.add_argument("--task", metavar="NAME", help="only this task")
@@ -173,6 +213,9 @@ def build_parser() -> ArgumentParser:
     )
     history.add_argument(
         "--deleted", action="store_true", help="list the deleted results instead (restore ID)"
+    )
+    history.add_argument(
+        "--advice", action="store_true", help="list what `cpulab advise` concluded instead"
     )
     _add_store_option(history)
 
@@ -230,7 +273,36 @@ def build_parser() -> ArgumentParser:
     )
     compare.add_argument("--json", action="store_true", help="print one JSON document")
     _add_store_option(compare)
+
+    show = commands.add_parser(
+        "show",
+        help="one stored result's timeline: cores and workers over time, and why it scales so",
+    )
+    show.add_argument("id", type=_point_id, metavar="RESULT_ID", help="as `cpulab history` lists")
+    show.add_argument(
+        "--from", dest="start", type=_seconds, metavar="S", help="from S seconds into the run"
+    )
+    show.add_argument("--to", dest="end", type=_seconds, metavar="S", help="to S seconds")
+    show.add_argument("--width", type=_count, metavar="N", help="columns (default: the terminal's)")
+    _add_store_option(show)
     return parser
+
+
+def _seconds(text: str) -> float:
+    try:
+        number = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, not {text!r}") from None
+    if not 0 <= number < float("inf"):  # nan fails this too
+        raise argparse.ArgumentTypeError(f"seconds into the run are 0 or more, not {text}")
+    return number
+
+
+def _duration(text: str) -> float:
+    try:
+        return parse_duration(text)
+    except UsageError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _percent_limit(text: str) -> float:
@@ -366,6 +438,38 @@ def _add_measuring_options(parser: argparse.ArgumentParser, repeats: int, warmup
     _add_store_option(parser)
 
 
+def _memory_size(text: str) -> int:
+    try:
+        return parse_size(text)
+    except UsageError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _add_memory_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        LIMIT_OPTION,
+        dest="memory_limit",
+        type=_memory_size,
+        metavar="SIZE",
+        help="the memory a run may use, where less than the machine's (512M, 2G): a run "
+        "that the stored results predict to need more is refused",
+    )
+    parser.add_argument(
+        ALLOW_FLAG,
+        dest="allow_memory",
+        action="store_true",
+        help="run even where the stored results predict more memory than a run may use",
+    )
+
+
+def check_memory_of(request: RunSpec | SweepPlan, args: argparse.Namespace) -> None:
+    """Refuse a run or sweep that the stored results of its task, scale and variant on
+    this machine predict to need more memory than a run may use, unless --allow-memory:
+    read-only, before the store is opened to write."""
+    with ResultStore.open(args.db, readonly=True) as store:
+        check_memory(request, store, machine_limit(args.memory_limit), args.allow_memory)
+
+
 def data_from_args(args: argparse.Namespace) -> DataSpec | None:
     """The user's --data, checked from its first rows; None where none was given."""
     if args.data is None:
@@ -429,6 +533,51 @@ def plan_from_args(args: argparse.Namespace) -> SweepPlan:
     plan.spec()  # every check its session makes, the cap's first
     plan.check_oversubscription()
     return plan
+
+
+def advice_request_from_args(args: argparse.Namespace) -> tuple[AdviceRequest, SweepPlan]:
+    """The checked search that `advise` asks for, and a plan of its whole grid: the task,
+    scale, options and cores its batches share, checked as a sweep of them would be."""
+    if args.blas is not None and args.blas_threads is not None:
+        raise UsageError("--blas searches the BLAS threads and --blas-threads fixes them: give one")
+    catalogue = load_catalogue(args.task_files)
+    task = catalogue.get(args.task)
+    available = available_cores()
+    max_cores = available if args.max_cores is None else args.max_cores
+    if max_cores < 1:
+        raise UsageError(f"--max-cores is at least 1, not {max_cores}")
+    check_core_count(
+        max_cores,
+        available,
+        f"--max-cores {max_cores}",
+        allow_oversubscribe=args.allow_oversubscribe,
+    )
+    blas = blas_choices(args.blas, max_cores)
+    plan = SweepPlan(
+        task=task,
+        scale=args.scale,
+        strategy=default_strategy(task),
+        cores=grid_cores(max_cores),
+        repeats=args.repeats,
+        warmup=args.warmup,
+        available=available,
+        options=run_options(args),
+        catalogue=catalogue.tasks,
+    )
+    plan.spec()  # every check a batch's session makes
+    if max_cores > available and not args.allow_oversubscribe:
+        raise UsageError(
+            f"--max-cores {max_cores} is more than the {cores_text(available)} available: "
+            f"the search would oversubscribe them {LIFTED_BY}"
+        )
+    request = AdviceRequest(
+        max_cores=max_cores,
+        budget=args.budget,
+        knobs=task.knobs,
+        blas=blas,
+        repeats=args.repeats,
+    )
+    return request, plan
 
 
 def machine_filter(text: str | None) -> int | str | None:

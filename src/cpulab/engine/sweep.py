@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from cpulab.engine.cores import MAX_CORES, CoreSplit, check_core_count, digits_value
 from cpulab.engine.errors import UsageError
@@ -70,17 +71,19 @@ def splits_for(task: Task, strategy: str, cores: int) -> list[tuple[int, int]]:
         splits = [(cores, 1)]
     else:
         splits = [(t, cores // t) for t in range(1, cores + 1) if cores % t == 0]
-    usable = [
-        (t, e)
-        for t, e in splits
-        if ("train" in task.knobs or t == 1) and ("eval" in task.knobs or e == 1)
-    ]
+    usable = [split for split in splits if allowed(split, task.knobs)]
     if not usable:
         knob = "evaluation" if strategy == "eval" else "training"
         raise UsageError(
             f"{task.name} has no {knob} cores knob: use --strategy {default_strategy(task)}"
         )
     return usable
+
+
+def allowed(split: tuple[int, int], knobs: frozenset[str]) -> bool:
+    """Whether a task with these knobs can use the split: a knob it lacks stays at 1."""
+    train, eval_ = split
+    return ("train" in knobs or train == 1) and ("eval" in knobs or eval_ == 1)
 
 
 @dataclass(frozen=True)
@@ -95,9 +98,24 @@ class SweepPlan:
     options: RunOptions = field(default_factory=RunOptions)
     # The tasks the plan's task was chosen from: named where --data is refused.
     catalogue: Mapping[str, Task] | None = field(default=None, compare=False)
+    # Splits picked one by one (an advice search's batch) instead of by the strategy.
+    chosen: tuple[tuple[int, int], ...] = ()
+
+    @classmethod
+    def of_splits(
+        cls, task: Task, splits: list[tuple[int, int]], strategy: str, **settings: Any
+    ) -> SweepPlan:
+        """A plan of exactly these splits, in this order, recorded under `strategy`."""
+        cores = tuple(sorted({t * e for t, e in splits}))
+        return cls(task=task, strategy=strategy, cores=cores, chosen=tuple(splits), **settings)
 
     def splits(self) -> list[tuple[int, int]]:
-        return [split for p in self.cores for split in splits_for(self.task, self.strategy, p)]
+        return [split for p in self.cores for split in self.splits_at(p)]
+
+    def splits_at(self, cores: int) -> list[tuple[int, int]]:
+        if self.chosen:
+            return [(t, e) for t, e in self.chosen if t * e == cores]
+        return splits_for(self.task, self.strategy, cores)
 
     def oversubscription(self) -> str | None:
         """The core counts beyond the available cores and how many points they make, in
@@ -107,7 +125,7 @@ class SweepPlan:
         beyond = [p for p in self.cores if p > self.available]
         if not beyond or self.options.backend_spec.cores_note is not None:
             return None
-        over = sum(len(splits_for(self.task, self.strategy, p)) for p in beyond)
+        over = sum(len(self.splits_at(p)) for p in beyond)
         total = len(self.splits())
         points = f"{over} of {total} points" if over < total else f"all {total} points"
         counts, verb = ("core count", "is") if len(beyond) == 1 else ("core counts", "are")

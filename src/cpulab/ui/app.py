@@ -12,6 +12,7 @@ import asyncio
 import sqlite3
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -35,11 +36,15 @@ from textual.widgets import (
 )
 from textual.widgets.option_list import Option
 
+from cpulab.engine.advise import AdviceRequest, BudgetExhausted, advise
+from cpulab.engine.advise_runs import RunnerMeasurer
 from cpulab.engine.errors import UsageError
 from cpulab.engine.events import Cancelled, Error, Event, Phase, Progress, Result, WorkerLoad
 from cpulab.engine.machine import machine_facts
+from cpulab.engine.memory import machine_limit, predicted_need, splits_of
 from cpulab.engine.plugins import Catalogue
-from cpulab.engine.session import Session
+from cpulab.engine.presentation import variant_label
+from cpulab.engine.session import STORE_ERRORS, Outcome, Session
 from cpulab.engine.settings import Settings, load_settings, save_setting
 from cpulab.engine.spec import RunOptions, RunSpec
 from cpulab.engine.store import ResultStore
@@ -48,8 +53,16 @@ from cpulab.engine.sweep import SweepPlan
 from cpulab.engine.tasks import KNOB_TITLES, SCALES, Task
 from cpulab.monitor.sampler import DEFAULT_HZ, PsutilSampler, Sampler, check_sample_hz
 from cpulab.ui.commands import CpulabCommands
-from cpulab.ui.messages import HistoryLoaded, RunEnded, RunEvent, SplitChanged, StoreProblem
+from cpulab.ui.messages import (
+    AdviceEnded,
+    HistoryLoaded,
+    RunEnded,
+    RunEvent,
+    SplitChanged,
+    StoreProblem,
+)
 from cpulab.ui.scaling import Entry, speedups
+from cpulab.ui.screens.advise import AdviceScreen, AdviseDialog
 from cpulab.ui.screens.confirm import Confirm
 from cpulab.ui.screens.filters import FilterDialog
 from cpulab.ui.screens.help import HelpScreen, KeyHelp
@@ -57,6 +70,7 @@ from cpulab.ui.screens.result_details import ResultDetails
 from cpulab.ui.screens.sweep_dialog import SweepDialog
 from cpulab.ui.screens.sweep_summary import SweepSummary
 from cpulab.ui.screens.theme_picker import ThemePicker
+from cpulab.ui.screens.timeline import TimelineScreen
 from cpulab.ui.settings import Keymap, make_keymap
 from cpulab.ui.themes import DEFAULT_THEME, ThemeCatalog
 from cpulab.ui.widgets import (
@@ -112,6 +126,7 @@ class CpulabApp(App[None]):
         Binding("r", "run", "Run", id="run"),
         Binding("v", "switch_view", "Switch panel", id="switch_view"),
         Binding("w", "sweep", "Sweep", id="sweep"),
+        Binding("a", "advise", "Advise", id="advise"),
         Binding("c", "cancel", "Cancel", id="cancel"),
         Binding("s", "toggle_speedup", "Time/speedup", id="speedup"),
         Binding("f", "filters", "Filter", id="filters"),
@@ -119,6 +134,8 @@ class CpulabApp(App[None]):
         Binding("d", "delete", "Delete", show=False, id="delete"),
         Binding("u", "undo_delete", "Undo delete", show=False, id="undo_delete"),
         Binding("x", "clear_session", "Clear", show=False, id="clear"),
+        Binding("l", "timeline", "Timeline of the result", show=False, id="timeline"),
+        Binding("m", "core_history", "Cores now or the last minute", show=False, id="core_history"),
         Binding("t", "pick_theme", "Theme", id="theme"),
         Binding("f1,question_mark", "help", "Help", id="help"),
         # Dialogs and the help close on Escape too, by their own bindings.
@@ -181,6 +198,13 @@ class CpulabApp(App[None]):
         self._history_asked: HistoryQuery | None = None  # the latest read of the history
         self._quitting = False
         self._machine_labels: dict[int, str] = {}  # of the store, as the filter dialog read them
+        # The run or sweep predicted beyond the memory a run may use that the user was asked
+        # about: the same one asked for again goes ahead.
+        self._memory_asked: tuple | None = None
+        # The advice search under way, and the batch of it that is running: the search's
+        # thread waits on that future, which the batch's end (or the app's quitting) sets.
+        self._advice: RunnerMeasurer | None = None
+        self._batch_done: Future[Outcome] | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -207,7 +231,7 @@ class CpulabApp(App[None]):
                         )
                     yield RunStatus(id="status")
             with Vertical(id="work"):
-                yield CoreGrid(self.sampler.budget.affinity, id="cores")
+                yield CoreGrid(self.sampler.budget.affinity, sample_hz=self.sample_hz, id="cores")
                 yield WorkerGrid(id="workers")
                 with Vertical(id="outcomes"):
                     yield ResultsTable(id="results", cursor_type="row")
@@ -379,7 +403,7 @@ class CpulabApp(App[None]):
     # says why.
 
     def action_run(self) -> None:
-        if self.running:
+        if self.running or self._advice is not None:
             self._say_running()
             return
         control = self.query_one(SplitControl)
@@ -399,10 +423,11 @@ class CpulabApp(App[None]):
         except UsageError as exc:
             self.notify(str(exc), title="Cannot run", severity="error")
             return
-        self._start(spec)
+        if self._memory_confirmed(spec, "Run again (r) to go ahead."):
+            self._start(spec)
 
     def action_sweep(self) -> None:
-        if self.running:
+        if self.running or self._advice is not None:
             self._say_running()
             return
         dialog = SweepDialog(
@@ -411,23 +436,135 @@ class CpulabApp(App[None]):
         self.push_screen(dialog, self._sweep_planned)
 
     def _sweep_planned(self, plan: SweepPlan | None) -> None:
-        if plan is not None and not self.running:
+        if plan is None or self.running or self._advice is not None:
+            return
+        if self._memory_confirmed(plan, "Start the same sweep again (s) to go ahead."):
             self._start(plan)
+
+    # Advice: the search runs in a thread, and each batch it asks for is a sweep session
+    # started here on the event loop, shown as any sweep is, while the thread waits.
+
+    def action_advise(self) -> None:
+        if self.running or self._advice is not None:
+            self._say_running()
+            return
+        dialog = AdviseDialog(self.chosen_task, self.scale, self.available)
+        self.push_screen(dialog, self._advice_asked)
+
+    def _advice_asked(self, request: AdviceRequest | None) -> None:
+        if request is None or self.running or self._advice is not None:
+            return
+        self._advice = RunnerMeasurer(
+            self.chosen_task,
+            self.scale,
+            self.options,
+            self.available,
+            request.budget,
+            self._run_batch,
+            store=self.store,
+            catalogue=self.catalogue.tasks,
+            on_store_problem=self._store_problem,
+            new_session=self._new_session,
+        )
+        self._advise(request, self._advice)
+
+    @work(thread=True, group="advise", exclusive=True, exit_on_error=False)
+    def _advise(self, request: AdviceRequest, measurer: RunnerMeasurer) -> None:
+        task, scale, variant = measurer.task, measurer.scale, measurer.options.variant
+        title = f"{variant_label(task.name, variant)} ({scale})"
+
+        def step(text: str) -> None:
+            self.call_from_thread(self.notify, text, title="Advise", timeout=5)
+
+        try:
+            advice = advise(request, measurer, on_step=step)
+        except (BudgetExhausted, UsageError) as exc:
+            stopped = measurer.stopped
+            problem = (
+                f"the search was {stopped.status} before any run was measured"
+                if stopped is not None
+                else str(exc) if isinstance(exc, UsageError)
+                else f"the budget of {request.budget:g} s ended before the first run did"
+            )  # fmt: skip
+            self.post_message(AdviceEnded(title, None, None, problem))
+            return
+        if measurer.stopped is not None:  # cancelled, or a batch failed: the best so far
+            advice = replace(advice, stopped=measurer.stopped.status)
+        advice_id = None
+        if self.store is not None:
+            record = {**advice.to_dict(), "sweeps": measurer.sweeps}
+            facts = machine_facts()
+            try:
+                advice_id = self.store.add_advice(
+                    task.name, scale, variant, advice.stopped, facts, record
+                )
+            except STORE_ERRORS as exc:
+                self._store_problem(f"the advice: {exc}")
+        self.post_message(AdviceEnded(title, advice, advice_id))
+
+    def _run_batch(self, session: Session) -> Outcome:
+        """In the search's thread: start the batch on the event loop, wait for its end."""
+        done: Future[Outcome] = Future()
+        self.call_from_thread(self._start_batch, session, done)
+        return done.result()
+
+    def _start_batch(self, session: Session, done: Future[Outcome]) -> None:
+        if self._quitting:
+            done.set_result(session.abort())
+            return
+        self._batch_done = done
+        self._start_session(session)
+
+    def on_advice_ended(self, message: AdviceEnded) -> None:
+        self._advice = None
+        if self._quitting or not self.screen_stack:
+            return
+        if message.advice is None:
+            self.notify(message.problem or "", title="No advice", severity="warning")
+            return
+        self.push_screen(AdviceScreen(message.title, message.advice, message.advice_id))
+
+    def _memory_confirmed(self, request: RunSpec | SweepPlan, again: str) -> bool:
+        """Whether a run or sweep may start as far as memory goes. One that the stored
+        results predict to need more than the machine lets a run use asks first: the first
+        call says so and returns False, the same request next time True."""
+        if self.store is None:
+            return True
+        try:
+            need = predicted_need(request, self.store, machine_limit())
+        except (UsageError, sqlite3.Error):
+            return True  # a store that cannot be read predicts nothing; the run says why
+        asked = splits_of(request)
+        if need is None or not need.over or self._memory_asked == asked:
+            return True
+        self._memory_asked = asked
+        self.notify(f"{need.sentence()}. {again}", title="Not enough memory", severity="warning")
+        return False
 
     def _start(self, request: RunSpec | SweepPlan) -> None:
         try:
-            session = Session(
-                request,
-                store=self.store,
-                supervisor=self.supervisor,
-                on_spawn=self.sampler.watch,  # before Started: its start-up counts too
-                on_store_problem=self._store_problem,
+            session = self._new_session(
+                request, store=self.store, on_store_problem=self._store_problem
             )
         except UsageError as exc:
             self.notify(str(exc), title="Cannot run", severity="error")
             return
+        self._start_session(session)
+
+    def _new_session(self, request: RunSpec | SweepPlan, time_limit=None, **hooks) -> Session:
+        # The spare runner, and the sampler told of the runner before Started: its
+        # start-up counts too.
+        return Session(
+            request,
+            supervisor=self.supervisor,
+            on_spawn=self.sampler.watch,
+            time_limit=time_limit,
+            **hooks,
+        )
+
+    def _start_session(self, session: Session) -> None:
         session.listen(self._run_event)
-        if isinstance(request, SweepPlan):
+        if session.plan is not None:
             self._sweeps_run += 1
         self._session, self._phase, self._progress = session, None, None
         self._started_at = self.clock()
@@ -469,6 +606,10 @@ class CpulabApp(App[None]):
         self.notify("A run is going: c cancels it.", timeout=3)
 
     def action_cancel(self) -> None:
+        if self._advice is not None:
+            self._advice.stop()  # no batch after this one; this one, as any run
+            if not self.running:
+                return
         if self.running and self._session is not None:
             # A worker, so the grace period before SIGKILL never blocks the UI.
             self.run_worker(self._session.cancel(), group="cancel")
@@ -478,9 +619,13 @@ class CpulabApp(App[None]):
     def stop_run_now(self) -> None:
         """Kill the running tree and record how its sweep ended before returning: for
         quitting, when nothing may linger. Not on the event loop: it writes to the store."""
+        if self._advice is not None:
+            self._advice.stop()
         session = self._session
         if session is not None:
-            session.abort()
+            outcome = session.abort()
+            if self._batch_done is not None and not self._batch_done.done():
+                self._batch_done.set_result(outcome)  # the search's thread waits on it
         self.sampler.count_as_own(None)
         self.supervisor.discard_spare()
 
@@ -538,6 +683,11 @@ class CpulabApp(App[None]):
         self.running = False
         self._prepare_spare()
         session = self._session
+        if self._batch_done is not None:  # a batch of an advice search: the search goes on
+            batch, self._batch_done = self._batch_done, None
+            if not batch.done():
+                batch.set_result(message.outcome)
+            return
         summary = message.outcome.status != "refused" and not self._quitting
         if session is not None and session.plan is not None and summary:
             # What `cpulab sweep` prints at its end, from the same engine code.
@@ -614,6 +764,20 @@ class CpulabApp(App[None]):
         entry = self._selected()
         if entry is not None:
             self.push_screen(ResultDetails(entry, speedups(self._shown).get(id(entry))))
+
+    def action_timeline(self) -> None:
+        """The selected result's timeline: its cores and tasks over time."""
+        entry = self._selected()
+        if entry is None:
+            self.notify("No result is selected.", timeout=3)
+            return
+        self.push_screen(TimelineScreen(entry.result))
+
+    def action_core_history(self) -> None:
+        """The cores as they are now, or each core's last minute as a heat strip."""
+        grid = self.query_one(CoreGrid)
+        grid.history = not grid.history
+        grid.border_title = "Cores, the last minute" if grid.history else "Cores"
 
     def action_filters(self) -> None:
         seen = [*self.workspace.history, *self.workspace.session]

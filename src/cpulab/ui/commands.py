@@ -91,6 +91,7 @@ class CpulabCommands(Provider):
         actions = [
             ("Run", "Run the chosen task at the chosen split", "run"),
             ("Sweep", "Plan a sweep of splits of the chosen task", "sweep"),
+            ("Advise", "Find the fastest split of the chosen task within a time budget", "advise"),
             ("Cancel", "Cancel the run or sweep under way", "cancel"),
             ("Time/speedup", "Show fit times or speedups in the chart", "toggle_speedup"),
             ("Switch panel", "Show and focus the next panel", "switch_view"),
@@ -99,6 +100,12 @@ class CpulabCommands(Provider):
             ("Delete", "Delete the selected result from the store", "delete"),
             ("Undo delete", "Put back the results deleted last", "undo_delete"),
             ("Clear session", "Hide this session's results from view", "clear_session"),
+            ("Timeline", "Show the selected result's cores and tasks over time", "timeline"),
+            (
+                "Cores over the last minute",
+                "Show each core's last minute as a heat strip, or its bar again",
+                "core_history",
+            ),
             ("Theme", "Choose a theme, previewing each", "pick_theme"),
             ("Help", "Show the keys and what each panel shows", "help"),
         ]

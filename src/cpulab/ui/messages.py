@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
+from cpulab.engine.advise import Advice
 from cpulab.engine.cores import CoreSplit
 from cpulab.engine.events import Event
 from cpulab.engine.session import Outcome
@@ -33,6 +34,17 @@ class RunEnded(Message):
     """The run or sweep is over, stored and recorded as its outcome says."""
 
     outcome: Outcome
+
+
+@dataclass
+class AdviceEnded(Message):
+    """An advice search is over: its advice (None: not one run was measured, `problem`
+    says why) and its id in the store (None: not stored)."""
+
+    title: str
+    advice: Advice | None
+    advice_id: int | None
+    problem: str | None = None
 
 
 @dataclass

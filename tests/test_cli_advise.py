@@ -1,0 +1,94 @@
+"""`cpulab advise` with real runners: it measures within its budget, stores every run and
+its advice, and refuses bad input in one line."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from cpulab.engine.store import ResultStore
+from support.cli import cpulab
+
+BUDGET = 25.0
+
+
+@pytest.fixture(scope="module")
+def advised(tmp_path_factory):
+    db = tmp_path_factory.mktemp("advise") / "results.db"
+    done = cpulab(
+        "advise", "cv-eval", "--scale", "small", "--budget", f"{BUDGET:g}s",
+        "--repeats", "2", "--warmup", "0", "--json", "--db", str(db),
+    )  # fmt: skip
+    return db, done
+
+
+def test_advice_is_measured_within_the_budget_and_printed_as_json(advised):
+    _, done = advised
+    assert done.returncode == 0, done.stderr
+    document = json.loads(done.stdout)
+    assert document["id"] == 1 and document["task"] == "cv-eval"
+    best = document["best"]["setting"]
+    assert best["train"] * best["eval"] <= 2
+    assert document["stopped"] in ("settled", "budget")
+    # A batch still running when the budget ends is cancelled: a second of grace for that.
+    assert document["spent"] <= BUDGET + 1.5
+    measured = {(t["setting"]["train"], t["setting"]["eval"]) for t in document["trials"]}
+    assert (1, 1) in measured and (1, 2) in measured
+    assert document["baseline"]["setting"]["cores"] == 1
+    assert any("n_jobs=" in line for line in document["code"])
+
+
+def test_every_run_is_stored_in_sweeps_and_the_advice_names_them(advised):
+    db, done = advised
+    document = json.loads(done.stdout)
+    with ResultStore.open(db, readonly=True) as store:
+        sweeps = store.sweeps()
+        [advice] = store.advice()
+        points = store.points()
+    assert [s.id for s in sweeps] == document["sweeps"]
+    assert {s.strategy for s in sweeps} == {"advise"}
+    runs = sum(len(p.result.fit_times) for p in points)
+    assert runs == sum(len(t["times"]) for t in document["trials"])
+    assert advice.task == "cv-eval" and advice.status == document["stopped"]
+    assert advice.record["best"] == document["best"]
+
+
+def test_history_lists_the_advice(advised):
+    db, _ = advised
+    listed = cpulab("history", "--advice", "--db", str(db))
+    assert listed.returncode == 0, listed.stderr
+    assert "advice #1" in listed.stdout and "cv-eval (small)" in listed.stdout
+
+
+def test_a_budget_too_short_for_one_run_says_so(tmp_path):
+    done = cpulab("advise", "cv-eval", "--budget", "0.2s", "--db", str(tmp_path / "r.db"))
+    assert done.returncode == 2
+    *steps, error = done.stderr.splitlines()
+    assert all(step.startswith("advise: ") for step in steps)
+    assert error.startswith("cpulab: error: the budget of 0.2 s ended before the first run did")
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (("--budget", "soon"), "expected a duration such as 90s, 2m or 1h30m, not 'soon'"),
+        (("--budget", "0"), "a budget is more than no time at all, not '0'"),
+        (("--budget", "2m30x"), "expected a duration"),
+        (("--max-cores", "0"), "--max-cores is at least 1, not 0"),
+        (("--max-cores", "64"), "--allow-oversubscribe"),
+        (("--max-cores", "9999"), "beyond any machine"),
+        (("--blas", "--blas-threads", "2"), "--blas searches the BLAS threads"),
+        (("--blas", "0"), "core counts start at 1"),
+        (("--dask", "local:2"), "dask"),
+        (("no-such-task",), "no-such-task"),
+    ],
+)
+def test_bad_input_is_one_line_and_status_2(tmp_path, args, says):
+    task = () if args[0] == "no-such-task" else ("cv-eval",)
+    done = cpulab("advise", *task, *args, "--db", str(tmp_path / "r.db"))
+    assert done.returncode == 2, done.stderr
+    assert done.stdout == ""
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("cpulab"), done.stderr
+    assert says in done.stderr
+    assert not (tmp_path / "r.db").exists() or not ResultStore.open(tmp_path / "r.db").sweeps()

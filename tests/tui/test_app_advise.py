@@ -1,0 +1,90 @@
+"""Advice from the app: the dialog checks what is typed, the search runs its batches as
+sweeps the app shows, and the advice is stored and shown as `cpulab advise` prints it."""
+
+from dataclasses import replace
+
+from textual.widgets import Button, Input, Static
+
+from cpulab.engine.machine import machine_facts
+from cpulab.engine.store import ResultStore
+from cpulab.ui.screens.advise import AdviceScreen, AdviseDialog
+from support.screens import screen_text
+from support.tui import FITTING, ScriptedSupervisor, make_app, make_result, wait_for
+
+
+async def open_advise_dialog(pilot) -> AdviseDialog:
+    await pilot.press("a")
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, AdviseDialog))
+    return pilot.app.screen
+
+
+async def test_the_dialog_checks_the_budget_cores_and_blas_as_they_are_typed():
+    app = make_app(cores=4)
+    async with app.run_test(size=(120, 40)) as pilot:
+        dialog = await open_advise_dialog(pilot)
+        start = dialog.query_one("#advise-start", Button)
+        plan = dialog.query_one("#advise-plan", Static)
+        assert not start.disabled and "up to 4" in str(plan.render())
+        for field, value, says in [
+            ("#advise-budget", "soon", "expected a duration"),
+            ("#advise-cores", "0", "at least 1"),
+            ("#advise-cores", "9", "9 cores"),
+            ("#advise-blas", "0", "core counts start at 1"),
+        ]:
+            dialog.query_one(field, Input).value = value
+            await pilot.pause()
+            assert start.disabled and says in str(plan.render()), (field, value)
+            dialog.query_one(field, Input).value = {"#advise-budget": "30s",
+                                                    "#advise-cores": "2",
+                                                    "#advise-blas": ""}[field]  # fmt: skip
+            await pilot.pause()
+            assert not start.disabled
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, AdviseDialog))
+        assert app._advice is None and not app.running
+
+
+async def test_a_real_search_from_the_app_stores_and_shows_its_advice(tmp_path):
+    with ResultStore.open(tmp_path / "results.sqlite") as store:
+        app = make_app(store=store)
+        async with app.run_test(size=(160, 50)) as pilot:
+            dialog = await open_advise_dialog(pilot)  # rf-train: training cores only
+            dialog.query_one("#advise-budget", Input).value = "20s"
+            await pilot.pause()
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: app.running, timeout=30)
+            await wait_for(pilot, lambda: isinstance(app.screen, AdviceScreen), timeout=120)
+            text = screen_text(app.screen)
+            assert "recommended: training" in text and "in code:" in text
+            assert "estimator: n_jobs=" in text
+            assert app._advice is None and not app.running
+            assert {(r.train, r.eval) for r in app.results} >= {(1, 1), (2, 1)}
+        [advice] = store.advice()
+        sweeps = store.sweeps()
+    assert advice.task == "rf-train" and advice.status in ("settled", "budget")
+    assert advice.record["sweeps"] == [s.id for s in sweeps]
+    assert {s.strategy for s in sweeps} == {"advise"}
+
+
+async def test_cancelling_a_search_keeps_what_it_measured_and_says_so(tmp_path):
+    first = replace(make_result("rf-train", 2, 1, 0.2), machine=machine_facts())
+    supervisor = ScriptedSupervisor((*FITTING, first))  # then it runs until cancelled
+    with ResultStore.open(tmp_path / "results.sqlite") as store:
+        app = make_app(store=store, supervisor=supervisor)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await open_advise_dialog(pilot)
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: app.results == [first])
+            await pilot.press("r")  # no other run while the search goes
+            assert len(supervisor.specs) == 1
+            await pilot.press("c")
+            await wait_for(pilot, lambda: isinstance(app.screen, AdviceScreen))
+            text = screen_text(app.screen)
+            assert "recommended: training 2 x evaluation 1" in text
+            assert "search: cancelled, so the best so far" in text
+            await pilot.press("escape")
+            await pilot.press("r")  # the search is over: runs may start again
+            await wait_for(pilot, lambda: len(supervisor.specs) == 2)
+        [advice] = store.advice()
+        (sweep,) = store.sweeps()
+    assert advice.status == "cancelled" and (sweep.status, sweep.n_points) == ("cancelled", 1)
