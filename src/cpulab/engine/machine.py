@@ -13,6 +13,7 @@ from functools import cache
 from importlib import metadata
 
 from cpulab.engine.cores import core_budget
+from cpulab.engine.topology import machine_topology
 
 LIBRARIES = ("scikit-learn", "joblib", "numpy", "scipy", "threadpoolctl", "psutil")
 
@@ -39,6 +40,9 @@ def machine_facts() -> dict:
         "logical_cores": psutil.cpu_count(logical=True),
         "physical_cores": psutil.cpu_count(logical=False),
         "cores": core_budget().to_dict(),
+        # Packages, cores, SMT threads and NUMA nodes from sysfs: psutil's physical count
+        # above can be None or wrong. Not part of the machine's fingerprint (store.py).
+        "topology": machine_topology().to_dict(),
     }
 
 

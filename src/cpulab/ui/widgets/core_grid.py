@@ -5,6 +5,11 @@ fit, else one heat cell per core in labelled rows. Summary lines (core count, av
 minimum, maximum, and who is using the machine) are always drawn first, and if even
 heat cells cannot show every core the widget says how many it left out.
 
+Given the machine's topology, with more than one package or NUMA node or with SMT, the
+cores are drawn by (package, node, core, thread) under a heading per group (a short label
+where rows are few), each core's threads together; where even that does not fit, the
+plain layout.
+
 With `history` on, the cores show their last minute instead: a heat strip (cores x time,
 a row a group of cores where they outnumber the rows) from the samples the grid is given
 anyway, kept in a ring; shaded as the run timeline's heat strip (timeline_view) is.
@@ -27,7 +32,8 @@ from cpulab.engine.events import WorkerLoad
 from cpulab.engine.timeline import HALF_PERCENTS, CoreSamples
 
 # The run timeline's heat strip: its shades, its groups of cores and its sampling.
-from cpulab.engine.timeline_view import RAMP, SHADES, _groups, _sampled, _shade
+from cpulab.engine.timeline_view import RAMP, SHADES, row_groups, samples_in, shade_level
+from cpulab.engine.topology import Topology, cpulist_text
 from cpulab.monitor.sampler import DEFAULT_HZ, CoreSample
 
 SUMMARY_LINES = 2
@@ -84,6 +90,104 @@ def choose_layout(count: int, label_width: int, width: int, rows_free: int) -> G
             return GridLayout(False, per_row, rows, 0, count)
     per_row = fitting[-1]
     return GridLayout(False, per_row, rows_free, 0, min(count, rows_free * per_row))
+
+
+@dataclass(frozen=True)
+class CoreGroup:
+    """The cores of one package and NUMA node: each physical core its threads, as
+    positions in the grid's cpus."""
+
+    heading: str  # "package 0 · node 1: cpus 32-63"
+    shape: str  # "16 cores x 2 threads": after the heading where the width allows
+    short: str  # "p0·n1": a row's label where there is no room for headings
+    units: tuple[tuple[int, ...], ...]
+
+
+def core_groups(cpus: tuple[int, ...], topology: Topology | None) -> tuple[CoreGroup, ...]:
+    """The cores grouped by (package, node, core, thread); empty where grouping tells
+    nothing: no topology, a CPU it does not know, or one package and node without SMT."""
+    if topology is None or not cpus:
+        return ()
+    place_of = {place.cpu: place for place in topology.places}
+    if any(cpu not in place_of for cpu in cpus):
+        return ()
+    position = {cpu: index for index, cpu in enumerate(cpus)}
+    units = []
+    for siblings in topology.siblings:
+        threads = tuple(position[cpu] for cpu in siblings if cpu in position)
+        if threads:
+            place = place_of[cpus[threads[0]]]
+            units.append(((place.package, place.node, place.die, place.core), threads))
+    units.sort()
+    keys = sorted({key[:2] for key, _ in units})
+    packages, nodes = {p for p, _ in keys}, {n for _, n in keys}
+    smt = topology.smt_known and any(len(threads) > 1 for _, threads in units)
+    if len(keys) == 1 and not smt:
+        return ()
+    groups = []
+    for (package, node), members in groupby(units, key=lambda unit: unit[0][:2]):
+        cores = tuple(threads for _, threads in members)
+        names = [(f"package {package}", f"p{package}")] * (len(packages) > 1)
+        names += [(f"node {node}", f"n{node}")] * (len(nodes) > 1)
+        shown = cpulist_text([cpus[i] for unit in cores for i in unit])
+        per_core = {len(unit) for unit in cores}
+        shape = f"{len(cores)} cores"
+        if smt and len(per_core) == 1:
+            shape += f" x {per_core.pop()} threads"
+        elif smt:
+            shape += f", {sum(map(len, cores))} threads"
+        where = " · ".join(name for name, _ in names)
+        heading = f"{where}: cpus {shown}" if where else f"cpus {shown}"
+        groups.append(CoreGroup(heading, shape, "·".join(short for _, short in names), cores))
+    return tuple(groups)
+
+
+@dataclass(frozen=True)
+class GroupedLayout:
+    """Cores by group: a heading line per group (or a short label on its first row),
+    each physical core's threads together: stacked in one column of bars, or side by
+    side in a row of heat cells."""
+
+    bars: bool
+    per_row: int  # bars: columns of cores; heat cells: cores in each row
+    rows: int  # lines in all, headings included
+    bar_width: int  # bars only
+    headings: bool
+    core_gaps: bool  # heat cells: a space between cores, else every GROUP cells
+
+
+def _group_rows(groups: tuple[CoreGroup, ...], per_row: int) -> int:
+    return sum(math.ceil(len(group.units) / per_row) for group in groups)
+
+
+def choose_grouped_layout(
+    groups: tuple[CoreGroup, ...], label_width: int, width: int, rows_free: int
+) -> GroupedLayout | None:
+    """Bars where they fit under full headings, else heat cells under headings or
+    short labels; None where the groups do not fit: the plain layout then."""
+    threads = max(len(unit) for group in groups for unit in group.units)
+    mark = 1 if threads > 1 else 0  # the column of the sibling bracket
+    most_units = max(len(group.units) for group in groups)
+    cell = mark + label_width + 1
+    most = min(most_units, (width + GAP) // (_bar_cell(cell - 1, BAR_MIN) + GAP))
+    fewest = max(1, min(most, (width + GAP) // (_bar_cell(cell - 1, BAR_MAX) + GAP)))
+    for columns in range(fewest, most + 1):
+        rows = len(groups) + _group_rows(groups, columns) * threads
+        if rows <= rows_free:
+            span = (width + GAP) // columns - GAP
+            bar = min(span - _bar_cell(cell - 1, 0), BAR_MAX)
+            return GroupedLayout(True, columns, rows, bar, True, False)
+    short = max(len(group.short) for group in groups)
+    for per_row in sorted({math.ceil(most_units / parts) for parts in (1, 2, 4, 8)}, reverse=True):
+        cells = per_row * threads
+        for core_gaps in (True, False):
+            gaps = per_row - 1 if core_gaps else (cells - 1) // GROUP
+            body = _group_rows(groups, per_row)
+            if label_width + 1 + cells + gaps <= width and body + len(groups) <= rows_free:
+                return GroupedLayout(False, per_row, body + len(groups), 0, True, core_gaps)
+            if short and short + 1 + cells + gaps <= width and body <= rows_free:
+                return GroupedLayout(False, per_row, body, 0, False, core_gaps)
+    return None
 
 
 class CoreHistory:
@@ -163,10 +267,18 @@ class CoreGrid(Widget):
     unit = "cores"  # what each bar is
 
     def __init__(
-        self, cpus: tuple[int, ...], *, sample_hz: float = DEFAULT_HZ, id: str | None = None
+        self,
+        cpus: tuple[int, ...],
+        *,
+        sample_hz: float = DEFAULT_HZ,
+        topology: Topology | None = None,
+        id: str | None = None,
     ) -> None:
+        """`topology`: where the cpus sit; with more than one package or node, or SMT,
+        the cores are drawn by group, siblings together, where there is room."""
         super().__init__(id=id)
         self.cpus = cpus
+        self.groups = core_groups(cpus, topology)
         self.labels = tuple(map(str, cpus))
         self.label_width = max(map(len, self.labels), default=1)
         self._strips: list[Strip] = []
@@ -180,6 +292,10 @@ class CoreGrid(Widget):
         rows_free = container.height // 3 - SUMMARY_LINES
         if self.history and self._history is not None:  # a row a core, or a group, and an axis
             return SUMMARY_LINES + min(len(self.cpus), max(1, rows_free - 1)) + 1
+        if self.groups:
+            grouped = choose_grouped_layout(self.groups, self.label_width, width, rows_free)
+            if grouped is not None:
+                return SUMMARY_LINES + grouped.rows
         layout = choose_layout(len(self.cpus), self.label_width, width, rows_free)
         return SUMMARY_LINES + layout.rows + (layout.shown < len(self.cpus))
 
@@ -225,10 +341,18 @@ class CoreGrid(Widget):
             lines += [[]] * (height - len(lines))
             return [Strip(line).crop(0, width) for line in lines[:height]]
         count = len(self.cpus)
+        percents = self.sample.percents if self.sample else (0.0,) * count
+        if self.groups:
+            grouped = choose_grouped_layout(
+                self.groups, self.label_width, width, height - SUMMARY_LINES
+            )
+            if grouped is not None:
+                lines = self._summary() + self._grouped_rows(grouped, percents)
+                lines += [[]] * (height - len(lines))
+                return [Strip(line).crop(0, width) for line in lines[:height]]
         layout = choose_layout(count, self.label_width, width, height - SUMMARY_LINES)
         if layout.shown < count:
             layout = choose_layout(count, self.label_width, width, height - SUMMARY_LINES - 1)
-        percents = self.sample.percents if self.sample else (0.0,) * count
         lines = self._summary()
         if layout.bars:
             lines += self._bar_rows(layout, percents)
@@ -307,6 +431,87 @@ class CoreGrid(Widget):
             rows.append(line)
         return rows
 
+    def _grouped_rows(self, layout: GroupedLayout, percents) -> list[list[Segment]]:
+        """Each group under its heading (or its short label on its first row): bars with
+        a core's threads stacked in one column and bracketed, or heat cells with a core's
+        threads side by side."""
+        label, plain = self._style("label"), self._style("")
+        threads = max(len(unit) for group in self.groups for unit in group.units)
+        short = max(len(group.short) for group in self.groups)
+        rows: list[list[Segment]] = []
+        for group in self.groups:
+            units = group.units
+            if layout.headings:
+                heading = f"{group.heading}, {group.shape}"
+                fits = len(heading) <= self.size.width
+                rows.append([Segment(heading if fits else group.heading, label)])
+            if layout.bars:
+                down = math.ceil(len(units) / layout.per_row)
+                for row in range(down):
+                    columns = units[row::down]  # column-major, as the plain bars
+                    for thread in range(threads):
+                        rows.append(self._sibling_bars(layout, columns, thread, threads, percents))
+                continue
+            for number, start in enumerate(range(0, len(units), layout.per_row)):
+                cores = units[start : start + layout.per_row]
+                if layout.headings:
+                    name = f"{self.labels[cores[0][0]]:>{self.label_width}} "
+                else:
+                    name = f"{group.short if number == 0 else '':<{short}} "
+                line = [Segment(name, label)]
+                cells = 0
+                for core, unit in enumerate(cores):
+                    for position in (*unit, *(None,) * (threads - len(unit))):
+                        gap = (
+                            core > 0 and unit[0] == position
+                            if layout.core_gaps
+                            else (cells > 0 and cells % GROUP == 0)
+                        )
+                        if gap:
+                            line.append(Segment(" ", plain))
+                        cells += 1
+                        if position is None:
+                            line.append(Segment(" ", plain))
+                            continue
+                        percent = percents[position]
+                        glyph = LEVEL_GLYPHS[min(int(percent / 100 * len(LEVEL_GLYPHS)), 7)]
+                        line.append(Segment(glyph, self._level(percent)))
+                rows.append(line)
+        return rows
+
+    def _sibling_bars(
+        self,
+        layout: GroupedLayout,
+        columns: tuple[tuple[int, ...], ...],
+        thread: int,
+        threads: int,
+        percents,
+    ) -> list[Segment]:
+        """One line of bars: the `thread`-th thread of each core in `columns`, with the
+        bracket that joins a core's threads (none without SMT)."""
+        label, track, plain = self._style("label"), self._style("track"), self._style("")
+        mark = "" if threads == 1 else "┌" if thread == 0 else "└" if thread == threads - 1 else "├"
+        cell = len(mark) + self.label_width + 1 + layout.bar_width + 1 + PERCENT_WIDTH
+        line: list[Segment] = []
+        for unit in columns:
+            if line:
+                line[-1] = Segment(line[-1].text + " " * GAP, plain)
+            if thread >= len(unit):
+                line.append(Segment(" " * cell, plain))
+                continue
+            index = unit[thread]
+            percent = percents[index]
+            full, part = divmod(round(percent / 100 * layout.bar_width * 8), 8)
+            fill = "█" * full + (EIGHTHS[part] if part else "")
+            line += [
+                Segment(f"{mark if len(unit) > 1 else ' ' * len(mark)}", track),
+                Segment(f"{self.labels[index]:>{self.label_width}} ", label),
+                Segment(fill, self._level(percent)),
+                Segment("·" * (layout.bar_width - len(fill)), track),
+                Segment(f" {percent:>3.0f}%", plain),
+            ]
+        return line
+
     def _history_rows(self, width: int, height: int) -> list[list[Segment]]:
         """The last minute as a heat strip: a row a core, or a group of cores where they
         outnumber the rows, shaded as the run timeline's heat strip is, the time axis
@@ -318,7 +523,7 @@ class CoreGrid(Widget):
         samples = history.snapshot()
         if samples is None or height < 2:
             return [[Segment("collecting samples…", label)]]
-        groups = _groups(len(self.cpus), height - 1)
+        groups = row_groups(len(self.cpus), height - 1)
         names = [
             self.labels[a] if b - a == 1 else f"{self.labels[a]}-{self.labels[b - 1]}"
             for a, b in groups
@@ -328,7 +533,8 @@ class CoreGrid(Widget):
         if plot < 4:
             return [[Segment("too narrow for the last minute", label)]]
         start, step = history.end - history.seconds, history.seconds / plot
-        shown = [_sampled(samples, (start + c * step, start + (c + 1) * step)) for c in range(plot)]
+        windows = [(start + c * step, start + (c + 1) * step) for c in range(plot)]
+        shown = [samples_in(samples, window) for window in windows]
         columns = [(kept.start, kept.stop, len(kept)) for kept in shown]
         values, count = samples.values, len(self.cpus)
         lines = []
@@ -339,7 +545,7 @@ class CoreGrid(Widget):
                 sum(values[base + first : base + stop]) * scale
                 for base in range(0, len(values), count)
             ]
-            levels = [_shade(sum(means[a:b]) / n) if n else 0 for a, b, n in columns]
+            levels = [shade_level(sum(means[a:b]) / n) if n else 0 for a, b, n in columns]
             line = [Segment(name.ljust(label_width), label)]
             for level, run in groupby(levels):
                 line.append(Segment(SHADES[level] * len(list(run)), self._shade_style(level)))

@@ -41,6 +41,7 @@ MIN_PLOT_WIDTH, MIN_PLOT_HEIGHT = 24, 8  # what the key leaves the plot, at leas
 LEGIBLE = 12  # a series' text keeps this much of itself before its fit note goes
 TITLED_HEIGHT = 10  # a shorter plot gives its axis titles' row to the data
 BREAK = "┊"
+PHYSICAL = "╎"  # the physical core count, where SMT threads come after it
 # A chart of more series than this has no room for their models: their points and fits only.
 MODEL_SERIES = 4
 # The least chart size (columns, rows) that shows a model's curve, and its band too; a
@@ -278,8 +279,10 @@ class KeyLayout:
 class ScalingChart(PlotextPlot):
     """Set `results` and `speedup`; the chart redraws, in the colours of the app theme.
     `cores`: how many cores the machine makes available; a point past them is drawn right
-    of a break (None: not known, no break). A sweep's model is drawn once its thread has
-    fitted it (a test waits with `app.workers.wait_for_complete()`)."""
+    of a break (None: not known, no break). `physical`: the physical cores among them where
+    SMT is on, marked by a faint line where the core counts pass it. A sweep's model is
+    drawn once its thread has fitted it (a test waits with
+    `app.workers.wait_for_complete()`)."""
 
     results: reactive[tuple[Result | Entry, ...]] = reactive(())
     speedup: reactive[bool] = reactive(False)
@@ -289,11 +292,13 @@ class ScalingChart(PlotextPlot):
         tasks: Mapping[str, Task] | None = None,
         *,
         cores: int | None = None,
+        physical: int | None = None,
         id: str | None = None,
     ):
         super().__init__(id=id)
         self.tasks = CATALOGUE if tasks is None else tasks  # what knobs each task has
         self.cores = cores
+        self.physical = physical
         # What the last replot drew, for whoever reads the chart rather than looks at it.
         self.axis: CoreAxis | None = None
         self.key_layout: KeyLayout | None = None
@@ -410,6 +415,8 @@ class ScalingChart(PlotextPlot):
         if self.cores is not None and any(p > self.cores for s in series for p, _ in s.points):
             over = f"over {self.cores} core{'s' if self.cores != 1 else ''}"
             fixed.append(KeyEntry(BREAK, muted, over, muted=True))
+        if self._physical_marked(self._counts(series, self.models)):
+            fixed.append(KeyEntry(PHYSICAL, muted, f"{self.physical} physical cores", muted=True))
         layout = self.key_layout = KeyLayout.choose([*entries, *fixed], width, height)
         if layout.side == "right":
             plt.subplots(1, 2)
@@ -459,9 +466,7 @@ class ScalingChart(PlotextPlot):
         plt.xaxes(True, False)
         plt.yaxes(True, False)
         models = self.models
-        counts = {p for line in series for p, _ in line.points}
-        if models:  # a model spans 1 core to the machine's
-            counts |= {1, self.cores or max(counts)}
+        counts = self._counts(series, models)
         within = [p for p in counts if self.cores is None or p <= self.cores]
         fitted = [line for line in series if line.label not in models and self._fit_note(line)]
         ends = sorted({min(within), max(within)}) if within else []
@@ -493,6 +498,8 @@ class ScalingChart(PlotextPlot):
                              color=muted)  # fmt: skip
         if axis.break_column is not None:
             plt.plot([axis.break_column] * 2, [0, top], marker=BREAK, color=muted)
+        if self.physical is not None and self._physical_marked(counts):
+            plt.plot([x(self.physical)] * 2, [0, top], marker=PHYSICAL, color=muted)
         for line, look in zip(series, looks, strict=True):
             if line.label in models:
                 self._draw_model(plt, line, models[line.label], look.colour, axis, bands)
@@ -512,6 +519,20 @@ class ScalingChart(PlotextPlot):
         plt.yticks(ys, labels)
         plt.ylim(0, top)
         self.axis, self.ticks = axis, [label for _, label in ticks]
+
+    def _counts(self, series: Sequence[Series], models: Mapping[str, ModelCurve]) -> set[int]:
+        """The core counts on the axis: the points', and 1 to the machine's for a model."""
+        counts = {p for line in series for p, _ in line.points}
+        if models:  # a model spans 1 core to the machine's
+            counts |= {1, self.cores or max(counts)}
+        return counts
+
+    def _physical_marked(self, counts: set[int]) -> bool:
+        """Whether the physical core count is marked: SMT is on and the counts within
+        the machine's cores pass it."""
+        physical = self.physical
+        within = [p for p in counts if self.cores is None or p <= self.cores]
+        return physical is not None and bool(within) and min(within) <= physical < max(within)
 
     def _value(self, line: Series, seconds: float) -> float:
         """Seconds as the chart plots them: as they are, or as speedup over 1 x 1."""
