@@ -192,6 +192,28 @@ async def test_escape_and_q_close_it(key):
         assert pilot.app.screen is not screen
 
 
+async def test_machine_conditions_show_each_item_and_the_advice_of_warned_ones():
+    conditions = {
+        "governor": {"value": "powersave on CPUs 0-3", "status": "warn",
+                     "advice": "sudo cpupower frequency-set -g performance"},
+        "smt": {"value": "off (control off)", "status": "info"},
+        "cpu_quota": {"value": "1.5 CPUs (/sys/fs/cgroup/job/cpu.max)", "status": "warn",
+                      "advice": "joblib counts 2 cores", "since": "later"},
+    }  # fmt: skip
+    text = await shown(ResultDetails(result(conditions=conditions)), size=(160, 80))
+    assert "Machine conditions" in text
+    for row in (
+        "CPU governor powersave on CPUs 0-3",
+        "warning sudo cpupower frequency-set -g performance",
+        "SMT off (control off)",
+        "CPU quota 1.5 CPUs (/sys/fs/cgroup/job/cpu.max)",
+        "warning joblib counts 2 cores",
+        "since later",  # a key no row knows, shown all the same
+    ):
+        assert row in text, row
+    assert "Machine conditions" not in await shown(ResultDetails(result()), size=(160, 80))
+
+
 @pytest.fixture
 def utc(monkeypatch):
     """Times shown as in UTC, whatever the machine's zone: screenshots stay the same."""

@@ -25,10 +25,11 @@ PREFIX = "cpulab-run-"  # then the pid of the cpulab that made it, and a serial 
 _serial = itertools.count(1)
 
 
-def cgroup2_root() -> Path | None:
-    """Where the cgroup v2 hierarchy is mounted, or None."""
+def cgroup2_root(mountinfo: Path | None = None) -> Path | None:
+    """Where the cgroup v2 hierarchy is mounted, or None; from `mountinfo`, default this
+    process's own."""
     try:
-        lines = PROC_MOUNTS.read_text().splitlines()
+        lines = (mountinfo or PROC_MOUNTS).read_text().splitlines()
     except OSError:
         return None
     for line in lines:
@@ -44,9 +45,10 @@ def own_cgroup() -> Path | None:
     return cgroup_of(PROC_CGROUP)
 
 
-def cgroup_of(proc_cgroup: Path) -> Path | None:
-    """The cgroup v2 directory that a /proc/PID/cgroup file names, or None."""
-    root = cgroup2_root()
+def cgroup_of(proc_cgroup: Path, root: Path | None = None) -> Path | None:
+    """The cgroup v2 directory that a /proc/PID/cgroup file names, or None; below the
+    hierarchy's mount `root`, default where this process sees it."""
+    root = cgroup2_root() if root is None else root
     if root is None:
         return None
     try:

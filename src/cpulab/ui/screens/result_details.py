@@ -21,6 +21,7 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from cpulab.engine.doctor import TITLES, WARN
 from cpulab.engine.events import PHASE_TITLES, Result
 from cpulab.engine.presentation import (
     FLAG_MEANINGS,
@@ -40,6 +41,7 @@ Section = tuple[str, Rows]
 LABEL_WIDTH = 15  # the longest label ("first run slow") and a little: values line up
 DATA_SHOWN = ("path", "target", "drop", "kind", "delimiter", "header")  # of the user's data
 WORKERS_NAMED = 6  # worker ids listed for pools that several workers share
+CONDITION_KEYS = ("value", "status", "advice")  # of each machine condition
 WARNINGS = ("flag", "warning")  # the labels of rows that make the figures less certain
 
 
@@ -62,6 +64,11 @@ def result_sections(point: Entry | Result, speedup: Speedup | None = None) -> li
         ("Thread pools", _thread_rows(result.threads)),
         ("Options", _option_rows(result.options)),
         ("Machine", _machine_rows(result.machine)),
+        *(
+            [("Machine conditions", _condition_rows(result.conditions))]
+            if result.conditions
+            else []
+        ),
         ("Software", _software_rows(result)),
     ]
     return sections
@@ -272,6 +279,21 @@ def _machine_rows(machine: Mapping[str, Any]) -> Rows:
         ]
         shown.append("cores")
     return rows + _other_rows(machine, shown)
+
+
+def _condition_rows(conditions: Mapping[str, Any]) -> Rows:
+    """What `cpulab doctor` found as the runner started: each item's value, and the
+    advice of those that make measurements less stable."""
+    rows: Rows = []
+    for name, item in conditions.items():
+        if not isinstance(item, dict):  # a newer form: shown as it is
+            rows.append((name.replace("_", " "), _value(item)))
+            continue
+        rows.append((TITLES.get(name, name.replace("_", " ")), _value(item.get("value"))))
+        if item.get("status") == WARN:
+            rows.append(("  warning", _value(item.get("advice") or "makes results vary")))
+        rows += [("  " + label, value) for label, value in _other_rows(item, CONDITION_KEYS)]
+    return rows
 
 
 def _software_rows(result: Result) -> Rows:
