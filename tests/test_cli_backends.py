@@ -56,6 +56,21 @@ def test_a_sweep_on_dask_is_refused():
     assert_refused(out, "a sweep cannot run on Dask: joblib ignores n_jobs there")
 
 
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (("--workers", "1,2"), "--workers sweeps the size of a Dask cluster: give --dask"),
+        (("--dask", "local:2", "--workers", "1,x"), "--workers: cannot read core count 'x'"),
+        (("--dask", "local:2", "--workers", "0,1"), "--workers: core counts start at 1, not 0"),
+        (("--dask", "local:2", "--workers", "2-1"), "--workers: the range 2-1 runs backwards"),
+        (("--dask", "local:2", "--workers", "1,4"), "local:2 starts 2 workers: a point of 4"),
+        (("--dask", "local:2", "--workers", "1,2", "--strategy", "grid"), "leave --strategy out"),
+    ],
+)
+def test_bad_cluster_size_sweeps_are_one_line_and_exit_2(args, says):
+    assert_refused(cpulab("sweep", "cv-eval", *args), says)
+
+
 def test_dask_without_distributed_says_what_to_install():
     # A None in sys.modules is how Python marks a module that cannot be imported.
     code = (

@@ -1,18 +1,28 @@
 """Runs on a real Dask LocalCluster started by the runner child: the result records the
 cluster, the workers' load reaches the event stream, and neither the end of a run nor a
-cancel leaves a process behind."""
+cancel leaves a process behind. Only the measured call's own tasks reach the scheduler:
+the calls nested in them run inside the worker. A cluster-size sweep over the workers of
+a scheduler and workers started as separate processes is stored and analysed like a
+local one."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import shutil
+import subprocess
+import sys
 import time
 from importlib.util import find_spec
+from pathlib import Path
 
 import pytest
 
 from cpulab.engine.events import Cancelled, Phase, Result, WorkerLoad
 from cpulab.engine.spec import RunOptions
+from cpulab.engine.store import ResultStore
 from cpulab.engine.supervisor import Supervisor
+from support.cli import cpulab
 from support.reliability import leftovers, marked_env, seconds_until_gone
 from support.runs import collect, spec_for
 
@@ -48,6 +58,29 @@ async def test_cv_eval_runs_on_a_local_cluster_of_two_workers():
     }
     assert all(w["threads"] == 1 and w["memory"] > 0 for w in loads[-1].workers)
     assert seconds_until_gone(token, time.monotonic()) is not None, "the cluster outlived the run"
+    # The scheduler's stream saw the 10 folds (5 x 2) of each of the 2 runs, and no tree
+    # of their forests.
+    tasks = result.timeline["tasks"]
+    assert tasks["label"] and all(label.startswith("fit ") for label in tasks["label"]), tasks
+    assert sum(tasks["count"]) == 20
+
+
+def test_nested_calls_run_inside_the_worker_and_never_reach_the_scheduler():
+    """The scheduler itself counts what it was given, through a plugin: one task per
+    batch of folds, none for the trees each fold's forest fits in two threads."""
+    support = Path(__file__).resolve().parents[1] / "support" / "dask_nested.py"
+    done = subprocess.run(
+        [sys.executable, str(support)], capture_output=True, text=True, timeout=180, check=True
+    )
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    scores, keys = found["scores"], found["done"]
+    assert len(scores) == 10 and min(scores) > 0.5
+    # Scattered data ends in memory too, under a key of its own: the tasks are joblib's.
+    tasks = [key for key in keys if "batch_of_" in key]
+    assert tasks and all("_fit_and_score" in key for key in tasks), keys
+    assert not any("build_trees" in key for key in keys)
+    calls = sum(int(key.split("_calls")[0].rsplit("_", 1)[1]) for key in tasks)
+    assert calls == 10  # every fold once, in batches of joblib's choosing
 
 
 async def test_a_cancel_during_a_dask_fit_leaves_no_process():
@@ -71,3 +104,90 @@ async def test_a_cancel_during_a_dask_fit_leaves_no_process():
     gone_after = seconds_until_gone(token, requested)
     assert gone_after is not None, "processes of the cluster outlived the cancel"
     assert gone_after < 3.0
+
+
+def _dask_command() -> str | None:
+    beside = Path(sys.executable).with_name("dask")  # the environment's own first
+    return str(beside) if beside.exists() else shutil.which("dask")
+
+
+@pytest.fixture
+def scheduler_of_two_workers(tmp_path):
+    """`dask scheduler` on a free port of 127.0.0.1 and two one-thread `dask worker`s, each
+    started as its own process; the scheduler's address once both workers have joined."""
+    dask = _dask_command()
+    if dask is None:
+        pytest.skip("needs the dask command line (dask scheduler, dask worker)")
+    from distributed import Client
+
+    env, token = marked_env()
+    found = tmp_path / "scheduler.json"
+    quiet = {"env": env, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    # The command as a user types it; the scheduler file says which port it took.
+    scheduler = [dask, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard"]
+    procs = [subprocess.Popen([*scheduler, "--scheduler-file", str(found)], **quiet)]
+    try:
+        address = None
+        deadline = time.monotonic() + 30
+        while address is None and time.monotonic() < deadline:
+            try:
+                address = json.loads(found.read_text())["address"]
+            except (OSError, ValueError, KeyError):
+                time.sleep(0.1)
+        assert address is not None, "the scheduler wrote no address within 30 s"
+        worker = [dask, "worker", address, "--nthreads", "1", "--host", "127.0.0.1"]
+        procs += [subprocess.Popen([*worker, "--no-dashboard"], **quiet) for _ in range(2)]
+        with Client(address, timeout=10) as client:
+            client.wait_for_workers(2, timeout=30)
+        yield address
+    finally:
+        # The workers first, so none waits on a scheduler that has gone.
+        for proc in reversed(procs):
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        seconds_until_gone(token, time.monotonic())  # and kills what is left, if any
+
+
+def test_a_cluster_size_sweep_over_one_and_two_workers_is_stored_and_analysed(
+    scheduler_of_two_workers, tmp_path
+):
+    address = scheduler_of_two_workers
+    db = tmp_path / "r.db"
+    done = cpulab(
+        "sweep", "cv-eval", "--dask", address, "--workers", "1,2", "--scale", "small",
+        "--repeats", "3", "--warmup", "0", "--json", "--db", str(db), timeout=150,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    document = json.loads(done.stdout)
+    sweep = document["sweep"]
+    assert (sweep["cores"], sweep["strategy"], sweep["status"]) == ([1, 2], "eval", "done")
+    points = sorted(document["points"], key=lambda point: point["eval"])
+    # The worker count is the point's core count, on its evaluation knob.
+    assert [(point["train"], point["eval"]) for point in points] == [(1, 1), (1, 2)]
+    for point in points:
+        assert point["variant"] == f"dask {address} by workers"
+        assert point["options"]["cluster_workers"] is True
+        assert len(point["fit_times"]) == 3 and point["score"] > 0.5
+        cluster = point["details"]["cluster"]
+        assert (cluster["workers"], cluster["local"]) == (2, False)
+        used = (cluster["used_workers"], cluster["used_threads"])
+        assert used == (point["eval"], point["eval"])
+    # The one-worker point's tasks all ran on one worker; the folds only, as ever.
+    one, two = (point["timeline"] for point in points)
+    assert len(one["workers"]) == 1 and all(w.startswith("tcp://") for w in one["workers"])
+    assert set(one["workers"]) <= set(two["workers"])
+    labels = one["tasks"]["label"] + two["tasks"]["label"]
+    assert labels and all(label.startswith("fit ") for label in labels)
+
+    analysis = document["analysis"]
+    assert [(p["eval"], p["cores"]) for p in analysis["points"]] == [(1, 1), (2, 2)]
+    assert analysis["baseline"]["n"] == 3 and analysis["points"][1]["speedup"] > 0
+    with ResultStore.open(db, readonly=True) as store:
+        (stored,) = store.sweeps()
+        assert stored.n_points == 2 and stored.status == "done"
+        results = [point.result for point in store.points()]
+    assert sorted(r.eval for r in results) == [1, 2]
+    assert {r.variant for r in results} == {f"dask {address} by workers"}

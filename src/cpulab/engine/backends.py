@@ -61,8 +61,8 @@ class Backend:
                 f"--dask runs on joblib's dask backend, not {self.name}: leave --backend out"
             )
 
-    def check_split(self, split: CoreSplit) -> None:
-        """Refuse a split this backend would not honour."""
+    def check_split(self, split: CoreSplit, options: RunOptions | None = None) -> None:
+        """Refuse a split this backend would not honour (under `options` where given)."""
 
     def execution(self, options: RunOptions, emit: Callable[[Event], None]) -> JoblibExecution:
         """How the runner executes measured calls under this backend (runner side)."""
@@ -106,7 +106,8 @@ class DaskBackend(Backend):
     """A Dask cluster: joblib ignores n_jobs there, and the cluster's workers are the cores."""
 
     def variant(self, options: RunOptions) -> str:
-        return f"dask {options.cluster}"
+        # A cluster-size sweep's core counts are workers, a plain run's split is not.
+        return f"dask {options.cluster}" + (" by workers" if options.cluster_workers else "")
 
     def check(self, options: RunOptions) -> None:
         if options.cluster is None:
@@ -125,7 +126,22 @@ class DaskBackend(Backend):
         if importlib.util.find_spec("distributed") is None:
             raise UsageError("--dask needs Dask's distributed: pip install 'cpulab[dask]'")
 
-    def check_split(self, split: CoreSplit) -> None:
+    def check_split(self, split: CoreSplit, options: RunOptions | None = None) -> None:
+        if options is not None and options.cluster_workers:
+            # The outer call's knob counts the workers, the other stays at 1.
+            if min(split.train, split.eval) != 1:
+                raise UsageError(
+                    "a cluster-size sweep varies the number of workers only: its points "
+                    "are splits of 1 x workers (workers x 1 for a training-only task)"
+                )
+            assert options.cluster is not None  # check() made sure
+            local = DaskTarget.parse(options.cluster).local_workers
+            if local is not None and split.total > local:
+                raise UsageError(
+                    f"{options.cluster} starts {local} workers: a point of {split.total} "
+                    "workers needs more"
+                )
+            return
         if split.eval != 1:
             raise UsageError(
                 "joblib ignores n_jobs on Dask and spreads the work over every thread of the "
@@ -151,10 +167,11 @@ BACKENDS: dict[str, Backend] = {
             live_panel="workers",
             takes_cluster=True,
             # joblib ignores n_jobs on Dask: a sweep's core counts would all measure the
-            # same cluster.
+            # same cluster. A cluster-size sweep (RunOptions.cluster_workers) is allowed.
             no_sweeps=(
                 "a sweep cannot run on Dask: joblib ignores n_jobs there, so its core counts "
-                "would change nothing; use cpulab run --dask, once per cluster size"
+                "would change nothing; sweep the cluster's size with --workers LIST (such "
+                "as 1,2,4)"
             ),
             cores_note="Dask runs the evaluation: joblib ignores n_jobs, the cluster's "
             "workers are the cores.",

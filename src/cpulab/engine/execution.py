@@ -5,7 +5,7 @@ accepts is described in `backends.py`, which hands the runner its execution.
 loky, joblib's default, is left unnamed so scikit-learn's own preferences hold: a forest
 asks for threads (`prefer="threads"`), and joblib honours that only while no backend is
 named. Under `parallel_config(backend=...)`, loky included, the named backend runs every
-call, a forest's trees too.
+call, a forest's trees too; but Dask's, which runs them inside the worker (`daskjobs`).
 
 joblib, threadpoolctl and distributed load inside the functions that use them.
 """
@@ -18,12 +18,15 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from cpulab.engine.backends import DaskTarget
 from cpulab.engine.errors import UsageError
 from cpulab.engine.events import Event, WorkerLoad
 from cpulab.engine.machine import thread_pools
+
+if TYPE_CHECKING:
+    from cpulab.engine.spec import RunSpec
 
 # The variables loky hands to the workers it starts (its own default for each is
 # cores // n_jobs) and Dask's nanny to its workers (its default is 1). Set before any
@@ -51,6 +54,10 @@ def warm_worker(modules: tuple[str, ...], blas_threads: int | None) -> dict[str,
     """In a worker: import what the jobs need, apply the thread limit, report the pools."""
     for name in modules:
         importlib.import_module(name)
+    # What the first measured task would otherwise import and patch inside the timed call.
+    from cpulab.engine import taskstream
+
+    taskstream.install()
     if blas_threads is not None:
         from threadpoolctl import threadpool_limits
 
@@ -164,8 +171,9 @@ class JoblibExecution:
                 self._worker_pools[jobs] = worker_records(ask_workers(jobs, (), self.blas_threads))
         return self._worker_pools[jobs]
 
-    def configured(self) -> contextlib.AbstractContextManager:
-        """joblib's configuration for the run's calls: nothing for loky, joblib's default."""
+    def configured(self, spec: RunSpec | None = None) -> contextlib.AbstractContextManager:
+        """joblib's configuration for the run's calls (for `spec`'s measured call where
+        given): nothing for loky, joblib's default."""
         if self.backend == "loky":
             return contextlib.nullcontext()
         from joblib import parallel_config
@@ -173,8 +181,9 @@ class JoblibExecution:
         return parallel_config(backend=self.backend)
 
     @contextlib.contextmanager
-    def measured(self) -> Iterator[None]:
-        """Around each measured call: the runner's thread limit and the backend."""
+    def measured(self, spec: RunSpec | None = None) -> Iterator[None]:
+        """Around each measured call (of `spec`'s point): the runner's thread limit and
+        the backend."""
         with contextlib.ExitStack() as stack:
             if self.blas_threads is not None:
                 from threadpoolctl import threadpool_limits
@@ -182,11 +191,11 @@ class JoblibExecution:
                 stack.enter_context(threadpool_limits(self.blas_threads))
             if not self._pools_read:
                 self.runner_pools, self._pools_read = thread_pools(), True
-            stack.enter_context(self.configured())
+            stack.enter_context(self.configured(spec))
             yield
 
-    def facts(self) -> dict[str, Any]:
-        """What a result's details add about where it ran."""
+    def facts(self, spec: RunSpec | None = None) -> dict[str, Any]:
+        """What a result's details (of `spec`'s point) add about where it ran."""
         return {}
 
     def close(self) -> None:
@@ -197,8 +206,10 @@ class DaskExecution(JoblibExecution):
     """A Dask cluster: a running scheduler's, or a LocalCluster started here (its worker
     processes are the runner's children, so they end with its tree).
 
-    joblib ignores n_jobs on Dask: every call spreads over all the cluster's threads, and
-    calls nested in a job (a forest's trees) are sent to the cluster too.
+    joblib ignores n_jobs on Dask: the measured call's top-level joblib calls spread over
+    all the cluster's threads, or a cluster-size sweep's point's workers; the calls nested
+    in their tasks (a fold's forest) run inside the worker, in threads as their n_jobs
+    says (see `daskjobs`).
     """
 
     def __init__(self, target: DaskTarget, blas_threads: int | None, emit: Callable[[Event], None]):
@@ -209,6 +220,8 @@ class DaskExecution(JoblibExecution):
         self.cluster: Any = None
         self.cluster_facts: dict[str, Any] = {}
         self.cluster_pools: list[dict[str, Any]] = []
+        # Each worker's threads, by address in sorted order: the order points take them.
+        self.threads_of: dict[str, int] = {}
         self._stop = threading.Event()
         self._monitor = threading.Thread(target=self._watch, name="worker-load", daemon=True)
 
@@ -227,7 +240,8 @@ class DaskExecution(JoblibExecution):
                 f"the Dask workers cannot import {exc.name}: install it where they run"
             ) from None
         self.cluster_pools = worker_records(reports)
-        threads = [info["nthreads"] for _, info in sorted(workers.items())]
+        self.threads_of = {address: info["nthreads"] for address, info in sorted(workers.items())}
+        threads = list(self.threads_of.values())
         self.cluster_facts = {
             "address": self.client.scheduler.address,
             "local": self.cluster is not None,
@@ -241,12 +255,18 @@ class DaskExecution(JoblibExecution):
         from distributed import Client, LocalCluster
 
         if self.target.local_workers is not None:
-            self.cluster = LocalCluster(
-                n_workers=self.target.local_workers,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=None,
-            )
+            import dask
+
+            # A worker's profiler samples the stack of every thread each 10 ms, with the
+            # GIL: the cluster cpulab starts for itself measures the workload without it.
+            # Each nanny hands its worker the configuration it was made under.
+            with dask.config.set({"distributed.worker.profile.enabled": False}):
+                self.cluster = LocalCluster(
+                    n_workers=self.target.local_workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                )
             return Client(self.cluster, timeout=CONNECT_TIMEOUT)
         address = self.target.address
         try:
@@ -275,13 +295,39 @@ class DaskExecution(JoblibExecution):
     def worker_pools(self, jobs: int) -> list[dict[str, Any]]:
         return self.cluster_pools
 
-    def configured(self) -> contextlib.AbstractContextManager:
+    def point_workers(self, spec: RunSpec | None) -> list[str] | None:
+        """The workers a point's calls may use: in a cluster-size sweep as many as its
+        core count, the first by address; None: every worker."""
+        if spec is None or not spec.options.cluster_workers:
+            return None
+        count = spec.train * spec.eval
+        if count > len(self.threads_of):
+            raise UsageError(
+                f"the point of {count} workers needs more than the {len(self.threads_of)} "
+                f"of the Dask cluster at {self.cluster_facts['address']}"
+            )
+        return list(self.threads_of)[:count]
+
+    def configured(self, spec: RunSpec | None = None) -> contextlib.AbstractContextManager:
         from joblib import parallel_config
 
-        return parallel_config(backend="dask")  # the default client: the one made here
+        from cpulab.engine.daskjobs import ClusterBackend
 
-    def facts(self) -> dict[str, Any]:
-        return {"cluster": self.cluster_facts} if self.cluster_facts else {}
+        workers = self.point_workers(spec)
+        threads = None if workers is None else sum(self.threads_of[w] for w in workers)
+        return parallel_config(backend=ClusterBackend(self.client, workers, threads))
+
+    def facts(self, spec: RunSpec | None = None) -> dict[str, Any]:
+        if not self.cluster_facts:
+            return {}
+        workers = self.point_workers(spec)
+        if workers is None:
+            return {"cluster": self.cluster_facts}
+        # The point's cores: its workers' threads, which its core count (train x eval)
+        # counts in workers.
+        threads = sum(self.threads_of[worker] for worker in workers)
+        used = {"used_workers": len(workers), "used_threads": threads}
+        return {"cluster": {**self.cluster_facts, **used}}
 
     def close(self) -> None:
         self._stop.set()

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from cpulab.engine.backends import DaskTarget
 from cpulab.engine.cores import MAX_CORES, CoreSplit, check_core_count, digits_value
 from cpulab.engine.errors import UsageError
 from cpulab.engine.spec import LIFTED_BY, RunOptions, RunSpec, SweepSpec, cores_text
@@ -59,6 +60,29 @@ def listed(counts: list[int]) -> str:
 
 def default_strategy(task: Task) -> str:
     return "eval" if "eval" in task.knobs else "train"
+
+
+def cluster_size(
+    text: str, options: RunOptions, available: int, strategy: str | None = None
+) -> tuple[tuple[int, ...], RunOptions]:
+    """The worker counts of a cluster-size sweep (--workers LIST, read as core counts are,
+    pow2 up to local:N's N) and the options of its points: each uses as many of the
+    cluster's workers as its core count, which the task's outer knob holds (evaluation,
+    or training for a training-only task: the default strategy's splits)."""
+    if options.cluster is None:
+        raise UsageError(
+            "--workers sweeps the size of a Dask cluster: give --dask ADDRESS or local:N too"
+        )
+    if strategy is not None:
+        raise UsageError(
+            "--workers puts each worker count on the task's outer call: leave --strategy out"
+        )
+    local = DaskTarget.parse(options.cluster).local_workers
+    try:
+        counts = parse_cores(text, local or available)
+    except UsageError as exc:
+        raise UsageError(f"--workers: {exc}") from None
+    return counts, replace(options, cluster_workers=True)
 
 
 def splits_for(task: Task, strategy: str, cores: int) -> list[tuple[int, int]]:
@@ -144,7 +168,8 @@ class SweepPlan:
     def spec(self) -> SweepSpec:
         """Validated points for one runner child; RunSpec checks scale and counts."""
         backend = self.options.check().backend_spec
-        if backend.no_sweeps:  # before any point's split is refused for that backend
+        # Before any point's split is refused for that backend.
+        if backend.no_sweeps and not self.options.cluster_workers:
             raise UsageError(backend.no_sweeps)
         for cores in self.cores:  # in the sweep's words, before any point's split is refused
             check_core_count(
