@@ -4,11 +4,22 @@ its advice, and refuses bad input in one line."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import replace
 
 import pytest
 
+from cpulab import cli
+from cpulab.cli import advise as advise_cli
+from cpulab.engine.session import Outcome
 from cpulab.engine.store import ResultStore
 from support.cli import cpulab
+from support.reliability import default_signals
+from support.runs import wait_for_runs
+from support.store import result
 
 BUDGET = 25.0
 
@@ -80,7 +91,7 @@ def test_a_budget_too_short_for_one_run_says_so(tmp_path):
         (("--max-cores", "9999"), "beyond any machine"),
         (("--blas", "--blas-threads", "2"), "--blas searches the BLAS threads"),
         (("--blas", "0"), "core counts start at 1"),
-        (("--dask", "local:2"), "dask"),
+        (("--dask", "local:2"), "not a cluster's: sweep its sizes"),
         (("no-such-task",), "no-such-task"),
     ],
 )
@@ -92,3 +103,52 @@ def test_bad_input_is_one_line_and_status_2(tmp_path, args, says):
     assert done.stderr.count("\n") == 1 and done.stderr.startswith("cpulab"), done.stderr
     assert says in done.stderr
     assert not (tmp_path / "r.db").exists() or not ResultStore.open(tmp_path / "r.db").sweeps()
+
+
+def test_sigterm_during_a_batch_keeps_the_best_so_far(tmp_path):
+    db = tmp_path / "r.db"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cpulab", "advise", "cv-eval", "--budget", "5m",
+         "--warmup", "0", "--db", str(db)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+        preexec_fn=default_signals,
+    )  # fmt: skip
+    try:
+        measured = wait_for_runs(db, 1)
+        assert measured >= 1, "the search never got going"
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 128 + signal.SIGTERM
+    assert "cpulab: interrupted by SIGTERM" in err
+    assert "search: interrupted after" in out and "recommended: training" in out
+    with ResultStore.open(db) as store:
+        [advice] = store.advice()
+        sweeps = store.sweeps()
+    assert advice.status == "interrupted" and sweeps[-1].status == "interrupted"
+
+
+def test_ctrl_c_between_batches_stops_before_the_next(tmp_path, monkeypatch, capsys):
+    batches = []
+
+    def measured(session):
+        # Each point once, at 1 / cores seconds; then Ctrl-C, as the batch has just ended.
+        results = tuple(
+            replace(result(t, e, task="cv-eval"), fit_times=[1.0 / (t * e)] * spec.repeats)
+            for spec in session.points
+            for t, e in [(spec.train, spec.eval)]
+        )
+        batches.append(results)
+        os.kill(os.getpid(), signal.SIGINT)
+        return Outcome("done", results[-1], results, None)
+
+    monkeypatch.setattr(advise_cli, "run_in_terminal", lambda session, quiet: measured(session))
+    status = cli.main(["advise", "cv-eval", "--budget", "5m", "--db", str(tmp_path / "r.db")])
+    out, err = capsys.readouterr()
+    assert status == 130 and len(batches) == 1  # no batch after the Ctrl-C
+    assert "search: cancelled after" in out and "cpulab: cancelled" in err
+    with ResultStore.open(tmp_path / "r.db") as store:
+        [advice] = store.advice()
+    assert advice.status == "cancelled"
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back

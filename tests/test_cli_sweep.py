@@ -16,6 +16,7 @@ import pytest
 from cpulab.engine.store import ResultStore
 from support.cli import cpulab
 from support.reliability import default_signals
+from support.runs import wait_for_runs
 
 
 def test_sweep_json_has_statistics_and_fit_and_is_stored(results_store):
@@ -200,13 +201,7 @@ def test_a_sweep_stopped_by_sigterm_halfway_keeps_every_run_it_measured(results_
         preexec_fn=default_signals,
     )  # fmt: skip
     try:
-        measured = 0
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and measured < 6:
-            if results_store.exists():
-                with ResultStore.open(results_store) as store:
-                    measured = sum(len(p.result.fit_times) for p in store.points())
-            time.sleep(0.05)
+        measured = wait_for_runs(results_store, 6)
         assert measured >= 6, "the sweep never got going"
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=20)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 
 import psutil
 import pytest
@@ -316,11 +315,10 @@ def test_the_knee_recommends_no_more_cores_than_fit(monkeypatch):
     ]
 
 
-def test_reading_memory_leaves_the_measured_call_alone():
-    """A read of a 200 MB process costs well under a millisecond (0.3 ms here)."""
-    held = b"x" * (200 * MiB)
-    start = time.perf_counter()
-    for _ in range(20):
-        read_memory(os.getpid())
-    assert (time.perf_counter() - start) / 20 < 0.01
+def test_a_process_holding_200_mb_reads_as_200_mb_of_its_own():
+    # What a read costs is a benchmark's to say (0.3 ms for such a process, on this machine).
+    held = bytearray(200 * MiB)
+    held[::4096] = b"x" * len(held[::4096])  # touched: resident, and this process's alone
+    memory = read_memory(os.getpid())
+    assert memory is not None and memory.uss >= 200 * MiB and memory.pss >= 200 * MiB
     del held

@@ -63,6 +63,18 @@ def test_cv_eval_folds_are_level_0_tasks_in_two_worker_processes(runs):
     assert all(call[0] <= t.start <= t.end <= call[1] for t in timeline.tasks)
 
 
+def test_cv_eval_at_full_scale_is_30_folds_each_a_task_on_two_worker_processes(tmp_path):
+    # The seed's 3 x repeated 10-fold CV, as the task runs it at full scale (about 4 s).
+    done = cpulab("run", "cv-eval", "--scale", "full", *RUNS["cv-eval"], "--json",
+                  "--db", str(tmp_path / "r.db"), timeout=240)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    record = json.loads(done.stdout)
+    timeline = timeline_of(record)
+    assert timeline.task_count == 30 and {task.level for task in timeline.tasks} == {0}
+    assert {task.worker for task in timeline.tasks} == worker_pids(record)
+    assert len(worker_pids(record)) == 2
+
+
 def test_rf_train_trees_run_in_two_threads_of_the_runner(runs):
     timeline = timeline_of(runs[1]["rf-train"])
     assert timeline.task_count == 50  # small: 50 trees
@@ -131,7 +143,8 @@ def test_dask_tasks_come_from_the_scheduler_by_worker_address(tmp_path):
     for task in timeline.tasks:
         name = task.label.split(" ")[0]
         counts[name] = counts.get(name, 0) + task.count
-    assert counts["fit"] == 10 and counts["tree"] == 100  # nested calls go to the cluster too
+    # Only the folds went to the cluster: each fold's trees ran inside its worker.
+    assert counts == {"fit": 10}
     workers = {task.worker for task in timeline.tasks}
     assert len(workers) == 2 and all(w.startswith("tcp://") for w in workers)
 
@@ -276,14 +289,11 @@ def test_proc_stat_is_parsed_for_the_cores_the_run_may_use():
     assert list(total) == [101 + 51 + 1000 + 10 + 1 + 2, 106 + 56 + 1000 + 10 + 1 + 2, 0]
 
 
-def test_parsing_256_cores_is_cheap():
-    data, cpus = fake_proc_stat(256), list(range(256))
-    rounds = 200
-    start = time.perf_counter()
-    for _ in range(rounds):
-        parse_proc_stat(data, cpus)
-    per_sample = (time.perf_counter() - start) / rounds
-    assert per_sample < 0.005  # about 0.3 ms here; at 4 Hz well under 1 % of a core
+def test_all_256_cores_are_parsed_in_one_go():
+    # Its cost (0.15 to 0.3 ms at 256 cores, one numpy call) is not a test's to assert.
+    busy, total = parse_proc_stat(fake_proc_stat(256), list(range(256)))
+    assert list(busy) == [100 + i + 50 + i + 1 + 2 for i in range(256)]
+    assert list(total) == [100 + i + 50 + i + 1000 + 10 + 1 + 2 for i in range(256)]
 
 
 def test_core_recorder_resamples_readings_onto_a_regular_clock():

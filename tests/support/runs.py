@@ -47,3 +47,20 @@ def alive(pids: set[int]) -> set[int]:
         except psutil.NoSuchProcess:
             pass
     return living
+
+
+def wait_for_runs(db, at_least: int, timeout: float = 60) -> int:
+    """Wait until the store at `db` holds `at_least` measured runs (each point's runs so
+    far: a run cut short keeps them); returns how many it found."""
+    import time
+
+    from cpulab.engine.store import ResultStore
+
+    measured = 0
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and measured < at_least:
+        if db.exists():
+            with ResultStore.open(db) as store:
+                measured = sum(len(p.result.fit_times) for p in store.points())
+        time.sleep(0.05)
+    return measured

@@ -25,6 +25,7 @@ try:
     from cpulab.cli.app import cmd_demo, open_app
     from cpulab.cli.compare import cmd_compare
     from cpulab.cli.config import apply_settings, cmd_config, read_settings
+    from cpulab.cli.doctor import cmd_doctor
     from cpulab.cli.export import cmd_export
     from cpulab.cli.history import cmd_history
     from cpulab.cli.parser import (
@@ -58,6 +59,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "serve": cmd_serve,
     "compare": cmd_compare,
     "show": cmd_show,
+    "doctor": cmd_doctor,
 }
 # What writing the output can fail with beyond a closed pipe: a full disk (> /dev/full).
 OUTPUT_FAILURES = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO})
@@ -93,7 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _dispatch(args: argparse.Namespace) -> int:
     settings = read_settings()  # a file that cannot be used stops every command alike
     apply_settings(args, settings)
-    if args.command not in ("tasks", "config"):  # tasks opens no store, config shows it
+    if args.command not in ("tasks", "config", "doctor"):  # no store, or config shows it
         args.db = store_path(args.db, settings.db)
     if args.command is not None:
         return COMMANDS[args.command](args)

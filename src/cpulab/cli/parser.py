@@ -26,11 +26,18 @@ from cpulab.engine.datafile import KINDS, DataSpec, data_spec
 from cpulab.engine.errors import UsageError
 from cpulab.engine.export import FORMATS
 from cpulab.engine.memory import ALLOW_FLAG, LIMIT_OPTION, check_memory, machine_limit, parse_size
+from cpulab.engine.pinning import PIN_NONE, PIN_STRATEGIES
 from cpulab.engine.plugins import load_catalogue
 from cpulab.engine.spec import LIFTED_BY, RunOptions, RunSpec, cores_text
 from cpulab.engine.store import ENV_VAR as STORE_ENV_VAR
 from cpulab.engine.store import ResultStore, default_path
-from cpulab.engine.sweep import STRATEGIES, SweepPlan, default_strategy, parse_cores
+from cpulab.engine.sweep import (
+    STRATEGIES,
+    SweepPlan,
+    cluster_size,
+    default_strategy,
+    parse_cores,
+)
 from cpulab.engine.tasks import SCALES
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -159,6 +166,12 @@ def build_parser() -> ArgumentParser:
         + "; ".join(f"{name}: {text}" for name, text in STRATEGIES.items())
         + " (default: eval where the task has that knob, else train)",
     )
+    sweep.add_argument(
+        "--workers",
+        metavar="LIST",
+        help="with --dask, sweep the cluster's size instead: each point uses that many of "
+        "its workers (1,2,4, 1-8, or pow2 up to local:N's N); its core count is the workers",
+    )
     _add_measuring_options(sweep, repeats=3, warmup=1)
     _add_memory_options(sweep)
     _add_workload_options(sweep)
@@ -195,6 +208,7 @@ def build_parser() -> ArgumentParser:
         "--max-cores)",
     )
     _add_measuring_options(advise, repeats=3, warmup=1)
+    _add_memory_options(advise, refuses=False)
     _add_workload_options(advise)
 
     history = commands.add_parser("history", help="list stored results, newest first")
@@ -285,6 +299,15 @@ def build_parser() -> ArgumentParser:
     show.add_argument("--to", dest="end", type=_seconds, metavar="S", help="to S seconds")
     show.add_argument("--width", type=_count, metavar="N", help="columns (default: the terminal's)")
     _add_store_option(show)
+
+    doctor = commands.add_parser(
+        "doctor",
+        help="what makes measurements unstable on this machine, with advice (read-only)",
+        description="Check the CPU governor and turbo, SMT, isolated CPUs, the cgroup's CPU "
+        "quota and memory limit, other processes' load and steal time (over half a second), "
+        "the BLAS/OpenMP libraries' threads and free memory. Changes nothing.",
+    )
+    doctor.add_argument("--json", action="store_true", help="print one JSON document")
     return parser
 
 
@@ -406,6 +429,14 @@ def _add_execution_options(parser: argparse.ArgumentParser, top_level: bool) -> 
         "one-thread worker processes (needs cpulab[dask])",
     )
     parser.add_argument(
+        "--pin",
+        choices=PIN_STRATEGIES,
+        default=None if top_level else argparse.SUPPRESS,
+        help="the CPUs each point runs on, as many as it uses: physical (one thread of "
+        "distinct physical cores first), siblings (both SMT threads of a core), numa "
+        "(spread over NUMA nodes) or none (default: no pinning)",
+    )
+    parser.add_argument(
         OVERSUBSCRIBE_FLAG,
         action="store_true",
         default=False if top_level else argparse.SUPPRESS,
@@ -445,15 +476,22 @@ def _memory_size(text: str) -> int:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _add_memory_options(parser: argparse.ArgumentParser) -> None:
+def _add_memory_options(parser: argparse.ArgumentParser, refuses: bool = True) -> None:
+    """--memory-limit, and for a run or sweep (`refuses`) --allow-memory: advice only
+    keeps within the limit."""
     parser.add_argument(
         LIMIT_OPTION,
         dest="memory_limit",
         type=_memory_size,
         metavar="SIZE",
         help="the memory a run may use, where less than the machine's (512M, 2G): a run "
-        "that the stored results predict to need more is refused",
+        "that the stored results predict to need more is refused"
+        if refuses
+        else "the memory a run may use, where less than the machine's (512M, 2G): no "
+        "setting estimated to need more is measured beyond the first few, or advised",
     )
+    if not refuses:
+        return
     parser.add_argument(
         ALLOW_FLAG,
         dest="allow_memory",
@@ -483,13 +521,14 @@ def data_from_args(args: argparse.Namespace) -> DataSpec | None:
 
 
 def run_options(args: argparse.Namespace) -> RunOptions:
-    """The data, backend and threads of --data, --backend, --dask and --blas-threads;
-    checked when a run or plan is made of them."""
+    """The data, backend, threads and pinning of --data, --backend, --dask, --blas-threads
+    and --pin; checked when a run or plan is made of them."""
     return RunOptions(
         data=data_from_args(args),
         backend=resolve_backend(args.backend, args.dask),
         cluster=args.dask,
         blas_threads=args.blas_threads,
+        pin=args.pin or PIN_NONE,
         allow_oversubscribe=args.allow_oversubscribe,
     )
 
@@ -519,15 +558,20 @@ def plan_from_args(args: argparse.Namespace) -> SweepPlan:
     catalogue = load_catalogue(args.task_files)
     task = catalogue.get(args.task)
     available = available_cores()
+    options = run_options(args)
+    if args.workers is None:
+        cores = parse_cores(args.cores, available)
+    else:
+        cores, options = cluster_size(args.workers, options, available, args.strategy)
     plan = SweepPlan(
         task=task,
         scale=args.scale,
         strategy=args.strategy or default_strategy(task),
-        cores=parse_cores(args.cores, available),
+        cores=cores,
         repeats=args.repeats,
         warmup=args.warmup,
         available=available,
-        options=run_options(args),
+        options=options,
         catalogue=catalogue.tasks,
     )
     plan.spec()  # every check its session makes, the cap's first
@@ -540,18 +584,25 @@ def advice_request_from_args(args: argparse.Namespace) -> tuple[AdviceRequest, S
     scale, options and cores its batches share, checked as a sweep of them would be."""
     if args.blas is not None and args.blas_threads is not None:
         raise UsageError("--blas searches the BLAS threads and --blas-threads fixes them: give one")
+    if args.dask is not None:
+        raise UsageError(
+            "advise searches the splits of this machine's cores, not a cluster's: sweep its "
+            "sizes with cpulab sweep TASK --dask ADDRESS --workers 1,2,4"
+        )
     catalogue = load_catalogue(args.task_files)
     task = catalogue.get(args.task)
     available = available_cores()
     max_cores = available if args.max_cores is None else args.max_cores
     if max_cores < 1:
         raise UsageError(f"--max-cores is at least 1, not {max_cores}")
-    check_core_count(
-        max_cores,
-        available,
-        f"--max-cores {max_cores}",
-        allow_oversubscribe=args.allow_oversubscribe,
-    )
+    # Beyond any machine first; then beyond this one, where every count above would be
+    # oversubscribed.
+    check_core_count(max_cores, available, f"--max-cores {max_cores}", allow_oversubscribe=True)
+    if max_cores > available and not args.allow_oversubscribe:
+        raise UsageError(
+            f"--max-cores {max_cores} is more than the {cores_text(available)} available: "
+            f"the search would oversubscribe them {LIFTED_BY}"
+        )
     blas = blas_choices(args.blas, max_cores)
     plan = SweepPlan(
         task=task,
@@ -565,16 +616,12 @@ def advice_request_from_args(args: argparse.Namespace) -> tuple[AdviceRequest, S
         catalogue=catalogue.tasks,
     )
     plan.spec()  # every check a batch's session makes
-    if max_cores > available and not args.allow_oversubscribe:
-        raise UsageError(
-            f"--max-cores {max_cores} is more than the {cores_text(available)} available: "
-            f"the search would oversubscribe them {LIFTED_BY}"
-        )
     request = AdviceRequest(
         max_cores=max_cores,
         budget=args.budget,
         knobs=task.knobs,
         blas=blas,
+        memory_limit=machine_limit(args.memory_limit).bytes,
         repeats=args.repeats,
     )
     return request, plan

@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 
+from cpulab.cli.doctor import warn_before_sweep
 from cpulab.cli.outcome import exit_status, refuse_bad_input, session_for, stop_record
 from cpulab.cli.parser import check_memory_of, plan_from_args
 from cpulab.cli.render import print_report, report_stop, run_in_terminal
 from cpulab.engine.memory import machine_limit, model_for
-from cpulab.engine.presentation import memory_line, model_lines, points_done
+from cpulab.engine.presentation import memory_line, model_lines, points_done, smt_line
 from cpulab.engine.stats import analyse_results
 from cpulab.engine.store import ResultStore
 
@@ -17,6 +18,9 @@ from cpulab.engine.store import ResultStore
 def cmd_sweep(args: argparse.Namespace) -> int:
     plan = plan_from_args(args)
     check_memory_of(plan, args)
+    cluster = plan.options.cluster
+    if cluster is None or cluster.startswith("local:"):  # a remote cluster's load is its own
+        warn_before_sweep()
     with ResultStore.open(args.db) as store:
         outcome = run_in_terminal(session_for(plan, store), quiet=args.json)
         # Its own results included: what the next sweep of this task would be told.
@@ -56,6 +60,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             lines = model_lines(model, machine_cores, cap)
             if said := memory_line(memory, limit, machine_cores):
                 lines.append(said)
+            physical = results[0].machine.get("topology", {}).get("physical_cores")
+            if smt := smt_line(report, physical):
+                lines.append(smt)
             print_report(report, escape(title), lines)
         report_stop(outcome)
     return exit_status(outcome)

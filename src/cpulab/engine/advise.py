@@ -76,11 +76,14 @@ INTERVAL_METHOD = (
 
 
 class BudgetExhausted(Exception):
-    """The budget ran out during a batch: `trials` holds the runs of the batch that finished."""
+    """The search cannot go on: `trials` holds the runs of the batch that finished.
+    `reason`: BUDGET where the budget ran out, or how the user or a failure stopped it
+    ("cancelled", "interrupted", "failed"): the advice says which."""
 
-    def __init__(self, trials: Iterable[Trial] = ()) -> None:
+    def __init__(self, trials: Iterable[Trial] = (), reason: str = BUDGET) -> None:
         self.trials = tuple(trials)
-        super().__init__("the time budget ran out")
+        self.reason = reason
+        super().__init__("the time budget ran out" if reason == BUDGET else reason)
 
 
 @dataclass(frozen=True, order=True)
@@ -244,7 +247,10 @@ def blas_choices(text: str | None, max_cores: int) -> tuple[int, ...]:
         return ()
     if text.strip().lower() == "auto":
         return tuple(b for b in BLAS_DEFAULTS if b <= max_cores)
-    return parse_cores(text, max_cores * CORES_PER_CORE)
+    try:
+        return parse_cores(text, max_cores * CORES_PER_CORE)  # read as counts of threads
+    except UsageError as exc:
+        raise UsageError(f"cannot read the BLAS threads {text.strip()!r}: {exc}") from None
 
 
 def grid_cores(max_cores: int) -> tuple[int, ...]:
@@ -444,13 +450,14 @@ class Advice:
         if compared:
             lines.append("measured against predicted (fastest setting of each core count):")
             for m in compared:
+                count = f"{m.cores} {'core' if m.cores == 1 else 'cores'}"
                 lines.append(
-                    f"  {m.cores:>4} cores  {m.setting.label():<18} measured {m.measured:9.3f} s"
-                    f"  predicted {m.predicted.time.value:9.3f} s ({m.error:+.1%})"
+                    f"  {count}, {m.setting.label()}: measured {m.measured:.3f} s, "
+                    f"predicted {m.predicted.time.value:.3f} s ({m.error:+.1%})"
                 )
         lines += [line for line in model_lines(self.model, request.max_cores) if line]
         ended = {SETTLED: "settled", BUDGET: "stopped by the budget"}.get(
-            self.stopped, f"{self.stopped}, so the best so far"
+            self.stopped, self.stopped
         )
         lines.append(
             f"search: {ended} after {self.runs} runs of {len(self.trials)} settings in "
@@ -560,7 +567,7 @@ class _Search:
         self.notes: list[str] = []
         self.estimates: dict[Setting, float] = {}  # a run's seconds, before it is measured
         self.batches = 0
-        self.exhausted = False  # the measurer raised BudgetExhausted
+        self.exhausted: str | None = None  # why the measurer raised BudgetExhausted
         self.unaffordable = False  # a round did not fit the budget left
         self.curve: dict[int, float] = {}  # phase 1's time at each thread count
         self.curve_settings: list[Setting] = []
@@ -576,7 +583,7 @@ class _Search:
             trials = self.measurer.measure(settings, repeats)
         except BudgetExhausted as exc:
             self.record(exc.trials)
-            self.exhausted = True
+            self.exhausted = exc.reason
             return False
         self.record(trials)
         return True
@@ -874,7 +881,7 @@ class _Search:
     def finish(self) -> Advice:
         trials = self.trials()
         if not trials:
-            raise BudgetExhausted(())
+            raise BudgetExhausted((), self.exhausted or BUDGET)
         memory = MemoryEstimate.of(trials)
         limit = self.request.memory_limit
         allowed = [s for s in self.times if self.times[s] and memory.fits(s, limit)]
@@ -894,9 +901,11 @@ class _Search:
                 f"(the 95 % interval of the difference within {AS_FAST:.0%}): the simpler, "
                 "with fewer cores, is recommended"
             )
-        stopped = BUDGET if self.exhausted or self.unaffordable else SETTLED
-        if self.exhausted:
+        stopped = self.exhausted or (BUDGET if self.unaffordable else SETTLED)
+        if self.exhausted == BUDGET:
             self.notes.append("the budget ran out during a batch: the best so far is recommended")
+        elif self.exhausted:
+            self.notes.append(f"the search was {self.exhausted}: the best so far is recommended")
         baseline = Setting(1, 1, self.request.blas_values()[0])
         return Advice(
             request=self.request,

@@ -5,20 +5,32 @@ A batch is one runner per BLAS value (a runner's points share their options), so
 data and workers are paid once a batch, and counted: the budget is wall-clock time. A batch
 still running when the budget ends is cancelled; the runs it finished are kept, in the store
 and in the search. The user's stop (Ctrl-C, SIGTERM, the app's cancel) ends the search the
-same way, and says so.
+same way, during a batch or between two, and the advice says so.
+
+`run_advice` is the search's lifecycle, the same for the CLI and the app: search, then
+store the advice with the sweeps it measured, and say how it ended.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from itertools import groupby
 from typing import Any
 
-from cpulab.engine.advise import BudgetExhausted, Setting, Trial
+from cpulab.engine.advise import (
+    BUDGET,
+    Advice,
+    AdviceRequest,
+    BudgetExhausted,
+    Setting,
+    Trial,
+    advise,
+)
 from cpulab.engine.events import Result
-from cpulab.engine.session import Outcome, Session
+from cpulab.engine.machine import machine_facts
+from cpulab.engine.session import STORE_ERRORS, Outcome, Session
 from cpulab.engine.spec import RunOptions
 from cpulab.engine.store import ResultStore
 from cpulab.engine.sweep import SweepPlan
@@ -33,7 +45,7 @@ class SearchStopped(BudgetExhausted):
     ended, where one was running."""
 
     def __init__(self, status: str, trials: Sequence[Trial], outcome: Outcome | None) -> None:
-        super().__init__(trials)
+        super().__init__(trials, status)
         self.status, self.outcome = status, outcome
 
 
@@ -74,10 +86,17 @@ class RunnerMeasurer:
         self.sweeps: list[int] = []  # the stored sweeps of the batches, in order
         self.stopped: SearchStopped | None = None  # set when the user or a failure stopped it
         self._stop: str | None = None  # asked to stop between batches, and how
+        self.signal: int | None = None  # the signal that asked, if one did
 
-    def stop(self, status: str = "cancelled") -> None:
-        """Start no batch after the one running (if any): for the app's cancel and quit."""
-        self._stop = status
+    def stop(self, status: str = "cancelled", signum: int | None = None) -> None:
+        """Start no batch after the one running (if any): the app's cancel and quit, a
+        signal between the CLI's batches."""
+        if self._stop is None:
+            self._stop, self.signal = status, signum
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop is not None
 
     def spent(self) -> float:
         return self.clock() - self.started
@@ -141,7 +160,59 @@ def _trials(blas: int | None, outcome: Outcome) -> list[Trial]:
     for result in (*outcome.results, *outcome.partial):
         found[(result.train, result.eval)] = result
     return [
-        Trial(Setting(r.train, r.eval, blas), tuple(r.fit_times), r.peak_rss or None)
+        Trial(Setting(r.train, r.eval, blas), tuple(r.fit_times), _peak_memory(r))
         for r in found.values()
         if r.fit_times
     ]
+
+
+def _peak_memory(result: Result) -> int | None:
+    """The tree's peak: its summed PSS (shared pages once) where read, else its RSS."""
+    return result.memory.get("total_pss") or result.peak_rss or None
+
+
+@dataclass(frozen=True)
+class AdviceOutcome:
+    """How a search ended: its advice (None: not one run measured, `problem` says why),
+    the advice's id in the store (None: not stored, `store_problem` says why where it
+    failed), and `batch`, the outcome of the batch that a stop or failure ended."""
+
+    status: str  # settled, budget, or how it was stopped: cancelled, interrupted, failed
+    advice: Advice | None
+    advice_id: int | None = None
+    batch: Outcome | None = None
+    problem: str | None = None
+    store_problem: str | None = None
+
+
+def run_advice(
+    request: AdviceRequest, measurer: RunnerMeasurer, on_step: Callable[[str], None]
+) -> AdviceOutcome:
+    """Search, then store the advice with the sweeps of its batches. A UsageError (a
+    memory limit that every setting exceeds) is the caller's to report."""
+    try:
+        advice = advise(request, measurer, on_step)
+    except BudgetExhausted as exc:
+        batch = measurer.stopped.outcome if measurer.stopped is not None else None
+        problem = (
+            f"the budget of {request.budget:g} s ended before the first run did: give more"
+            if exc.reason == BUDGET
+            else f"the search was {exc.reason} before a run was measured"
+        )
+        return AdviceOutcome(exc.reason, None, batch=batch, problem=problem)
+    batch = measurer.stopped.outcome if measurer.stopped is not None else None
+    if measurer.store is None:
+        return AdviceOutcome(advice.stopped, advice, batch=batch)
+    record = {**advice.to_dict(), "sweeps": measurer.sweeps}
+    try:
+        advice_id = measurer.store.add_advice(
+            measurer.task.name,
+            measurer.scale,
+            measurer.options.variant,
+            advice.stopped,
+            machine_facts(),
+            record,
+        )
+    except STORE_ERRORS as exc:
+        return AdviceOutcome(advice.stopped, advice, batch=batch, store_problem=str(exc))
+    return AdviceOutcome(advice.stopped, advice, advice_id, batch)

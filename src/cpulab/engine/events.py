@@ -33,7 +33,7 @@ PHASE_TITLES = {
 
 
 # Result fields a record leaves out where empty (see Result.record).
-OPTIONAL = ("memory", "timeline")
+OPTIONAL = ("memory", "timeline", "conditions")
 
 
 class EventError(ValueError):
@@ -156,6 +156,11 @@ class Result(Event):
     # `Timeline.to_dict()` stores them; read with `Timeline.from_dict`. None where not
     # recorded (a result from before cpulab recorded one).
     timeline: dict[str, Any] | None = None
+    # What made measurements on the machine less stable as the runner started, as
+    # engine/doctor.py `summary()` writes it: {item: {"value", "status", "advice" where
+    # warned}} (governor, turbo, SMT, isolated CPUs, cgroup quota and memory). Empty where
+    # the result predates it.
+    conditions: dict[str, Any] = field(default_factory=dict)
 
     @property
     def fit_time(self) -> float:
@@ -179,12 +184,14 @@ class Result(Event):
     def record(self) -> dict[str, Any]:
         """`summary` as it is, NaN and all, sharing this result's own lists and dicts: to
         read, not to change. Exports write a store's worth of these, and copy nothing.
-        A memory never read and a timeline never recorded (a result from before cpulab
-        did either) are left out: the exports of older stores stay as they were."""
+        A memory never read, a timeline never recorded and machine conditions never read
+        (a result from before cpulab did any) are left out: the exports of older stores
+        stay as they were."""
         return {
             **{f.name: getattr(self, f.name) for f in fields(self) if f.name not in OPTIONAL},
             **({"memory": self.memory} if self.memory else {}),
             **({"timeline": self.timeline} if self.timeline is not None else {}),
+            **({"conditions": self.conditions} if self.conditions else {}),
             "fit_time": self.fit_time,
             "fit_min": min(self.fit_times),
             "fit_max": max(self.fit_times),

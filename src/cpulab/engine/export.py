@@ -10,9 +10,10 @@ JSON shape (`format: "cpulab-export"`, `version: 2`):
     runs:     [POINT]                       single runs, outside any sweep
 
     POINT    = {id, created_at, machine_id, software_id, result: <the run's full record, as
-                `cpulab run --json` prints it, its timeline (engine/timeline.py) included
-                where one was recorded>, stats: {n, times, median, min, max, mad,
-                outliers, first_run_slow}, warnings: [sentence]}
+                `cpulab run --json` prints it, its timeline (engine/timeline.py) and
+                machine conditions (engine/doctor.py) included where recorded>,
+                stats: {n, times, median, min, max, mad, outliers, first_run_slow},
+                warnings: [sentence]}
     ANALYSIS = {points: [{train, eval, cores, stats, speedup, efficiency, karp_flatt, flags,
                 warnings}], baseline, fit: {a, b, serial_fraction, speedup_ceiling,
                 r_squared, rms_residual, n, distinct_cores, warnings} | null,

@@ -217,3 +217,32 @@ def best_summary(report: ScalingReport) -> str:
         return ""
     b = report.best
     return f"best: {b.train} x {b.eval} at {b.stats.median:.3f} s"
+
+
+SMT_MARGIN = 0.05  # a change in time within this fraction is no change: run-to-run noise
+
+
+def smt_line(report: ScalingReport, physical_cores: int | None) -> str | None:
+    """Whether SMT pays, where a sweep's core counts pass the machine's physical cores:
+    the fastest split of the last count within them against that of the next count
+    beyond. None where the counts do not pass them, or the physical count is unknown."""
+    if not physical_cores:
+        return None
+    counts = sorted(report.best_per_cores)
+    within = [cores for cores in counts if cores <= physical_cores]
+    beyond = [cores for cores in counts if cores > physical_cores]
+    if not within or not beyond:
+        return None
+    low, high = report.best_per_cores[within[-1]], report.best_per_cores[beyond[0]]
+    ratio = low.stats.median / high.stats.median if high.stats.median > 0 else math.nan
+    where = (
+        f"past the {physical_cores} physical cores, {low.cores} to {high.cores} cores "
+        f"({low.stats.median:.3g} s to {high.stats.median:.3g} s)"
+    )
+    if not math.isfinite(ratio):
+        return None
+    if ratio >= 1 + SMT_MARGIN:
+        return f"SMT pays: {where}, {ratio:.2f}x faster"
+    if ratio <= 1 - SMT_MARGIN:
+        return f"SMT does not pay: {where}, {1 / ratio:.2f}x slower"
+    return f"SMT does not pay: {where}, no faster"

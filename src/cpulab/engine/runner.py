@@ -35,15 +35,18 @@ from cpulab.api import Dataset, Setting
 from cpulab.engine.cores import core_budget
 from cpulab.engine.coretrace import CoreRecorder
 from cpulab.engine.datafile import DataSpec
+from cpulab.engine.doctor import conditions
 from cpulab.engine.errors import UsageError
 from cpulab.engine.events import PARTIAL, Error, Event, Phase, Progress, Result, Started
 from cpulab.engine.load import LOAD_KEYS, cpu_seconds, noisy
 from cpulab.engine.machine import library_versions, machine_facts, software_facts
 from cpulab.engine.memory import memory_limit
+from cpulab.engine.pinning import PinPlan, pin_tree, plan_pinning
 from cpulab.engine.plugins import import_builder
 from cpulab.engine.spec import SPARE_ARGUMENT, RunSpec, plan_from_dict
 from cpulab.engine.taskstream import TaskRecorder
 from cpulab.engine.timeline import TaskSpan, Timeline, Window, phases_from_events
+from cpulab.engine.topology import machine_topology
 from cpulab.engine.treemeter import (
     SAMPLE_INTERVAL,
     TreeMeter,
@@ -200,6 +203,7 @@ class Point:
     outcome: Any = None
     calls: list[Window] = field(default_factory=list)  # each measured call, time.time()
     tasks: list[TaskSpan] = field(default_factory=list)  # the joblib tasks of those calls
+    pinning: PinPlan | None = None  # the CPUs it runs on, where --pin chose them
 
     def load(self) -> dict[str, float]:
         wall = self.wall or 1.0
@@ -218,6 +222,12 @@ class PlanRunner:
     def __init__(self, specs: tuple[RunSpec, ...], emit: Callable[[Event], None]):
         self.specs, self.emit = specs, emit
         self.cpus = core_budget().affinity
+        # Read before any pinning narrows this process's affinity: the machine record
+        # says what the machine allows, not what one point was pinned to.
+        machine_facts()
+        # The governor, turbo, SMT, quota... as the run starts, stored with each result.
+        self.conditions = conditions()
+        self.pinned: tuple[int, ...] | None = None  # the CPUs the tree is pinned to now
         # The timeline: the cores' use at each reading of the tree, the phases, the tasks.
         self.cores = CoreRecorder(self.cpus, SAMPLE_INTERVAL)
         self.meter = TreeMeter(os.getpid(), on_sample=self.cores.record)
@@ -291,7 +301,10 @@ class PlanRunner:
             backend=spec.options.backend,
         )
         workload = build(setting)
-        return Point(index, spec, workload, data_seconds=perf_counter() - t0)
+        pinning = plan_pinning(
+            spec.options.pin, machine_topology(), self.cpus, spec.train * spec.eval
+        )
+        return Point(index, spec, workload, data_seconds=perf_counter() - t0, pinning=pinning)
 
     def dataset(self, source: DataSpec | None) -> Dataset | None:
         """The user's data, loaded once however many points use it."""
@@ -308,6 +321,7 @@ class PlanRunner:
         jobs = point.workload.worker_jobs
         if len(self.specs) > 1:  # a sweep's points take turns: no timeline looks back
             self.cores.trim(time.time())
+        self.pin(point)
         if self.execution.workers_due(jobs):
             self.phase("workers", point.index, repeat)
             t0 = perf_counter()
@@ -320,7 +334,7 @@ class PlanRunner:
         observer_before = self._observer_seconds()
         self.meter.reset_peaks()
         workload = point.workload
-        with self.execution.measured():
+        with self.execution.measured(point.spec):
             self.hook.start(
                 workload.progress_unit, workload.progress_total, self._label(point.index)
             )
@@ -346,6 +360,15 @@ class PlanRunner:
             for key in LOAD_KEYS:
                 point.machine_busy[key] += busy_after[key] - busy_before[key]
         return seconds
+
+    def pin(self, point: Point) -> None:
+        """Put the runner and its workers on the point's CPUs, before its workers start
+        and its call runs; loky's workers from an earlier point are pinned anew, not
+        restarted, so their start-up is not paid again."""
+        if point.pinning is None or point.pinning.cpus == self.pinned:
+            return
+        pin_tree(point.pinning.cpus)
+        self.pinned = point.pinning.cpus
 
     def _recording(self, record: bool, unit: str) -> contextlib.AbstractContextManager:
         """Around a measured call: the joblib tasks it runs, on the Dask scheduler's
@@ -397,7 +420,8 @@ class PlanRunner:
         spec = point.spec
         load = point.load()
         flags = [] if final else [PARTIAL]
-        if spec.train * spec.eval > spec.available:
+        # A cluster-size sweep's core count is the cluster's workers, not this machine's.
+        if spec.train * spec.eval > spec.available and not spec.options.cluster_workers:
             flags.append("oversubscribed")
         if noisy(load, spec.available, point.wall):
             flags.append("noisy")
@@ -415,10 +439,15 @@ class PlanRunner:
             cpu_time=point.cpu_time,
             peak_rss=point.peak_rss,
             memory={**point.memory, "limit": memory_limit()[0]} if point.memory else {},
-            timeline=self.timeline(point),
+            # The final result's only: partial ones would carry it again at each run.
+            timeline=self.timeline(point) if final else None,
             score=score,
             metric=spec.task.metric,
-            details={**details, **self.execution.facts()},
+            details={
+                **details,
+                **self.execution.facts(point.spec),
+                **({"pinning": point.pinning.to_dict()} if point.pinning else {}),
+            },
             flags=flags,
             machine=machine_facts(),
             software={
@@ -427,6 +456,7 @@ class PlanRunner:
             },
             load=load,
             worker_times=point.worker_times,
+            conditions=self.conditions,
             variant=spec.options.variant,
             options=spec.options.to_dict(),
             threads={

@@ -201,6 +201,11 @@ class Session:
         """Run in the foreground, for the CLI: Ctrl-C cancels, SIGTERM and SIGHUP interrupt,
         and either way the tree is gone and the measured results are kept."""
 
+        handled = [s for s in (signal.SIGINT, *INTERRUPTING_SIGNALS, SUSPEND) if s is not None]
+        # asyncio puts back the defaults, not what was there: a caller's own handlers (an
+        # advice search between its batches) are put back here.
+        before = {signum: signal.getsignal(signum) for signum in handled}
+
         async def main() -> Outcome:
             loop = asyncio.get_running_loop()
             loop.add_signal_handler(signal.SIGINT, self.stop_soon, "cancelled")
@@ -211,9 +216,10 @@ class Session:
             try:
                 return await self.run()
             finally:
-                for signum in (signal.SIGINT, *INTERRUPTING_SIGNALS, SUSPEND):
-                    if signum is not None:
-                        loop.remove_signal_handler(signum)
+                for signum in handled:
+                    loop.remove_signal_handler(signum)
+                    if before[signum] is not None:
+                        signal.signal(signum, before[signum])
 
         try:
             return asyncio.run(main())

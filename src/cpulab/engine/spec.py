@@ -11,6 +11,7 @@ from cpulab.engine.backends import DEFAULT_BACKEND, Backend, backend_named
 from cpulab.engine.cores import OVERSUBSCRIBE_FLAG, CoreSplit, available_cores, check_core_count
 from cpulab.engine.datafile import DataSpec
 from cpulab.engine.errors import UsageError
+from cpulab.engine.pinning import PIN_NONE, check_pin
 from cpulab.engine.tasks import Task, check_scale
 
 # Started with this argument instead of a spec, the runner imports what runs need and then
@@ -29,7 +30,12 @@ class RunOptions:
     data: DataSpec | None = None  # the user's data, for tasks that take it
     backend: str = DEFAULT_BACKEND  # joblib backend of the measured call: see backends.py
     cluster: str | None = None  # where a cluster backend runs: "tcp://host:port", "local:N"
+    # A cluster-size sweep's (--workers): each point's core count (train x eval) is how
+    # many of the cluster's workers its calls may use. False: every worker, at any split.
+    cluster_workers: bool = False
     blas_threads: int | None = None  # BLAS/OpenMP threads per process; None: libraries' own
+    # --pin: the CPUs each point runs on, chosen from the topology (see pinning.py)
+    pin: str = PIN_NONE
     # --allow-oversubscribe: more workers or threads than CORES_PER_CORE per core, and on
     # the command line a split or sweep beyond the available cores (the app asks instead).
     allow_oversubscribe: bool = False
@@ -50,11 +56,19 @@ class RunOptions:
             parts.append(backend)
         if self.blas_threads is not None:
             parts.append(f"BLAS {self.blas_threads}")
+        if self.pin != PIN_NONE:
+            parts.append(f"pinned {self.pin}")
         return " ".join(parts)
 
     def check(self) -> RunOptions:
         """Refuse a backend, cluster or thread count that cannot run; returns itself."""
         backend = self.backend_spec
+        check_pin(self.pin)
+        if self.pin != PIN_NONE and backend.takes_cluster:
+            raise UsageError(
+                f"--pin {self.pin} places work on this machine's CPUs: it does not apply to a "
+                "Dask cluster"
+            )
         if self.blas_threads is not None:
             if self.blas_threads < 1:
                 raise UsageError(f"BLAS threads must be at least 1, not {self.blas_threads}")
@@ -72,6 +86,8 @@ class RunOptions:
         and is no part of a result."""
         data = asdict(self)
         del data["allow_oversubscribe"]
+        if not data["cluster_workers"]:  # results from before cluster-size sweeps lack it
+            del data["cluster_workers"]
         return data
 
     @classmethod
@@ -134,7 +150,7 @@ class RunSpec:
         task.check_split(split)
         split.check_limits(options.allow_oversubscribe)
         task.check_data(options.data, catalogue)
-        options.check().backend_spec.check_split(split)
+        options.check().backend_spec.check_split(split, options)
         if repeats < 1:
             raise UsageError(f"repeats must be at least 1, not {repeats}")
         if repeats > MAX_RUNS:

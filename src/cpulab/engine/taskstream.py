@@ -18,7 +18,8 @@ one after another in the caller (n_jobs=1) make no batches: a top-level one that
 no parallel work itself is recorded as a single span (a serial refit, say).
 
 The Dask backend submits the calls itself: its tasks come from the scheduler's task
-stream instead (`dask_spans`).
+stream instead (`dask_spans`), and the calls nested in them, which run inside the worker
+(`daskjobs`), are not recorded.
 
 This module is imported by worker processes: nothing heavy at import time.
 """
@@ -161,7 +162,9 @@ def _flush(state: _ProcessState) -> None:
 
 
 def _is_dask(parallel: Any) -> bool:
-    return type(getattr(parallel, "_backend", None)).__name__ == "DaskDistributedBackend"
+    """Whether joblib's Dask backend runs the call, or one made from it (`daskjobs`)."""
+    backend = type(getattr(parallel, "_backend", None))
+    return any(kind.__name__ == "DaskDistributedBackend" for kind in backend.__mro__)
 
 
 def install() -> None:
@@ -298,9 +301,8 @@ def _spans(records: Iterable[Record]) -> list[TaskSpan]:
 def dask_spans(stream: Iterable[Mapping[str, Any]]) -> list[TaskSpan]:
     """The scheduler's task stream (distributed's `get_task_stream`) as spans: each
     task's compute stretch, its worker the Dask worker's address. joblib names each task
-    it submits "[mixed_]batch_of_<function>_<calls>_calls-<uuid>". Calls nested in a task
-    go to the cluster too, and the stream does not say which task made them: every span
-    is level 0."""
+    it submits "[mixed_]batch_of_<function>_<calls>_calls-<uuid>". Only the measured
+    call's own tasks go to the cluster (`daskjobs`): every span is level 0."""
     spans = []
     counts: dict[str, int] = {}
     for record in sorted(stream, key=_compute_start):

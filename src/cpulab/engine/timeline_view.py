@@ -40,7 +40,7 @@ MOST_LABEL = 14
 SHORT_PHASES = {"imports": "imp", "workers": "wrk", "warmup": "warm"}
 
 
-def _shade(percent: float) -> int:
+def shade_level(percent: float) -> int:
     return 0 if percent < 5 else min(4, 1 + int(percent // 25))
 
 
@@ -94,7 +94,7 @@ def _axis(window: Window, origin: float, label_width: int, plot: int) -> Text:
     return Text(" " * label_width + "".join(cells), style="dim")
 
 
-def _groups(count: int, rows: int) -> list[tuple[int, int]]:
+def row_groups(count: int, rows: int) -> list[tuple[int, int]]:
     """`count` things in at most `rows` rows of consecutive ones, sizes differing by one at
     most: (first, stop) of each row."""
     rows = min(rows, count)
@@ -107,7 +107,7 @@ def _columns(window: Window, plot: int) -> list[Window]:
     return [(a + c * dt, a + (c + 1) * dt) for c in range(plot)]
 
 
-def _sampled(cores: CoreSamples, column: Window) -> range:
+def samples_in(cores: CoreSamples, column: Window) -> range:
     """The samples a column shows: those it overlaps, or the one holding its middle."""
     samples = cores.sample_range(*column)
     if len(samples) == 0:
@@ -156,7 +156,7 @@ def _shaded(shown: list[range], percent: Callable[[int], float]) -> list[tuple[s
         if len(samples) == 0:
             out.append((" ", ""))
             continue
-        level = _shade(sum(percent(i) for i in samples) / len(samples))
+        level = shade_level(sum(percent(i) for i in samples) / len(samples))
         out.append((SHADES[level], RAMP[level]))
     return out
 
@@ -183,7 +183,7 @@ def heat_strip(
     # One row of cores and the axis come first, then the run's share, then the phases.
     extra = [name for name, present in wanted if present][: max(0, height - 2)]
     rows = max(1, height - 1 - len(extra))
-    groups = _groups(len(cores.cores), rows)
+    groups = row_groups(len(cores.cores), rows)
     labels = [
         str(cores.cores[a]) if b - a == 1 else f"{cores.cores[a]}-{cores.cores[b - 1]}"
         for a, b in groups
@@ -193,7 +193,7 @@ def heat_strip(
     if plot < 4:
         return _message("too narrow for a heat strip", width)
     columns = _columns(window, plot)
-    shown = [_sampled(cores, column) for column in columns]
+    shown = [samples_in(cores, column) for column in columns]
     lines = []
     if "phase" in extra:
         lines.append(_row("phase", label_width, _phase_cells(timeline, columns)))
@@ -257,7 +257,7 @@ def gantt(
     if not workers or window is None:
         return _message("no tasks recorded", width)
     rows = max(1, height - 1)
-    groups = _groups(len(workers), rows)
+    groups = row_groups(len(workers), rows)
     if len(groups) == len(workers):
         labels = [_cut(worker, MOST_LABEL) for worker, _ in workers]
     else:
@@ -283,7 +283,7 @@ def gantt(
             for c, (char, _) in enumerate(_task_cells(spans[key], columns, ("", ""))):
                 busy[c] += char != " "
         cells = [
-            (SHADES[_shade(100 * n / len(members))], RAMP[_shade(100 * n / len(members))])
+            (SHADES[shade_level(100 * n / len(members))], RAMP[shade_level(100 * n / len(members))])
             for n in busy
         ]
         lines.append(_row(label, label_width, cells))
@@ -329,6 +329,7 @@ def figures_lines(figures: TimelineFigures) -> list[str]:
         lines.append(
             f"serial: at most 1 core busy for {_share(figures.serial_share)} "
             f"({figures.serial:.2f} s), {figures.serial_at_end or 0:.2f} s of it at the end"
+            + (f" ({figures.serial_label})" if figures.serial_label else "")
         )
     if figures.startup is not None:
         lines.append(

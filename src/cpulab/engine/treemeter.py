@@ -17,7 +17,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import psutil
@@ -31,6 +31,7 @@ from cpulab.engine.proctree import (
     read_memory,
     tree_reader,
 )
+from cpulab.engine.taskstream import DIRECTORY_PREFIX
 
 # Seconds between readings of the tree. Each holds the runner's GIL for a moment (it
 # parses /proc in Python), which delays the measured call: at 20 Hz through psutil that
@@ -259,14 +260,17 @@ def remove_joblib_folders(pid: int, env: Mapping[str, str]) -> None:
     until the next reboot. `env` is the runner's environment, which may point joblib
     elsewhere.
     """
-    pattern = f"joblib_memmapping_folder_{pid}_*"
-    for root in filter(None, {env.get("JOBLIB_TEMP_FOLDER"), "/dev/shm", tempfile.gettempdir()}):
+    temp = env.get("TMPDIR") or tempfile.gettempdir()  # the runner's, as mkdtemp finds it
+    roots = filter(None, {env.get("JOBLIB_TEMP_FOLDER"), "/dev/shm", temp})
+    _remove(roots, f"joblib_memmapping_folder_{pid}_*")
+    # The runner's own: where its workers write the tasks they ran (taskstream.py).
+    _remove([temp], f"{DIRECTORY_PREFIX}{pid}_*")
+
+
+def _remove(roots: Iterable[str], pattern: str) -> None:
+    for root in roots:
         for folder in glob.glob(os.path.join(glob.escape(root), pattern)):
             shutil.rmtree(folder, ignore_errors=True)
-    # The runner's own: where its workers write the tasks they ran (taskstream.py).
-    tasks = f"cpulab_tasks_{pid}_*"
-    for folder in glob.glob(os.path.join(glob.escape(tempfile.gettempdir()), tasks)):
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h

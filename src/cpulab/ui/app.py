@@ -9,10 +9,11 @@ at `sample_hz`. Both edges are constructor parameters, so tests drive the app wi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import time
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -35,22 +36,24 @@ from textual.widgets import (
     Static,
 )
 from textual.widgets.option_list import Option
+from textual.worker import get_current_worker
 
-from cpulab.engine.advise import AdviceRequest, BudgetExhausted, advise
-from cpulab.engine.advise_runs import RunnerMeasurer
+from cpulab.engine.advise import AdviceRequest
+from cpulab.engine.advise_runs import RunnerMeasurer, run_advice
 from cpulab.engine.errors import UsageError
 from cpulab.engine.events import Cancelled, Error, Event, Phase, Progress, Result, WorkerLoad
 from cpulab.engine.machine import machine_facts
 from cpulab.engine.memory import machine_limit, predicted_need, splits_of
 from cpulab.engine.plugins import Catalogue
 from cpulab.engine.presentation import variant_label
-from cpulab.engine.session import STORE_ERRORS, Outcome, Session
+from cpulab.engine.session import Outcome, Session
 from cpulab.engine.settings import Settings, load_settings, save_setting
 from cpulab.engine.spec import RunOptions, RunSpec
 from cpulab.engine.store import ResultStore
 from cpulab.engine.supervisor import Supervisor
 from cpulab.engine.sweep import SweepPlan
 from cpulab.engine.tasks import KNOB_TITLES, SCALES, Task
+from cpulab.engine.topology import Topology, machine_topology
 from cpulab.monitor.sampler import DEFAULT_HZ, PsutilSampler, Sampler, check_sample_hz
 from cpulab.ui.commands import CpulabCommands
 from cpulab.ui.messages import (
@@ -159,10 +162,12 @@ class CpulabApp(App[None]):
         catalogue: Catalogue | None = None,
         options: RunOptions | None = None,
         settings_file: Path | None = None,
+        topology: Topology | None = None,
     ) -> None:
         """`settings_file`: the user's settings, for what the arguments leave open (theme,
         sample_hz) and the rest (scale, keys, screenshots); theme changes are written to
-        it. None: the defaults, and nothing written."""
+        it. None: the defaults, and nothing written. `topology`: the machine's packages,
+        cores and nodes, told in the title; None: not told (tests, fake samplers)."""
         super().__init__()
         self._settings_problems: list[str] = []  # told once the app shows
         self.settings = self._read_settings(settings_file)
@@ -170,6 +175,7 @@ class CpulabApp(App[None]):
         self.options = options or RunOptions()  # data, backend, threads: for every run
         self.store = store  # None: results live as long as the app
         self.sampler = sampler or PsutilSampler()
+        self.topology = topology
         self.supervisor = supervisor or Supervisor()
         self.sample_hz = check_sample_hz(sample_hz or self.settings.sample_hz or DEFAULT_HZ)
         self.clock = clock
@@ -189,6 +195,7 @@ class CpulabApp(App[None]):
         self._shown: list[Entry] = []  # the table's rows, in order
         self._deleted: list[Entry] = []  # the last deletion, for undo
         self._sweeps_run = 0  # sweeps of this app session, to tell them apart unstored
+        self._advices_run = 0  # advice searches of this app session, each one series
         self._session: Session | None = None  # the run or sweep under way, or the last one
         self._phase: Phase | None = None
         self._progress: Progress | None = None
@@ -231,16 +238,24 @@ class CpulabApp(App[None]):
                         )
                     yield RunStatus(id="status")
             with Vertical(id="work"):
-                yield CoreGrid(self.sampler.budget.affinity, sample_hz=self.sample_hz, id="cores")
+                affinity = self.sampler.budget.affinity
+                yield CoreGrid(
+                    affinity, sample_hz=self.sample_hz, topology=self.topology, id="cores"
+                )
                 yield WorkerGrid(id="workers")
                 with Vertical(id="outcomes"):
                     yield ResultsTable(id="results", cursor_type="row")
-                    yield ScalingChart(self.catalogue.tasks, cores=self.available, id="chart")
+                    physical = self.topology.smt_cores(affinity) if self.topology else None
+                    yield ScalingChart(
+                        self.catalogue.tasks, cores=self.available, physical=physical, id="chart"
+                    )
         yield Footer()
 
     def on_mount(self) -> None:
         logical = self.sampler.budget.logical
         self.sub_title = f"{self.available} of {logical} cores available"
+        if self.topology is not None:
+            self.sub_title += f" · {self.topology.summary()}"
         titles = {
             "#tasks": "Tasks",
             "#about": "About",
@@ -316,6 +331,12 @@ class CpulabApp(App[None]):
                     newest_first=True,
                     limit=HISTORY_LIMIT,
                 )
+            # The batches of an advice search are sweeps of their own: one series here.
+            searches = {
+                sweep: f"advice {advice.id}"
+                for advice in store.advice(task=query.task)
+                for sweep in advice.record.get("sweeps", ())
+            }
         except UsageError as exc:  # damage in a store too large to check as it opened
             self.post_message(HistoryLoaded(query, [], str(store.path), [str(exc)]))
             return
@@ -323,7 +344,9 @@ class CpulabApp(App[None]):
             Entry(
                 stored.result,
                 point_id=stored.id,
-                sweep=None if stored.sweep_id is None else str(stored.sweep_id),
+                sweep=None
+                if stored.sweep_id is None
+                else searches.get(stored.sweep_id, str(stored.sweep_id)),
                 this_session=False,
                 created_at=stored.created_at,
                 machine_id=stored.machine_id,
@@ -438,7 +461,7 @@ class CpulabApp(App[None]):
     def _sweep_planned(self, plan: SweepPlan | None) -> None:
         if plan is None or self.running or self._advice is not None:
             return
-        if self._memory_confirmed(plan, "Start the same sweep again (s) to go ahead."):
+        if self._memory_confirmed(plan, "Start the same sweep again (w) to go ahead."):
             self._start(plan)
 
     # Advice: the search runs in a thread, and each batch it asks for is a sweep session
@@ -454,6 +477,7 @@ class CpulabApp(App[None]):
     def _advice_asked(self, request: AdviceRequest | None) -> None:
         if request is None or self.running or self._advice is not None:
             return
+        self._advices_run += 1
         self._advice = RunnerMeasurer(
             self.chosen_task,
             self.scale,
@@ -470,59 +494,67 @@ class CpulabApp(App[None]):
 
     @work(thread=True, group="advise", exclusive=True, exit_on_error=False)
     def _advise(self, request: AdviceRequest, measurer: RunnerMeasurer) -> None:
-        task, scale, variant = measurer.task, measurer.scale, measurer.options.variant
-        title = f"{variant_label(task.name, variant)} ({scale})"
+        variant = measurer.options.variant
+        title = f"{variant_label(measurer.task.name, variant)} ({measurer.scale})"
 
         def step(text: str) -> None:
-            self.call_from_thread(self.notify, text, title="Advise", timeout=5)
+            with contextlib.suppress(RuntimeError):  # the app has gone
+                self.call_from_thread(self.notify, text, title="Advise", timeout=5)
 
+        ended, problem = None, None
         try:
-            advice = advise(request, measurer, on_step=step)
-        except (BudgetExhausted, UsageError) as exc:
-            stopped = measurer.stopped
-            problem = (
-                f"the search was {stopped.status} before any run was measured"
-                if stopped is not None
-                else str(exc) if isinstance(exc, UsageError)
-                else f"the budget of {request.budget:g} s ended before the first run did"
-            )  # fmt: skip
-            self.post_message(AdviceEnded(title, None, None, problem))
-            return
-        if measurer.stopped is not None:  # cancelled, or a batch failed: the best so far
-            advice = replace(advice, stopped=measurer.stopped.status)
-        advice_id = None
-        if self.store is not None:
-            record = {**advice.to_dict(), "sweeps": measurer.sweeps}
-            facts = machine_facts()
-            try:
-                advice_id = self.store.add_advice(
-                    task.name, scale, variant, advice.stopped, facts, record
-                )
-            except STORE_ERRORS as exc:
-                self._store_problem(f"the advice: {exc}")
-        self.post_message(AdviceEnded(title, advice, advice_id))
+            ended = run_advice(request, measurer, step)
+        except UsageError as exc:
+            problem = str(exc)
+        except Exception as exc:  # whatever it was, the search is over: the app is not busy
+            problem = f"the search failed: {type(exc).__name__}: {exc}"
+        finally:
+            self.post_message(AdviceEnded(title, ended, problem))
 
     def _run_batch(self, session: Session) -> Outcome:
-        """In the search's thread: start the batch on the event loop, wait for its end."""
+        """In the search's thread: start the batch on the event loop, wait for its end (or
+        for the app to go, which ends it)."""
         done: Future[Outcome] = Future()
-        self.call_from_thread(self._start_batch, session, done)
-        return done.result()
+        try:
+            self.call_from_thread(self._start_batch, session, done)
+        except RuntimeError:  # the app is no longer running
+            return session.abort()
+        while True:
+            try:
+                return done.result(timeout=0.5)
+            except TimeoutError:
+                if get_current_worker().is_cancelled or not self.is_running:
+                    return session.abort()
 
     def _start_batch(self, session: Session, done: Future[Outcome]) -> None:
-        if self._quitting:
-            done.set_result(session.abort())
+        if self._quitting or self._advice is None or self._advice.stopping:
+            done.set_result(session.abort())  # stopped as it was about to start
             return
         self._batch_done = done
         self._start_session(session)
+
+    def _return_batch(self, outcome: Outcome) -> bool:
+        """Hand a batch's outcome to the search's thread; False where none is waiting. The
+        run's end and the app's quitting may both get here, from two threads."""
+        batch, self._batch_done = self._batch_done, None
+        if batch is None:
+            return False
+        with contextlib.suppress(InvalidStateError):
+            batch.set_result(outcome)
+        return True
 
     def on_advice_ended(self, message: AdviceEnded) -> None:
         self._advice = None
         if self._quitting or not self.screen_stack:
             return
-        if message.advice is None:
-            self.notify(message.problem or "", title="No advice", severity="warning")
+        ended = message.ended
+        if ended is not None and ended.store_problem is not None:
+            self.notify(f"the advice: {ended.store_problem}", title="Not saved", severity="error")
+        if ended is None or ended.advice is None:
+            problem = message.problem or (ended.problem if ended else None) or "no advice"
+            self.notify(problem, title="No advice", severity="warning")
             return
-        self.push_screen(AdviceScreen(message.title, message.advice, message.advice_id))
+        self.push_screen(AdviceScreen(message.title, ended.advice, ended.advice_id))
 
     def _memory_confirmed(self, request: RunSpec | SweepPlan, again: str) -> bool:
         """Whether a run or sweep may start as far as memory goes. One that the stored
@@ -623,14 +655,16 @@ class CpulabApp(App[None]):
             self._advice.stop()
         session = self._session
         if session is not None:
-            outcome = session.abort()
-            if self._batch_done is not None and not self._batch_done.done():
-                self._batch_done.set_result(outcome)  # the search's thread waits on it
+            self._return_batch(session.abort())  # an advice search's thread may wait on it
         self.sampler.count_as_own(None)
         self.supervisor.discard_spare()
 
     def on_unmount(self) -> None:
         self.supervisor.discard_spare()  # however the app ends
+        if self._advice is not None:  # ended some other way than quitting: no thread waits
+            self._advice.stop()
+            if self._batch_done is not None and self._session is not None:
+                self._return_batch(self._session.abort())
 
     async def action_quit(self) -> None:
         self._quitting = True  # a sweep it stops ends with no summary to show
@@ -683,10 +717,7 @@ class CpulabApp(App[None]):
         self.running = False
         self._prepare_spare()
         session = self._session
-        if self._batch_done is not None:  # a batch of an advice search: the search goes on
-            batch, self._batch_done = self._batch_done, None
-            if not batch.done():
-                batch.set_result(message.outcome)
+        if self._return_batch(message.outcome):  # a batch of an advice search: it goes on
             return
         summary = message.outcome.status != "refused" and not self._quitting
         if session is not None and session.plan is not None and summary:
@@ -696,7 +727,9 @@ class CpulabApp(App[None]):
     def _session_entry(self, result: Result) -> Entry:
         session = self._session
         sweep = None
-        if session is not None and session.plan is not None:
+        if self._batch_done is not None:  # an advice search's batches make one series
+            sweep = f"advice {self._advices_run}"
+        elif session is not None and session.plan is not None:
             stored = session.sweep_id
             sweep = str(stored) if stored is not None else f"app {self._sweeps_run}"
         return Entry(
@@ -1042,6 +1075,7 @@ def run_app(
         catalogue=catalogue,
         options=options,
         settings_file=settings_file,
+        topology=machine_topology(),
     )
     try:
         app.run()

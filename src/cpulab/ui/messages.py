@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from cpulab.engine.advise import Advice
+from cpulab.engine.advise_runs import AdviceOutcome
 from cpulab.engine.cores import CoreSplit
 from cpulab.engine.events import Event
 from cpulab.engine.session import Outcome
@@ -38,12 +38,10 @@ class RunEnded(Message):
 
 @dataclass
 class AdviceEnded(Message):
-    """An advice search is over: its advice (None: not one run was measured, `problem`
-    says why) and its id in the store (None: not stored)."""
+    """An advice search is over: how (None where it raised, `problem` says why)."""
 
     title: str
-    advice: Advice | None
-    advice_id: int | None
+    ended: AdviceOutcome | None
     problem: str | None = None
 
 

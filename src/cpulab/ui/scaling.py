@@ -177,8 +177,9 @@ def scaling_series(
                 label += f" [{first.variant}]"
             if first.scale != "small":
                 label += f" ({first.scale})"
-            if group.sweep is not None:
-                label += f" · sweep {group.sweep}"
+            if group.sweep is not None:  # a stored sweep's id, "app 2", or "advice 1"
+                named = group.sweep.startswith("advice")
+                label += f" · {group.sweep}" if named else f" · sweep {group.sweep}"
             chosen = sorted(([base] if base else []) + members, key=lambda e: e.result.cores_used)
             points = tuple(
                 (e.result.cores_used, base_time / t if as_speedup and base_time else t)

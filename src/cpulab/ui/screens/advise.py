@@ -9,48 +9,28 @@ from __future__ import annotations
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 from cpulab.engine.advise import Advice, AdviceRequest, blas_choices, parse_duration
 from cpulab.engine.cores import digits_value
 from cpulab.engine.errors import UsageError
+from cpulab.engine.memory import machine_limit
 from cpulab.engine.tasks import Task
+from cpulab.ui.screens.form import FormDialog
 from cpulab.ui.screens.reading import ReadingScreen
 
 DEFAULT_BUDGET = "5m"  # as `cpulab advise`
 
 
-class AdviseDialog(ModalScreen[AdviceRequest | None]):
+class AdviseDialog(FormDialog[AdviceRequest | None]):
     """Dismisses with a checked request, or None when closed."""
-
-    BINDINGS = [Binding("escape", "dismiss_none", "Close")]
-    DEFAULT_CSS = """
-    AdviseDialog {
-        align: center middle;
-        & > Vertical {
-            width: 74;
-            height: auto;
-            border: round $border;
-            background: $surface;
-            padding: 0 1;
-        }
-        & Horizontal { height: auto; margin-top: 1; }
-        & Label { width: 12; padding: 0 1 0 0; }
-        & Input { width: 1fr; }
-        & #advise-plan { margin-top: 1; height: auto; }
-        & #advise-plan.-error { color: $text-error; }
-        & #advise-buttons { align-horizontal: right; }
-        & Button { margin-left: 2; }
-    }
-    """
 
     def __init__(self, task: Task, scale: str, available: int) -> None:
         super().__init__()
         self.advise_task, self.scale, self.available = task, scale, available
         self.request: AdviceRequest | None = None
+        self.memory_limit = machine_limit().bytes  # advice keeps within it
 
     def compose(self) -> ComposeResult:
         with Vertical() as box:
@@ -64,8 +44,8 @@ class AdviseDialog(ModalScreen[AdviceRequest | None]):
             with Horizontal():
                 yield Label("BLAS")
                 yield Input("", placeholder="none, auto or 1,2,4", id="advise-blas", compact=True)
-            yield Static(id="advise-plan")
-            with Horizontal(id="advise-buttons"):
+            yield Static(id="plan")
+            with Horizontal(id="dialog-buttons"):
                 yield Button("Start", id="advise-start", variant="primary", compact=True)
                 yield Button("Close", id="advise-close", compact=True)
 
@@ -75,7 +55,7 @@ class AdviseDialog(ModalScreen[AdviceRequest | None]):
 
     @on(Input.Changed)
     def check_request(self) -> None:
-        plan = self.query_one("#advise-plan", Static)
+        plan = self.query_one("#plan", Static)
         try:
             self.request = self._read()
         except UsageError as exc:
@@ -103,7 +83,11 @@ class AdviseDialog(ModalScreen[AdviceRequest | None]):
             raise UsageError(f"{cores} cores: the most is the {self.available} available")
         blas = blas_choices(self.query_one("#advise-blas", Input).value, cores)
         return AdviceRequest(
-            max_cores=cores, budget=budget, knobs=self.advise_task.knobs, blas=blas
+            max_cores=cores,
+            budget=budget,
+            knobs=self.advise_task.knobs,
+            blas=blas,
+            memory_limit=self.memory_limit,
         )
 
     @on(Input.Submitted)
@@ -113,7 +97,7 @@ class AdviseDialog(ModalScreen[AdviceRequest | None]):
             self.dismiss(self.request)
 
     @on(Button.Pressed, "#advise-close")
-    def action_dismiss_none(self) -> None:
+    def close(self) -> None:
         self.dismiss(None)
 
 

@@ -18,7 +18,6 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, RadioSet, Static
 
 from cpulab.engine.cores import digits_value
@@ -26,6 +25,7 @@ from cpulab.engine.errors import UsageError
 from cpulab.engine.spec import RunOptions
 from cpulab.engine.sweep import STRATEGIES, SweepPlan, default_strategy, parse_cores, splits_for
 from cpulab.engine.tasks import Task
+from cpulab.ui.screens.form import FormDialog
 from cpulab.ui.widgets.choice_button import ChoiceButton
 
 MAX_POINTS_SHOWN = 8
@@ -87,30 +87,11 @@ class StrategyList(RadioSet, inherit_bindings=False):
             self.chosen = message.pressed.name
 
 
-class SweepDialog(ModalScreen[SweepPlan | None]):
+class SweepDialog(FormDialog[SweepPlan | None]):
     """Dismisses with a validated plan, or None when cancelled."""
 
-    BINDINGS = [Binding("escape", "dismiss_none", "Close")]
     DEFAULT_CSS = """
-    SweepDialog {
-        align: center middle;
-        & > Vertical {
-            width: 74;
-            height: auto;
-            border: round $border;
-            background: $surface;
-            padding: 0 1;
-        }
-        & Horizontal { height: auto; margin-top: 1; }
-        & Label { width: 12; padding: 0 1 0 0; }
-        & Input { width: 1fr; }
-        & RadioSet { width: 1fr; }
-        & #plan { margin-top: 1; height: auto; }
-        & #plan.-warning { color: $text-warning; }
-        & #plan.-error { color: $text-error; }
-        & #dialog-buttons { align-horizontal: right; }
-        & Button { margin-left: 2; }
-    }
+    SweepDialog RadioSet { width: 1fr; }
     """
 
     def __init__(
