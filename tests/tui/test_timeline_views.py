@@ -49,10 +49,7 @@ def window_line(app) -> str:
 async def test_l_opens_the_timeline_which_zooms_pans_resets_and_closes():
     app = make_app(cores=2)
     async with app.run_test(size=(120, 40)) as pilot:
-        await with_result(pilot, timed(CV_2, 2, 2))
-        await pilot.press("l")
-        await wait_for(pilot, lambda: isinstance(app.screen, TimelineScreen))
-        await pilot.pause()
+        await open_timeline(pilot, timed(CV_2, 2, 2))
         view = view_of(app)
         assert window_line(app) == "0.0 s - 6.5 s of 6.5 s (all)"
         heat = drawn_text(view.query_one("#heat", Static))
@@ -82,10 +79,7 @@ async def test_l_opens_the_timeline_which_zooms_pans_resets_and_closes():
 async def test_zoomed_in_the_axis_and_the_tasks_follow_the_window():
     app = make_app(cores=2)
     async with app.run_test(size=(80, 24)) as pilot:
-        await with_result(pilot, timed(CV_2, 2, 2))
-        await pilot.press("l")
-        await wait_for(pilot, lambda: isinstance(app.screen, TimelineScreen))
-        await pilot.pause()
+        await open_timeline(pilot, timed(CV_2, 2, 2))
         gantt = view_of(app).query_one("#gantt", Static)
         whole = drawn_text(gantt)
         await pilot.press("plus", "plus", "plus")
@@ -115,10 +109,7 @@ async def test_enter_then_l_opens_it_from_the_result_details():
 async def test_a_result_measured_before_timelines_says_so_in_one_line():
     app = make_app(cores=2)
     async with app.run_test(size=(80, 24)) as pilot:
-        await with_result(pilot, make_result("cv-eval", 1, 2, 1.5))
-        await pilot.press("l")
-        await wait_for(pilot, lambda: isinstance(app.screen, TimelineScreen))
-        await pilot.pause()
+        await open_timeline(pilot, make_result("cv-eval", 1, 2, 1.5))
         statics = list(app.screen.query(Static))
         assert [drawn_text(s).strip() for s in statics] == [NO_TIMELINE]
         await pilot.press("plus", "right", "0", "v")  # nothing to zoom: no harm done
@@ -129,12 +120,9 @@ async def test_a_result_measured_before_timelines_says_so_in_one_line():
 async def test_a_timeline_that_cannot_be_read_says_why():
     app = make_app(cores=2)
     async with app.run_test(size=(80, 24)) as pilot:
-        await with_result(
+        await open_timeline(
             pilot, make_result("cv-eval", 1, 2, 1.5, timeline={"timeline_version": 99})
         )
-        await pilot.press("l")
-        await wait_for(pilot, lambda: isinstance(app.screen, TimelineScreen))
-        await pilot.pause()
         (static,) = app.screen.query(Static)
         assert "cannot be read: timeline version 99" in " ".join(drawn_text(static).split())
 
@@ -164,10 +152,7 @@ async def test_l_with_no_result_says_none_is_selected():
 async def test_small_terminals_show_one_view_and_v_switches():
     app = make_app(cores=2)
     async with app.run_test(size=(80, 16)) as pilot:
-        await with_result(pilot, timed(CV_8, 16, 8))
-        await pilot.press("l")
-        await wait_for(pilot, lambda: isinstance(app.screen, TimelineScreen))
-        await pilot.pause()
+        await open_timeline(pilot, timed(CV_8, 16, 8))
         view = view_of(app)
         heat, gantt = view.query_one("#heat", Static), view.query_one("#gantt", Static)
         assert not view.both and heat.display and not gantt.display
@@ -184,10 +169,7 @@ async def test_small_terminals_show_one_view_and_v_switches():
 async def test_every_part_fits_its_width_and_the_screen(size):
     app = make_app(cores=2)
     async with app.run_test(size=size) as pilot:
-        await with_result(pilot, timed(CV_8, 16, 8))
-        await pilot.press("l")
-        await wait_for(pilot, lambda: isinstance(app.screen, TimelineScreen))
-        await pilot.pause()
+        await open_timeline(pilot, timed(CV_8, 16, 8))
         view = view_of(app)
         used = sum(s.outer_size.height for s in view.query(Static) if s.display)
         assert used <= view.size.height

@@ -311,14 +311,20 @@ def build_parser() -> ArgumentParser:
     return parser
 
 
-def _seconds(text: str) -> float:
+def _non_negative(text: str, expected: str, bound: str) -> float:
+    """A finite number of 0 or more: "expected EXPECTED" where it is no number, BOUND (what
+    the range is) where it is out of it."""
     try:
         number = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds, not {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected {expected}, not {text!r}") from None
     if not 0 <= number < float("inf"):  # nan fails this too
-        raise argparse.ArgumentTypeError(f"seconds into the run are 0 or more, not {text}")
+        raise argparse.ArgumentTypeError(f"{bound}, not {text}")
     return number
+
+
+def _seconds(text: str) -> float:
+    return _non_negative(text, "seconds", "seconds into the run are 0 or more")
 
 
 def _duration(text: str) -> float:
@@ -329,13 +335,7 @@ def _duration(text: str) -> float:
 
 
 def _percent_limit(text: str) -> float:
-    try:
-        number = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a percentage, not {text!r}") from None
-    if not 0 <= number < float("inf"):  # nan fails this too
-        raise argparse.ArgumentTypeError(f"a slowdown limit is 0 % or more, not {text}")
-    return number
+    return _non_negative(text, "a percentage", "a slowdown limit is 0 % or more")
 
 
 def _port(text: str) -> int:
