@@ -588,12 +588,11 @@ def _fit_model(
     if coefficients is None:
         raise ValueError(f"the points do not determine the {name} model")
     t1, s, k = _parameters(coefficients)
-    samples = []
-    for boot in boots:
-        refit = _solve(boot, n_params)
-        # Positive means always admit T1 alone, so a refit of a fit that worked always works.
-        assert refit is not None
-        samples.append(_parameters(refit))
+    # A resample can fail to determine the model where the points did (its runs drawn so
+    # that two counts' means coincide, say): it is left out of the intervals; with none
+    # left, the intervals are the point estimate's own.
+    refits = (_solve(boot, n_params) for boot in boots)
+    samples = [_parameters(refit) for refit in refits if refit is not None] or [(t1, s, k)]
     # chi² over every run: the runs' scatter about their point's mean, plus the means' misfit.
     scatter = math.fsum(math.fsum((t - p.mean) ** 2 for t in p.times) / p.sigma**2 for p in points)
     chi2 = scatter + _chi_squared(data, coefficients)

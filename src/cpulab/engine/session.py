@@ -333,4 +333,9 @@ class Session:
 
 def sweep_model(results: tuple[Result, ...]) -> ScalingModel | None:
     """The scaling model of a sweep's results: its fastest split of each core count."""
-    return fit_scaling(model_points(analyse_results(results))) if results else None
+    if not results:
+        return None
+    try:
+        return fit_scaling(model_points(analyse_results(results)))
+    except ValueError:  # points that determine no model: the sweep ends all the same
+        return None
