@@ -63,12 +63,17 @@ def default_strategy(task: Task) -> str:
 
 
 def cluster_size(
-    text: str, options: RunOptions, available: int, strategy: str | None = None
+    text: str,
+    options: RunOptions,
+    available: int,
+    strategy: str | None = None,
+    field: str = "--workers",
 ) -> tuple[tuple[int, ...], RunOptions]:
     """The worker counts of a cluster-size sweep (--workers LIST, read as core counts are,
     pow2 up to local:N's N) and the options of its points: each uses as many of the
     cluster's workers as its core count, which the task's outer knob holds (evaluation,
-    or training for a training-only task: the default strategy's splits)."""
+    or training for a training-only task: the default strategy's splits). `field` names
+    the list in a problem with it: the option, or the app's field."""
     if options.cluster is None:
         raise UsageError(
             "--workers sweeps the size of a Dask cluster: give --dask ADDRESS or local:N too"
@@ -81,7 +86,7 @@ def cluster_size(
     try:
         counts = parse_cores(text, local or available)
     except UsageError as exc:
-        raise UsageError(f"--workers: {exc}") from None
+        raise UsageError(f"{field}: {exc}") from None
     return counts, replace(options, cluster_workers=True)
 
 

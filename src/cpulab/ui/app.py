@@ -604,6 +604,8 @@ class CpulabApp(App[None]):
         # A cluster's workers say more about a run on it than the local cores.
         cluster = self.options.backend_spec.live_panel == "workers"
         self.query_one("#work").set_class(cluster, "-cluster-live")
+        if cluster:  # the last run's reading until the scheduler reports: "sampling…"
+            self.query_one(WorkerGrid).sample = None
         self._show_running()
         if self.one_view_at_a_time and not self.query_one("#main").has_class("-view-chart"):
             self._show_view("results")  # the cores at work, and where the result will land

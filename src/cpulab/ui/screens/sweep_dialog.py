@@ -4,6 +4,10 @@ Enter starts the sweep from any field. Core counts beyond the available cores ar
 oversubscribed: the plan says so, with how many points they make, and Enter (or Start)
 must be pressed again to go ahead. The dialog opens where the last sweep of the app left
 it: the same core counts and strategy.
+
+Where the app's runs go to a Dask cluster the dialog sweeps the cluster's size instead, as
+`cpulab sweep TASK --dask ADDRESS --workers LIST` does: joblib ignores n_jobs there, so the
+counts are of workers, on the task's outer knob, and there is no strategy to choose.
 """
 
 from __future__ import annotations
@@ -20,10 +24,19 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Button, Input, Label, RadioSet, Static
 
+from cpulab.engine.backends import DaskTarget
 from cpulab.engine.cores import digits_value
 from cpulab.engine.errors import UsageError
 from cpulab.engine.spec import RunOptions
-from cpulab.engine.sweep import STRATEGIES, SweepPlan, default_strategy, parse_cores, splits_for
+from cpulab.engine.sweep import (
+    STRATEGIES,
+    SweepPlan,
+    cluster_size,
+    default_strategy,
+    listed,
+    parse_cores,
+    splits_for,
+)
 from cpulab.engine.tasks import Task
 from cpulab.ui.screens.form import FormDialog
 from cpulab.ui.widgets.choice_button import ChoiceButton
@@ -32,6 +45,11 @@ MAX_POINTS_SHOWN = 8
 DEFAULT_CORES = "pow2"
 ASKS = "Start asks to confirm."
 CONFIRM = "Enter or Start again to go ahead."
+# How a cluster-size sweep's points split their workers, by the task's outer knob.
+WORKER_SPLITS = {
+    "eval": "1 x workers: the workers run the evaluation",
+    "train": "workers x 1: the workers run the training",
+}
 
 
 @dataclass(frozen=True)
@@ -108,8 +126,13 @@ class SweepDialog(FormDialog[SweepPlan | None]):
         self.catalogue = catalogue
         self.plan: SweepPlan | None = None
         self.asked: str | None = None  # the oversubscription the user was asked about
+        # On a cluster the sweep varies its size: core counts would change nothing there.
+        self.by_workers = self.options.cluster is not None
 
     def compose(self) -> ComposeResult:
+        if self.by_workers:
+            yield from self._compose_workers()
+            return
         usable = [name for name in STRATEGIES if self._usable(name)]
         last = LAST_CHOICE.get(self.app)
         cores = last.cores if last else DEFAULT_CORES
@@ -121,20 +144,56 @@ class SweepDialog(FormDialog[SweepPlan | None]):
             box.border_title = f"Sweep {self.sweep_task.name} ({self.scale})"
             with Horizontal():
                 yield Label("cores")
-                yield Input(cores, id="sweep-cores", compact=True)
+                yield Input(cores, id="sweep-cores", classes="sweep-counts", compact=True)
             with Horizontal():
                 yield Label("strategy")
                 yield StrategyList(usable, chosen)
+            yield from self._compose_runs()
+
+    def _compose_workers(self) -> ComposeResult:
+        last = LAST_CHOICE.get(self.app)
+        workers = last.cores if last is not None else self._default_workers()
+        with Vertical() as box:
+            box.border_title = f"Sweep {self.sweep_task.name} ({self.scale}) on Dask"
+            box.border_subtitle = self.options.cluster
             with Horizontal():
-                yield Label("repeats")
-                yield Input("3", id="sweep-repeats", compact=True)
+                yield Label("workers")
+                yield Input(
+                    workers,
+                    placeholder="1,2,4, 1-8 or pow2",
+                    id="sweep-workers",
+                    classes="sweep-counts",
+                    compact=True,
+                )
             with Horizontal():
-                yield Label("warm-ups")
-                yield Input("1", id="sweep-warmup", compact=True)
-            yield Static(id="plan")
-            with Horizontal(id="dialog-buttons"):
-                yield Button("Start", id="sweep-start", variant="primary", compact=True)
-                yield Button("Close", id="sweep-close", compact=True)
+                yield Label("split")
+                yield Static(WORKER_SPLITS[default_strategy(self.sweep_task)], id="sweep-split")
+            yield from self._compose_runs()
+
+    def _default_workers(self) -> str:
+        """pow2 up to local:N's N, written out; nothing for a running cluster, whose size
+        is unknown here: the user says (the plan then asks for it)."""
+        try:
+            local = DaskTarget.parse(self.options.cluster or "").local_workers
+            if local is None:
+                return ""
+            counts, _ = cluster_size("pow2", self.options, self.available)
+        except UsageError:  # the plan says what is wrong with the cluster
+            return ""
+        return ",".join(map(str, counts))
+
+    def _compose_runs(self) -> ComposeResult:
+        """The fields and buttons every sweep has: repeats, warm-ups, the plan, Start."""
+        with Horizontal():
+            yield Label("repeats")
+            yield Input("3", id="sweep-repeats", compact=True)
+        with Horizontal():
+            yield Label("warm-ups")
+            yield Input("1", id="sweep-warmup", compact=True)
+        yield Static(id="plan")
+        with Horizontal(id="dialog-buttons"):
+            yield Button("Start", id="sweep-start", variant="primary", compact=True)
+            yield Button("Close", id="sweep-close", compact=True)
 
     def _usable(self, strategy: str) -> bool:
         try:
@@ -144,7 +203,7 @@ class SweepDialog(FormDialog[SweepPlan | None]):
         return True
 
     def on_mount(self) -> None:
-        self.query_one("#sweep-cores").focus()
+        self.query_one(".sweep-counts").focus()
         self.check_plan()
 
     @on(Input.Changed)
@@ -172,6 +231,9 @@ class SweepDialog(FormDialog[SweepPlan | None]):
         runs = plan.repeats + plan.warmup
         points = f"{len(splits)} point{'s' if len(splits) != 1 else ''}"
         each = f"{runs} run{'s' if runs != 1 else ''} each"
+        if self.by_workers:
+            counts = list(plan.cores)
+            shown = f"{listed(counts)} worker{'s' if counts != [1] else ''} ({shown})"
         text = f"{points}, {each}: {shown}"
         beyond = plan.oversubscription()
         if beyond != self.asked:
@@ -191,15 +253,27 @@ class SweepDialog(FormDialog[SweepPlan | None]):
                 raise UsageError(f"{what}: whole numbers only, not {text!r}")
             return digits_value(text)
 
+        counts_text = self.query_one(".sweep-counts", Input).value
+        options = self.options
+        if self.by_workers:
+            if not counts_text.strip():
+                raise UsageError("give the numbers of workers to sweep, such as 1,2,4")
+            # What --workers builds: the counts, and options that give each point as many
+            # workers as its core count, on the task's outer knob.
+            cores, options = cluster_size(counts_text, options, self.available, field="workers")
+            strategy = default_strategy(self.sweep_task)
+        else:
+            cores = parse_cores(counts_text, self.available)
+            strategy = self.query_one(StrategyList).chosen
         plan = SweepPlan(
             task=self.sweep_task,
             scale=self.scale,
-            strategy=self.query_one(StrategyList).chosen,
-            cores=parse_cores(self.query_one("#sweep-cores", Input).value, self.available),
+            strategy=strategy,
+            cores=cores,
             repeats=count("#sweep-repeats", "repeats"),
             warmup=count("#sweep-warmup", "warm-ups"),
             available=self.available,
-            options=self.options,
+            options=options,
             catalogue=self.catalogue,
         )
         plan.spec()  # the same checks the run will meet
@@ -220,7 +294,7 @@ class SweepDialog(FormDialog[SweepPlan | None]):
             self.asked = beyond
             self._show_plan(self.plan)
             return
-        cores = self.query_one("#sweep-cores", Input).value
+        cores = self.query_one(".sweep-counts", Input).value
         LAST_CHOICE[self.app] = SweepChoice(cores, self.plan.strategy)
         self.dismiss(self.plan)
 

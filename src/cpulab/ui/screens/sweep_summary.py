@@ -25,7 +25,7 @@ from cpulab.engine.presentation import (
 )
 from cpulab.engine.session import Outcome
 from cpulab.engine.stats import ScalingReport, analyse_results
-from cpulab.engine.sweep import SweepPlan
+from cpulab.engine.sweep import SweepPlan, listed
 from cpulab.ui.screens.reading import ReadingScreen
 
 # How each session status reads, with RunStatus's marks.
@@ -37,6 +37,8 @@ STATUS_WORDS = {
     "refused": "✗ refused",
 }
 CAPTION = "* the fastest split of its cores"
+# A cluster-size sweep's core counts are workers, each count a single split.
+WORKERS_CAPTION = "cores: the cluster's workers each point used, one split each (*)"
 
 
 def points_table(report: ScalingReport) -> Table:
@@ -89,10 +91,12 @@ class SweepSummary(ReadingScreen):
         status: str = "",
         state: str = "done",
         model: Sequence[str] = (),
+        caption: str = CAPTION,
     ) -> None:
         super().__init__()
         self.report, self.title_text, self.status, self.state = report, title, status, state
         self.model = model  # the scaling model's lines, as `cpulab sweep` prints them
+        self.caption = caption  # what the table's core counts and its * mean
 
     @classmethod
     def of(cls, plan: SweepPlan, outcome: Outcome) -> SweepSummary:
@@ -100,7 +104,15 @@ class SweepSummary(ReadingScreen):
         and partial points analysed together, as `cpulab sweep` does."""
         results = outcome.results + outcome.partial
         label = variant_label(plan.task.name, plan.options.variant)
-        title = f"{label} ({plan.scale}), strategy {plan.strategy}"
+        caption = CAPTION
+        if plan.options.cluster_workers:
+            # Its strategy only puts the workers on the task's outer knob: the counts are
+            # what it varied.
+            counts = list(plan.cores)
+            title = f"{label} ({plan.scale}), {listed(counts)} worker{'s' * (counts != [1])}"
+            caption = WORKERS_CAPTION
+        else:
+            title = f"{label} ({plan.scale}), strategy {plan.strategy}"
         if outcome.sweep_id is not None:
             title += f", sweep {outcome.sweep_id}"
         done = points_done(len(outcome.results), len(outcome.partial), len(plan.splits()))
@@ -112,7 +124,7 @@ class SweepSummary(ReadingScreen):
             status += f"\n{outcome.error.one_line()}"
         report = analyse_results(results) if results else None
         lines = model_lines(outcome.model, results[0].available) if results else []
-        return cls(report, title, status, outcome.status, lines)
+        return cls(report, title, status, outcome.status, lines, caption)
 
     def compose(self) -> ComposeResult:
         with VerticalScroll() as box:
@@ -125,7 +137,7 @@ class SweepSummary(ReadingScreen):
                 return
             yield Static(points_table(self.report), id="sweep-points")
             if len(self.report.points) > 1:
-                yield Static(CAPTION, classes="caption")
+                yield Static(self.caption, classes="caption")
             for line in report_lines(self.report, self.model):
                 warning = line.startswith("warning: ")
                 yield Static(Text(line), classes="warning" if warning else "")
