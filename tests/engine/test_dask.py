@@ -1,9 +1,9 @@
 """Runs on a real Dask LocalCluster started by the runner child: the result records the
 cluster, the workers' load reaches the event stream, and neither the end of a run nor a
 cancel leaves a process behind. Only the measured call's own tasks reach the scheduler:
-the calls nested in them run inside the worker. A cluster-size sweep over the workers of
-a scheduler and workers started as separate processes is stored and analysed like a
-local one."""
+the calls nested in them run inside the worker, and a search's refit in the runner. A
+cluster-size sweep over the workers of a scheduler and workers started as separate
+processes is stored and analysed like a local one."""
 
 from __future__ import annotations
 
@@ -65,22 +65,58 @@ async def test_cv_eval_runs_on_a_local_cluster_of_two_workers():
     assert sum(tasks["count"]) == 20
 
 
+def _on_a_local_cluster(task: str) -> dict:
+    """What tests/support/dask_nested.py saw of `task`'s small measured call (training
+    knob 2) on a LocalCluster of two workers."""
+    support = Path(__file__).resolve().parents[1] / "support" / "dask_nested.py"
+    done = subprocess.run(
+        [sys.executable, str(support), task],
+        capture_output=True, text=True, timeout=180, check=True,
+    )  # fmt: skip
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _joblib_tasks(keys: list[str]) -> tuple[list[str], int]:
+    """joblib's tasks among the keys and the calls they held; scattered data ends in
+    memory too, under a key of its own."""
+    tasks = [key for key in keys if "batch_of_" in key]
+    return tasks, sum(int(key.split("_calls")[0].rsplit("_", 1)[1]) for key in tasks)
+
+
 def test_nested_calls_run_inside_the_worker_and_never_reach_the_scheduler():
     """The scheduler itself counts what it was given, through a plugin: one task per
     batch of folds, none for the trees each fold's forest fits in two threads."""
-    support = Path(__file__).resolve().parents[1] / "support" / "dask_nested.py"
-    done = subprocess.run(
-        [sys.executable, str(support)], capture_output=True, text=True, timeout=180, check=True
-    )
-    found = json.loads(done.stdout.strip().splitlines()[-1])
+    found = _on_a_local_cluster("cv-eval")
     scores, keys = found["scores"], found["done"]
     assert len(scores) == 10 and min(scores) > 0.5
-    # Scattered data ends in memory too, under a key of its own: the tasks are joblib's.
-    tasks = [key for key in keys if "batch_of_" in key]
+    tasks, calls = _joblib_tasks(keys)
     assert tasks and all("_fit_and_score" in key for key in tasks), keys
     assert not any("build_trees" in key for key in keys)
-    calls = sum(int(key.split("_calls")[0].rsplit("_", 1)[1]) for key in tasks)
     assert calls == 10  # every fold once, in batches of joblib's choosing
+    assert found["backends"] == ["ClusterBackend"]
+
+
+def test_a_searchs_refit_runs_in_the_runner_not_on_the_cluster():
+    """The search's fits are the only tasks the scheduler gets: the refit of the best
+    forest, a top-level call the runner makes after them, runs there in threads at the
+    training knob (2), as it would without Dask, instead of sending its trees back."""
+    found = _on_a_local_cluster("grid-search")
+    assert found["scores"][0] > 0.5 and found["trees"] == 10
+    tasks, calls = _joblib_tasks(found["done"])
+    assert tasks and all("_fit_and_score" in key for key in tasks), found["done"]
+    assert not any("build_trees" in key for key in found["done"])
+    assert calls == 15  # 5 candidates x 3 folds, and nothing for the refit
+    assert found["backends"] == ["ClusterBackend", "ThreadingBackend"]
+
+
+def test_a_task_whose_outer_call_is_the_forest_sends_its_trees_to_the_cluster():
+    """rf-train's first top-level call is the forest itself: its trees are the tasks."""
+    found = _on_a_local_cluster("rf-train")
+    assert found["trees"] == 50
+    tasks, calls = _joblib_tasks(found["done"])
+    assert tasks and all("_parallel_build_trees" in key for key in tasks), found["done"]
+    assert calls == 50
+    assert found["backends"] == ["ClusterBackend"]
 
 
 async def test_a_cancel_during_a_dask_fit_leaves_no_process():

@@ -13,6 +13,15 @@ process, as many as its n_jobs says (the training knob), or one after another at
 Threads, not loky: a worker's task stands for one of the cluster's threads, and loky
 would start a pool of processes in every worker beside the cluster's own.
 
+Only the measured call's first top-level joblib call goes to the cluster: the one that
+stands for the evaluation (a cross-validation's folds, a search's fits, rf-train's trees).
+A top-level call the runner makes after it is the estimator's own, at the training knob:
+a search's refit of the best forest, which under the Dask backend sent its 100 trees to
+the scheduler as tasks (joblib ignores its n_jobs=1 there) and took longer than fitting
+them in the runner. `ClusterBackend` hands such a call back to joblib's threading backend
+(`FallbackToBackend`), which runs it as a run without Dask would: in threads as its n_jobs
+says, or one after another at 1.
+
 Imported by the runner when it runs on Dask, and by the workers to unpickle `InWorker`.
 """
 
@@ -24,6 +33,7 @@ from typing import Any
 
 from joblib import parallel_config
 from joblib._dask import DaskDistributedBackend
+from joblib._parallel_backends import FallbackToBackend, ThreadingBackend
 
 
 class InWorker:
@@ -44,7 +54,8 @@ class InWorker:
 class ClusterBackend(DaskDistributedBackend):
     """joblib's Dask backend with nested calls kept in the worker; with `workers`, the
     call's tasks run on those workers only, and joblib sizes its batches to their threads
-    (`threads`) instead of the whole cluster's. Made in the runner, one per measured call."""
+    (`threads`) instead of the whole cluster's. Made in the runner, one per measured call:
+    its first top-level joblib call runs on the cluster, later ones in the runner."""
 
     def __init__(
         self, client: Any, workers: Sequence[str] | None = None, threads: int | None = None
@@ -54,6 +65,22 @@ class ClusterBackend(DaskDistributedBackend):
         )
         super().__init__(client=client, **restriction)
         self.threads = threads
+        # Set once the measured call's first top-level call has ended (joblib terminates
+        # the backend at the end of each call, or of a `with Parallel(...)` block such as
+        # a search's): whatever comes after it is the estimator's own work, not the
+        # evaluation's.
+        self.evaluated = False
+
+    def configure(self, n_jobs: int = 1, parallel: Any = None, **backend_args: Any) -> int:
+        if self.evaluated:
+            # joblib's own way for a backend to pass a call on: Parallel configures the
+            # one raised instead, which falls back to sequential itself at n_jobs=1.
+            raise FallbackToBackend(ThreadingBackend(nesting_level=self.nesting_level))
+        return int(super().configure(n_jobs, parallel, **backend_args))
+
+    def terminate(self) -> None:
+        super().terminate()
+        self.evaluated = True
 
     def effective_n_jobs(self, n_jobs: Any) -> int:
         threads = self.threads if self.threads is not None else super().effective_n_jobs(n_jobs)

@@ -5,7 +5,9 @@ accepts is described in `backends.py`, which hands the runner its execution.
 loky, joblib's default, is left unnamed so scikit-learn's own preferences hold: a forest
 asks for threads (`prefer="threads"`), and joblib honours that only while no backend is
 named. Under `parallel_config(backend=...)`, loky included, the named backend runs every
-call, a forest's trees too; but Dask's, which runs them inside the worker (`daskjobs`).
+call, a forest's trees too; but Dask's, which runs them inside the worker, and a forest the
+runner fits after the measured call's first top-level call (a search's refit) in the
+runner, as without Dask (`daskjobs`).
 
 joblib, threadpoolctl and distributed load inside the functions that use them.
 """
@@ -206,10 +208,12 @@ class DaskExecution(JoblibExecution):
     """A Dask cluster: a running scheduler's, or a LocalCluster started here (its worker
     processes are the runner's children, so they end with its tree).
 
-    joblib ignores n_jobs on Dask: the measured call's top-level joblib calls spread over
-    all the cluster's threads, or a cluster-size sweep's point's workers; the calls nested
-    in their tasks (a fold's forest) run inside the worker, in threads as their n_jobs
-    says (see `daskjobs`).
+    joblib ignores n_jobs on Dask: the measured call's first top-level joblib call (the
+    evaluation's, or rf-train's forest) spreads over all the cluster's threads, or a
+    cluster-size sweep's point's workers; the calls nested in its tasks (a fold's forest)
+    run inside the worker, in threads as their n_jobs says. A top-level call after it (a
+    search's refit) runs in the runner the same way: sent to the cluster, its trees were
+    tiny tasks that cost more than fitting them here (see `daskjobs`).
     """
 
     def __init__(self, target: DaskTarget, blas_threads: int | None, emit: Callable[[Event], None]):
@@ -309,6 +313,8 @@ class DaskExecution(JoblibExecution):
         return list(self.threads_of)[:count]
 
     def configured(self, spec: RunSpec | None = None) -> contextlib.AbstractContextManager:
+        """A backend of its own for each measured call: it sends that call's first
+        top-level joblib call to the cluster and keeps later ones in the runner."""
         from joblib import parallel_config
 
         from cpulab.engine.daskjobs import ClusterBackend
