@@ -627,7 +627,16 @@ class CpulabApp(App[None]):
             self.sampler.count_as_own(self.supervisor.spare_pid)
 
     def _run_event(self, event: Event) -> None:
-        self.post_message(RunEvent(event))
+        # On the event loop, in the run's order. The progress after the first of a phase
+        # is only kept, for the status's next redraw: a message each (the runner sends
+        # several a second) cost more than all else an event does.
+        if isinstance(event, Phase):
+            self._phase, self._progress = event, None
+        elif isinstance(event, Progress):
+            first, self._progress = self._progress is None, event
+            if not first:
+                return
+        self.post_message(RunEvent(event, self._phase))
 
     def _store_problem(self, text: str) -> None:
         self.post_message(StoreProblem(text))  # from the thread that wrote
@@ -679,12 +688,13 @@ class CpulabApp(App[None]):
             status = self.query_one(RunStatus)
         except NoMatches:
             return  # the app is closing: the run's last events find its widgets gone
+        # A phase and the first progress of each were kept by _run_event as they came, and
+        # are drawn as they were then: later ones may be kept already.
+        shown: tuple[Phase | None, Progress | None] | None = None
         if isinstance(event, Phase):
-            self._phase, self._progress = event, None
+            shown = (event, None)
         elif isinstance(event, Progress):
-            first, self._progress = self._progress is None, event
-            if not first:
-                return  # the first of a phase shows at once, the rest with the elapsed time
+            shown = (message.phase, event)
         elif isinstance(event, WorkerLoad):
             self.query_one(WorkerGrid).show(event)
             return
@@ -702,7 +712,7 @@ class CpulabApp(App[None]):
         elif isinstance(event, Cancelled):
             status.show_cancelled(event)
         if self.running and not isinstance(event, Result | Error | Cancelled):
-            self._show_running()
+            self._show_running(shown)
 
     def on_store_problem(self, message: StoreProblem) -> None:
         self.notify(message.text, title="Not saved", severity="error")
@@ -747,18 +757,18 @@ class CpulabApp(App[None]):
         self.query_one(ScalingChart).results = tuple(self._shown)
         self._title_chart()
 
-    def _show_running(self) -> None:
+    def _show_running(self, shown: tuple[Phase | None, Progress | None] | None = None) -> None:
+        """The running status: of `shown` (a phase and its progress), else of the latest."""
         # Once the final event is shown, a sample taken before the run's end reaches the
         # app must not put "running" back.
         if self._session is None or self._session.ended:
             return
+        phase, progress = shown or (self._phase, self._progress)
         points = self._session.points
-        index = (self._phase.point if self._phase else None) or 0
+        index = (phase.point if phase else None) or 0
         elapsed = self.clock() - self._started_at
         sweep = (index + 1, len(points)) if len(points) > 1 else None
-        self.query_one(RunStatus).show_running(
-            points[index], self._phase, self._progress, elapsed, sweep
-        )
+        self.query_one(RunStatus).show_running(points[index], phase, progress, elapsed, sweep)
         self._status_drawn_at = time.monotonic()
 
     def watch_running(self) -> None:

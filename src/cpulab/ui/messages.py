@@ -8,7 +8,7 @@ from textual.message import Message
 
 from cpulab.engine.advise_runs import AdviceOutcome
 from cpulab.engine.cores import CoreSplit
-from cpulab.engine.events import Event
+from cpulab.engine.events import Event, Phase
 from cpulab.engine.session import Outcome
 from cpulab.ui.scaling import Entry
 from cpulab.ui.workspace import HistoryQuery
@@ -16,9 +16,12 @@ from cpulab.ui.workspace import HistoryQuery
 
 @dataclass
 class RunEvent(Message):
-    """One event of the running child, in the order the supervisor handed it on."""
+    """One event of the running child, in the order the supervisor handed it on; a
+    progress with the phase it belongs to (a later phase may have come before it is
+    handled)."""
 
     event: Event
+    phase: Phase | None = None
 
 
 @dataclass
