@@ -39,7 +39,7 @@ from first_frame import app_reports, first_frames
 from cpulab.engine.events import Result, event_from_dict
 from cpulab.engine.machine import machine_facts, software_facts
 from cpulab.engine.models import fit_scaling
-from cpulab.engine.store import RESULT_VERSION, ResultStore
+from cpulab.engine.store import RESULT_VERSION, ResultStore, point_summary, sweep_analysis
 
 # name -> arguments after `cpulab`; {out} is a file in a fresh temp directory.
 COMMANDS = {
@@ -177,16 +177,21 @@ def make_store(path: Path, points: int, seed: int = 1) -> None:
                 plan = [rng.choice(splits(knobs, machine["cores"]["available"]))]
                 sweep_id, scale = None, None
             fastest: dict[int, list[float]] = {}  # of each core count: the sweep's model
+            results = []
             for n, (train, eval_) in enumerate(plan):
                 data = record(rng, task, train, eval_, machine, install)
                 times = fastest.setdefault(train * eval_, data["fit_times"])
                 if statistics.median(data["fit_times"]) < statistics.median(times):
                     fastest[train * eval_] = data["fit_times"]
                 data["scale"] = scale or data["scale"]
+                # Stored as the store writes a result: its JSON and summary.
+                result = event_from_dict(data)
+                assert isinstance(result, Result)
+                results.append(result)
                 rows.append(
                     (sweep_id, machine_id, software_id, at + n * 10, task, data["scale"],
-                     train, eval_, statistics.median(data["fit_times"]),
-                     json.dumps(data, separators=(",", ":")), RESULT_VERSION)
+                     train, eval_, result.fit_time, result.to_json(), RESULT_VERSION,
+                     point_summary(result))
                 )  # fmt: skip
             if sweep_id is not None:
                 # The model a sweep stores as it ends: the same shape, fewer refits to make.
@@ -195,18 +200,19 @@ def make_store(path: Path, points: int, seed: int = 1) -> None:
                 sweeps.append(
                     (sweep_id, task, scale, knobs if knobs != "both" else "grid",
                      json.dumps(sorted(fastest)), 3, 1, at, at + len(plan) * 10, "done",
-                     machine_id, json.dumps(summary) if summary else None)
+                     machine_id, json.dumps(summary) if summary else None,
+                     sweep_analysis(results))
                 )  # fmt: skip
         conn.executemany(
             "INSERT INTO sweeps (id, task, scale, strategy, cores, repeats, warmup, started_at,"
-            " finished_at, status, machine_id, model)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " finished_at, status, machine_id, model, analysis)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             sweeps,
         )
         conn.executemany(
             "INSERT INTO points (sweep_id, machine_id, software_id, created_at, task, scale,"
-            " train, eval, fit_time, result, result_version)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " train, eval, fit_time, result, result_version, summary)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
         conn.execute("COMMIT")
@@ -215,7 +221,8 @@ def make_store(path: Path, points: int, seed: int = 1) -> None:
 
 def store_of(folder: Path, points: int) -> Path:
     """The store of `points` points in `folder`, made when it is not there yet."""
-    path = folder / f"store-{points}-v4.sqlite"  # schema 4: with the sweeps' models
+    # Schema 5: with each point's summary and each sweep's analysis, kept for exports.
+    path = folder / f"store-{points}-v5.sqlite"
     if not path.exists():
         started = time.perf_counter()
         partial = path.with_suffix(".partial")

@@ -17,6 +17,7 @@ import json
 import os
 import re
 import shutil
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -257,11 +258,20 @@ def test_streamed_exports_are_the_same_bytes_as_before(tmp_path, name, fmt):
     assert written.stderr.count("cannot be read") == written.stderr.count("\n") == unreadable
 
 
-def test_the_streamed_json_is_what_json_dumps_writes(tmp_path):
+def test_the_streamed_json_is_indented_down_to_each_point_and_strict(tmp_path):
     with ResultStore.open(fixture_store(tmp_path, "store-export"), readonly=True) as store:
         text = export_text("json", store)
-    assert text == json.dumps(json.loads(text), indent=2) + "\n"
-    assert "NaN" not in text and '"cpu_time": null' in text
+    document = json.loads(text)
+    lines = text.splitlines()
+    # Down to each sweep's own fields as indent=2 lays them out; then a point, an
+    # analysis or a model a line.
+    points = [p for sweep in document["sweeps"] for p in sweep["points"]] + document["runs"]
+    one_line = [line.strip().rstrip(",") for line in lines if line.lstrip().startswith('{"id":')]
+    assert [json.loads(line) for line in one_line] == points
+    sweep = document["sweeps"][0]
+    assert f'      "task": "{sweep["task"]}",' in lines
+    assert f'      "analysis": {json.dumps(sweep["analysis"], separators=(",", ":"))},' in lines
+    assert "NaN" not in text and '"cpu_time":null' in text
 
 
 def test_exports_read_the_store_a_batch_at_a_time(tmp_path, monkeypatch):
@@ -423,3 +433,89 @@ def test_a_sweep_exports_the_model_it_stored_as_it_ended(tmp_path):
     [exported] = json.loads(texts["json"])["sweeps"]
     assert exported["model"] == stored and exported["model"]["resamples"] == 200
     assert "\n".join(f"- {line}" for line in model_lines(model, 16)) in texts["markdown"]
+
+
+# What the store keeps for exports, against what they compute without it
+
+
+def store_of_every_kind(path: Path) -> list[int]:
+    """Sweeps (a grid with a split measured twice, one of variant data and a memory read,
+    a failed one) and single runs (a NaN score, a timeline), as cpulab writes them now.
+    Returns the grid's point ids."""
+    with ResultStore.open(path) as store:
+        grid = store.start_sweep("rf-train", "small", "grid", [1, 2, 4], 3, 1, ALPHA)
+        ids = []
+        splits = [(1, 1, [1.0, 1.1, 0.9]), (2, 1, [0.6, 0.55, 0.7]), (1, 2, [0.58, 0.6, 0.61]),
+                  (2, 2, [0.4, 0.41, 0.9]), (2, 2, [0.38, 0.39, 0.37]),
+                  (4, 1, [0.45, 0.44, 0.46])]  # fmt: skip
+        for train, eval_, times in splits:
+            ids.append(store.add_point(result(train, eval_, fit_times=times), grid))
+        store.finish_sweep(grid, "done")
+        data = store.start_sweep("cv-eval", "full", "eval", [1, 2], 3, 0, ALPHA)
+        for eval_ in (1, 2):
+            store.add_point(
+                result(1, eval_, task="cv-eval", scale="full", variant="houses.csv:price",
+                       memory={"runner_uss": 1 << 27, "worker_uss": [1 << 26]}, flags=[]),
+                data,
+            )  # fmt: skip
+        store.finish_sweep(data, "done")
+        failed = store.start_sweep("rf-train", "full", "train", [1, 2], 3, 0, BETA)
+        store.add_point(result(1, scale="full", machine=BETA), failed)
+        store.finish_sweep(failed, "failed", error="the runner died")
+        store.add_point(result(2, score=float("nan")))
+        store.add_point(result(1, timeline={"t0": 0.0, "cores": [[0.5, 0.25]]}, flags=[]))
+    return ids
+
+
+def exports_of(path: Path) -> dict[str, str]:
+    with ResultStore.open(path, readonly=True) as store:
+        return {fmt: export_text(fmt, store).replace(store.path.as_uri(), "") for fmt in EXPORTERS}
+
+
+def forget_what_is_kept(path: Path) -> None:
+    """The store as one written before schema 5 reads: nothing kept for exports."""
+    with contextlib.closing(sqlite3.connect(path)) as conn, conn:
+        conn.execute("UPDATE points SET summary = NULL")
+        conn.execute("UPDATE sweeps SET analysis = NULL")
+
+
+def test_exports_read_from_what_the_store_keeps_what_they_would_compute(tmp_path):
+    path = tmp_path / "kept.sqlite"
+    store_of_every_kind(path)
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM points WHERE summary IS NULL").fetchone() == (0,)
+        assert conn.execute("SELECT COUNT(*) FROM sweeps WHERE analysis IS NULL").fetchone() == (0,)
+    kept = exports_of(path)
+    forget_what_is_kept(path)
+    computed = exports_of(path)
+    for fmt in ("json", "csv", "markdown"):
+        assert without_clock(kept[fmt]) == without_clock(computed[fmt]), fmt
+    document = json.loads(kept["json"])
+    grid = document["sweeps"][0]
+    assert [p["stats"]["median"] for p in grid["points"]] == [1.0, 0.6, 0.6, 0.41, 0.38, 0.45]
+    assert grid["analysis"]["best"]["stats"]["median"] == 0.38
+    first = grid["points"][0]["result"]
+    assert (first["fit_time"], first["fit_min"], first["fit_max"]) == (1.0, 0.9, 1.1)
+    assert "memory" not in first and "timeline" not in first  # as `cpulab run --json` has it
+    nan_run, timed = document["runs"]
+    assert nan_run["result"]["score"] is None and timed["result"]["timeline"]["t0"] == 0.0
+
+
+def test_a_deleted_point_is_left_out_of_the_analysis_exports_read(tmp_path):
+    path = tmp_path / "kept.sqlite"
+    grid_ids = store_of_every_kind(path)
+    with ResultStore.open(path) as store:
+        store.delete_points([grid_ids[4]])  # the faster 2 x 2, the grid's best
+    document = json.loads(exports_of(path)["json"])
+    grid = document["sweeps"][0]
+    assert len(grid["points"]) == 5 and grid["analysis"]["best"]["stats"]["median"] == 0.41
+    with ResultStore.open(path) as store:
+        store.restore_points([grid_ids[4]])
+    assert (
+        json.loads(exports_of(path)["json"])["sweeps"][0]["analysis"]["best"]["stats"]["median"]
+        == 0.38
+    )
+
+
+def without_clock(text: str) -> str:
+    return EXPORTED_AT_LINE.sub("", re.sub(r"Exported [^<]*<", "Exported <", text))

@@ -10,6 +10,7 @@ import pytest
 from cpulab.engine.events import Result
 from cpulab.engine.stats import (
     PointStats,
+    ScalingReport,
     analyse_results,
     analyse_scaling,
     fit_amdahl,
@@ -348,3 +349,16 @@ def test_stats_imports_only_the_standard_library():
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     ).stdout.split()
     assert not {"textual", "sklearn", "numpy", "scipy"} & set(loaded)
+
+
+def test_a_report_reads_back_from_its_stored_form_as_it_was():
+    # A grid with a split measured twice, and a point without a 1 x 1 baseline besides.
+    points = [(1, 1, [1.0, 1.1, 0.9]), (2, 1, [0.6, 0.55, 0.7]), (1, 2, [0.58, 0.6, 0.61]),
+              (2, 2, [0.4, 0.41, 0.9]), (2, 2, [0.38, 0.39, 0.37])]  # fmt: skip
+    for entries in (points, points[1:]):
+        report = analyse_scaling((t, e, PointStats.of(times)) for t, e, times in entries)
+        stored = json.loads(json.dumps(report.to_dict()))
+        again = ScalingReport.from_dict(stored)
+        assert again.to_dict() == report.to_dict()
+        assert again.best is not None and again.best in again.points
+        assert all(p in again.points for p in again.best_per_cores.values())

@@ -52,14 +52,18 @@ def finite_or_none(value: Any) -> Any:
     return value
 
 
+def compact_json(value: Any) -> str:
+    """`value` as one line of JSON, without spaces, every NaN and infinity as null."""
+    return json.dumps(finite_or_none(value), separators=(",", ":"), allow_nan=False)
+
+
 @dataclass(frozen=True)
 class Event:
     kind: ClassVar[str] = ""
 
     def to_json(self) -> str:
         """One line of JSON; a NaN or infinity in it (a score, say) is written as null."""
-        record = finite_or_none({"event": self.kind, **asdict(self)})
-        return json.dumps(record, separators=(",", ":"), allow_nan=False)
+        return compact_json({"event": self.kind, **asdict(self)})
 
 
 @dataclass(frozen=True)
@@ -183,18 +187,28 @@ class Result(Event):
 
     def record(self) -> dict[str, Any]:
         """`summary` as it is, NaN and all, sharing this result's own lists and dicts: to
-        read, not to change. Exports write a store's worth of these, and copy nothing.
-        A memory never read, a timeline never recorded and machine conditions never read
-        (a result from before cpulab did any) are left out: the exports of older stores
-        stay as they were."""
+        read, not to change. Exports write a store's worth of these, and copy nothing."""
+        return {
+            **self._fields(),
+            "fit_time": self.fit_time,
+            "fit_min": min(self.fit_times),
+            "fit_max": max(self.fit_times),
+        }
+
+    def to_json(self) -> str:
+        """The result as the store keeps it and the runner sends it: `record` without its
+        derived figures, on one line."""
+        return compact_json({"event": self.kind, **self._fields()})
+
+    def _fields(self) -> dict[str, Any]:
+        """Its fields, less a memory never read, a timeline never recorded and machine
+        conditions never read (a result from before cpulab did any): the exports of
+        older stores stay as they were."""
         return {
             **{f.name: getattr(self, f.name) for f in fields(self) if f.name not in OPTIONAL},
             **({"memory": self.memory} if self.memory else {}),
             **({"timeline": self.timeline} if self.timeline is not None else {}),
             **({"conditions": self.conditions} if self.conditions else {}),
-            "fit_time": self.fit_time,
-            "fit_min": min(self.fit_times),
-            "fit_max": max(self.fit_times),
         }
 
 

@@ -23,11 +23,18 @@ JSON shape (`format: "cpulab-export"`, `version: 2`):
                 to the fastest split of each core count, the chosen one, intervals from
                 EXPORT_RESAMPLES bootstrap refits; null with fewer than two core counts
 
-Times are seconds, memory bytes, timestamps seconds since the epoch.
+Times are seconds, memory bytes, timestamps seconds since the epoch. The document is laid
+out as `json.dumps(indent=2)` would down to each sweep's own fields and each single run;
+each POINT, ANALYSIS and MODEL is one line, as the store keeps it.
 
 Every format is written as it is read, a sweep or a batch of single runs at a time, so an
 export takes the same memory for a store of ten results or of a million; a file named
-with --out appears whole, or not at all.
+with --out appears whole, or not at all. What it says is read as the store keeps it where
+it can: each point's result and summary spliced as they are (JSON), the values CSV and
+Markdown print read by SQLite from them, each sweep's analysis and model stored as it
+ended. Only rows the store has not kept that for (written before schema 5, or a sweep
+whose points were deleted or restored since) are decoded and analysed here, to the same
+text; so 100,000 points export in seconds, not minutes.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ import csv
 import errno
 import io
 import itertools
+import json
 import math
 import os
 import stat
@@ -48,9 +56,10 @@ from dataclasses import dataclass
 from functools import cached_property
 from json.encoder import encode_basestring_ascii
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from cpulab.engine.errors import UsageError
+from cpulab.engine.events import Result, compact_json
 from cpulab.engine.models import ScalingModel, fit_scaling, model_points
 from cpulab.engine.presentation import (
     SCALING_HEADER,
@@ -59,12 +68,19 @@ from cpulab.engine.presentation import (
     model_lines,
     point_notes,
     scaling_rows,
-    task_label,
     variant_label,
 )
 from cpulab.engine.report_html import html_chunks
-from cpulab.engine.stats import PointStats, ScalingPoint, ScalingReport, analyse_results
-from cpulab.engine.store import ResultStore, StoredPoint, SweepRecord
+from cpulab.engine.stats import PointStats, ScalingReport, against_baseline, analyse_results
+from cpulab.engine.store import (
+    PointRow,
+    ResultStore,
+    StoredPoint,
+    SweepRecord,
+    Trim,
+    point_summary,
+    sweep_analysis,
+)
 
 FORMATS = ("json", "csv", "markdown", "html")
 CSV_COLUMNS = (
@@ -74,27 +90,113 @@ CSV_COLUMNS = (
     "variant", "software",
 )  # fmt: skip
 CHUNK_LINES = 500  # lines of CSV or Markdown gathered into one write
-# An export fits every sweep's model: a quarter of `cpulab sweep`'s bootstrap refits (the
-# first 50 of its 200, from the same seed) costs about 5 ms a sweep instead of 20 to 35.
+# An export fits the model of a sweep stored without one (schema 3 and older): a quarter
+# of `cpulab sweep`'s bootstrap refits (the first 50 of its 200, from the same seed) costs
+# about 5 ms a sweep instead of 20 to 35.
 EXPORT_RESAMPLES = 50
 
 
-@dataclass(frozen=True)
+class PointFacts(NamedTuple):
+    """What the CSV and Markdown rows say of a point's result: read by SQLite from its
+    stored JSON (at FACT_PATHS), or taken from a decoded Result."""
+
+    task: str
+    scale: str
+    train: int
+    eval: int
+    available: int
+    score: float | None
+    metric: str
+    cpu_time: float
+    peak_rss: int
+    workers: float | None  # seconds starting its workers
+    flags: list[str]
+    variant: str
+    # Of its measured times (PointStats)
+    n: int
+    median: float
+    min: float
+    max: float
+    mad: float
+
+    @classmethod
+    def of(cls, r: Result) -> PointFacts:
+        s = PointStats.of(r.fit_times)
+        return cls(
+            r.task, r.scale, r.train, r.eval, r.available, r.score, r.metric, r.cpu_time,
+            r.peak_rss, r.setup.get("workers"), r.flags, r.variant,
+            s.n, s.median, s.min, s.max, s.mad,
+        )  # fmt: skip
+
+
+FACT_PATHS = (
+    *(f"$.result.{name}" for name in PointFacts._fields[:9]),
+    "$.result.setup.workers",
+    "$.result.flags",
+    "$.result.variant",
+    *(f"$.summary.stats.{name}" for name in PointFacts._fields[12:]),
+)
+
+
+@dataclass
 class SweepView:
-    """A stored sweep with its points and their analysis."""
+    """A stored sweep and its points' rows. What an export says of it is read as the
+    store keeps it where it can (its analysis and model, each point's summary and facts)
+    and computed from its decoded points where it cannot: a sweep stored before schema 5,
+    or one whose points were deleted or restored since it ended."""
 
     record: SweepRecord
-    points: list[StoredPoint]
-    report: ScalingReport
+    rows: list[PointRow]  # of its points, or of its first only (`complete` False)
+    store: ResultStore
+    complete: bool = True
 
-    def scaling_point(self, stored: StoredPoint) -> ScalingPoint | None:
-        r = stored.result
-        return next((p for p in self.report.points if (p.train, p.eval) == (r.train, r.eval)), None)
+    @cached_property
+    def kept(self) -> bool:
+        """Whether the store keeps all this view reads, each in today's shape."""
+        return self.record.analysis_text is not None and all(row.current for row in self.rows)
+
+    @cached_property
+    def points(self) -> list[StoredPoint]:
+        """Its readable points, decoded: only where what is kept does not do."""
+        if not self.complete:
+            return self.store.points(sweep_id=self.record.id)
+        return [point for point in map(self.store.decode, self.rows) if point is not None]
+
+    @property
+    def readable(self) -> bool:
+        return self.kept or bool(self.points)
+
+    @cached_property
+    def analysis_text(self) -> str:
+        """Its analysis, as JSON: stats.ScalingReport.to_dict."""
+        if self.kept:
+            assert self.record.analysis_text is not None
+            return self.record.analysis_text
+        return sweep_analysis([p.result for p in self.points]) or "null"
+
+    @cached_property
+    def report(self) -> ScalingReport:
+        if self.kept:
+            return ScalingReport.from_dict(json.loads(self.analysis_text))
+        return analyse_results(p.result for p in self.points)
+
+    @cached_property
+    def first(self) -> PointFacts:
+        """Its first point's facts: the variant and machine cores all its points share."""
+        found = point_facts(self.rows[0], self.store) if self.kept else None
+        return found or PointFacts.of(self.points[0].result)
 
     @property
     def machine_cores(self) -> int:
         """The cores its machine made available, as its first point recorded them."""
-        return self.points[0].result.available
+        return self.first.available
+
+    @property
+    def baseline_median(self) -> float | None:
+        """The median of its 1 x 1 runs, what its speed-ups are against."""
+        if self.kept:
+            return self.record.baseline_median
+        return self.report.baseline.median if self.report.baseline else None
 
     @cached_property
     def model(self) -> ScalingModel | None:
@@ -109,6 +211,13 @@ class SweepView:
         if self.record.model is not None:
             return self.record.model
         return self.model.to_dict(self.machine_cores) if self.model else None
+
+    @property
+    def model_text(self) -> str:
+        if self.record.model_text is not None:
+            return self.record.model_text
+        summary = self.model_summary
+        return "null" if summary is None else compact_json(summary)
 
 
 @dataclass(frozen=True)
@@ -126,59 +235,106 @@ class Labels:
 
 
 def sweep_views(
-    store: ResultStore, task: str | None, machine: int | str | None
+    store: ResultStore,
+    task: str | None,
+    machine: int | str | None,
+    extract: tuple[str, ...] = (),
+    first_only: bool = False,
+    trim: Trim = None,
 ) -> Iterator[SweepView]:
-    """Each sweep with a readable point, one at a time: a sweep's points are as many as its
-    plan has splits, whatever the store holds."""
-    for record in store.iter_sweeps(task=task, machine=machine):
-        points = store.points(sweep_id=record.id)
-        if points:
-            yield SweepView(record, points, analyse_results(p.result for p in points))
+    """Each sweep with a readable point, a batch of sweeps at a time, with its points'
+    rows or its first's only (for a reader of the sweep's analysis and model alone);
+    `extract`, `trim` as `ResultStore.iter_point_rows` and `iter_sweeps` take them."""
+    for record, rows in store.iter_sweep_rows(task, machine, extract, first_only, trim):
+        view = SweepView(record, rows, store, complete=not first_only)
+        if rows and view.readable:
+            yield view
 
 
 def single_runs(
     store: ResultStore, task: str | None, machine: int | str | None
 ) -> Iterator[StoredPoint]:
-    """The points outside any sweep, a batch of rows at a time."""
+    """The points outside any sweep, decoded, a batch of rows at a time."""
     return store.iter_points(task=task, machine=machine, single_runs=True)
+
+
+def single_run_rows(
+    store: ResultStore, task: str | None, machine: int | str | None, extract: tuple[str, ...] = ()
+) -> Iterator[PointRow]:
+    """The rows of the points outside any sweep, a batch at a time."""
+    return store.iter_point_rows(task=task, machine=machine, single_runs=True, extract=extract)
+
+
+def point_facts(row: PointRow, store: ResultStore) -> PointFacts | None:
+    """A row's facts, read with FACT_PATHS; None for an unreadable row, which the store
+    names in `unreadable`."""
+    if row.current and row.extracted is not None:
+        facts = PointFacts(*json.loads(row.extracted))
+        # A record short of what a result has (damaged) is decoded, to be named unreadable.
+        if None not in (facts.task, facts.train, facts.eval, facts.flags, facts.median):
+            return facts
+    point = store.decode(row)
+    return None if point is None else PointFacts.of(point.result)
 
 
 # JSON
 
+# What a report (Markdown) reads of a sweep's stored model and analysis leaves out: the
+# points a model was fitted to, its Karp-Flatt figures; an analysis's best points (found
+# again from its points: ScalingReport.from_dict) and warnings (made again).
+REPORT_TRIM = (("$.points", "$.karp_flatt"), ("$.best_per_cores", "$.best", "$.warnings"))
 
-def _point_dict(stored: StoredPoint) -> dict:
-    result = stored.result
-    stats = PointStats.of(result.fit_times)
-    return {
-        "id": stored.id,
-        "created_at": stored.created_at,
-        "machine_id": stored.machine_id,
-        "software_id": stored.software_id,
-        "result": result.record(),
-        "stats": stats.to_dict(),
-        "warnings": stats.warnings(result.flags),
-    }
+EVENT_HEAD = '{"event":"result",'  # how a stored result's JSON begins (Event.to_json)
 
 
-def _sweep_dict(view: SweepView) -> dict:
+def _point_json(row: PointRow, store: ResultStore) -> str | None:
+    """A POINT, on one line: the result's JSON as stored, with its summary beside it.
+    None for an unreadable row."""
+    text, summary = row.text, row.summary or ""
+    cut = summary.find(',"stats":')
+    if not (row.current and text is not None and text.startswith(EVENT_HEAD) and cut > 0):
+        point = store.decode(row)
+        if point is None:
+            return None
+        text, summary = point.result.to_json(), point_summary(point.result)
+        cut = summary.find(',"stats":')
+    # The summary's derived figures go into the result, in place of the event's name, as
+    # `cpulab run --json` has them; its statistics and warnings follow it.
+    return (
+        f'{{"id":{row.id},"created_at":{row.created_at!r},"machine_id":{row.machine_id},'
+        f'"software_id":{"null" if row.software_id is None else row.software_id},'
+        f'"result":{{{text[len(EVENT_HEAD) : -1]},{summary[1:cut]}}},{summary[cut + 1 :]}'
+    )
+
+
+def _sweep_json(view: SweepView) -> str:
+    """A sweep of the document: its own fields a line each, then its points, its analysis
+    and its model, each on a line of its own."""
     record = view.record
-    return {
-        "id": record.id,
-        "task": record.task,
-        "scale": record.scale,
-        "strategy": record.strategy,
-        "cores": list(record.cores),
-        "repeats": record.repeats,
-        "warmup": record.warmup,
-        "status": record.status,
-        "error": record.error,
-        "started_at": record.started_at,
-        "finished_at": record.finished_at,
-        "machine_id": record.machine_id,
-        "points": [_point_dict(p) for p in view.points],
-        "analysis": view.report.to_dict(),
-        "model": view.model_summary,
-    }
+    head = indented(
+        {
+            "id": record.id,
+            "task": record.task,
+            "scale": record.scale,
+            "strategy": record.strategy,
+            "cores": list(record.cores),
+            "repeats": record.repeats,
+            "warmup": record.warmup,
+            "status": record.status,
+            "error": record.error,
+            "started_at": record.started_at,
+            "finished_at": record.finished_at,
+            "machine_id": record.machine_id,
+        },
+        level=2,
+    )
+    points = ",\n        ".join(filter(None, (_point_json(row, view.store) for row in view.rows)))
+    return (
+        head.removesuffix("\n    }")
+        + f',\n      "points": [\n        {points}\n      ],'
+        + f'\n      "analysis": {view.analysis_text},'
+        + f'\n      "model": {view.model_text}\n    }}'
+    )
 
 
 def json_chunks(
@@ -187,25 +343,27 @@ def json_chunks(
     machine: int | str | None = None,
     clock: Callable[[], float] = time.time,
 ) -> Iterator[str]:
-    """The document, a sweep or a single run at a time; the same text, byte for byte, as
-    `json.dumps(document, indent=2)` of it all, with every NaN and infinity as null."""
+    """The document, a sweep or a single run at a time. Down to each sweep and run it is
+    laid out as `json.dumps(document, indent=2)` would; each point, analysis and model is
+    one line of JSON, as the store keeps it. Every NaN and infinity is null."""
     machines = [{"id": m.id, "label": m.label, "facts": m.facts} for m in store.machines()]
     software = [{"id": s.id, "label": s.label, "facts": s.facts} for s in store.software()]
     yield '{\n  "format": "cpulab-export",\n  "version": 2,\n'
     yield f'  "exported_at": {indented(clock())},\n'
-    yield from _json_member("machines", machines)
-    yield from _json_member("software", software)
-    yield from _json_member("sweeps", map(_sweep_dict, sweep_views(store, task, machine)))
-    yield from _json_member("runs", map(_point_dict, single_runs(store, task, machine)), last=True)
+    yield from _json_member("machines", (indented(m, level=2) for m in machines))
+    yield from _json_member("software", (indented(s, level=2) for s in software))
+    yield from _json_member("sweeps", map(_sweep_json, sweep_views(store, task, machine)))
+    runs = (_point_json(row, store) for row in single_run_rows(store, task, machine))
+    yield from _json_member("runs", filter(None, runs), last=True)
     yield "}\n"
 
 
-def _json_member(name: str, items: Iterable[Any], last: bool = False) -> Iterator[str]:
-    """A list member of the document, item by item, as indent=2 lays it out."""
+def _json_member(name: str, texts: Iterable[str], last: bool = False) -> Iterator[str]:
+    """A list member of the document, its items' JSON as given, an item at a time."""
     opening = separator = "\n    "
     yield f"  {encode_basestring_ascii(name)}: ["
-    for item in items:
-        yield separator + indented(item, level=2)
+    for text in texts:
+        yield separator + text
         separator = ",\n    "
     yield ("]" if separator is opening else "\n  ]") + ("\n" if last else ",\n")
 
@@ -269,38 +427,40 @@ def _number(value: float | None, digits: int = 6) -> str:
 
 
 def _csv_row(
-    stored: StoredPoint, labels: Labels, strategy: str, point: ScalingPoint | None
-) -> dict[str, object]:
-    r = stored.result
-    stats = point.stats if point else PointStats.of(r.fit_times)
-    return {
-        "point_id": stored.id,
-        "sweep_id": "" if stored.sweep_id is None else stored.sweep_id,
-        "created_at": f"{stored.created_at:.3f}",
-        "machine": labels.machines.get(stored.machine_id, ""),
-        "task": r.task,
-        "scale": r.scale,
-        "strategy": strategy,
-        "train": r.train,
-        "eval": r.eval,
-        "cores": r.cores_used,
-        "n": stats.n,
-        "median_s": _number(stats.median),
-        "min_s": _number(stats.min),
-        "max_s": _number(stats.max),
-        "mad_s": _number(stats.mad),
-        "speedup": _number(point.speedup if point else None, 4),
-        "efficiency": _number(point.efficiency if point else None, 4),
-        "karp_flatt": _number(point.karp_flatt if point else None, 4),
-        "score": _number(r.score),
-        "metric": r.metric,
-        "cpu_time_s": _number(r.cpu_time),
-        "peak_rss_bytes": r.peak_rss,
-        "workers_s": _number(r.setup.get("workers")),
-        "flags": " ".join(r.flags),
-        "variant": r.variant,
-        "software": labels.software.get(stored.software_id, ""),
-    }
+    row: PointRow, facts: PointFacts, labels: Labels, strategy: str, baseline: float | None
+) -> list[object]:
+    """A point's row, in CSV_COLUMNS's order; `baseline`: the median of its sweep's 1 x 1
+    runs, if it has them."""
+    cores = facts.train * facts.eval
+    speedup, efficiency, karp_flatt = against_baseline(baseline, facts.median, cores)
+    return [
+        row.id,
+        "" if row.sweep_id is None else row.sweep_id,
+        f"{row.created_at:.3f}",
+        labels.machines.get(row.machine_id, ""),
+        facts.task,
+        facts.scale,
+        strategy,
+        facts.train,
+        facts.eval,
+        cores,
+        facts.n,
+        f"{facts.median:.6g}",
+        f"{facts.min:.6g}",
+        f"{facts.max:.6g}",
+        f"{facts.mad:.6g}",
+        _number(speedup, 4),
+        _number(efficiency, 4),
+        _number(karp_flatt, 4),
+        _number(facts.score),
+        facts.metric,
+        _number(facts.cpu_time),
+        facts.peak_rss,
+        _number(facts.workers),
+        " ".join(facts.flags),
+        facts.variant,
+        labels.software.get(row.software_id, ""),
+    ]
 
 
 def csv_chunks(
@@ -309,20 +469,21 @@ def csv_chunks(
     """A header, then a row per point: each sweep's, then the single runs."""
     labels = Labels.of(store)
 
-    def rows() -> Iterator[dict[str, object]]:
-        for view in sweep_views(store, task, machine):
-            for stored in view.points:
-                point = view.scaling_point(stored)
-                yield _csv_row(stored, labels, view.record.strategy, point)
-        for stored in single_runs(store, task, machine):
-            yield _csv_row(stored, labels, "", None)
+    def rows() -> Iterator[list[object]]:
+        for view in sweep_views(store, task, machine, FACT_PATHS):
+            baseline = view.baseline_median
+            for row in view.rows:
+                if facts := point_facts(row, store):
+                    yield _csv_row(row, facts, labels, view.record.strategy, baseline)
+        for row in single_run_rows(store, task, machine, FACT_PATHS):
+            if facts := point_facts(row, store):
+                yield _csv_row(row, facts, labels, "", None)
 
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for n, row in enumerate(rows(), 1):
-        # In column order: csv.DictWriter would check every key of every row.
-        writer.writerow([row[column] for column in CSV_COLUMNS])
+        writer.writerow(row)
         if n % CHUNK_LINES == 0:
             yield out.getvalue()
             out.seek(0)
@@ -344,11 +505,11 @@ def _markdown_table(header: Iterable[str], rows: Iterable[Iterable[str]]) -> Ite
     yield from map(_markdown_row, rows)
 
 
-def _run_cells(stored: StoredPoint) -> list[str]:
-    r, s = stored.result, PointStats.of(stored.result.fit_times)
-    score = "-" if r.score is None else f"{r.score:.4g} {r.metric}"
-    return [str(stored.id), task_label(r), r.scale, f"{r.train} x {r.eval}",
-            f"{s.median:.3f} ± {s.mad:.3f} (n={s.n})", score, " ".join(r.flags)]  # fmt: skip
+def _run_cells(row: PointRow, facts: PointFacts) -> list[str]:
+    score = "-" if facts.score is None else f"{facts.score:.4g} {facts.metric}"
+    return [str(row.id), variant_label(facts.task, facts.variant), facts.scale,
+            f"{facts.train} x {facts.eval}", f"{facts.median:.3f} ± {facts.mad:.3f} (n={facts.n})",
+            score, " ".join(facts.flags)]  # fmt: skip
 
 
 def markdown_lines(
@@ -358,9 +519,9 @@ def markdown_lines(
     labels = {m.id: m.label for m in store.machines()}
     yield "# cpulab results"
     yield ""
-    for view in sweep_views(store, task, machine):
+    for view in sweep_views(store, task, machine, FACT_PATHS, first_only=True, trim=REPORT_TRIM):
         record = view.record
-        named = variant_label(record.task, view.points[0].result.variant)  # shared by its points
+        named = variant_label(record.task, view.first.variant)  # shared by its points
         yield f"## Sweep {record.id}: {named} ({record.scale}), strategy {record.strategy}"
         yield ""
         yield (
@@ -376,13 +537,17 @@ def markdown_lines(
             yield f"- {note}"
         yield from model_markdown(view)
         yield ""
-    runs = single_runs(store, task, machine)
+    runs = (
+        _run_cells(row, facts)
+        for row in single_run_rows(store, task, machine, FACT_PATHS)
+        if (facts := point_facts(row, store))
+    )
     first = next(runs, None)
     if first is not None:  # the section only where there is a run to list
         yield "## Single runs"
         yield ""
         header = ("id", "task", "scale", "train x eval", "median s ± MAD", "score", "flags")
-        yield from _markdown_table(header, map(_run_cells, itertools.chain([first], runs)))
+        yield from _markdown_table(header, itertools.chain([first], runs))
         yield ""
 
 

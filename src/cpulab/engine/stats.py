@@ -95,6 +95,19 @@ class PointStats:
             "first_run_slow": self.first_run_slow,
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PointStats:
+        """Read back `to_dict`'s form (a stored analysis's)."""
+        return cls(
+            tuple(data["times"]),
+            data["median"],
+            data["min"],
+            data["max"],
+            data["mad"],
+            tuple(data["outliers"]),
+            data["first_run_slow"],
+        )
+
 
 @dataclass(frozen=True)
 class ScalingPoint:
@@ -127,6 +140,18 @@ class ScalingPoint:
             "flags": list(self.flags),
             "warnings": self.warnings(),
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ScalingPoint:
+        return cls(
+            data["train"],
+            data["eval"],
+            PointStats.from_dict(data["stats"]),
+            data["speedup"],
+            data["efficiency"],
+            data["karp_flatt"],
+            tuple(data["flags"]),
+        )
 
 
 @dataclass(frozen=True)
@@ -189,6 +214,13 @@ class AmdahlFit:
             "distinct_cores": self.distinct_cores,
             "warnings": self.warnings(),
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AmdahlFit:
+        return cls(
+            data["a"], data["b"], data["r_squared"], data["rms_residual"], data["n"],
+            data["distinct_cores"],
+        )  # fmt: skip
 
 
 def fit_amdahl(
@@ -259,6 +291,20 @@ class ScalingReport:
             "warnings": self.warnings(),
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ScalingReport:
+        """Read back `to_dict`'s form: a sweep's analysis as the store keeps it. Only its
+        points, baseline and fit are read: the rest follows from them, as it did."""
+        points = tuple(map(ScalingPoint.from_dict, data["points"]))
+        best_per_cores, best = _best_points(points)
+        return cls(
+            points,
+            None if data["baseline"] is None else PointStats.from_dict(data["baseline"]),
+            None if data["fit"] is None else AmdahlFit.from_dict(data["fit"]),
+            best_per_cores,
+            best,
+        )
+
 
 def analyse_scaling(points: Iterable[tuple[int, int, PointStats]]) -> ScalingReport:
     """Analyse (train, eval, stats) points of one task, one scale and one machine."""
@@ -294,11 +340,7 @@ def _analyse(entries: list[tuple[int, int, PointStats, tuple[str, ...]]]) -> Sca
         _scaling_point(train, eval_, stats, flags, baseline)
         for train, eval_, stats, flags in entries
     )
-    best_per_cores: dict[int, ScalingPoint] = {}
-    for point in points:
-        best = best_per_cores.get(point.cores)
-        if best is None or point.stats.median < best.stats.median:
-            best_per_cores[point.cores] = point
+    best_per_cores, best = _best_points(points)
     # The curve follows the fastest split of each core count: what the cores can achieve.
     # Slower splits at the same count (a grid sweep's) would fit the strategy, not scaling.
     fitted = list(best_per_cores.values())
@@ -307,16 +349,35 @@ def _analyse(entries: list[tuple[int, int, PointStats, tuple[str, ...]]]) -> Sca
         [p.stats.median for p in fitted],
         [max(p.stats.sigma, SIGMA_FLOOR * p.stats.median, SIGMA_MIN) for p in fitted],
     )
-    best = min(points, key=lambda p: p.stats.median, default=None)
     return ScalingReport(points, baseline, fit, best_per_cores, best)
+
+
+def _best_points(
+    points: Sequence[ScalingPoint],
+) -> tuple[dict[int, ScalingPoint], ScalingPoint | None]:
+    """The fastest point of each core count, and of all; the first of equals."""
+    best_per_cores: dict[int, ScalingPoint] = {}
+    for point in points:
+        best = best_per_cores.get(point.cores)
+        if best is None or point.stats.median < best.stats.median:
+            best_per_cores[point.cores] = point
+    return best_per_cores, min(points, key=lambda p: p.stats.median, default=None)
 
 
 def _scaling_point(
     train: int, eval_: int, stats: PointStats, flags: tuple[str, ...], baseline: PointStats | None
 ) -> ScalingPoint:
-    cores = train * eval_
+    figures = against_baseline(baseline.median if baseline else None, stats.median, train * eval_)
+    return ScalingPoint(train, eval_, stats, *figures, flags)
+
+
+def against_baseline(
+    baseline: float | None, median: float, cores: int
+) -> tuple[float | None, float | None, float | None]:
+    """The speed-up, efficiency and Karp-Flatt serial fraction of a median time on `cores`
+    against the 1 x 1 median; None each without a baseline, and Karp-Flatt at one core."""
     if baseline is None:
-        return ScalingPoint(train, eval_, stats, None, None, None, flags)
-    speedup = baseline.median / stats.median
+        return None, None, None
+    speedup = baseline / median
     karp_flatt = (1 / speedup - 1 / cores) / (1 - 1 / cores) if cores > 1 else None
-    return ScalingPoint(train, eval_, stats, speedup, speedup / cores, karp_flatt, flags)
+    return speedup, speedup / cores, karp_flatt

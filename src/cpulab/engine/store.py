@@ -26,7 +26,8 @@ import threading
 import time
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,8 @@ import platformdirs
 
 from cpulab.engine.datafile import file_kind
 from cpulab.engine.errors import UsageError
-from cpulab.engine.events import EventError, Result, event_from_dict
+from cpulab.engine.events import EventError, Result, compact_json, event_from_dict
+from cpulab.engine.stats import PointStats, analyse_results
 
 APPLICATION_ID = 0x4350554C  # "CPUL", big-endian at offset 68 of the file
 ENV_VAR = "CPULAB_DB"
@@ -51,6 +53,8 @@ MACHINE_KEYS = ("hostname", "cpu_model", "logical_cores", "physical_cores", "cor
 SOFTWARE_KEYS = ("python", "platform", "libraries")
 RESULT_VERSION = 2  # of the JSON record in points.result
 READ_BATCH = 500  # rows per query where many are read: flat memory, few round trips
+# JSON paths to leave out of each sweep's stored model and analysis, in that order.
+Trim = tuple[tuple[str, ...], tuple[str, ...]] | None
 # A store up to this size has every page checked as it opens (PRAGMA quick_check, about
 # 20 ms here); a larger one only its header and schema, as the check grows with the file
 # (130 ms at 100,000 points), and damage deeper in is reported when a read meets it.
@@ -222,6 +226,13 @@ MIGRATIONS: dict[int, tuple[Migration, ...]] = {
         )""",
         "CREATE INDEX advice_by_task ON advice (task, scale)",
     ),
+    5: (
+        # What an export reads without decoding a point: each point's statistics and
+        # warnings (`point_summary`), each sweep's analysis (`sweep_analysis`). NULL where
+        # not computed: rows from before, and a sweep whose points changed since it ended.
+        "ALTER TABLE points ADD COLUMN summary TEXT",
+        "ALTER TABLE sweeps ADD COLUMN analysis TEXT",
+    ),
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 
@@ -289,7 +300,16 @@ class SweepRecord:
     error: str | None  # why a failed sweep failed, in one line
     machine_id: int
     n_points: int
-    model: dict[str, Any] | None = None  # its scaling model as it ended; None: none fitted
+    # As stored, JSON: its scaling model as it ended (None: none fitted), its analysis
+    # (None: not computed since its points last changed). Decoded only where read.
+    model_text: str | None = field(default=None, repr=False)
+    analysis_text: str | None = field(default=None, repr=False)
+    # The median of its 1 x 1 runs, as its analysis has it (None where it has none).
+    baseline_median: float | None = None
+
+    @cached_property
+    def model(self) -> dict[str, Any] | None:
+        return None if self.model_text is None else json.loads(self.model_text)
 
 
 @dataclass(frozen=True)
@@ -305,6 +325,30 @@ class AdviceRecord:
     status: str  # how the search ended: settled, budget, cancelled, failed
     machine_id: int
     record: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class PointRow:
+    """A stored point as its row holds it, undecoded: `text` is its result's JSON, of
+    `version`; `summary` its `point_summary`, None where not computed; `extracted` the
+    JSON array of the values at the paths `iter_point_rows` was asked for (two or more:
+    SQLite gives one path's value bare), of {"result": ..., "summary": ...}."""
+
+    id: int
+    sweep_id: int | None
+    machine_id: int
+    software_id: int | None
+    created_at: float
+    text: str | None  # None where read with `extract`: `ResultStore.decode` fetches it
+    version: int
+    summary: str | None
+    valid: bool  # whether `text` is JSON at all
+    extracted: str | None = None
+
+    @property
+    def current(self) -> bool:
+        """Whether its text and summary can be read as they are: both of today's shape."""
+        return self.valid and self.version == RESULT_VERSION and self.summary is not None
 
 
 @dataclass(frozen=True)
@@ -435,8 +479,8 @@ class ResultStore:
                 _join_sweep(conn, sweep_id, result, machine_id)
             cursor = conn.execute(
                 "INSERT INTO points (sweep_id, machine_id, software_id, created_at, task, scale,"
-                " train, eval, fit_time, result, result_version)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " train, eval, fit_time, result, result_version, summary)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     sweep_id,
                     machine_id,
@@ -449,6 +493,7 @@ class ResultStore:
                     result.fit_time,
                     result.to_json(),
                     RESULT_VERSION,
+                    point_summary(result),
                 ),
             )
             return _row_id(cursor)
@@ -458,12 +503,20 @@ class ResultStore:
         with self._write() as conn:
             software_id = _register_software(conn, result.software)
             cursor = conn.execute(
-                "UPDATE points SET software_id = ?, fit_time = ?, result = ?, result_version = ?"
-                " WHERE id = ?",
-                (software_id, result.fit_time, result.to_json(), RESULT_VERSION, point_id),
+                "UPDATE points SET software_id = ?, fit_time = ?, result = ?, result_version = ?,"
+                " summary = ? WHERE id = ?",
+                (
+                    software_id,
+                    result.fit_time,
+                    result.to_json(),
+                    RESULT_VERSION,
+                    point_summary(result),
+                    point_id,
+                ),
             )
             if cursor.rowcount == 0:
                 raise ValueError(f"there is no point {point_id}")
+            _analysis_outdated(conn, [point_id])
 
     def finish_sweep(
         self,
@@ -472,14 +525,23 @@ class ResultStore:
         error: str | None = None,
         model: dict[str, Any] | None = None,
     ) -> None:
-        """Record how a sweep ended; a failed one keeps its error, any its scaling model."""
+        """Record how a sweep ended; a failed one keeps its error, any its scaling model.
+        Its analysis is stored with it, made from its points as they are now."""
         if status not in SWEEP_STATUSES[1:]:
             raise ValueError(f"a sweep finishes as one of {', '.join(SWEEP_STATUSES[1:])}")
         text = None if model is None else json.dumps(model, allow_nan=False)
         with self._write() as conn:
+            rows = conn.execute(
+                "SELECT id, result, result_version FROM points"
+                " WHERE sweep_id = ? AND deleted_at IS NULL ORDER BY id",
+                (sweep_id,),
+            ).fetchall()
+            results = [self._result(row[0], row[1], row[2]) for row in rows]
+            analysis = sweep_analysis([r for r in results if r is not None])
             cursor = conn.execute(
-                "UPDATE sweeps SET status = ?, error = ?, finished_at = ?, model = ? WHERE id = ?",
-                (status, error, self._clock(), text, sweep_id),
+                "UPDATE sweeps SET status = ?, error = ?, finished_at = ?, model = ?,"
+                " analysis = ? WHERE id = ?",
+                (status, error, self._clock(), text, analysis, sweep_id),
             )
             if cursor.rowcount == 0:
                 raise ValueError(f"there is no sweep {sweep_id}")
@@ -567,6 +629,7 @@ class ResultStore:
                     (when, *batch),
                 )
                 changed += cursor.rowcount
+                _analysis_outdated(conn, batch)
         return changed
 
     def points(
@@ -620,6 +683,51 @@ class ResultStore:
         `single_runs` (outside any sweep), `before` (older than that point id), `deleted`
         (the points deleted, instead of the others). Newest first where asked; at most
         `limit` readable points, an unreadable row not counting."""
+        rows = self.iter_point_rows(
+            task,
+            machine,
+            sweep_id,
+            scale,
+            machine_ids=machine_ids,
+            single_runs=single_runs,
+            before=before,
+            newest_first=newest_first,
+            deleted=deleted,
+            checked=False,
+            batch=READ_BATCH if limit is None else max(1, min(READ_BATCH, limit)),
+        )
+        wanted = limit
+        for row in rows:
+            if wanted is not None and wanted <= 0:
+                return
+            point = self.decode(row)
+            if point is None:
+                continue
+            if wanted is not None:
+                wanted -= 1
+            yield point
+
+    def iter_point_rows(
+        self,
+        task: str | None = None,
+        machine: int | str | None = None,
+        sweep_id: int | None = None,
+        scale: str | None = None,
+        *,
+        machine_ids: Collection[int] | None = None,
+        single_runs: bool = False,
+        before: int | None = None,
+        newest_first: bool = False,
+        deleted: bool = False,
+        extract: tuple[str, ...] = (),
+        checked: bool = True,
+        batch: int | None = None,
+    ) -> Iterator[PointRow]:
+        """The rows `iter_points` decodes, as they are, `batch` at a time; with `extract`,
+        each row's `extracted` holds the values at those JSON paths (see `_row_columns`):
+        SQLite reads them much faster than a whole record is decoded here. `checked`: see
+        `_row_columns`."""
+        batch = batch or READ_BATCH
         clauses, params = self._filters(
             task=task, scale=scale, sweep_id=sweep_id, machine=machine, machine_ids=machine_ids
         )
@@ -634,33 +742,76 @@ class ResultStore:
         # each finds its place through the primary key or an index, not by skipping rows.
         last: int | None = None
         step, order = ("<", "DESC") if newest_first else (">", "ASC")
-        wanted = limit
-        while wanted is None or wanted > 0:
-            batch = READ_BATCH if wanted is None else min(READ_BATCH, wanted)
+        while True:
             after = [f"id {step} ?"] if last is not None else []
             where = " AND ".join([*clauses, *after])
             rows = self._read(
-                "SELECT id, sweep_id, machine_id, software_id, created_at, result, result_version"
+                f"SELECT {_row_columns(extract, checked)}"
                 f" FROM points{' WHERE ' + where if where else ''} ORDER BY id {order} LIMIT ?",
-                (*params, *([last] if last is not None else []), batch),
+                (*extract, *params, *([last] if last is not None else []), batch),
             )
             for row in rows:
-                result = self._result(row["id"], row["result"], row["result_version"])
-                if result is None:
-                    continue
-                if wanted is not None:
-                    wanted -= 1
-                yield StoredPoint(
-                    row["id"],
-                    row["sweep_id"],
-                    row["machine_id"],
-                    row["software_id"],
-                    row["created_at"],
-                    result,
-                )
+                yield PointRow(*row)
             if len(rows) < batch:
                 return
             last = rows[-1]["id"]
+
+    def iter_sweep_rows(
+        self,
+        task: str | None = None,
+        machine: int | str | None = None,
+        extract: tuple[str, ...] = (),
+        first_only: bool = False,
+        trim: Trim = None,
+    ) -> Iterator[tuple[SweepRecord, list[PointRow]]]:
+        """Each sweep with its live points' rows, in the order they were added, or only
+        the first (`first_only`); `extract` as `iter_point_rows` takes it. The points of
+        several sweeps come in one query, at most READ_BATCH rows (or one sweep's, where
+        it has more), so memory stays flat. `trim` as `iter_sweeps` takes it."""
+        batch: list[SweepRecord] = []
+        count = 0
+        for record in self.iter_sweeps(task=task, machine=machine, trim=trim):
+            points = 1 if first_only else record.n_points
+            if batch and count + points > READ_BATCH:
+                yield from self._with_rows(batch, extract, first_only)
+                batch, count = [], 0
+            batch.append(record)
+            count += points
+        if batch:
+            yield from self._with_rows(batch, extract, first_only)
+
+    def _with_rows(
+        self, sweeps: list[SweepRecord], extract: tuple[str, ...], first_only: bool
+    ) -> Iterator[tuple[SweepRecord, list[PointRow]]]:
+        found: dict[int, list[PointRow]] = {record.id: [] for record in sweeps}
+        live = f"sweep_id IN ({', '.join('?' * len(found))}) AND deleted_at IS NULL"
+        if first_only:
+            live = f"id IN (SELECT MIN(id) FROM points WHERE {live} GROUP BY sweep_id)"
+        rows = self._read(
+            f"SELECT {_row_columns(extract, checked=True)} FROM points WHERE {live}"
+            " ORDER BY sweep_id, id",
+            (*extract, *found),
+        )
+        for row in rows:
+            found[row["sweep_id"]].append(PointRow(*row))
+        for record in sweeps:
+            yield record, found[record.id]
+
+    def decode(self, row: PointRow) -> StoredPoint | None:
+        """The row's point with its result decoded; None, and the reason kept in
+        `unreadable`, where that cannot be read."""
+        text = row.text
+        if text is None:
+            found = self._read("SELECT result FROM points WHERE id = ?", (row.id,))
+            if not found:
+                return None  # gone since: removed by nothing cpulab does
+            text = found[0][0]
+        result = self._result(row.id, text, row.version)
+        if result is None:
+            return None
+        return StoredPoint(
+            row.id, row.sweep_id, row.machine_id, row.software_id, row.created_at, result
+        )
 
     def count_points(
         self,
@@ -694,8 +845,10 @@ class ResultStore:
         task: str | None = None,
         machine: int | str | None = None,
         ids: Collection[int] | None = None,
+        trim: Trim = None,
     ) -> Iterator[SweepRecord]:
-        """`sweeps`, read READ_BATCH at a time."""
+        """`sweeps`, read READ_BATCH at a time; `trim`: their analysis and model less the
+        members at these JSON paths, which a reader has no use for (fewer bytes to decode)."""
         clauses, params = self._filters(task=task, machine=machine)
         if ids is not None:
             chosen = sorted(set(ids))
@@ -703,11 +856,13 @@ class ResultStore:
             for start in range(0, len(chosen), READ_BATCH):
                 batch = chosen[start : start + READ_BATCH]
                 marks = ", ".join("?" * len(batch))
-                yield from self._sweep_batch([*clauses, f"id IN ({marks})"], [*params, *batch])
+                yield from self._sweep_batch(
+                    [*clauses, f"id IN ({marks})"], [*params, *batch], trim=trim
+                )
             return
         last = 0  # row ids start at 1
         while True:
-            records = self._sweep_batch([*clauses, "id > ?"], [*params, last])
+            records = self._sweep_batch([*clauses, "id > ?"], [*params, last], trim=trim)
             yield from records
             if len(records) < READ_BATCH:
                 return
@@ -726,23 +881,22 @@ class ResultStore:
         params: list[Any],
         order: str = "ASC",
         limit: int = READ_BATCH,
+        trim: Trim = None,
     ) -> list[SweepRecord]:
+        model_paths, analysis_paths = trim or ((), ())
         rows = self._read(
             "SELECT id, task, scale, strategy, cores, repeats, warmup, started_at, finished_at,"
-            " status, error, machine_id, model,"
+            f" status, error, machine_id, {_removing('model', model_paths)} AS model_text,"
+            f" {_removing('analysis', analysis_paths)} AS analysis_text,"
+            " json_extract(analysis, '$.baseline.median') AS baseline_median,"
             " (SELECT COUNT(*) FROM points WHERE sweep_id = sweeps.id AND deleted_at IS NULL)"
             " AS n_points"
             f" FROM sweeps WHERE {' AND '.join(clauses)} ORDER BY id {order} LIMIT {int(limit)}",
-            tuple(params),
+            (*model_paths, *analysis_paths, *params),
         )
         return [
-            SweepRecord(**{
-                **dict(row),
-                "cores": tuple(json.loads(row["cores"])),
-                "model": None if row["model"] is None else json.loads(row["model"]),
-            })
-            for row in rows
-        ]  # fmt: skip
+            SweepRecord(**{**dict(row), "cores": tuple(json.loads(row["cores"]))}) for row in rows
+        ]
 
     def host_machine_ids(self, hostname: str, cpu_model: str) -> list[int]:
         """The machines of this host name and CPU model, by id: one, or several where its
@@ -832,6 +986,31 @@ class ResultStore:
         return result
 
 
+def point_summary(result: Result) -> str:
+    """What an export adds to a point's result, as JSON stored with it: the figures
+    `Result.record` derives (fit_time, fit_min, fit_max, in that order and first), then
+    the statistics of its times and the warnings they raise."""
+    stats = PointStats.of(result.fit_times)
+    return compact_json({
+        "fit_time": stats.median,
+        "fit_min": stats.min,
+        "fit_max": stats.max,
+        "stats": stats.to_dict(),
+        "warnings": stats.warnings(result.flags),
+    })  # fmt: skip
+
+
+def sweep_analysis(results: Collection[Result]) -> str | None:
+    """A sweep's analysis (stats.ScalingReport.to_dict) as JSON stored with it; None for
+    no results, or results that share no curve (a damaged store's)."""
+    if not results:
+        return None
+    try:
+        return compact_json(analyse_results(results).to_dict())
+    except ValueError:
+        return None
+
+
 def _identity(path: Path) -> tuple[int, int] | None:
     """Which file `path` names now (device and inode); None when it names none."""
     try:
@@ -874,6 +1053,45 @@ def _register_software(conn: sqlite3.Connection, facts: dict[str, Any]) -> int:
     )
     row = conn.execute("SELECT id FROM software WHERE fingerprint = ?", (fingerprint,)).fetchone()
     return row[0]
+
+
+def _removing(column: str, paths: tuple[str, ...]) -> str:
+    """The JSON in `column`, less the members at `paths` (bound in that order)."""
+    return f"json_remove({column}, {', '.join('?' * len(paths))})" if paths else column
+
+
+def _row_columns(extract: tuple[str, ...], checked: bool) -> str:
+    """The columns of a PointRow, in its order; `extract`'s paths are bound first. Without
+    them, `checked` has SQLite tell whether the text is JSON (else `valid` is 0: a reader
+    that decodes every row finds out itself, at no extra cost).
+
+    With `extract`, the paths are read from {"result": ..., "summary": ...} made of the
+    row's two JSON texts, so SQLite parses them once for all the paths, and the result's
+    text stays in the store: a reader that needs it (`decode`) fetches it. A damaged
+    text, or one without a summary, extracts nothing (None) and is left to `decode`,
+    which names what it cannot read."""
+    if not extract:
+        valid = "json_valid(result)" if checked else "0"
+        return (
+            "id, sweep_id, machine_id, software_id, created_at, result, result_version,"
+            f" summary, {valid}, NULL"
+        )
+    both = """('{"result":' || result || ',"summary":' || summary || '}')"""
+    paths = ", ".join("?" * len(extract))
+    return (
+        "id, sweep_id, machine_id, software_id, created_at, NULL, result_version, summary, 1,"
+        f" CASE WHEN json_valid({both}) THEN json_extract({both}, {paths}) END"
+    )
+
+
+def _analysis_outdated(conn: sqlite3.Connection, point_ids: list[int]) -> None:
+    """Forget the stored analysis of the sweeps these points belong to: their points
+    changed, and a reader computes it anew from those that are there."""
+    conn.execute(
+        "UPDATE sweeps SET analysis = NULL WHERE id IN (SELECT sweep_id FROM points"
+        f" WHERE id IN ({', '.join('?' * len(point_ids))}) AND sweep_id IS NOT NULL)",
+        point_ids,
+    )
 
 
 def _join_sweep(conn: sqlite3.Connection, sweep_id: int, result: Result, machine_id: int) -> None:
