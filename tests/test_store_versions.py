@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from cpulab.engine.export import export_text
-from cpulab.engine.store import RESULT_VERSION, ResultStore
+from cpulab.engine.store import RESULT_VERSION, ResultStore, point_summary, sweep_analysis
 from support.cli import cpulab
 from support.store import result
 
@@ -174,3 +174,28 @@ def test_the_release_s_store_reads_a_page_at_a_time_read_only(v1_store):
         assert store.host_machine_ids(machine.hostname, machine.cpu_model) == [machine.id]
         assert store.unreadable == {}
     assert v1_store.read_bytes() == before  # migrated in memory, the file untouched
+
+
+def test_upgrading_keeps_for_exports_what_a_new_store_keeps(tmp_path):
+    # The small store of every case an export must get right (tests/test_history_export.py),
+    # three of its rows unreadable.
+    path = tmp_path / "store-export.sqlite"
+    shutil.copyfile(FIXTURE.with_name("store-export.sqlite"), path)
+    with ResultStore.open(path) as store:
+        readable = {p.id: p.result for p in store.points()} | {
+            p.id: p.result for p in store.points(deleted=True)
+        }
+        sweeps = store.sweeps()
+    with closing(sqlite3.connect(path)) as conn:
+        summaries = dict(conn.execute("SELECT id, summary FROM points").fetchall())
+        analyses = dict(conn.execute("SELECT id, analysis FROM sweeps").fetchall())
+    assert {i for i, s in summaries.items() if s is None} == set(summaries) - set(readable)
+    assert len(summaries) - len(readable) == 3
+    for point_id, text in summaries.items():
+        if text is not None:
+            assert text == point_summary(readable[point_id])
+    with ResultStore.open(path, readonly=True) as store:
+        for sweep in sweeps:
+            results = [p.result for p in store.points(sweep_id=sweep.id)]
+            expected = None if sweep.status == "running" else sweep_analysis(results)
+            assert analyses[sweep.id] == expected

@@ -126,6 +126,44 @@ def _split_machines_and_software(conn: sqlite3.Connection) -> None:
 
 
 # Version -> steps: SQL statements, or functions of the connection for what SQL cannot say.
+def _keep_for_exports(conn: sqlite3.Connection) -> None:
+    """Schema 5 for the rows already stored: each point's summary, and the analysis of
+    each sweep that has ended, so a store from before exports as fast as one written
+    since. About 13 s once for 100,000 points. A row that cannot be read stays without:
+    its readers name it, as before. Not in a read-only open's copy in memory, which is
+    read once and gone: its readers work out what is not kept, for no more than this."""
+    if not conn.execute("PRAGMA database_list").fetchone()[2]:  # no file: in memory
+        return
+
+    def summarised(rows: list[tuple[int, str, int, float | None]]) -> list[tuple[int, Result]]:
+        readable = []
+        for point_id, text, version, _ in rows:
+            try:
+                readable.append((point_id, _decoded(text, version)))
+            except UNREADABLE:
+                continue
+        conn.executemany(
+            "UPDATE points SET summary = ? WHERE id = ?",
+            [(point_summary(result), point_id) for point_id, result in readable],
+        )
+        return readable
+
+    columns = "SELECT id, result, result_version, deleted_at FROM points"
+    for sweep_id, status in conn.execute("SELECT id, status FROM sweeps").fetchall():
+        rows = conn.execute(f"{columns} WHERE sweep_id = ? ORDER BY id", (sweep_id,)).fetchall()
+        live = {row[0] for row in rows if row[3] is None}
+        readable = summarised(rows)
+        if status != "running":
+            analysis = sweep_analysis([result for point_id, result in readable if point_id in live])
+            conn.execute("UPDATE sweeps SET analysis = ? WHERE id = ?", (analysis, sweep_id))
+    last = 0
+    while rows := conn.execute(
+        f"{columns} WHERE sweep_id IS NULL AND id > ? ORDER BY id LIMIT ?", (last, READ_BATCH)
+    ).fetchall():
+        summarised(rows)
+        last = rows[-1][0]
+
+
 # All pending versions run in one transaction, foreign keys checked at its end; never
 # edit a released one.
 Migration = str | Callable[[sqlite3.Connection], None]
@@ -232,6 +270,7 @@ MIGRATIONS: dict[int, tuple[Migration, ...]] = {
         # not computed: rows from before, and a sweep whose points changed since it ended.
         "ALTER TABLE points ADD COLUMN summary TEXT",
         "ALTER TABLE sweeps ADD COLUMN analysis TEXT",
+        _keep_for_exports,
     ),
 }
 SCHEMA_VERSION = max(MIGRATIONS)
@@ -974,16 +1013,24 @@ class ResultStore:
     def _result(self, point_id: int, text: str, version: int) -> Result | None:
         """The row's result as today's Result; None, and the reason kept, if unreadable."""
         try:
-            record = json.loads(text)
-            if not isinstance(record, dict):
-                raise EventError("not a JSON object")
-            result = event_from_dict(upgrade_result(record, version))
-            if not isinstance(result, Result):
-                raise EventError(f"it holds a {result.kind}, not a result")
-        except (ValueError, RecursionError, EventError) as exc:
+            return _decoded(text, version)
+        except UNREADABLE as exc:
             self.unreadable[point_id] = f"point {point_id} cannot be read: {exc}"
             return None
-        return result
+
+
+UNREADABLE = (ValueError, RecursionError, EventError)  # what `_decoded` raises
+
+
+def _decoded(text: str, version: int) -> Result:
+    """A stored result's text, of `version`, as today's Result."""
+    record = json.loads(text)
+    if not isinstance(record, dict):
+        raise EventError("not a JSON object")
+    result = event_from_dict(upgrade_result(record, version))
+    if not isinstance(result, Result):
+        raise EventError(f"it holds a {result.kind}, not a result")
+    return result
 
 
 def point_summary(result: Result) -> str:
