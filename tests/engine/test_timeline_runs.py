@@ -134,7 +134,7 @@ def test_trees_nested_in_folds_are_level_1_in_threads_of_the_fold_processes(tmp_
 def test_dask_tasks_come_from_the_scheduler_by_worker_address(tmp_path):
     pytest.importorskip("distributed")
     done = cpulab(
-        "run", "cv-eval", "--dask", "local:2", "--json", "--db", str(tmp_path / "r.db"),
+        "run", "grid-search", "--dask", "local:2", "--json", "--db", str(tmp_path / "r.db"),
         timeout=240,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
@@ -143,10 +143,13 @@ def test_dask_tasks_come_from_the_scheduler_by_worker_address(tmp_path):
     for task in timeline.tasks:
         name = task.label.split(" ")[0]
         counts[name] = counts.get(name, 0) + task.count
-    # Only the folds went to the cluster: each fold's trees ran inside its worker.
-    assert counts == {"fit": 10}
-    workers = {task.worker for task in timeline.tasks}
-    assert len(workers) == 2 and all(w.startswith("tcp://") for w in workers)
+    # Only the search's fits went to the cluster, each fit's trees inside its worker; the
+    # refit ran in the runner, its trees one after another, and is recorded there.
+    assert counts.pop("fit") == 15 and list(counts) == ["refit"]
+    on_cluster = {task.worker for task in timeline.tasks if task.label != "refit"}
+    assert len(on_cluster) == 2 and all(w.startswith("tcp://") for w in on_cluster)
+    (refit,) = (task for task in timeline.tasks if task.label == "refit")
+    assert not refit.worker.startswith("tcp://")
 
 
 def test_core_samples_cover_the_measured_call_with_the_runs_own_share(runs):

@@ -247,28 +247,30 @@ class TaskRecorder:
     @contextlib.contextmanager
     def recording(self, unit: str, client: Any = None) -> Iterator[list[TaskSpan]]:
         """Record the tasks of the calls made inside; the list is filled on the way out.
-        With a Dask `client`, from its scheduler's task stream."""
-        if client is not None:
-            from distributed import get_task_stream
-
-            dask_tasks: list[TaskSpan] = []
-            with get_task_stream(client) as stream:
-                yield dask_tasks
-            dask_tasks.extend(dask_spans(stream.data))
-            return
+        With a Dask `client`, the cluster's from its scheduler's task stream, and the
+        calls the runner makes itself as without one (a search's refit: `daskjobs`)."""
         state = _here(self.directory)
         spans: list[TaskSpan] = []
         with state.lock:
             state.records = []
         state.unit, state.top_calls, state.recording = unit, 0, True
+        stream: Any = None
         try:
-            yield spans
+            if client is None:
+                yield spans
+            else:
+                from distributed import get_task_stream
+
+                with get_task_stream(client) as stream:
+                    yield spans
         finally:
             state.recording = False
             with state.lock:
                 records, state.records = state.records, []
             spans.extend(_spans(records))
             spans.extend(_spans(self._read_workers()))
+            if stream is not None:
+                spans.extend(dask_spans(stream.data))
 
     def _read_workers(self) -> list[Record]:
         records: list[Record] = []
