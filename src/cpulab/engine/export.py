@@ -129,12 +129,15 @@ class PointFacts(NamedTuple):
         )  # fmt: skip
 
 
-FACT_PATHS = (
-    *(f"$.result.{name}" for name in PointFacts._fields[:9]),
-    "$.result.setup.workers",
-    "$.result.flags",
-    "$.result.variant",
-    *(f"$.summary.stats.{name}" for name in PointFacts._fields[12:]),
+# Where each of PointFacts's fields is, in a row's result and summary (see
+# ResultStore.iter_point_rows).
+FACT_PATHS = tuple(
+    "$.result.setup.workers"
+    if name == "workers"
+    else f"$.summary.stats.{name}"
+    if name in ("n", "median", "min", "max", "mad")
+    else f"$.result.{name}"
+    for name in PointFacts._fields
 )
 
 
@@ -278,11 +281,6 @@ def point_facts(row: PointRow, store: ResultStore) -> PointFacts | None:
 
 
 # JSON
-
-# What a report (Markdown) reads of a sweep's stored model and analysis leaves out: the
-# points a model was fitted to, its Karp-Flatt figures; an analysis's best points (found
-# again from its points: ScalingReport.from_dict) and warnings (made again).
-REPORT_TRIM = (("$.points", "$.karp_flatt"), ("$.best_per_cores", "$.best", "$.warnings"))
 
 EVENT_HEAD = '{"event":"result",'  # how a stored result's JSON begins (Event.to_json)
 
@@ -492,6 +490,11 @@ def csv_chunks(
 
 
 # Markdown
+
+# What the report reads of a sweep's stored model and analysis leaves out: the points a
+# model was fitted to, its Karp-Flatt figures; an analysis's best points (found again from
+# its points: ScalingReport.from_dict) and warnings (made again).
+REPORT_TRIM = (("$.points", "$.karp_flatt"), ("$.best_per_cores", "$.best", "$.warnings"))
 
 
 def _markdown_row(cells: Iterable[str]) -> str:
