@@ -49,7 +49,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             from rich.markup import escape  # a variant's "[...]" is not markup
 
             variant = f" [{plan.options.variant}]" if plan.options.variant else ""
-            title = f"{plan.task.title} ({plan.scale}){variant}, strategy {plan.strategy}"
+            title = f"{plan.task.title} ({plan.scale}){variant}, {plan.varies}"
             if outcome.sweep_id is not None:
                 title += f", sweep {outcome.sweep_id}"
             if outcome.status != "done":

@@ -141,6 +141,15 @@ class SweepPlan:
     def splits(self) -> list[tuple[int, int]]:
         return [split for p in self.cores for split in self.splits_at(p)]
 
+    @property
+    def varies(self) -> str:
+        """What the sweep varies, for its report's title: "strategy grid", or a cluster's
+        sizes ("1 and 2 workers"), where the strategy only puts them on the outer knob."""
+        if not self.options.cluster_workers:
+            return f"strategy {self.strategy}"
+        counts = list(self.cores)
+        return f"{listed(counts)} worker{'s' * (counts != [1])}"
+
     def splits_at(self, cores: int) -> list[tuple[int, int]]:
         if self.chosen:
             return [(t, e) for t, e in self.chosen if t * e == cores]

@@ -25,7 +25,7 @@ from cpulab.engine.presentation import (
 )
 from cpulab.engine.session import Outcome
 from cpulab.engine.stats import ScalingReport, analyse_results
-from cpulab.engine.sweep import SweepPlan, listed
+from cpulab.engine.sweep import SweepPlan
 from cpulab.ui.screens.reading import ReadingScreen
 
 # How each session status reads, with RunStatus's marks.
@@ -104,15 +104,8 @@ class SweepSummary(ReadingScreen):
         and partial points analysed together, as `cpulab sweep` does."""
         results = outcome.results + outcome.partial
         label = variant_label(plan.task.name, plan.options.variant)
-        caption = CAPTION
-        if plan.options.cluster_workers:
-            # Its strategy only puts the workers on the task's outer knob: the counts are
-            # what it varied.
-            counts = list(plan.cores)
-            title = f"{label} ({plan.scale}), {listed(counts)} worker{'s' * (counts != [1])}"
-            caption = WORKERS_CAPTION
-        else:
-            title = f"{label} ({plan.scale}), strategy {plan.strategy}"
+        caption = WORKERS_CAPTION if plan.options.cluster_workers else CAPTION
+        title = f"{label} ({plan.scale}), {plan.varies}"
         if outcome.sweep_id is not None:
             title += f", sweep {outcome.sweep_id}"
         done = points_done(len(outcome.results), len(outcome.partial), len(plan.splits()))
