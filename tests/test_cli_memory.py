@@ -62,11 +62,7 @@ def test_each_worker_shows_the_array_it_holds_and_the_limit_refuses_more(holding
     with ResultStore.open(results_store) as store:
         assert len(store.points()) == 2
 
-
-def test_within_the_limit_nothing_is_said(monkeypatch):
-    monkeypatch.setenv("CPULAB_TEST_HOLD_MB", "20")
-    first = run_holding("--json")
-    assert first.returncode == 0, first.stderr
+    # Within the limit nothing is said: the same prediction, about 0.7 GiB, under 4 GiB.
     again = run_holding("--memory-limit", "4G")
     assert again.returncode == 0 and again.stderr == "", again.stderr
 

@@ -2,9 +2,10 @@
 real LocalCluster through cpulab's Dask backend, printing as JSON what the scheduler was
 given, and which joblib backend each of the runner's own joblib calls ran on. Its own
 process, so that scikit-learn stays out of the test process (tests check that the process
-driving a run never imports it).
+driving a run never imports it). Several tasks run one after another on the one cluster,
+each seen apart: one line of JSON per task, in the order given.
 
-    python dask_nested.py [cv-eval | grid-search | rf-train]
+    python dask_nested.py [cv-eval | grid-search | rf-train] ...
 """
 
 import json
@@ -44,8 +45,16 @@ def record_backends(backends: dict[str, str]) -> None:
     Parallel._initialize_backend = initialized
 
 
+def seen(task: str, outcome) -> dict:
+    if task == "grid-search":
+        return {"scores": [float(outcome.best_score_)], "trees": len(outcome.best_estimator_)}
+    if task == "rf-train":
+        return {"scores": [], "trees": len(outcome)}
+    return {"scores": [float(s) for s in outcome]}
+
+
 def main() -> None:
-    task = sys.argv[1] if len(sys.argv) > 1 else "cv-eval"
+    tasks = sys.argv[1:] or ["cv-eval"]
     keys, backends = Keys(), {}
     record_backends(backends)
     with (
@@ -53,16 +62,16 @@ def main() -> None:
         Client(cluster) as client,
     ):
         cluster.scheduler.add_plugin(keys)
-        workload = TASKS[task](Setting(train=2, eval=1, scale="small"))
-        with parallel_config(backend=ClusterBackend(client)):
-            outcome = workload.call()
-    if task == "grid-search":
-        found = {"scores": [float(outcome.best_score_)], "trees": len(outcome.best_estimator_)}
-    elif task == "rf-train":
-        found = {"scores": [], "trees": len(outcome)}
-    else:
-        found = {"scores": [float(s) for s in outcome]}
-    print(json.dumps({**found, "done": keys.done, "backends": list(backends.values())}))
+        for task in tasks:
+            # Each task is counted from nothing: the keys and backends of its own call only.
+            keys.done.clear()
+            backends.clear()
+            workload = TASKS[task](Setting(train=2, eval=1, scale="small"))
+            with parallel_config(backend=ClusterBackend(client)):
+                outcome = workload.call()
+            found = seen(task, outcome)
+            done = {"done": list(keys.done), "backends": list(backends.values())}
+            print(json.dumps({**found, **done}), flush=True)
 
 
 if __name__ == "__main__":

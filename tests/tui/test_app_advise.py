@@ -53,7 +53,7 @@ async def test_a_real_search_from_the_app_stores_and_shows_its_advice(tmp_path):
         app = make_app(store=store)
         async with app.run_test(size=(160, 50)) as pilot:
             dialog = await open_advise_dialog(pilot)  # rf-train: training cores only
-            dialog.query_one("#advise-budget", Input).value = "20s"
+            dialog.query_one("#advise-budget", Input).value = "10s"
             await pilot.pause()
             await pilot.press("enter")
             await wait_for(pilot, lambda: app.running, timeout=30)
