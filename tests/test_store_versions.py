@@ -7,6 +7,7 @@ file, one on the threading backend, one on a local Dask cluster and one with BLA
 """
 
 import json
+import re
 import shutil
 import sqlite3
 from contextlib import closing
@@ -14,12 +15,14 @@ from pathlib import Path
 
 import pytest
 
+from cpulab.engine.events import OPTIONAL, compact_json
 from cpulab.engine.export import export_text
 from cpulab.engine.store import RESULT_VERSION, ResultStore, point_summary, sweep_analysis
 from support.cli import cpulab
-from support.store import result
+from support.store import ALPHA, result
 
 FIXTURE = Path(__file__).parent / "fixtures" / "store-v1.sqlite"
+EXPORTED_AT = re.compile(r'^  "exported_at": .*$', re.MULTILINE)
 
 
 @pytest.fixture
@@ -177,8 +180,9 @@ def test_the_release_s_store_reads_a_page_at_a_time_read_only(v1_store):
 
 
 def test_upgrading_keeps_for_exports_what_a_new_store_keeps(tmp_path):
-    # The small store of every case an export must get right (tests/test_history_export.py),
-    # three of its rows unreadable.
+    # The small store of every case an export must get right (tests/test_history_export.py):
+    # three of its rows unreadable, one with a NaN where a number must be (written by a
+    # writer that allowed it; rewritten, it would read back as null, and fail).
     path = tmp_path / "store-export.sqlite"
     shutil.copyfile(FIXTURE.with_name("store-export.sqlite"), path)
     with ResultStore.open(path) as store:
@@ -188,9 +192,12 @@ def test_upgrading_keeps_for_exports_what_a_new_store_keeps(tmp_path):
         sweeps = store.sweeps()
     with closing(sqlite3.connect(path)) as conn:
         summaries = dict(conn.execute("SELECT id, summary FROM points").fetchall())
+        texts = dict(conn.execute("SELECT id, result FROM points").fetchall())
         analyses = dict(conn.execute("SELECT id, analysis FROM sweeps").fetchall())
-    assert {i for i, s in summaries.items() if s is None} == set(summaries) - set(readable)
-    assert len(summaries) - len(readable) == 3
+    unreadable = set(summaries) - set(readable)
+    with_nan = {i for i in readable if "NaN" in texts[i]}
+    assert len(unreadable) == 3 and len(with_nan) == 1
+    assert {i for i, s in summaries.items() if s is None} == unreadable | with_nan
     for point_id, text in summaries.items():
         if text is not None:
             assert text == point_summary(readable[point_id])
@@ -199,3 +206,41 @@ def test_upgrading_keeps_for_exports_what_a_new_store_keeps(tmp_path):
             results = [p.result for p in store.points(sweep_id=sweep.id)]
             expected = None if sweep.status == "running" else sweep_analysis(results)
             assert analyses[sweep.id] == expected
+
+
+def test_a_store_of_the_last_schema_exports_alike_migrated_on_disk_or_in_memory(tmp_path):
+    # Schema 4 as its writer left it: every result's text with an empty memory, timeline
+    # and conditions in it (Event.to_json wrote every field), no summaries, no analyses.
+    path = tmp_path / "v4.sqlite"
+    with ResultStore.open(path) as store:
+        sweep = store.start_sweep("rf-train", "small", "train", [1, 2], 3, 1, ALPHA)
+        for train in (1, 2):
+            store.add_point(result(train), sweep)
+        store.finish_sweep(sweep, "done")
+        store.add_point(result(2, score=float("nan")))
+        store.add_point(result(1, memory={"runner_uss": 1 << 27}))
+    with closing(sqlite3.connect(path)) as conn, conn:
+        for point_id, text in conn.execute("SELECT id, result FROM points").fetchall():
+            record = json.loads(text)
+            rest = {key: value for key, value in record.items() if key not in OPTIONAL}
+            empty = {"memory": {}, "timeline": None, "conditions": {}}
+            old = {**rest, **{key: record.get(key, empty[key]) for key in OPTIONAL}}
+            conn.execute("UPDATE points SET result = ? WHERE id = ?", (compact_json(old), point_id))
+        conn.execute("ALTER TABLE points DROP COLUMN summary")
+        conn.execute("ALTER TABLE sweeps DROP COLUMN analysis")
+        conn.execute("PRAGMA user_version = 4")
+    in_memory = tmp_path / "read-only.sqlite"
+    shutil.copyfile(path, in_memory)
+    ResultStore.open(path).close()  # migrated on disk: the rows as they are kept now
+    with closing(sqlite3.connect(path)) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM points WHERE summary IS NULL").fetchone() == (0,)
+        assert '"timeline":null' not in "".join(
+            r for (r,) in conn.execute("SELECT result FROM points")
+        )
+    exports = []
+    for each in (path, in_memory):
+        with ResultStore.open(each, readonly=True) as store:
+            exports.append({fmt: export_text(fmt, store) for fmt in ("json", "csv", "markdown")})
+    kept, computed = exports
+    for fmt, text in kept.items():
+        assert EXPORTED_AT.sub("", text) == EXPORTED_AT.sub("", computed[fmt]), fmt

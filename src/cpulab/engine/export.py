@@ -184,15 +184,17 @@ class SweepView:
         return analyse_results(p.result for p in self.points)
 
     @cached_property
-    def first(self) -> PointFacts:
-        """Its first point's facts: the variant and machine cores all its points share."""
-        found = point_facts(self.rows[0], self.store) if self.kept else None
-        return found or PointFacts.of(self.points[0].result)
+    def first(self) -> PointFacts | None:
+        """Its first readable point's facts: the variant and machine cores all its points
+        share. None where it has none: a sweep exports only with a point."""
+        if self.kept and self.rows[0].extracted is not None:
+            return point_facts(self.rows[0], self.store)
+        return PointFacts.of(self.points[0].result) if self.points else None
 
     @property
-    def machine_cores(self) -> int:
+    def machine_cores(self) -> int | None:
         """The cores its machine made available, as its first point recorded them."""
-        return self.first.available
+        return None if self.first is None else self.first.available
 
     @property
     def baseline_median(self) -> float | None:
@@ -213,7 +215,8 @@ class SweepView:
         here only for a sweep stored before models were (schema 3 and older)."""
         if self.record.model is not None:
             return self.record.model
-        return self.model.to_dict(self.machine_cores) if self.model else None
+        cores = self.machine_cores
+        return self.model.to_dict(cores) if self.model and cores else None
 
     @property
     def model_text(self) -> str:
@@ -443,10 +446,10 @@ def _csv_row(
         facts.eval,
         cores,
         facts.n,
-        f"{facts.median:.6g}",
-        f"{facts.min:.6g}",
-        f"{facts.max:.6g}",
-        f"{facts.mad:.6g}",
+        _number(facts.median),
+        _number(facts.min),
+        _number(facts.max),
+        _number(facts.mad),
         _number(speedup, 4),
         _number(efficiency, 4),
         _number(karp_flatt, 4),
@@ -524,6 +527,8 @@ def markdown_lines(
     yield ""
     for view in sweep_views(store, task, machine, FACT_PATHS, first_only=True, trim=REPORT_TRIM):
         record = view.record
+        if view.first is None:
+            continue  # kept, but no point of it can be read: a damaged store's
         named = variant_label(record.task, view.first.variant)  # shared by its points
         yield f"## Sweep {record.id}: {named} ({record.scale}), strategy {record.strategy}"
         yield ""
@@ -556,7 +561,8 @@ def markdown_lines(
 
 def model_markdown(view: SweepView) -> Iterator[str]:
     """The sweep's model lines (presentation.model_lines) as a list of their own."""
-    lines = model_lines(view.model_summary, view.machine_cores)
+    assert view.first is not None  # a sweep shown has a readable point
+    lines = model_lines(view.model_summary, view.first.available)
     if lines:
         yield ""
         yield from (f"- {line}" for line in lines)

@@ -143,7 +143,9 @@ def _table(
 
 def _sweep_section(view: SweepView, machines: dict[int, str]) -> str:
     record, report = view.record, view.report
-    named = variant_label(record.task, view.points[0].result.variant)  # shared by its points
+    if view.first is None:
+        return ""  # kept, but no point of it can be read: a damaged store's
+    named = variant_label(record.task, view.first.variant)  # shared by its points
     status = _text(record.status) + (f": {_text(record.error)}" if record.error else "")
     ended = f" to {_text(_when(record.finished_at))}" if record.finished_at else ""
     best = {id(p) for p in report.best_per_cores.values()} if len(report.points) > 1 else set()
@@ -169,7 +171,7 @@ def _sweep_section(view: SweepView, machines: dict[int, str]) -> str:
     parts.append(f"; {_text(splits)}.</p>\n" if splits else ".</p>\n")
     if best:
         parts.append('<p class="note">* the fastest split of its cores</p>\n')
-    model = model_lines(view.model_summary, view.machine_cores)
+    model = model_lines(view.model_summary, view.first.available)
     if model:
         parts.append('<ul class="model-lines">\n')
         parts += [f"<li>{_text(line)}</li>\n" for line in model]

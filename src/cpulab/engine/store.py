@@ -35,7 +35,7 @@ import platformdirs
 
 from cpulab.engine.datafile import file_kind
 from cpulab.engine.errors import UsageError
-from cpulab.engine.events import EventError, Result, compact_json, event_from_dict
+from cpulab.engine.events import OPTIONAL, EventError, Result, compact_json, event_from_dict
 from cpulab.engine.stats import PointStats, analyse_results
 
 APPLICATION_ID = 0x4350554C  # "CPUL", big-endian at offset 68 of the file
@@ -129,23 +129,32 @@ def _split_machines_and_software(conn: sqlite3.Connection) -> None:
 def _keep_for_exports(conn: sqlite3.Connection) -> None:
     """Schema 5 for the rows already stored: each point's summary, and the analysis of
     each sweep that has ended, so a store from before exports as fast as one written
-    since. About 13 s once for 100,000 points. A row that cannot be read stays without:
-    its readers name it, as before. Not in a read-only open's copy in memory, which is
-    read once and gone: its readers work out what is not kept, for no more than this."""
+    since. About 13 s once for 100,000 points. Exports splice a kept row's text as it
+    is, so a row gets its summary only where its text is today's: as it was, or written
+    anew where it differs only by an empty memory, timeline or conditions (which the
+    writer before left in). Any other row (unreadable, of an older result version, with
+    a NaN in it, or holding what today's Result would drop) stays without, and its
+    readers decode it as before. Not in a read-only open's copy in memory, which is read
+    once and gone: its readers work out what is not kept, for no more than this."""
     if not conn.execute("PRAGMA database_list").fetchone()[2]:  # no file: in memory
         return
 
     def summarised(rows: list[tuple[int, str, int, float | None]]) -> list[tuple[int, Result]]:
-        readable = []
+        readable, kept = [], []
         for point_id, text, version, _ in rows:
             try:
-                readable.append((point_id, _decoded(text, version)))
+                record = json.loads(text)
+                result = _decoded(record, version)
             except UNREADABLE:
                 continue
-        conn.executemany(
-            "UPDATE points SET summary = ? WHERE id = ?",
-            [(point_summary(result), point_id) for point_id, result in readable],
-        )
+            readable.append((point_id, result))
+            now = result.to_json()
+            # The same text less its empty fields; not where a NaN would become a null,
+            # which a field that must be a number does not read back.
+            then = json.dumps(_without_empty(record), separators=(",", ":"))
+            if version == RESULT_VERSION and now == then:
+                kept.append((now, point_summary(result), point_id))
+        conn.executemany("UPDATE points SET result = ?, summary = ? WHERE id = ?", kept)
         return readable
 
     columns = "SELECT id, result, result_version, deleted_at FROM points"
@@ -1013,7 +1022,7 @@ class ResultStore:
     def _result(self, point_id: int, text: str, version: int) -> Result | None:
         """The row's result as today's Result; None, and the reason kept, if unreadable."""
         try:
-            return _decoded(text, version)
+            return _decoded(json.loads(text), version)
         except UNREADABLE as exc:
             self.unreadable[point_id] = f"point {point_id} cannot be read: {exc}"
             return None
@@ -1022,15 +1031,20 @@ class ResultStore:
 UNREADABLE = (ValueError, RecursionError, EventError)  # what `_decoded` raises
 
 
-def _decoded(text: str, version: int) -> Result:
-    """A stored result's text, of `version`, as today's Result."""
-    record = json.loads(text)
+def _decoded(record: Any, version: int) -> Result:
+    """A stored result's decoded JSON, of `version`, as today's Result."""
     if not isinstance(record, dict):
         raise EventError("not a JSON object")
     result = event_from_dict(upgrade_result(record, version))
     if not isinstance(result, Result):
         raise EventError(f"it holds a {result.kind}, not a result")
     return result
+
+
+def _without_empty(record: dict[str, Any]) -> dict[str, Any]:
+    """A stored record less the optional fields it holds empty, as `Result.to_json` writes
+    it now."""
+    return {k: v for k, v in record.items() if not (k in OPTIONAL and v in ({}, None))}
 
 
 def point_summary(result: Result) -> str:
@@ -1054,7 +1068,7 @@ def sweep_analysis(results: Collection[Result]) -> str | None:
         return None
     try:
         return compact_json(analyse_results(results).to_dict())
-    except ValueError:
+    except (ValueError, ArithmeticError):  # a time of 0 s, say, in a damaged store
         return None
 
 
