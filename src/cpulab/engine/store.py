@@ -129,7 +129,7 @@ def _split_machines_and_software(conn: sqlite3.Connection) -> None:
 def _keep_for_exports(conn: sqlite3.Connection) -> None:
     """Schema 5 for the rows already stored: each point's summary, and the analysis of
     each sweep that has ended, so a store from before exports as fast as one written
-    since. About 13 s once for 100,000 points. Exports splice a kept row's text as it
+    since. About 20 s once for 100,000 points. Exports splice a kept row's text as it
     is, so a row gets its summary only where its text is today's: as it was, or written
     anew where it differs only by an empty memory, timeline or conditions (which the
     writer before left in). Any other row (unreadable, of an older result version, with
