@@ -147,13 +147,15 @@ def test_ctrl_z_stops_the_whole_run_and_fg_continues_it(results_store):
             time.sleep(0.05)
         tree = [runner, *runner.children(recursive=True)]
         cli.send_signal(signal.SIGTSTP)
-        deadline = time.monotonic() + 5
+        # A process in uninterruptible sleep (disk-sleep: a page fault, a write on a
+        # slow disk) takes its stop only once the sleep ends, so wait for it.
+        deadline = time.monotonic() + 30
         everyone = [psutil.Process(cli.pid), *tree]
-        while time.monotonic() < deadline and not all(
-            p.status() == psutil.STATUS_STOPPED for p in everyone
-        ):
+        statuses = [p.status() for p in everyone]
+        while time.monotonic() < deadline and set(statuses) != {psutil.STATUS_STOPPED}:
             time.sleep(0.05)
-        assert [p.status() for p in everyone] == [psutil.STATUS_STOPPED] * len(everyone)
+            statuses = [p.status() for p in everyone]
+        assert statuses == [psutil.STATUS_STOPPED] * len(everyone)
         before = sum(sum(p.cpu_times()[:2]) for p in tree)
         time.sleep(0.5)
         assert sum(sum(p.cpu_times()[:2]) for p in tree) == before  # nothing measures on
