@@ -47,6 +47,23 @@ def test_unknown_task_names_the_choices():
     )
 
 
+def test_ctrl_c_while_a_command_loads_cancels_without_a_traceback():
+    # A command's module loads only when that command runs, where Ctrl-C cancels as later.
+    code = (
+        "import sys\n"
+        "class Interrupt:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'cpulab.cli.tasks':\n"
+        "            raise KeyboardInterrupt\n"
+        "sys.meta_path.insert(0, Interrupt())\n"
+        "from cpulab.cli import main\n"
+        "sys.exit(main(['tasks']))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 130
+    assert out.stderr == "cpulab: cancelled\n"
+
+
 def test_ctrl_c_kills_the_whole_tree_and_exits_130():
     proc = subprocess.Popen(
         [sys.executable, "-m", "cpulab", "run", "cv-eval", "--scale", "full", "--eval", "2"],

@@ -12,22 +12,18 @@ from __future__ import annotations
 
 import sys
 
-# Ctrl-C while these load (the engine, rich, SQLite: a good part of a second) cancels as it
-# does later, rather than with a traceback from inside an import.
+# Ctrl-C while these load (the parser imports the engine and SQLite) cancels as it does
+# later, rather than with a traceback from inside an import.
 try:
     import argparse
     import errno
+    import importlib
     import io
     import os
     from collections.abc import Callable, Sequence
 
-    from cpulab.cli.advise import cmd_advise
     from cpulab.cli.app import cmd_demo, open_app
-    from cpulab.cli.compare import cmd_compare
-    from cpulab.cli.config import apply_settings, cmd_config, read_settings
-    from cpulab.cli.doctor import cmd_doctor
-    from cpulab.cli.export import cmd_export
-    from cpulab.cli.history import cmd_history
+    from cpulab.cli.config import apply_settings, read_settings
     from cpulab.cli.parser import (
         EXIT_INTERRUPTED,
         EXIT_USAGE,
@@ -35,31 +31,28 @@ try:
         one_line,
         store_path,
     )
-    from cpulab.cli.points import cmd_delete, cmd_restore
-    from cpulab.cli.run import cmd_run
-    from cpulab.cli.serve import cmd_serve
-    from cpulab.cli.show import cmd_show
-    from cpulab.cli.sweep import cmd_sweep
-    from cpulab.cli.tasks import cmd_tasks
     from cpulab.engine.errors import UsageError
 except KeyboardInterrupt:
     print("cpulab: cancelled", file=sys.stderr)
     raise SystemExit(130) from None  # EXIT_INTERRUPTED, whose module may not have loaded
 
-COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
-    "tasks": cmd_tasks,
-    "run": cmd_run,
-    "sweep": cmd_sweep,
-    "advise": cmd_advise,
-    "history": cmd_history,
-    "export": cmd_export,
-    "delete": cmd_delete,
-    "restore": cmd_restore,
-    "config": cmd_config,
-    "serve": cmd_serve,
-    "compare": cmd_compare,
-    "show": cmd_show,
-    "doctor": cmd_doctor,
+Command = Callable[[argparse.Namespace], int]
+# Each command's "module:function", imported only when it runs (inside main(), where Ctrl-C
+# during that import cancels too); a function itself is called as it is.
+COMMANDS: dict[str, str | Command] = {
+    "tasks": "cpulab.cli.tasks:cmd_tasks",
+    "run": "cpulab.cli.run:cmd_run",
+    "sweep": "cpulab.cli.sweep:cmd_sweep",
+    "advise": "cpulab.cli.advise:cmd_advise",
+    "history": "cpulab.cli.history:cmd_history",
+    "export": "cpulab.cli.export:cmd_export",
+    "delete": "cpulab.cli.points:cmd_delete",
+    "restore": "cpulab.cli.points:cmd_restore",
+    "config": "cpulab.cli.config:cmd_config",
+    "serve": "cpulab.cli.serve:cmd_serve",
+    "compare": "cpulab.cli.compare:cmd_compare",
+    "show": "cpulab.cli.show:cmd_show",
+    "doctor": "cpulab.cli.doctor:cmd_doctor",
 }
 # What writing the output can fail with beyond a closed pipe: a full disk (> /dev/full).
 OUTPUT_FAILURES = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO})
@@ -98,7 +91,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command not in ("tasks", "config", "doctor"):  # no store, or config shows it
         args.db = store_path(args.db, settings.db)
     if args.command is not None:
-        return COMMANDS[args.command](args)
+        return command(args.command)(args)
     # Served to a browser (cpulab serve), the app talks through pipes, not a terminal.
     served = "web_driver" in os.environ.get("TEXTUAL_DRIVER", "")
     if served:
@@ -109,6 +102,16 @@ def _dispatch(args: argparse.Namespace) -> int:
         print("cpulab: TERM=dumb cannot draw the app: running the headless demo", file=sys.stderr)
         return cmd_demo(args)
     return open_app(args)
+
+
+def command(name: str) -> Command:
+    """The function of command `name`, its module imported now."""
+    target = COMMANDS[name]
+    if not isinstance(target, str):
+        return target
+    module, function = target.split(":")
+    found: Command = getattr(importlib.import_module(module), function)
+    return found
 
 
 def _replace_unencodable_output() -> None:

@@ -6,7 +6,6 @@ import argparse
 
 from cpulab.cli.config import apply_settings
 from cpulab.cli.parser import build_parser, run_options
-from cpulab.cli.sweep import cmd_sweep
 from cpulab.engine.plugins import load_catalogue
 from cpulab.engine.store import ResultStore
 
@@ -14,6 +13,8 @@ from cpulab.engine.store import ResultStore
 def cmd_demo(args: argparse.Namespace) -> int:
     """What `cpulab` does off a terminal: a quick scaling check of the first task, with
     the options given (data, backend, store ...) as the app would have used them."""
+    from cpulab.cli.sweep import cmd_sweep  # as COMMANDS does: a command loads when it runs
+
     demo = build_parser().parse_args(["sweep", "rf-train", "--repeats", "1", "--warmup", "0"])
     vars(demo).update((key, value) for key, value in vars(args).items() if key != "command")
     apply_settings(demo, args.settings)

@@ -9,9 +9,9 @@ import argparse
 import os
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cpulab import __version__
-from cpulab.engine.advise import AdviceRequest, blas_choices, grid_cores, parse_duration
 from cpulab.engine.backends import BACKENDS, resolve_backend
 from cpulab.engine.cores import (
     CORES_PER_CORE,
@@ -39,6 +39,9 @@ from cpulab.engine.sweep import (
     parse_cores,
 )
 from cpulab.engine.tasks import SCALES
+
+if TYPE_CHECKING:
+    from cpulab.engine.advise import AdviceRequest
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 DEFAULT_SCALE = "small"
@@ -328,6 +331,9 @@ def _seconds(text: str) -> float:
 
 
 def _duration(text: str) -> float:
+    # The search (and its statistics) loads for `advise` only.
+    from cpulab.engine.advise import parse_duration
+
     try:
         return parse_duration(text)
     except UsageError as exc:
@@ -582,6 +588,8 @@ def plan_from_args(args: argparse.Namespace) -> SweepPlan:
 def advice_request_from_args(args: argparse.Namespace) -> tuple[AdviceRequest, SweepPlan]:
     """The checked search that `advise` asks for, and a plan of its whole grid: the task,
     scale, options and cores its batches share, checked as a sweep of them would be."""
+    from cpulab.engine.advise import AdviceRequest, blas_choices, grid_cores
+
     if args.blas is not None and args.blas_threads is not None:
         raise UsageError("--blas searches the BLAS threads and --blas-threads fixes them: give one")
     if args.dask is not None:

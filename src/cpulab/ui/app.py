@@ -17,6 +17,7 @@ from concurrent.futures import Future, InvalidStateError
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on, work
@@ -38,8 +39,6 @@ from textual.widgets import (
 from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
 
-from cpulab.engine.advise import AdviceRequest
-from cpulab.engine.advise_runs import RunnerMeasurer, run_advice
 from cpulab.engine.errors import UsageError
 from cpulab.engine.events import Cancelled, Error, Event, Phase, Progress, Result, WorkerLoad
 from cpulab.engine.machine import machine_facts
@@ -65,7 +64,6 @@ from cpulab.ui.messages import (
     StoreProblem,
 )
 from cpulab.ui.scaling import Entry, speedups
-from cpulab.ui.screens.advise import AdviceScreen, AdviseDialog
 from cpulab.ui.screens.confirm import Confirm
 from cpulab.ui.screens.filters import FilterDialog
 from cpulab.ui.screens.help import HelpScreen, KeyHelp
@@ -87,6 +85,10 @@ from cpulab.ui.widgets import (
 )
 from cpulab.ui.workspace import HISTORY_LIMIT, Filters, HistoryQuery, Workspace
 
+# The advice search (statistics, models) loads when advice is first asked for.
+if TYPE_CHECKING:
+    from cpulab.engine.advise import AdviceRequest
+    from cpulab.engine.advise_runs import RunnerMeasurer
 FALLBACK_THEME = "textual-dark"  # should the shipped themes be missing
 RECENT_SWEEPS = 30  # offered by the filter dialog, besides those on view
 # Seconds between redraws of a running status (its elapsed time is in whole seconds):
@@ -471,12 +473,16 @@ class CpulabApp(App[None]):
         if self.running or self._advice is not None:
             self._say_running()
             return
+        from cpulab.ui.screens.advise import AdviseDialog
+
         dialog = AdviseDialog(self.chosen_task, self.scale, self.available)
         self.push_screen(dialog, self._advice_asked)
 
     def _advice_asked(self, request: AdviceRequest | None) -> None:
         if request is None or self.running or self._advice is not None:
             return
+        from cpulab.engine.advise_runs import RunnerMeasurer
+
         self._advices_run += 1
         self._advice = RunnerMeasurer(
             self.chosen_task,
@@ -500,6 +506,8 @@ class CpulabApp(App[None]):
         def step(text: str) -> None:
             with contextlib.suppress(RuntimeError):  # the app has gone
                 self.call_from_thread(self.notify, text, title="Advise", timeout=5)
+
+        from cpulab.engine.advise_runs import run_advice
 
         ended, problem = None, None
         try:
@@ -554,6 +562,8 @@ class CpulabApp(App[None]):
             problem = message.problem or (ended.problem if ended else None) or "no advice"
             self.notify(problem, title="No advice", severity="warning")
             return
+        from cpulab.ui.screens.advise import AdviceScreen
+
         self.push_screen(AdviceScreen(message.title, ended.advice, ended.advice_id))
 
     def _memory_confirmed(self, request: RunSpec | SweepPlan, again: str) -> bool:

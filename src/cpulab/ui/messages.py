@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from textual.message import Message
 
-from cpulab.engine.advise_runs import AdviceOutcome
 from cpulab.engine.cores import CoreSplit
 from cpulab.engine.events import Event, Phase
 from cpulab.engine.session import Outcome
 from cpulab.ui.scaling import Entry
 from cpulab.ui.workspace import HistoryQuery
+
+if TYPE_CHECKING:  # the search itself loads when advice is asked for
+    from cpulab.engine.advise_runs import AdviceOutcome
 
 
 @dataclass
