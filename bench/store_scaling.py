@@ -34,12 +34,13 @@ import time
 from contextlib import closing
 from pathlib import Path
 
-from first_frame import app_reports, first_frames
+from first_frame import app_reports, compile_package, first_frames
 
 from cpulab.engine.events import Result, event_from_dict
 from cpulab.engine.machine import machine_facts, software_facts
 from cpulab.engine.models import fit_scaling
-from cpulab.engine.store import RESULT_VERSION, ResultStore, point_summary, sweep_analysis
+from cpulab.engine.presentation import REPORT_VERSION
+from cpulab.engine.store import RESULT_VERSION, ResultStore, point_summary, sweep_texts
 
 # name -> arguments after `cpulab`; {out} is a file in a fresh temp directory.
 COMMANDS = {
@@ -201,12 +202,12 @@ def make_store(path: Path, points: int, seed: int = 1) -> None:
                     (sweep_id, task, scale, knobs if knobs != "both" else "grid",
                      json.dumps(sorted(fastest)), 3, 1, at, at + len(plan) * 10, "done",
                      machine_id, json.dumps(summary) if summary else None,
-                     sweep_analysis(results))
+                     *sweep_texts(results, summary), REPORT_VERSION)
                 )  # fmt: skip
         conn.executemany(
             "INSERT INTO sweeps (id, task, scale, strategy, cores, repeats, warmup, started_at,"
-            " finished_at, status, machine_id, model, analysis)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " finished_at, status, machine_id, model, analysis, report, report_version)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             sweeps,
         )
         conn.executemany(
@@ -221,8 +222,9 @@ def make_store(path: Path, points: int, seed: int = 1) -> None:
 
 def store_of(folder: Path, points: int) -> Path:
     """The store of `points` points in `folder`, made when it is not there yet."""
-    # Schema 5: with each point's summary and each sweep's analysis, kept for exports.
-    path = folder / f"store-{points}-v5.sqlite"
+    # Schema 6: with each point's summary, each sweep's analysis and Markdown section, kept
+    # for exports.
+    path = folder / f"store-{points}-v6.sqlite"
     if not path.exists():
         started = time.perf_counter()
         partial = path.with_suffix(".partial")
@@ -313,6 +315,7 @@ def main() -> int:
     env = dict(os.environ)
     if args.src:
         env["PYTHONPATH"] = os.pathsep.join([str(args.src.resolve()), env.get("PYTHONPATH", "")])
+    compile_package(env)  # each command loads what an installed cpulab loads
     figures: dict[tuple[int, str], list[tuple[float, float, int]]] = {}
     for _ in range(args.runs):  # interleaved: a slow spell of the machine hits every command
         for size in sizes:

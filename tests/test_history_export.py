@@ -39,6 +39,7 @@ from cpulab.engine.export import (
 )
 from cpulab.engine.models import fit_scaling, model_points
 from cpulab.engine.presentation import model_lines
+from cpulab.engine.session import sweep_model
 from cpulab.engine.store import ResultStore
 from support.bad_input import bad, case_id, check_refused
 from support.cli import cpulab
@@ -450,7 +451,7 @@ def store_of_every_kind(path: Path) -> list[int]:
                   (4, 1, [0.45, 0.44, 0.46])]  # fmt: skip
         for train, eval_, times in splits:
             ids.append(store.add_point(result(train, eval_, fit_times=times), grid))
-        store.finish_sweep(grid, "done")
+        store.finish_sweep(grid, "done", model=model_of(store, grid))
         data = store.start_sweep("cv-eval", "full", "eval", [1, 2], 3, 0, ALPHA)
         for eval_ in (1, 2):
             store.add_point(
@@ -458,13 +459,21 @@ def store_of_every_kind(path: Path) -> list[int]:
                        memory={"runner_uss": 1 << 27, "worker_uss": [1 << 26]}, flags=[]),
                 data,
             )  # fmt: skip
-        store.finish_sweep(data, "done")
+        store.finish_sweep(data, "done", model=model_of(store, data))
         failed = store.start_sweep("rf-train", "full", "train", [1, 2], 3, 0, BETA)
         store.add_point(result(1, scale="full", machine=BETA), failed)
         store.finish_sweep(failed, "failed", error="the runner died")
         store.add_point(result(2, score=float("nan")))
         store.add_point(result(1, timeline={"t0": 0.0, "cores": [[0.5, 0.25]]}, flags=[]))
     return ids
+
+
+def model_of(store: ResultStore, sweep_id: int) -> dict:
+    """The model a sweep of these points stores as it ends, as a session fits it."""
+    results = tuple(p.result for p in store.points(sweep_id=sweep_id))
+    model = sweep_model(results)
+    assert model is not None
+    return model.to_dict(results[0].available)
 
 
 def exports_of(path: Path) -> dict[str, str]:
@@ -476,7 +485,7 @@ def forget_what_is_kept(path: Path) -> None:
     """The store as one written before schema 5 reads: nothing kept for exports."""
     with contextlib.closing(sqlite3.connect(path)) as conn, conn:
         conn.execute("UPDATE points SET summary = NULL")
-        conn.execute("UPDATE sweeps SET analysis = NULL")
+        conn.execute("UPDATE sweeps SET analysis = NULL, report = NULL")
 
 
 def test_exports_read_from_what_the_store_keeps_what_they_would_compute(tmp_path):
@@ -485,6 +494,7 @@ def test_exports_read_from_what_the_store_keeps_what_they_would_compute(tmp_path
     with contextlib.closing(sqlite3.connect(path)) as conn:
         assert conn.execute("SELECT COUNT(*) FROM points WHERE summary IS NULL").fetchone() == (0,)
         assert conn.execute("SELECT COUNT(*) FROM sweeps WHERE analysis IS NULL").fetchone() == (0,)
+        assert conn.execute("SELECT COUNT(*) FROM sweeps WHERE report IS NULL").fetchone() == (0,)
     kept = exports_of(path)
     forget_what_is_kept(path)
     computed = exports_of(path)
@@ -501,11 +511,31 @@ def test_exports_read_from_what_the_store_keeps_what_they_would_compute(tmp_path
     assert nan_run["result"]["score"] is None and timed["result"]["timeline"]["t0"] == 0.0
 
 
+def test_markdown_reads_each_sweeps_section_as_kept_only_of_todays_version(tmp_path, monkeypatch):
+    path = tmp_path / "kept.sqlite"
+    store_of_every_kind(path)
+    with contextlib.closing(sqlite3.connect(path)) as conn, conn:
+        conn.execute("UPDATE sweeps SET report = 'the kept section' WHERE id = 1")
+    assert "the kept section" in exports_of(path)["markdown"]
+    # Kept by a cpulab whose sections read otherwise: made anew, as if not kept.
+    monkeypatch.setattr(store_module, "REPORT_VERSION", store_module.REPORT_VERSION + 1)
+    made = exports_of(path)["markdown"]
+    assert "the kept section" not in made
+    forget_what_is_kept(path)
+    assert made == exports_of(path)["markdown"]
+
+
 def test_a_deleted_point_is_left_out_of_the_analysis_exports_read(tmp_path):
     path = tmp_path / "kept.sqlite"
     grid_ids = store_of_every_kind(path)
     with ResultStore.open(path) as store:
         store.delete_points([grid_ids[4]])  # the faster 2 x 2, the grid's best
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        assert conn.execute("SELECT analysis, report FROM sweeps WHERE id = 1").fetchone() == (
+            None,
+            None,
+        )
+    assert "| 4 | 2 x 2 * | 0.410 |" in exports_of(path)["markdown"]
     document = json.loads(exports_of(path)["json"])
     grid = document["sweeps"][0]
     assert len(grid["points"]) == 5 and grid["analysis"]["best"]["stats"]["median"] == 0.41

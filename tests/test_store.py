@@ -405,7 +405,7 @@ def test_cpulab_db_overrides_the_default_path(tmp_path, monkeypatch):
         (truncated_store, "is damaged: it is cut short"),
         (store_cut_mid_page, "is damaged: it is cut short"),
         (corrupted_store, "is damaged:"),
-        (newer_store, "was written by a newer cpulab (schema version 7; this one reads up to 5)"),
+        (newer_store, "was written by a newer cpulab (schema version 7; this one reads up to 6)"),
     ],
 )
 def test_refused_files_are_left_untouched(tmp_path, make, expected):

@@ -17,6 +17,7 @@ import pytest
 
 from cpulab.engine.events import OPTIONAL, compact_json
 from cpulab.engine.export import export_text
+from cpulab.engine.session import sweep_model
 from cpulab.engine.store import RESULT_VERSION, ResultStore, point_summary, sweep_analysis
 from support.cli import cpulab
 from support.store import ALPHA, result
@@ -216,7 +217,10 @@ def test_a_store_of_the_last_schema_exports_alike_migrated_on_disk_or_in_memory(
         sweep = store.start_sweep("rf-train", "small", "train", [1, 2], 3, 1, ALPHA)
         for train in (1, 2):
             store.add_point(result(train), sweep)
-        store.finish_sweep(sweep, "done")
+        measured = tuple(p.result for p in store.points(sweep_id=sweep))
+        model = sweep_model(measured)
+        assert model is not None
+        store.finish_sweep(sweep, "done", model=model.to_dict(measured[0].available))
         store.add_point(result(2, score=float("nan")))
         store.add_point(result(1, memory={"runner_uss": 1 << 27}))
     with closing(sqlite3.connect(path)) as conn, conn:
@@ -227,13 +231,16 @@ def test_a_store_of_the_last_schema_exports_alike_migrated_on_disk_or_in_memory(
             old = {**rest, **{key: record.get(key, empty[key]) for key in OPTIONAL}}
             conn.execute("UPDATE points SET result = ? WHERE id = ?", (compact_json(old), point_id))
         conn.execute("ALTER TABLE points DROP COLUMN summary")
-        conn.execute("ALTER TABLE sweeps DROP COLUMN analysis")
+        for column in ("analysis", "report", "report_version"):
+            conn.execute(f"ALTER TABLE sweeps DROP COLUMN {column}")
         conn.execute("PRAGMA user_version = 4")
     in_memory = tmp_path / "read-only.sqlite"
     shutil.copyfile(path, in_memory)
     ResultStore.open(path).close()  # migrated on disk: the rows as they are kept now
     with closing(sqlite3.connect(path)) as conn:
         assert conn.execute("SELECT COUNT(*) FROM points WHERE summary IS NULL").fetchone() == (0,)
+        (kept_report,) = conn.execute("SELECT report FROM sweeps").fetchone()
+        assert kept_report.startswith("| cores | split |")
         assert '"timeline":null' not in "".join(
             r for (r,) in conn.execute("SELECT result FROM points")
         )

@@ -110,7 +110,7 @@ STORE_FILES = [
     bad("history", "--db", "{file}", make=truncated_store, says="is damaged: it is cut short"),
     bad("export", "--db", "{file}", make=corrupted_store, says="is damaged:"),
     bad("history", "--db", "{file}", make=newer_store,
-        says="was written by a newer cpulab (schema version 7; this one reads up to 5)"),
+        says="was written by a newer cpulab (schema version 7; this one reads up to 6)"),
     bad("history", "--db", "{file}", make=directory, says="is a directory, not a results file"),
     bad("history", "--db", "{file}", make=directory, name="two\nlines",
         says="two\\nlines is a directory, not a results file"),

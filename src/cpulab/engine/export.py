@@ -61,15 +61,7 @@ from typing import Any, NamedTuple
 from cpulab.engine.errors import UsageError
 from cpulab.engine.events import Result, compact_json
 from cpulab.engine.models import ScalingModel, fit_scaling, model_points
-from cpulab.engine.presentation import (
-    SCALING_HEADER,
-    best_summary,
-    fit_summary,
-    model_lines,
-    point_notes,
-    scaling_rows,
-    variant_label,
-)
+from cpulab.engine.presentation import markdown_table, sweep_markdown, variant_label
 from cpulab.engine.report_html import html_chunks
 from cpulab.engine.stats import PointStats, ScalingReport, against_baseline, analyse_results
 from cpulab.engine.store import (
@@ -187,8 +179,8 @@ class SweepView:
     def first(self) -> PointFacts | None:
         """Its first readable point's facts: the variant and machine cores all its points
         share. None where it has none: a sweep exports only with a point."""
-        if self.kept and self.rows[0].extracted is not None:
-            return point_facts(self.rows[0], self.store)
+        if self.rows[0].extracted is not None and (facts := point_facts(self.rows[0], self.store)):
+            return facts
         return PointFacts.of(self.points[0].result) if self.points else None
 
     @property
@@ -247,13 +239,16 @@ def sweep_views(
     extract: tuple[str, ...] = (),
     first_only: bool = False,
     trim: Trim = None,
+    report: bool = False,
 ) -> Iterator[SweepView]:
     """Each sweep with a readable point, a batch of sweeps at a time, with its points'
     rows or its first's only (for a reader of the sweep's analysis and model alone);
-    `extract`, `trim` as `ResultStore.iter_point_rows` and `iter_sweeps` take them."""
-    for record, rows in store.iter_sweep_rows(task, machine, extract, first_only, trim):
+    `extract`, `trim`, `report` as `ResultStore.iter_point_rows` and `iter_sweeps` take
+    them."""
+    sweeps = store.iter_sweep_rows(task, machine, extract, first_only, trim, report)
+    for record, rows in sweeps:
         view = SweepView(record, rows, store, complete=not first_only)
-        if rows and view.readable:
+        if rows and (record.report_text is not None or view.readable):
             yield view
 
 
@@ -500,17 +495,6 @@ def csv_chunks(
 REPORT_TRIM = (("$.points", "$.karp_flatt"), ("$.best_per_cores", "$.best", "$.warnings"))
 
 
-def _markdown_row(cells: Iterable[str]) -> str:
-    return "| " + " | ".join(cells) + " |"
-
-
-def _markdown_table(header: Iterable[str], rows: Iterable[Iterable[str]]) -> Iterator[str]:
-    header = list(header)
-    yield _markdown_row(header)
-    yield "|" + " --- |" * len(header)
-    yield from map(_markdown_row, rows)
-
-
 def _run_cells(row: PointRow, facts: PointFacts) -> list[str]:
     score = "-" if facts.score is None else f"{facts.score:.4g} {facts.metric}"
     return [str(row.id), variant_label(facts.task, facts.variant), facts.scale,
@@ -525,7 +509,8 @@ def markdown_lines(
     labels = {m.id: m.label for m in store.machines()}
     yield "# cpulab results"
     yield ""
-    for view in sweep_views(store, task, machine, FACT_PATHS, first_only=True, trim=REPORT_TRIM):
+    views = sweep_views(store, task, machine, FACT_PATHS, True, REPORT_TRIM, report=True)
+    for view in views:
         record = view.record
         if view.first is None:
             continue  # kept, but no point of it can be read: a damaged store's
@@ -538,12 +523,10 @@ def markdown_lines(
             + (f": {record.error}." if record.error else ".")
         )
         yield ""
-        yield from _markdown_table(SCALING_HEADER, scaling_rows(view.report))
-        yield ""
-        yield f"{fit_summary(view.report)}; {best_summary(view.report)}."
-        for note in point_notes(view.report) + view.report.warnings():
-            yield f"- {note}"
-        yield from model_markdown(view)
+        if record.report_text is not None:  # kept as it ended: presentation.REPORT_VERSION
+            yield record.report_text
+        else:
+            yield from sweep_markdown(view.report, view.model_summary, view.first.available)
         yield ""
     runs = (
         _run_cells(row, facts)
@@ -555,17 +538,8 @@ def markdown_lines(
         yield "## Single runs"
         yield ""
         header = ("id", "task", "scale", "train x eval", "median s ± MAD", "score", "flags")
-        yield from _markdown_table(header, itertools.chain([first], runs))
+        yield from markdown_table(header, itertools.chain([first], runs))
         yield ""
-
-
-def model_markdown(view: SweepView) -> Iterator[str]:
-    """The sweep's model lines (presentation.model_lines) as a list of their own."""
-    assert view.first is not None  # a sweep shown has a readable point
-    lines = model_lines(view.model_summary, view.first.available)
-    if lines:
-        yield ""
-        yield from (f"- {line}" for line in lines)
 
 
 def markdown_chunks(

@@ -5,6 +5,7 @@ app's widgets and the exports. Plain strings: no rich, no Textual.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from cpulab.engine.events import PARTIAL, Result
@@ -217,6 +218,41 @@ def best_summary(report: ScalingReport) -> str:
         return ""
     b = report.best
     return f"best: {b.train} x {b.eval} at {b.stats.median:.3f} s"
+
+
+# The version of `sweep_markdown`'s text. The store keeps each ended sweep's text with the
+# version that made it, and an export uses only today's: bump this when that text changes.
+REPORT_VERSION = 1
+
+
+def markdown_table(header: Iterable[str], rows: Iterable[Iterable[str]]) -> Iterator[str]:
+    """A Markdown table's lines."""
+    header = list(header)
+    yield _markdown_row(header)
+    yield "|" + " --- |" * len(header)
+    yield from map(_markdown_row, rows)
+
+
+def _markdown_row(cells: Iterable[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def sweep_markdown(
+    report: ScalingReport, model: dict[str, Any] | None, machine_cores: int
+) -> list[str]:
+    """A sweep's section of the Markdown report below its heading: its scaling table, the
+    fit and the fastest point, what makes its numbers less trustworthy, and its model
+    (`model_lines` of the model it stored, on its first point's machine)."""
+    lines = [
+        *markdown_table(SCALING_HEADER, scaling_rows(report)),
+        "",
+        f"{fit_summary(report)}; {best_summary(report)}.",
+        *(f"- {note}" for note in point_notes(report) + report.warnings()),
+    ]
+    said = model_lines(model, machine_cores)
+    if said:
+        lines += ["", *(f"- {line}" for line in said)]
+    return lines
 
 
 SMT_MARGIN = 0.05  # a change in time within this fraction is no change: run-to-run noise

@@ -36,7 +36,8 @@ import platformdirs
 from cpulab.engine.datafile import file_kind
 from cpulab.engine.errors import UsageError
 from cpulab.engine.events import OPTIONAL, EventError, Result, compact_json, event_from_dict
-from cpulab.engine.stats import PointStats, analyse_results
+from cpulab.engine.presentation import REPORT_VERSION, sweep_markdown
+from cpulab.engine.stats import PointStats, ScalingReport, analyse_results
 
 APPLICATION_ID = 0x4350554C  # "CPUL", big-endian at offset 68 of the file
 ENV_VAR = "CPULAB_DB"
@@ -173,6 +174,28 @@ def _keep_for_exports(conn: sqlite3.Connection) -> None:
         last = rows[-1][0]
 
 
+def _keep_reports(conn: sqlite3.Connection) -> None:
+    """Schema 6 for the sweeps already stored: the Markdown section of each whose analysis
+    is kept, made from that analysis and its model, on the machine of its first readable
+    point (as `finish_sweep` makes it), where that is the first live point and of today's
+    shape; any other is left to be made by its exports, as before."""
+    if not conn.execute("PRAGMA database_list").fetchone()[2]:  # in memory: as schema 5
+        return
+    rows = conn.execute(
+        "SELECT id, analysis, model, (SELECT CASE WHEN summary IS NOT NULL"
+        " THEN json_extract(result, '$.available') END FROM points"
+        " WHERE sweep_id = sweeps.id AND deleted_at IS NULL ORDER BY id LIMIT 1)"
+        " FROM sweeps WHERE analysis IS NOT NULL"
+    )
+    kept = []
+    for sweep_id, analysis, model, cores in rows:
+        report = ScalingReport.from_dict(json.loads(analysis))
+        decoded = None if model is None else json.loads(model)
+        if isinstance(cores, int) and (markdown := _markdown_of(report, decoded, cores)):
+            kept.append((markdown, REPORT_VERSION, sweep_id))
+    conn.executemany("UPDATE sweeps SET report = ?, report_version = ? WHERE id = ?", kept)
+
+
 # All pending versions run in one transaction, foreign keys checked at its end; never
 # edit a released one.
 Migration = str | Callable[[sqlite3.Connection], None]
@@ -281,6 +304,13 @@ MIGRATIONS: dict[int, tuple[Migration, ...]] = {
         "ALTER TABLE sweeps ADD COLUMN analysis TEXT",
         _keep_for_exports,
     ),
+    6: (
+        # Each ended sweep's section of the Markdown report (`_markdown_of`), and the
+        # REPORT_VERSION that made it; NULL where its analysis is.
+        "ALTER TABLE sweeps ADD COLUMN report TEXT",
+        "ALTER TABLE sweeps ADD COLUMN report_version INTEGER",
+        _keep_reports,
+    ),
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 
@@ -354,6 +384,9 @@ class SweepRecord:
     analysis_text: str | None = field(default=None, repr=False)
     # The median of its 1 x 1 runs, as its analysis has it (None where it has none).
     baseline_median: float | None = None
+    # Its section of the Markdown report as kept, where a reader asked for it and today's
+    # REPORT_VERSION made it; then its model and analysis are not read.
+    report_text: str | None = field(default=None, repr=False)
 
     @cached_property
     def model(self) -> dict[str, Any] | None:
@@ -585,11 +618,11 @@ class ResultStore:
                 (sweep_id,),
             ).fetchall()
             results = [self._result(row[0], row[1], row[2]) for row in rows]
-            analysis = sweep_analysis([r for r in results if r is not None])
+            analysis, markdown = sweep_texts([r for r in results if r is not None], model)
             cursor = conn.execute(
                 "UPDATE sweeps SET status = ?, error = ?, finished_at = ?, model = ?,"
-                " analysis = ? WHERE id = ?",
-                (status, error, self._clock(), text, analysis, sweep_id),
+                " analysis = ?, report = ?, report_version = ? WHERE id = ?",
+                (status, error, self._clock(), text, analysis, markdown, REPORT_VERSION, sweep_id),
             )
             if cursor.rowcount == 0:
                 raise ValueError(f"there is no sweep {sweep_id}")
@@ -811,14 +844,15 @@ class ResultStore:
         extract: tuple[str, ...] = (),
         first_only: bool = False,
         trim: Trim = None,
+        report: bool = False,
     ) -> Iterator[tuple[SweepRecord, list[PointRow]]]:
         """Each sweep with its live points' rows, in the order they were added, or only
         the first (`first_only`); `extract` as `iter_point_rows` takes it. The points of
         several sweeps come in one query, at most READ_BATCH rows (or one sweep's, where
-        it has more), so memory stays flat. `trim` as `iter_sweeps` takes it."""
+        it has more), so memory stays flat. `trim`, `report` as `iter_sweeps` takes them."""
         batch: list[SweepRecord] = []
         count = 0
-        for record in self.iter_sweeps(task=task, machine=machine, trim=trim):
+        for record in self.iter_sweeps(task=task, machine=machine, trim=trim, report=report):
             points = 1 if first_only else record.n_points
             if batch and count + points > READ_BATCH:
                 yield from self._with_rows(batch, extract, first_only)
@@ -894,9 +928,11 @@ class ResultStore:
         machine: int | str | None = None,
         ids: Collection[int] | None = None,
         trim: Trim = None,
+        report: bool = False,
     ) -> Iterator[SweepRecord]:
         """`sweeps`, read READ_BATCH at a time; `trim`: their analysis and model less the
-        members at these JSON paths, which a reader has no use for (fewer bytes to decode)."""
+        members at these JSON paths, which a reader has no use for (fewer bytes to decode);
+        `report`: their Markdown section as kept, and where it is, no model or analysis."""
         clauses, params = self._filters(task=task, machine=machine)
         if ids is not None:
             chosen = sorted(set(ids))
@@ -905,12 +941,14 @@ class ResultStore:
                 batch = chosen[start : start + READ_BATCH]
                 marks = ", ".join("?" * len(batch))
                 yield from self._sweep_batch(
-                    [*clauses, f"id IN ({marks})"], [*params, *batch], trim=trim
+                    [*clauses, f"id IN ({marks})"], [*params, *batch], trim=trim, report=report
                 )
             return
         last = 0  # row ids start at 1
         while True:
-            records = self._sweep_batch([*clauses, "id > ?"], [*params, last], trim=trim)
+            records = self._sweep_batch(
+                [*clauses, "id > ?"], [*params, last], trim=trim, report=report
+            )
             yield from records
             if len(records) < READ_BATCH:
                 return
@@ -930,13 +968,22 @@ class ResultStore:
         order: str = "ASC",
         limit: int = READ_BATCH,
         trim: Trim = None,
+        report: bool = False,
     ) -> list[SweepRecord]:
         model_paths, analysis_paths = trim or ((), ())
+        # Where the Markdown section is kept and asked for, nothing else of the JSON is read.
+        kept = f"report_version = {REPORT_VERSION} AND report IS NOT NULL" if report else "0"
+
+        def unless_kept(column: str) -> str:
+            return f"CASE WHEN {kept} THEN NULL ELSE {column} END" if report else column
+
         rows = self._read(
             "SELECT id, task, scale, strategy, cores, repeats, warmup, started_at, finished_at,"
-            f" status, error, machine_id, {_removing('model', model_paths)} AS model_text,"
-            f" {_removing('analysis', analysis_paths)} AS analysis_text,"
-            " json_extract(analysis, '$.baseline.median') AS baseline_median,"
+            f" status, error, machine_id,"
+            f" {unless_kept(_removing('model', model_paths))} AS model_text,"
+            f" {unless_kept(_removing('analysis', analysis_paths))} AS analysis_text,"
+            f" {unless_kept(BASELINE_MEDIAN)} AS baseline_median,"
+            f" CASE WHEN {kept} THEN report END AS report_text,"
             " (SELECT COUNT(*) FROM points WHERE sweep_id = sweeps.id AND deleted_at IS NULL)"
             " AS n_points"
             f" FROM sweeps WHERE {' AND '.join(clauses)} ORDER BY id {order} LIMIT {int(limit)}",
@@ -1064,12 +1111,41 @@ def point_summary(result: Result) -> str:
 def sweep_analysis(results: Collection[Result]) -> str | None:
     """A sweep's analysis (stats.ScalingReport.to_dict) as JSON stored with it; None for
     no results, or results that share no curve (a damaged store's)."""
+    report = _analysed(results)
+    return None if report is None else compact_json(report.to_dict())
+
+
+def _analysed(results: Collection[Result]) -> ScalingReport | None:
     if not results:
         return None
     try:
-        return compact_json(analyse_results(results).to_dict())
+        return analyse_results(results)
     except (ValueError, ArithmeticError):  # a time of 0 s, say, in a damaged store
         return None
+
+
+def sweep_texts(
+    results: list[Result], model: dict[str, Any] | None
+) -> tuple[str | None, str | None]:
+    """What the store keeps of a sweep as it ends: its analysis (`sweep_analysis`) and its
+    section of the Markdown report (`_markdown_of`), from its live points' results and its
+    scaling model."""
+    report = _analysed(results)
+    if report is None:
+        return None, None
+    return compact_json(report.to_dict()), _markdown_of(report, model, results[0].available)
+
+
+def _markdown_of(
+    report: ScalingReport, model: dict[str, Any] | None, machine_cores: int
+) -> str | None:
+    """A sweep's Markdown section (presentation.sweep_markdown) as the store keeps it, made
+    from its analysis and stored model on the machine of its first readable point, as an
+    export would make it. None where the export would fit a model itself: a sweep stored
+    without one, though it has two core counts (schema 3 and older)."""
+    if model is None and len(report.best_per_cores) > 1:
+        return None
+    return "\n".join(sweep_markdown(report, model, machine_cores))
 
 
 def _identity(path: Path) -> tuple[int, int] | None:
@@ -1121,6 +1197,9 @@ def _removing(column: str, paths: tuple[str, ...]) -> str:
     return f"json_remove({column}, {', '.join('?' * len(paths))})" if paths else column
 
 
+BASELINE_MEDIAN = "json_extract(analysis, '$.baseline.median')"
+
+
 def _row_columns(extract: tuple[str, ...], checked: bool) -> str:
     """The columns of a PointRow, in its order; `extract`'s paths are bound first. Without
     them, `checked` has SQLite tell whether the text is JSON (else `valid` is 0: a reader
@@ -1149,8 +1228,9 @@ def _analysis_outdated(conn: sqlite3.Connection, point_ids: list[int]) -> None:
     """Forget the stored analysis of the sweeps these points belong to: their points
     changed, and a reader computes it anew from those that are there."""
     conn.execute(
-        "UPDATE sweeps SET analysis = NULL WHERE id IN (SELECT sweep_id FROM points"
-        f" WHERE id IN ({', '.join('?' * len(point_ids))}) AND sweep_id IS NOT NULL)",
+        "UPDATE sweeps SET analysis = NULL, report = NULL WHERE id IN"
+        f" (SELECT sweep_id FROM points WHERE id IN ({', '.join('?' * len(point_ids))})"
+        " AND sweep_id IS NOT NULL)",
         point_ids,
     )
 
