@@ -307,29 +307,27 @@ def _sweep_json(view: SweepView) -> str:
     """A sweep of the document: its own fields a line each, then its points, its analysis
     and its model, each on a line of its own."""
     record = view.record
-    head = indented(
-        {
-            "id": record.id,
-            "task": record.task,
-            "scale": record.scale,
-            "strategy": record.strategy,
-            "cores": list(record.cores),
-            "repeats": record.repeats,
-            "warmup": record.warmup,
-            "status": record.status,
-            "error": record.error,
-            "started_at": record.started_at,
-            "finished_at": record.finished_at,
-            "machine_id": record.machine_id,
-        },
-        level=2,
-    )
+    # Its own fields as `indented` lays them out, written out: a fifth of the time of an
+    # export of many small sweeps went to laying them out one value at a time.
+    listed = "".join(f"\n        {n}," for n in record.cores).removesuffix(",")
+    cores = f"[{listed}\n      ]" if listed else "[]"
     points = ",\n        ".join(filter(None, (_point_json(row, view.store) for row in view.rows)))
     return (
-        head.removesuffix("\n    }")
-        + f',\n      "points": [\n        {points}\n      ],'
-        + f'\n      "analysis": {view.analysis_text},'
-        + f'\n      "model": {view.model_text}\n    }}'
+        f'{{\n      "id": {record.id},'
+        f'\n      "task": {encode_basestring_ascii(record.task)},'
+        f'\n      "scale": {encode_basestring_ascii(record.scale)},'
+        f'\n      "strategy": {encode_basestring_ascii(record.strategy)},'
+        f'\n      "cores": {cores},'
+        f'\n      "repeats": {record.repeats},'
+        f'\n      "warmup": {record.warmup},'
+        f'\n      "status": {encode_basestring_ascii(record.status)},'
+        f'\n      "error": {indented(record.error)},'
+        f'\n      "started_at": {indented(record.started_at)},'
+        f'\n      "finished_at": {indented(record.finished_at)},'
+        f'\n      "machine_id": {record.machine_id},'
+        f'\n      "points": [\n        {points}\n      ],'
+        f'\n      "analysis": {view.analysis_text},'
+        f'\n      "model": {view.model_text}\n    }}'
     )
 
 
