@@ -40,7 +40,13 @@ from cpulab.engine.events import Result, event_from_dict
 from cpulab.engine.machine import machine_facts, software_facts
 from cpulab.engine.models import fit_scaling
 from cpulab.engine.presentation import REPORT_VERSION
-from cpulab.engine.store import RESULT_VERSION, ResultStore, point_summary, sweep_texts
+from cpulab.engine.store import (
+    RESULT_VERSION,
+    ResultStore,
+    keep_facts,
+    point_summary,
+    sweep_texts,
+)
 
 # name -> arguments after `cpulab`; {out} is a file in a fresh temp directory.
 COMMANDS = {
@@ -216,14 +222,15 @@ def make_store(path: Path, points: int, seed: int = 1) -> None:
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
+        keep_facts(conn)
         conn.execute("COMMIT")
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def store_of(folder: Path, points: int) -> Path:
     """The store of `points` points in `folder`, made when it is not there yet."""
-    # Schema 6: with each point's summary, each sweep's analysis and Markdown section, kept
-    # for exports.
+    # Schema 6: with each point's summary and facts, each sweep's analysis and Markdown
+    # section, kept for exports.
     path = folder / f"store-{points}-v6.sqlite"
     if not path.exists():
         started = time.perf_counter()

@@ -485,6 +485,7 @@ def forget_what_is_kept(path: Path) -> None:
     """The store as one written before schema 5 reads: nothing kept for exports."""
     with contextlib.closing(sqlite3.connect(path)) as conn, conn:
         conn.execute("UPDATE points SET summary = NULL")
+        conn.execute("DELETE FROM point_facts")
         conn.execute("UPDATE sweeps SET analysis = NULL, report = NULL")
 
 
@@ -493,6 +494,9 @@ def test_exports_read_from_what_the_store_keeps_what_they_would_compute(tmp_path
     store_of_every_kind(path)
     with contextlib.closing(sqlite3.connect(path)) as conn:
         assert conn.execute("SELECT COUNT(*) FROM points WHERE summary IS NULL").fetchone() == (0,)
+        assert conn.execute(
+            "SELECT COUNT(*) FROM points WHERE id NOT IN (SELECT point_id FROM point_facts)"
+        ).fetchone() == (0,)
         assert conn.execute("SELECT COUNT(*) FROM sweeps WHERE analysis IS NULL").fetchone() == (0,)
         assert conn.execute("SELECT COUNT(*) FROM sweeps WHERE report IS NULL").fetchone() == (0,)
     kept = exports_of(path)

@@ -231,6 +231,9 @@ def test_a_store_of_the_last_schema_exports_alike_migrated_on_disk_or_in_memory(
             old = {**rest, **{key: record.get(key, empty[key]) for key in OPTIONAL}}
             conn.execute("UPDATE points SET result = ? WHERE id = ?", (compact_json(old), point_id))
         conn.execute("ALTER TABLE points DROP COLUMN summary")
+        conn.execute("DROP TABLE point_facts")
+        conn.execute("DROP INDEX points_live_by_sweep")
+        conn.execute("CREATE INDEX points_by_sweep ON points (sweep_id)")
         for column in ("analysis", "report", "report_version"):
             conn.execute(f"ALTER TABLE sweeps DROP COLUMN {column}")
         conn.execute("PRAGMA user_version = 4")
@@ -239,6 +242,7 @@ def test_a_store_of_the_last_schema_exports_alike_migrated_on_disk_or_in_memory(
     ResultStore.open(path).close()  # migrated on disk: the rows as they are kept now
     with closing(sqlite3.connect(path)) as conn:
         assert conn.execute("SELECT COUNT(*) FROM points WHERE summary IS NULL").fetchone() == (0,)
+        assert conn.execute("SELECT COUNT(*) FROM point_facts").fetchone() == (4,)
         (kept_report,) = conn.execute("SELECT report FROM sweeps").fetchone()
         assert kept_report.startswith("| cores | split |")
         assert '"timeline":null' not in "".join(

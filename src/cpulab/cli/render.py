@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from cpulab.cli.parser import one_line
 from cpulab.engine.events import Error, Event, Phase, Progress, Result, Started
@@ -19,10 +20,12 @@ from cpulab.engine.presentation import (
     point_notes,
     scaling_rows,
 )
-from cpulab.engine.session import Outcome, Session
-from cpulab.engine.spec import RunSpec
 from cpulab.engine.stats import PointStats, ScalingReport
 from cpulab.engine.store import ResultStore
+
+if TYPE_CHECKING:  # the runner's session loads for the commands that run one
+    from cpulab.engine.session import Outcome, Session
+    from cpulab.engine.spec import RunSpec
 
 
 class LiveView:

@@ -42,6 +42,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import errno
+import functools
 import io
 import itertools
 import json
@@ -56,20 +57,22 @@ from dataclasses import dataclass
 from functools import cached_property
 from json.encoder import encode_basestring_ascii
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from cpulab.engine.errors import UsageError
-from cpulab.engine.events import Result, compact_json
+from cpulab.engine.events import compact_json
 from cpulab.engine.models import ScalingModel, fit_scaling, model_points
 from cpulab.engine.presentation import markdown_table, sweep_markdown, variant_label
 from cpulab.engine.report_html import html_chunks
-from cpulab.engine.stats import PointStats, ScalingReport, against_baseline, analyse_results
+from cpulab.engine.stats import ScalingReport, against_baseline, analyse_results
 from cpulab.engine.store import (
+    ALL_TEXTS,
+    PointFacts,
     PointRow,
     ResultStore,
     StoredPoint,
     SweepRecord,
-    Trim,
+    SweepTexts,
     point_summary,
     sweep_analysis,
 )
@@ -88,51 +91,6 @@ CHUNK_LINES = 500  # lines of CSV or Markdown gathered into one write
 EXPORT_RESAMPLES = 50
 
 
-class PointFacts(NamedTuple):
-    """What the CSV and Markdown rows say of a point's result: read by SQLite from its
-    stored JSON (at FACT_PATHS), or taken from a decoded Result."""
-
-    task: str
-    scale: str
-    train: int
-    eval: int
-    available: int
-    score: float | None
-    metric: str
-    cpu_time: float
-    peak_rss: int
-    workers: float | None  # seconds starting its workers
-    flags: list[str]
-    variant: str
-    # Of its measured times (PointStats)
-    n: int
-    median: float
-    min: float
-    max: float
-    mad: float
-
-    @classmethod
-    def of(cls, r: Result) -> PointFacts:
-        s = PointStats.of(r.fit_times)
-        return cls(
-            r.task, r.scale, r.train, r.eval, r.available, r.score, r.metric, r.cpu_time,
-            r.peak_rss, r.setup.get("workers"), r.flags, r.variant,
-            s.n, s.median, s.min, s.max, s.mad,
-        )  # fmt: skip
-
-
-# Where each of PointFacts's fields is, in a row's result and summary (see
-# ResultStore.iter_point_rows).
-FACT_PATHS = tuple(
-    "$.result.setup.workers"
-    if name == "workers"
-    else f"$.summary.stats.{name}"
-    if name in ("n", "median", "min", "max", "mad")
-    else f"$.result.{name}"
-    for name in PointFacts._fields
-)
-
-
 @dataclass
 class SweepView:
     """A stored sweep and its points' rows. What an export says of it is read as the
@@ -148,7 +106,7 @@ class SweepView:
     @cached_property
     def kept(self) -> bool:
         """Whether the store keeps all this view reads, each in today's shape."""
-        return self.record.analysis_text is not None and all(row.current for row in self.rows)
+        return self.record.analysed and all(row.current for row in self.rows)
 
     @cached_property
     def points(self) -> list[StoredPoint]:
@@ -179,7 +137,7 @@ class SweepView:
     def first(self) -> PointFacts | None:
         """Its first readable point's facts: the variant and machine cores all its points
         share. None where it has none: a sweep exports only with a point."""
-        if self.rows[0].extracted is not None and (facts := point_facts(self.rows[0], self.store)):
+        if self.rows[0].facts is not None and (facts := point_facts(self.rows[0], self.store)):
             return facts
         return PointFacts.of(self.points[0].result) if self.points else None
 
@@ -236,16 +194,14 @@ def sweep_views(
     store: ResultStore,
     task: str | None,
     machine: int | str | None,
-    extract: tuple[str, ...] = (),
+    facts: bool = False,
     first_only: bool = False,
-    trim: Trim = None,
-    report: bool = False,
+    texts: SweepTexts = ALL_TEXTS,
 ) -> Iterator[SweepView]:
     """Each sweep with a readable point, a batch of sweeps at a time, with its points'
     rows or its first's only (for a reader of the sweep's analysis and model alone);
-    `extract`, `trim`, `report` as `ResultStore.iter_point_rows` and `iter_sweeps` take
-    them."""
-    sweeps = store.iter_sweep_rows(task, machine, extract, first_only, trim, report)
+    `facts`, `texts` as `ResultStore.iter_point_rows` and `iter_sweeps` take them."""
+    sweeps = store.iter_sweep_rows(task, machine, facts, first_only, texts)
     for record, rows in sweeps:
         view = SweepView(record, rows, store, complete=not first_only)
         if rows and (record.report_text is not None or view.readable):
@@ -260,20 +216,17 @@ def single_runs(
 
 
 def single_run_rows(
-    store: ResultStore, task: str | None, machine: int | str | None, extract: tuple[str, ...] = ()
+    store: ResultStore, task: str | None, machine: int | str | None, facts: bool = False
 ) -> Iterator[PointRow]:
     """The rows of the points outside any sweep, a batch at a time."""
-    return store.iter_point_rows(task=task, machine=machine, single_runs=True, extract=extract)
+    return store.iter_point_rows(task=task, machine=machine, single_runs=True, facts=facts)
 
 
 def point_facts(row: PointRow, store: ResultStore) -> PointFacts | None:
-    """A row's facts, read with FACT_PATHS; None for an unreadable row, which the store
+    """A row's facts, as the store keeps them; None for an unreadable row, which the store
     names in `unreadable`."""
-    if row.current and row.extracted is not None:
-        facts = PointFacts(*json.loads(row.extracted))
-        # A record short of what a result has (damaged) is decoded, to be named unreadable.
-        if None not in (facts.task, facts.train, facts.eval, facts.flags, facts.median):
-            return facts
+    if row.current and row.facts is not None and row.facts.whole:
+        return row.facts
     point = store.decode(row)
     return None if point is None else PointFacts.of(point.result)
 
@@ -416,88 +369,97 @@ def _encode(value: Any, newline: str, parts: list[str]) -> None:
 # CSV
 
 
-def _number(value: float | None, digits: int = 6) -> str:
-    return "" if value is None or not math.isfinite(value) else f"{value:.{digits}g}"
+def _number(value: float | None, spec: str = ".6g") -> str:
+    return "" if value is None or not math.isfinite(value) else format(value, spec)
 
 
-def _csv_row(
-    row: PointRow, facts: PointFacts, labels: Labels, strategy: str, baseline: float | None
-) -> list[object]:
-    """A point's row, in CSV_COLUMNS's order; `baseline`: the median of its sweep's 1 x 1
-    runs, if it has them."""
-    cores = facts.train * facts.eval
-    speedup, efficiency, karp_flatt = against_baseline(baseline, facts.median, cores)
-    return [
-        row.id,
-        "" if row.sweep_id is None else row.sweep_id,
-        f"{row.created_at:.3f}",
-        labels.machines.get(row.machine_id, ""),
-        facts.task,
-        facts.scale,
-        strategy,
-        facts.train,
-        facts.eval,
-        cores,
-        facts.n,
-        _number(facts.median),
-        _number(facts.min),
-        _number(facts.max),
-        _number(facts.mad),
-        _number(speedup, 4),
-        _number(efficiency, 4),
-        _number(karp_flatt, 4),
-        _number(facts.score),
-        facts.metric,
-        _number(facts.cpu_time),
-        facts.peak_rss,
-        _number(facts.workers),
-        " ".join(facts.flags),
-        facts.variant,
-        labels.software.get(row.software_id, ""),
-    ]
+@functools.lru_cache(maxsize=4096)
+def _cell(text: str) -> str:
+    """`text` as a CSV cell, quoted as csv.writer quotes it; worked out once for each of
+    the few texts a store repeats (tasks, labels, flags, variants)."""
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerow([text, ""])  # not alone: "" would be quoted
+    return out.getvalue()[: -len(",\n")]
+
+
+def _csv_line(
+    row: PointRow, facts: PointFacts, cells: tuple[str, str, str], baseline: float | None
+) -> str:
+    """A point's line, in CSV_COLUMNS's order; `cells`: its machine's label, its
+    software's and its sweep's strategy as cells; `baseline`: the median of its sweep's
+    1 x 1 runs, if it has them."""
+    machine, software, strategy = cells
+    f = facts
+    cores = f.train * f.eval
+    speedup, efficiency, karp_flatt = against_baseline(baseline, f.median, cores)
+    # Times and CPU in one format where all are numbers, as every kept row's are (a point
+    # decoded from an older store may hold a NaN): a tenth of the time of a large export.
+    if math.isfinite(f.median + f.min + f.max + f.mad + f.cpu_time):
+        times = f"{f.median:.6g},{f.min:.6g},{f.max:.6g},{f.mad:.6g}"
+        cpu = f"{f.cpu_time:.6g}"
+    else:
+        times, cpu = ",".join(map(_number, (f.median, f.min, f.max, f.mad))), _number(f.cpu_time)
+    return (
+        f"{row.id},{'' if row.sweep_id is None else row.sweep_id},{row.created_at:.3f},"
+        f"{machine},{_cell(f.task)},{_cell(f.scale)},{strategy},{f.train},{f.eval},{cores},"
+        f"{f.n},{times},{_number(speedup, '.4g')},{_number(efficiency, '.4g')},"
+        f"{_number(karp_flatt, '.4g')},{_number(f.score)},{_cell(f.metric)},{cpu},"
+        f"{f.peak_rss},{_number(f.workers)},{_cell(f.flags)},{_cell(f.variant)},{software}\n"
+    )
+
+
+# The CSV reads each sweep's baseline alone, which SQLite finds in its analysis.
+CSV_TEXTS = SweepTexts(model=None, analysis=None, baseline=True)
 
 
 def csv_chunks(
     store: ResultStore, task: str | None = None, machine: int | str | None = None
 ) -> Iterator[str]:
-    """A header, then a row per point: each sweep's, then the single runs."""
+    """A header, then a line per point: each sweep's, then the single runs. Written as
+    csv.writer writes them, a cell at a time: a fifth of the time of a large export went
+    to csv.writer's own work on each row."""
     labels = Labels.of(store)
 
-    def rows() -> Iterator[list[object]]:
-        for view in sweep_views(store, task, machine, FACT_PATHS):
-            baseline = view.baseline_median
+    def lines() -> Iterator[str]:
+        yield ",".join(map(_cell, CSV_COLUMNS)) + "\n"
+        for view in sweep_views(store, task, machine, facts=True, texts=CSV_TEXTS):
+            baseline, strategy = view.baseline_median, _cell(view.record.strategy)
             for row in view.rows:
                 if facts := point_facts(row, store):
-                    yield _csv_row(row, facts, labels, view.record.strategy, baseline)
-        for row in single_run_rows(store, task, machine, FACT_PATHS):
+                    yield _csv_line(row, facts, labelled(row, strategy), baseline)
+        for row in single_run_rows(store, task, machine, facts=True):
             if facts := point_facts(row, store):
-                yield _csv_row(row, facts, labels, "", None)
+                yield _csv_line(row, facts, labelled(row, ""), None)
 
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    for n, row in enumerate(rows(), 1):
-        writer.writerow(row)
-        if n % CHUNK_LINES == 0:
-            yield out.getvalue()
-            out.seek(0)
-            out.truncate()
-    yield out.getvalue()
+    machines = {key: _cell(label) for key, label in labels.machines.items()}
+    software = {key: _cell(label) for key, label in labels.software.items()}
+
+    def labelled(row: PointRow, strategy: str) -> tuple[str, str, str]:
+        return machines.get(row.machine_id, ""), software.get(row.software_id, ""), strategy
+
+    chosen = lines()
+    while chunk := "".join(itertools.islice(chosen, CHUNK_LINES)):
+        yield chunk
 
 
 # Markdown
 
-# What the report reads of a sweep's stored model and analysis leaves out: the points a
-# model was fitted to, its Karp-Flatt figures; an analysis's best points (found again from
-# its points: ScalingReport.from_dict) and warnings (made again).
-REPORT_TRIM = (("$.points", "$.karp_flatt"), ("$.best_per_cores", "$.best", "$.warnings"))
+# Markdown reads each sweep's section as kept; where it is not, its model and analysis
+# less what the report does not print: the points a model was fitted to, its Karp-Flatt
+# figures; an analysis's best points (found again from its points: ScalingReport.from_dict)
+# and warnings (made again).
+REPORT_TEXTS = SweepTexts(
+    model=("$.points", "$.karp_flatt"),
+    analysis=("$.best_per_cores", "$.best", "$.warnings"),
+    report=True,
+)
 
 
 def _run_cells(row: PointRow, facts: PointFacts) -> list[str]:
     score = "-" if facts.score is None else f"{facts.score:.4g} {facts.metric}"
     return [str(row.id), variant_label(facts.task, facts.variant), facts.scale,
             f"{facts.train} x {facts.eval}", f"{facts.median:.3f} ± {facts.mad:.3f} (n={facts.n})",
-            score, " ".join(facts.flags)]  # fmt: skip
+            score, facts.flags]  # fmt: skip
 
 
 def markdown_lines(
@@ -507,7 +469,7 @@ def markdown_lines(
     labels = {m.id: m.label for m in store.machines()}
     yield "# cpulab results"
     yield ""
-    views = sweep_views(store, task, machine, FACT_PATHS, True, REPORT_TRIM, report=True)
+    views = sweep_views(store, task, machine, facts=True, first_only=True, texts=REPORT_TEXTS)
     for view in views:
         record = view.record
         if view.first is None:
@@ -528,7 +490,7 @@ def markdown_lines(
         yield ""
     runs = (
         _run_cells(row, facts)
-        for row in single_run_rows(store, task, machine, FACT_PATHS)
+        for row in single_run_rows(store, task, machine, facts=True)
         if (facts := point_facts(row, store))
     )
     first = next(runs, None)

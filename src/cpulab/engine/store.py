@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import platformdirs
 
@@ -54,8 +54,6 @@ MACHINE_KEYS = ("hostname", "cpu_model", "logical_cores", "physical_cores", "cor
 SOFTWARE_KEYS = ("python", "platform", "libraries")
 RESULT_VERSION = 2  # of the JSON record in points.result
 READ_BATCH = 500  # rows per query where many are read: flat memory, few round trips
-# JSON paths to leave out of each sweep's stored model and analysis, in that order.
-Trim = tuple[tuple[str, ...], tuple[str, ...]] | None
 # A store up to this size has every page checked as it opens (PRAGMA quick_check, about
 # 20 ms here); a larger one only its header and schema, as the check grows with the file
 # (130 ms at 100,000 points), and damage deeper in is reported when a read meets it.
@@ -124,6 +122,80 @@ def _split_machines_and_software(conn: sqlite3.Connection) -> None:
             continue  # an unreadable row stays as it is, and is skipped when read
         software_id = _register_software(conn, record["software"])
         conn.execute("UPDATE points SET software_id = ? WHERE id = ?", (software_id, row["id"]))
+
+
+class PointFacts(NamedTuple):
+    """What the CSV and Markdown rows say of a point's result: read from the points table
+    and the facts kept beside it (point_facts), or taken from a decoded Result."""
+
+    task: str
+    scale: str
+    train: int
+    eval: int
+    available: int
+    score: float | None
+    metric: str
+    cpu_time: float
+    peak_rss: int
+    workers: float | None  # seconds starting its workers
+    flags: str  # as they print: space-separated
+    variant: str
+    # Of its measured times (PointStats)
+    n: int
+    median: float
+    min: float
+    max: float
+    mad: float
+
+    @property
+    def whole(self) -> bool:
+        """Whether it has every fact a result must (not where a damaged record lacks some:
+        then it is decoded, to be named unreadable)."""
+        return None not in (*self[:5], *self[6:9], *self[10:])
+
+    @classmethod
+    def of(cls, r: Result) -> PointFacts:
+        s = PointStats.of(r.fit_times)
+        return cls(
+            r.task, r.scale, r.train, r.eval, r.available, r.score, r.metric, r.cpu_time,
+            r.peak_rss, r.setup.get("workers"), " ".join(r.flags), r.variant,
+            s.n, s.median, s.min, s.max, s.mad,
+        )  # fmt: skip
+
+
+# The facts the points table has no column for, kept in point_facts, each made by SQLite
+# from its place in {"result": ..., "summary": ...} of the row's two texts: typed columns
+# read back without a JSON text to decode (which took longer than all else in a CSV).
+_BOTH = """('{"result":' || result || ',"summary":' || summary || '}')"""
+_KEPT_FACTS = {
+    name: (
+        "$.result.setup.workers" if name == "workers"
+        else f"$.summary.stats.{name}" if name in ("n", "median", "min", "max", "mad")
+        else f"$.result.{name}"
+    )
+    for name in PointFacts._fields[4:]
+}  # fmt: skip
+
+
+def _kept_fact(name: str, path: str) -> str:
+    if name == "flags":
+        return f"COALESCE((SELECT group_concat(value, ' ') FROM json_each({_BOTH}, '{path}')), '')"
+    return f"json_extract({_BOTH}, '{path}')"
+
+
+def keep_facts(conn: sqlite3.Connection, where: str = "1", params: tuple = ()) -> None:
+    """Keep the facts of the points `where` says, made from their texts as they are now:
+    only of rows with a summary (today's shape) whose text is JSON; any other is decoded
+    by its readers, which say what they cannot read."""
+    conn.execute(
+        f"DELETE FROM point_facts WHERE point_id IN (SELECT id FROM points WHERE {where})", params
+    )
+    conn.execute(
+        f"INSERT INTO point_facts (point_id, {', '.join(_KEPT_FACTS)})"
+        f" SELECT id, {', '.join(_kept_fact(n, p) for n, p in _KEPT_FACTS.items())}"
+        f" FROM points WHERE ({where}) AND summary IS NOT NULL AND json_valid({_BOTH})",
+        params,
+    )
 
 
 # Version -> steps: SQL statements, or functions of the connection for what SQL cannot say.
@@ -305,6 +377,28 @@ MIGRATIONS: dict[int, tuple[Migration, ...]] = {
         _keep_for_exports,
     ),
     6: (
+        # Each point's facts beyond its columns (PointFacts, `keep_facts`), for the CSV and
+        # Markdown exports.
+        """CREATE TABLE point_facts (
+            point_id INTEGER PRIMARY KEY REFERENCES points (id),
+            available INTEGER,
+            score REAL,
+            metric TEXT,
+            cpu_time REAL,
+            peak_rss INTEGER,
+            workers REAL,
+            flags TEXT,
+            variant TEXT,
+            n INTEGER,
+            median REAL,
+            min REAL,
+            max REAL,
+            mad REAL
+        )""",
+        keep_facts,
+        # A sweep's live points counted in the index alone (as each read of sweeps does).
+        "CREATE INDEX points_live_by_sweep ON points (sweep_id, deleted_at)",
+        "DROP INDEX points_by_sweep",
         # Each ended sweep's section of the Markdown report (`_markdown_of`), and the
         # REPORT_VERSION that made it; NULL where its analysis is.
         "ALTER TABLE sweeps ADD COLUMN report TEXT",
@@ -364,6 +458,23 @@ class SoftwareRecord:
 
 
 @dataclass(frozen=True)
+class SweepTexts:
+    """What a reader of sweeps reads of the JSON each keeps (`ResultStore.iter_sweeps`):
+    its model and analysis less the members at these paths, which the reader has no use
+    for (fewer bytes to decode), or None: not at all; `baseline`: the median of its 1 x 1
+    runs, from its analysis; `report`: its Markdown section as kept, and where it is,
+    neither model nor analysis."""
+
+    model: tuple[str, ...] | None = ()
+    analysis: tuple[str, ...] | None = ()
+    baseline: bool = False
+    report: bool = False
+
+
+ALL_TEXTS = SweepTexts()  # a sweep's model and analysis as stored
+
+
+@dataclass(frozen=True)
 class SweepRecord:
     id: int
     task: str
@@ -378,11 +489,14 @@ class SweepRecord:
     error: str | None  # why a failed sweep failed, in one line
     machine_id: int
     n_points: int
-    # As stored, JSON: its scaling model as it ended (None: none fitted), its analysis
-    # (None: not computed since its points last changed). Decoded only where read.
+    # Whether its analysis is kept: not where its points changed since it ended.
+    analysed: bool = False
+    # As stored, JSON, where the reader asked for them (SweepTexts): its scaling model as it
+    # ended (None: none fitted), its analysis (None: not kept). Decoded only where read.
     model_text: str | None = field(default=None, repr=False)
     analysis_text: str | None = field(default=None, repr=False)
-    # The median of its 1 x 1 runs, as its analysis has it (None where it has none).
+    # The median of its 1 x 1 runs, as its analysis has it, where asked for (None where it
+    # has none).
     baseline_median: float | None = None
     # Its section of the Markdown report as kept, where a reader asked for it and today's
     # REPORT_VERSION made it; then its model and analysis are not read.
@@ -411,20 +525,19 @@ class AdviceRecord:
 @dataclass(frozen=True)
 class PointRow:
     """A stored point as its row holds it, undecoded: `text` is its result's JSON, of
-    `version`; `summary` its `point_summary`, None where not computed; `extracted` the
-    JSON array of the values at the paths `iter_point_rows` was asked for (two or more:
-    SQLite gives one path's value bare), of {"result": ..., "summary": ...}."""
+    `version`; `summary` its `point_summary`, None where not computed; `facts` its
+    PointFacts as kept (`keep_facts`), where asked for and kept."""
 
     id: int
     sweep_id: int | None
     machine_id: int
     software_id: int | None
     created_at: float
-    text: str | None  # None where read with `extract`: `ResultStore.decode` fetches it
+    text: str | None  # None where read with `facts`: `ResultStore.decode` fetches it
     version: int
     summary: str | None
     valid: bool  # whether `text` is JSON at all
-    extracted: str | None = None
+    facts: PointFacts | None = None
 
     @property
     def current(self) -> bool:
@@ -577,7 +690,9 @@ class ResultStore:
                     point_summary(result),
                 ),
             )
-            return _row_id(cursor)
+            point_id = _row_id(cursor)
+            keep_facts(conn, "id = ?", (point_id,))
+            return point_id
 
     def replace_point(self, point_id: int, result: Result) -> None:
         """Store a later state of a point: its next measured run, or its final result."""
@@ -597,6 +712,7 @@ class ResultStore:
             )
             if cursor.rowcount == 0:
                 raise ValueError(f"there is no point {point_id}")
+            keep_facts(conn, "id = ?", (point_id,))
             _analysis_outdated(conn, [point_id])
 
     def finish_sweep(
@@ -800,14 +916,13 @@ class ResultStore:
         before: int | None = None,
         newest_first: bool = False,
         deleted: bool = False,
-        extract: tuple[str, ...] = (),
+        facts: bool = False,
         checked: bool = True,
         batch: int | None = None,
     ) -> Iterator[PointRow]:
-        """The rows `iter_points` decodes, as they are, `batch` at a time; with `extract`,
-        each row's `extracted` holds the values at those JSON paths (see `_row_columns`):
-        SQLite reads them much faster than a whole record is decoded here. `checked`: see
-        `_row_columns`."""
+        """The rows `iter_points` decodes, as they are, `batch` at a time; with `facts`,
+        each row's facts as kept instead of its text (see `_row_columns`): far fewer bytes
+        than a whole record, decoded here. `checked`: see `_row_columns`."""
         batch = batch or READ_BATCH
         clauses, params = self._filters(
             task=task, scale=scale, sweep_id=sweep_id, machine=machine, machine_ids=machine_ids
@@ -827,12 +942,12 @@ class ResultStore:
             after = [f"id {step} ?"] if last is not None else []
             where = " AND ".join([*clauses, *after])
             rows = self._read(
-                f"SELECT {_row_columns(extract, checked)}"
-                f" FROM points{' WHERE ' + where if where else ''} ORDER BY id {order} LIMIT ?",
-                (*extract, *params, *([last] if last is not None else []), batch),
+                f"SELECT {_row_columns(facts, checked)}"
+                f"{' WHERE ' + where if where else ''} ORDER BY id {order} LIMIT ?",
+                (*params, *([last] if last is not None else []), batch),
             )
             for row in rows:
-                yield PointRow(*row)
+                yield _point_row(row, facts)
             if len(rows) < batch:
                 return
             last = rows[-1]["id"]
@@ -841,41 +956,39 @@ class ResultStore:
         self,
         task: str | None = None,
         machine: int | str | None = None,
-        extract: tuple[str, ...] = (),
+        facts: bool = False,
         first_only: bool = False,
-        trim: Trim = None,
-        report: bool = False,
+        texts: SweepTexts = ALL_TEXTS,
     ) -> Iterator[tuple[SweepRecord, list[PointRow]]]:
         """Each sweep with its live points' rows, in the order they were added, or only
-        the first (`first_only`); `extract` as `iter_point_rows` takes it. The points of
+        the first (`first_only`); `facts` as `iter_point_rows` takes it. The points of
         several sweeps come in one query, at most READ_BATCH rows (or one sweep's, where
-        it has more), so memory stays flat. `trim`, `report` as `iter_sweeps` takes them."""
+        it has more), so memory stays flat. `texts` as `iter_sweeps` takes it."""
         batch: list[SweepRecord] = []
         count = 0
-        for record in self.iter_sweeps(task=task, machine=machine, trim=trim, report=report):
+        for record in self.iter_sweeps(task=task, machine=machine, texts=texts):
             points = 1 if first_only else record.n_points
             if batch and count + points > READ_BATCH:
-                yield from self._with_rows(batch, extract, first_only)
+                yield from self._with_rows(batch, facts, first_only)
                 batch, count = [], 0
             batch.append(record)
             count += points
         if batch:
-            yield from self._with_rows(batch, extract, first_only)
+            yield from self._with_rows(batch, facts, first_only)
 
     def _with_rows(
-        self, sweeps: list[SweepRecord], extract: tuple[str, ...], first_only: bool
+        self, sweeps: list[SweepRecord], facts: bool, first_only: bool
     ) -> Iterator[tuple[SweepRecord, list[PointRow]]]:
         found: dict[int, list[PointRow]] = {record.id: [] for record in sweeps}
         live = f"sweep_id IN ({', '.join('?' * len(found))}) AND deleted_at IS NULL"
         if first_only:
             live = f"id IN (SELECT MIN(id) FROM points WHERE {live} GROUP BY sweep_id)"
         rows = self._read(
-            f"SELECT {_row_columns(extract, checked=True)} FROM points WHERE {live}"
-            " ORDER BY sweep_id, id",
-            (*extract, *found),
+            f"SELECT {_row_columns(facts, checked=True)} WHERE {live} ORDER BY sweep_id, id",
+            tuple(found),
         )
         for row in rows:
-            found[row["sweep_id"]].append(PointRow(*row))
+            found[row["sweep_id"]].append(_point_row(row, facts))
         for record in sweeps:
             yield record, found[record.id]
 
@@ -927,12 +1040,9 @@ class ResultStore:
         task: str | None = None,
         machine: int | str | None = None,
         ids: Collection[int] | None = None,
-        trim: Trim = None,
-        report: bool = False,
+        texts: SweepTexts = ALL_TEXTS,
     ) -> Iterator[SweepRecord]:
-        """`sweeps`, read READ_BATCH at a time; `trim`: their analysis and model less the
-        members at these JSON paths, which a reader has no use for (fewer bytes to decode);
-        `report`: their Markdown section as kept, and where it is, no model or analysis."""
+        """`sweeps`, read READ_BATCH at a time, with what `texts` asks of their JSON."""
         clauses, params = self._filters(task=task, machine=machine)
         if ids is not None:
             chosen = sorted(set(ids))
@@ -941,14 +1051,12 @@ class ResultStore:
                 batch = chosen[start : start + READ_BATCH]
                 marks = ", ".join("?" * len(batch))
                 yield from self._sweep_batch(
-                    [*clauses, f"id IN ({marks})"], [*params, *batch], trim=trim, report=report
+                    [*clauses, f"id IN ({marks})"], [*params, *batch], texts=texts
                 )
             return
         last = 0  # row ids start at 1
         while True:
-            records = self._sweep_batch(
-                [*clauses, "id > ?"], [*params, last], trim=trim, report=report
-            )
+            records = self._sweep_batch([*clauses, "id > ?"], [*params, last], texts=texts)
             yield from records
             if len(records) < READ_BATCH:
                 return
@@ -967,31 +1075,32 @@ class ResultStore:
         params: list[Any],
         order: str = "ASC",
         limit: int = READ_BATCH,
-        trim: Trim = None,
-        report: bool = False,
+        texts: SweepTexts = ALL_TEXTS,
     ) -> list[SweepRecord]:
-        model_paths, analysis_paths = trim or ((), ())
         # Where the Markdown section is kept and asked for, nothing else of the JSON is read.
-        kept = f"report_version = {REPORT_VERSION} AND report IS NOT NULL" if report else "0"
+        kept = f"report_version = {REPORT_VERSION} AND report IS NOT NULL"
+        if not texts.report:
+            kept = "0"
 
-        def unless_kept(column: str) -> str:
-            return f"CASE WHEN {kept} THEN NULL ELSE {column} END" if report else column
+        def read(column: str, paths: tuple[str, ...] | None) -> str:
+            if paths is None:
+                return "NULL"
+            trimmed = _removing(column, paths)
+            return f"CASE WHEN {kept} THEN NULL ELSE {trimmed} END" if texts.report else trimmed
 
         rows = self._read(
+            # SweepRecord's fields, in its order.
             "SELECT id, task, scale, strategy, cores, repeats, warmup, started_at, finished_at,"
-            f" status, error, machine_id,"
-            f" {unless_kept(_removing('model', model_paths))} AS model_text,"
-            f" {unless_kept(_removing('analysis', analysis_paths))} AS analysis_text,"
-            f" {unless_kept(BASELINE_MEDIAN)} AS baseline_median,"
-            f" CASE WHEN {kept} THEN report END AS report_text,"
-            " (SELECT COUNT(*) FROM points WHERE sweep_id = sweeps.id AND deleted_at IS NULL)"
-            " AS n_points"
+            " status, error, machine_id,"
+            " (SELECT COUNT(*) FROM points WHERE sweep_id = sweeps.id AND deleted_at IS NULL),"
+            " analysis IS NOT NULL,"
+            f" {read('model', texts.model)}, {read('analysis', texts.analysis)},"
+            f" {BASELINE_MEDIAN if texts.baseline else 'NULL'},"
+            f" CASE WHEN {kept} THEN report END"
             f" FROM sweeps WHERE {' AND '.join(clauses)} ORDER BY id {order} LIMIT {int(limit)}",
-            (*model_paths, *analysis_paths, *params),
+            (*(texts.model or ()), *(texts.analysis or ()), *params),
         )
-        return [
-            SweepRecord(**{**dict(row), "cores": tuple(json.loads(row["cores"]))}) for row in rows
-        ]
+        return list(map(_sweep_record, rows))
 
     def host_machine_ids(self, hostname: str, cpu_model: str) -> list[int]:
         """The machines of this host name and CPU model, by id: one, or several where its
@@ -1200,28 +1309,41 @@ def _removing(column: str, paths: tuple[str, ...]) -> str:
 BASELINE_MEDIAN = "json_extract(analysis, '$.baseline.median')"
 
 
-def _row_columns(extract: tuple[str, ...], checked: bool) -> str:
-    """The columns of a PointRow, in its order; `extract`'s paths are bound first. Without
-    them, `checked` has SQLite tell whether the text is JSON (else `valid` is 0: a reader
-    that decodes every row finds out itself, at no extra cost).
-
-    With `extract`, the paths are read from {"result": ..., "summary": ...} made of the
-    row's two JSON texts, so SQLite parses them once for all the paths, and the result's
-    text stays in the store: a reader that needs it (`decode`) fetches it. A damaged
-    text, or one without a summary, extracts nothing (None) and is left to `decode`,
-    which names what it cannot read."""
-    if not extract:
-        valid = "json_valid(result)" if checked else "0"
+def _row_columns(facts: bool, checked: bool) -> str:
+    """The columns of a PointRow (`_point_row`), in its order, and the tables they come
+    from. Without `facts`, `checked` has SQLite tell whether the text is JSON (else `valid`
+    is 0: a reader that decodes every row finds out itself, at no extra cost). With them,
+    the facts kept instead of the text, which stays in the store: a reader that needs it
+    (`decode`) fetches it; and a row is taken as JSON (a row without facts is decoded,
+    which says what it cannot read)."""
+    if facts:
+        kept = ", ".join(_KEPT_FACTS)
         return (
-            "id, sweep_id, machine_id, software_id, created_at, result, result_version,"
-            f" summary, {valid}, NULL"
+            "id, sweep_id, machine_id, software_id, created_at, NULL, result_version, summary,"
+            f" 1, point_id IS NOT NULL, task, scale, train, eval, {kept}"
+            " FROM points LEFT JOIN point_facts ON point_id = id"
         )
-    both = """('{"result":' || result || ',"summary":' || summary || '}')"""
-    paths = ", ".join("?" * len(extract))
+    valid = "json_valid(result)" if checked else "0"
     return (
-        "id, sweep_id, machine_id, software_id, created_at, NULL, result_version, summary, 1,"
-        f" CASE WHEN json_valid({both}) THEN json_extract({both}, {paths}) END"
+        "id, sweep_id, machine_id, software_id, created_at, result, result_version,"
+        f" summary, {valid}, 0 FROM points"
     )
+
+
+def _sweep_record(row: sqlite3.Row) -> SweepRecord:
+    """The record of a row of `ResultStore._sweep_batch`, whose columns are its fields."""
+    (sweep_id, task, scale, strategy, cores, repeats, warmup, started, finished, status, error,
+     machine_id, points, analysed, model, analysis, baseline, report) = row  # fmt: skip
+    return SweepRecord(
+        sweep_id, task, scale, strategy, tuple(json.loads(cores)), repeats, warmup, started,
+        finished, status, error, machine_id, points, bool(analysed), model, analysis, baseline,
+        report,
+    )  # fmt: skip
+
+
+def _point_row(row: sqlite3.Row, facts: bool) -> PointRow:
+    kept = PointFacts(*row[10:]) if facts and row[9] else None
+    return PointRow(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8], kept)
 
 
 def _analysis_outdated(conn: sqlite3.Connection, point_ids: list[int]) -> None:
