@@ -4,7 +4,7 @@ Counts, not times: a flood of progress events must not become a flood of redraws
 status that keeps its height must not lay the whole screen out again.
 """
 
-from cpulab.engine.events import Phase, Progress, Started
+from cpulab.engine.events import Error, Phase, Progress, Started
 from cpulab.ui.widgets import RunStatus
 from support.tui import ScriptedSupervisor, make_app, wait_for
 
@@ -59,10 +59,13 @@ async def test_the_status_lays_the_screen_out_only_when_its_height_changes(monke
             )
             status.show_running(spec, phase, progress, float(second))
             await pilot.pause()
-        assert not any(layouts)
-        status.show_idle()  # one line fewer: the side panel takes the room back
+        status.show_idle()  # fewer lines than it keeps
         await pilot.pause()
-        assert any(layouts)
+        assert not any(layouts)
+        cause = "a cause long enough to wrap twice in the run panel, " * 3
+        status.show_error(Error(type="RuntimeError", message="it broke", stderr_tail=cause))
+        await pilot.pause()
+        assert any(layouts)  # taller than it keeps: the panel grows
         await pilot.press("c")
 
 
@@ -88,3 +91,19 @@ async def test_a_run_leaves_the_footer_as_it_is_and_a_key_that_cannot_act_says_w
         await pilot.press("c")
         await pilot.pause()
         assert any(n.message == "Nothing is running." for n in app._notifications)
+
+
+async def test_at_80x24_a_run_moves_the_focus_to_the_results_and_the_footer_stays(monkeypatch):
+    from textual.widgets import Footer
+
+    recomposed = count_calls(monkeypatch, Footer, "recompose", lambda *_, **__: True)
+    app = make_app(supervisor=ScriptedSupervisor(FLOOD[:2]))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        recomposed.clear()
+        await pilot.press("r")  # the results view, the focus on the table: the same keys
+        await wait_for(pilot, lambda: app._phase is not None)
+        await pilot.pause()
+        assert app.focused is not None and app.focused.id == "results"
+        assert recomposed == []
+        await pilot.press("c")

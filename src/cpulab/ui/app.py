@@ -29,7 +29,6 @@ from textual.reactive import reactive
 from textual.theme import Theme
 from textual.widgets import (
     Button,
-    Footer,
     Header,
     Label,
     OptionList,
@@ -77,6 +76,7 @@ from cpulab.ui.themes import DEFAULT_THEME, ThemeCatalog
 from cpulab.ui.widgets import (
     ChoiceButton,
     CoreGrid,
+    KeysFooter,
     ResultsTable,
     RunStatus,
     ScalingChart,
@@ -251,7 +251,7 @@ class CpulabApp(App[None]):
                     yield ScalingChart(
                         self.catalogue.tasks, cores=self.available, physical=physical, id="chart"
                     )
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         logical = self.sampler.budget.logical

@@ -2,6 +2,7 @@
 
 from cpulab.ui.widgets.choice_button import ChoiceButton
 from cpulab.ui.widgets.core_grid import CoreGrid, WorkerGrid
+from cpulab.ui.widgets.keys_footer import KeysFooter
 from cpulab.ui.widgets.results_table import ResultsTable
 from cpulab.ui.widgets.run_status import RunStatus
 from cpulab.ui.widgets.scaling_chart import ScalingChart
@@ -11,6 +12,7 @@ __all__ = [
     "ChoiceButton",
     "CoreGrid",
     "CoreInput",
+    "KeysFooter",
     "ResultsTable",
     "RunStatus",
     "ScalingChart",
