@@ -43,7 +43,6 @@ from cpulab.engine.presentation import REPORT_VERSION
 from cpulab.engine.store import (
     RESULT_VERSION,
     ResultStore,
-    keep_facts,
     point_summary,
     sweep_texts,
 )
@@ -222,7 +221,6 @@ def make_store(path: Path, points: int, seed: int = 1) -> None:
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
-        keep_facts(conn)
         conn.execute("COMMIT")
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 

@@ -38,8 +38,9 @@ from cpulab.engine.export import (
     write_export,
 )
 from cpulab.engine.models import fit_scaling, model_points
-from cpulab.engine.presentation import model_lines
+from cpulab.engine.presentation import REPORT_VERSION, model_lines, sweep_markdown
 from cpulab.engine.session import sweep_model
+from cpulab.engine.stats import PointStats, analyse_scaling
 from cpulab.engine.store import ResultStore
 from support.bad_input import bad, case_id, check_refused
 from support.cli import cpulab
@@ -527,6 +528,81 @@ def test_markdown_reads_each_sweeps_section_as_kept_only_of_todays_version(tmp_p
     assert "the kept section" not in made
     forget_what_is_kept(path)
     assert made == exports_of(path)["markdown"]
+
+
+def test_a_section_whose_analysis_a_writer_before_schema_6_forgot_is_made_anew(tmp_path):
+    # Such a writer, on deleting a point, forgets the sweep's analysis but not its section.
+    path = tmp_path / "kept.sqlite"
+    store_of_every_kind(path)
+    with contextlib.closing(sqlite3.connect(path)) as conn, conn:
+        conn.execute("UPDATE sweeps SET report = 'the kept section', analysis = NULL")
+    assert "the kept section" not in exports_of(path)["markdown"]
+
+
+def test_sweeps_whose_stored_texts_are_damaged_export_as_if_none_were_kept(tmp_path):
+    path = tmp_path / "kept.sqlite"
+    store_of_every_kind(path)
+    made = exports_of(path)
+    with contextlib.closing(sqlite3.connect(path)) as conn, conn:
+        conn.execute("UPDATE sweeps SET analysis = '{', model = '[', report = NULL")
+    damaged = exports_of(path)
+    forget_what_is_kept(path)
+    with contextlib.closing(sqlite3.connect(path)) as conn, conn:
+        conn.execute("UPDATE sweeps SET model = NULL")  # fitted by the export, then
+    computed = exports_of(path)
+    for fmt, text in damaged.items():
+        assert without_clock(text) == without_clock(computed[fmt]), fmt
+    assert damaged["csv"] == made["csv"]
+
+
+def test_a_row_another_writer_changes_has_its_facts_made_again(tmp_path):
+    # A cpulab that opened the store before it migrated, or a hand edit: SQLite's triggers
+    # keep the facts, so every format reads the row as it is now.
+    path = tmp_path / "kept.sqlite"
+    with ResultStore.open(path) as store:
+        kept = store.add_point(result(flags=["noisy", "oversubscribed"]))
+        damaged = store.add_point(result(2))
+    with contextlib.closing(sqlite3.connect(path)) as conn, conn:
+        conn.execute("UPDATE points SET result = '{' WHERE id = ?", (damaged,))
+    for fmt in ("json", "csv", "markdown"):
+        with ResultStore.open(path, readonly=True) as store:
+            text = export_text(fmt, store)
+            assert list(store.unreadable) == [damaged], fmt
+        assert "noisy oversubscribed" in text or fmt == "json", fmt  # the flags in order
+    csv_rows = exports_of(path)["csv"].splitlines()[1:]
+    assert [row.split(",")[0] for row in csv_rows] == [str(kept)]
+
+
+GOLDEN_SECTION = """\
+| cores | split | median s | MAD s | n | speedup | efficiency | Karp-Flatt |
+| --- | --- | --- | --- | --- | --- | --- | --- |
+| 1 | 1 x 1 * | 1.000 | 0.100 | 3 | 1.00 | 100% | - |
+| 2 | 1 x 2 * | 0.560 | 0.010 | 3 | 1.79 | 89% | 0.120 |
+| 4 | 2 x 2 * | 0.310 | 0.010 | 3 | 3.23 | 81% | 0.080 |
+
+T(p) = 0.064 + 0.989/p s: serial fraction 0.061, speedup ceiling 16.5x; best: 2 x 2 at 0.310 s.
+
+- model: Amdahl's law: the USL's best k is 0, so it adds nothing but a parameter; \
+serial fraction s = 0.051 [0.034, 0.129]
+- predicted: 8 cores 0.184 [0.173, 0.232] s, 5.88x (beyond this machine)
+- knee: the best predicted time is at 4 cores
+- warning: only 3 core counts were measured: 1 more (4 in all) would be enough to fit \
+the USL's three parameters and check them"""
+
+
+def test_a_sweeps_markdown_section_reads_as_kept_stores_hold_it():
+    # Stores keep this text, made by the version REPORT_VERSION names. When a change to
+    # presentation makes this test fail, bump REPORT_VERSION (every kept section is then
+    # made anew by the exports) and update the text below.
+    report = analyse_scaling(
+        [(1, 1, PointStats.of([1.0, 1.1, 0.9])), (1, 2, PointStats.of([0.55, 0.56, 0.6])),
+         (2, 2, PointStats.of([0.32, 0.3, 0.31]))]
+    )  # fmt: skip
+    model = fit_scaling(model_points(report), resamples=20)
+    assert model is not None
+    summary = json.loads(json.dumps(model.to_dict(4)))  # as the store keeps it
+    assert REPORT_VERSION == 1
+    assert sweep_markdown(report, summary, 4) == GOLDEN_SECTION.splitlines()
 
 
 def test_a_deleted_point_is_left_out_of_the_analysis_exports_read(tmp_path):

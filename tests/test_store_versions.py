@@ -230,8 +230,10 @@ def test_a_store_of_the_last_schema_exports_alike_migrated_on_disk_or_in_memory(
             empty = {"memory": {}, "timeline": None, "conditions": {}}
             old = {**rest, **{key: record.get(key, empty[key]) for key in OPTIONAL}}
             conn.execute("UPDATE points SET result = ? WHERE id = ?", (compact_json(old), point_id))
-        conn.execute("ALTER TABLE points DROP COLUMN summary")
+        conn.execute("DROP TRIGGER point_facts_on_insert")
+        conn.execute("DROP TRIGGER point_facts_on_update")
         conn.execute("DROP TABLE point_facts")
+        conn.execute("ALTER TABLE points DROP COLUMN summary")
         conn.execute("DROP INDEX points_live_by_sweep")
         conn.execute("CREATE INDEX points_by_sweep ON points (sweep_id)")
         for column in ("analysis", "report", "report_version"):
@@ -255,3 +257,36 @@ def test_a_store_of_the_last_schema_exports_alike_migrated_on_disk_or_in_memory(
     kept, computed = exports
     for fmt, text in kept.items():
         assert EXPORTED_AT.sub("", text) == EXPORTED_AT.sub("", computed[fmt]), fmt
+
+
+def test_a_damaged_text_in_a_schema_5_store_leaves_its_section_to_the_export(tmp_path):
+    # The first point of a sweep damaged on disk, and another sweep's stored analysis: the
+    # store still opens and migrates; those sweeps' sections are made by their exports.
+    path = tmp_path / "v5.sqlite"
+    with ResultStore.open(path) as store:
+        sweeps = []
+        for _ in range(3):
+            sweep = store.start_sweep("rf-train", "small", "train", [1, 2], 3, 1, ALPHA)
+            for train in (1, 2):
+                store.add_point(result(train), sweep)
+            measured = tuple(p.result for p in store.points(sweep_id=sweep))
+            model = sweep_model(measured)
+            assert model is not None
+            store.finish_sweep(sweep, "done", model=model.to_dict(measured[0].available))
+            sweeps.append(sweep)
+    with closing(sqlite3.connect(path)) as conn, conn:
+        conn.execute("DROP TRIGGER point_facts_on_insert")
+        conn.execute("DROP TRIGGER point_facts_on_update")
+        conn.execute("DROP TABLE point_facts")
+        conn.execute("DROP INDEX points_live_by_sweep")
+        conn.execute("CREATE INDEX points_by_sweep ON points (sweep_id)")
+        for column in ("report", "report_version"):
+            conn.execute(f"ALTER TABLE sweeps DROP COLUMN {column}")
+        first = conn.execute("SELECT MIN(id) FROM points WHERE sweep_id = ?", (sweeps[0],))
+        conn.execute("UPDATE points SET result = '{' WHERE id = ?", first.fetchone())
+        conn.execute("UPDATE sweeps SET analysis = '{' WHERE id = ?", (sweeps[1],))
+        conn.execute("PRAGMA user_version = 5")
+    ResultStore.open(path).close()
+    with closing(sqlite3.connect(path)) as conn:
+        kept = dict(conn.execute("SELECT id, report IS NOT NULL FROM sweeps").fetchall())
+    assert kept == {sweeps[0]: 0, sweeps[1]: 0, sweeps[2]: 1}

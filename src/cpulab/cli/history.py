@@ -22,7 +22,7 @@ from cpulab.cli.render import warn_unreadable
 from cpulab.engine.errors import UsageError
 from cpulab.engine.export import Labels
 from cpulab.engine.presentation import task_label, variant_label
-from cpulab.engine.store import READ_BATCH, ResultStore, StoredPoint
+from cpulab.engine.store import NO_TEXTS, READ_BATCH, ResultStore, StoredPoint
 
 HISTORY_PAGE = 50  # results shown unless --limit or --all asks for more
 MAX_ADVICE_SHOWN = 2**62  # --all, for advice records
@@ -246,7 +246,7 @@ class _Table:
 def _footers(store: ResultStore, shown: _Seen, out: TextIO) -> None:
     """The sweeps, hosts and software installs of the rows shown, and no others."""
     lines = [""]
-    for sweep in store.iter_sweeps(ids=shown.sweeps.keys()):
+    for sweep in store.iter_sweeps(ids=shown.sweeps.keys(), texts=NO_TEXTS):
         cores = ",".join(map(str, sweep.cores))
         named = variant_label(sweep.task, shown.sweeps[sweep.id])
         lines.append(_printable(

@@ -123,7 +123,8 @@ class SweepView:
     def analysis_text(self) -> str:
         """Its analysis, as JSON: stats.ScalingReport.to_dict."""
         if self.kept:
-            assert self.record.analysis_text is not None
+            if self.record.analysis_text is None:
+                raise ValueError("its sweep was read without its analysis (SweepTexts)")
             return self.record.analysis_text
         return sweep_analysis([p.result for p in self.points]) or "null"
 
@@ -150,6 +151,8 @@ class SweepView:
     def baseline_median(self) -> float | None:
         """The median of its 1 x 1 runs, what its speed-ups are against."""
         if self.kept:
+            if not self.record.read.baseline:
+                raise ValueError("its sweep was read without its baseline (SweepTexts)")
             return self.record.baseline_median
         return self.report.baseline.median if self.report.baseline else None
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import operator
 import os
 import sqlite3
 import stat
@@ -151,7 +152,7 @@ class PointFacts(NamedTuple):
     def whole(self) -> bool:
         """Whether it has every fact a result must (not where a damaged record lacks some:
         then it is decoded, to be named unreadable)."""
-        return None not in (*self[:5], *self[6:9], *self[10:])
+        return None not in _REQUIRED_FACTS(self)
 
     @classmethod
     def of(cls, r: Result) -> PointFacts:
@@ -162,6 +163,10 @@ class PointFacts(NamedTuple):
             s.n, s.median, s.min, s.max, s.mad,
         )  # fmt: skip
 
+
+_REQUIRED_FACTS = operator.itemgetter(
+    *(i for i, name in enumerate(PointFacts._fields) if name not in ("score", "workers"))
+)
 
 # The facts the points table has no column for, kept in point_facts, each made by SQLite
 # from its place in {"result": ..., "summary": ...} of the row's two texts: typed columns
@@ -179,23 +184,40 @@ _KEPT_FACTS = {
 
 def _kept_fact(name: str, path: str) -> str:
     if name == "flags":
+        # In the array's order: json_each gives its elements in order, and group_concat
+        # joins the rows of a plain scan as they come (SQLite before 3.44 has no ORDER BY
+        # inside an aggregate).
         return f"COALESCE((SELECT group_concat(value, ' ') FROM json_each({_BOTH}, '{path}')), '')"
     return f"json_extract({_BOTH}, '{path}')"
 
 
-def keep_facts(conn: sqlite3.Connection, where: str = "1", params: tuple = ()) -> None:
-    """Keep the facts of the points `where` says, made from their texts as they are now:
-    only of rows with a summary (today's shape) whose text is JSON; any other is decoded
-    by its readers, which say what they cannot read."""
-    conn.execute(
-        f"DELETE FROM point_facts WHERE point_id IN (SELECT id FROM points WHERE {where})", params
-    )
-    conn.execute(
+def _facts_of(where: str) -> str:
+    """The INSERT of the facts of the points `where` says, made from their texts as they
+    are: only of rows with a summary (today's shape) whose text is JSON; any other is
+    decoded by its readers, which say what they cannot read."""
+    return (
         f"INSERT INTO point_facts (point_id, {', '.join(_KEPT_FACTS)})"
         f" SELECT id, {', '.join(_kept_fact(n, p) for n, p in _KEPT_FACTS.items())}"
-        f" FROM points WHERE ({where}) AND summary IS NOT NULL AND json_valid({_BOTH})",
-        params,
+        f" FROM points WHERE ({where}) AND summary IS NOT NULL AND json_valid({_BOTH})"
     )
+
+
+# SQLite keeps the facts as each row is written or changed, whatever writes it (a cpulab
+# that opened the store before it migrated, a hand edit): they are never stale.
+_FACT_TRIGGERS = (
+    f"""CREATE TRIGGER point_facts_on_insert AFTER INSERT ON points BEGIN
+        {_facts_of("id = NEW.id")};
+    END""",
+    f"""CREATE TRIGGER point_facts_on_update AFTER UPDATE OF result, summary ON points BEGIN
+        DELETE FROM point_facts WHERE point_id = NEW.id;
+        {_facts_of("id = NEW.id")};
+    END""",
+)
+
+
+def _keep_facts(conn: sqlite3.Connection) -> None:
+    """Schema 6 for the rows already stored: the facts of each, as the triggers make them."""
+    conn.execute(_facts_of("1"))
 
 
 # Version -> steps: SQL statements, or functions of the connection for what SQL cannot say.
@@ -254,16 +276,20 @@ def _keep_reports(conn: sqlite3.Connection) -> None:
     if not conn.execute("PRAGMA database_list").fetchone()[2]:  # in memory: as schema 5
         return
     rows = conn.execute(
-        "SELECT id, analysis, model, (SELECT CASE WHEN summary IS NOT NULL"
-        " THEN json_extract(result, '$.available') END FROM points"
+        "SELECT id, analysis, model, (SELECT CASE WHEN summary IS NOT NULL AND"
+        " json_valid(result) THEN json_extract(result, '$.available') END FROM points"
         " WHERE sweep_id = sweeps.id AND deleted_at IS NULL ORDER BY id LIMIT 1)"
         " FROM sweeps WHERE analysis IS NOT NULL"
     )
     kept = []
     for sweep_id, analysis, model, cores in rows:
-        report = ScalingReport.from_dict(json.loads(analysis))
-        decoded = None if model is None else json.loads(model)
-        if isinstance(cores, int) and (markdown := _markdown_of(report, decoded, cores)):
+        try:
+            report = ScalingReport.from_dict(json.loads(analysis))
+            decoded = None if model is None else json.loads(model)
+            markdown = _markdown_of(report, decoded, cores) if isinstance(cores, int) else None
+        except (ValueError, KeyError, TypeError, AttributeError):  # a damaged text
+            continue  # left to its exports, which say what they cannot read
+        if markdown is not None:
             kept.append((markdown, REPORT_VERSION, sweep_id))
     conn.executemany("UPDATE sweeps SET report = ?, report_version = ? WHERE id = ?", kept)
 
@@ -377,8 +403,8 @@ MIGRATIONS: dict[int, tuple[Migration, ...]] = {
         _keep_for_exports,
     ),
     6: (
-        # Each point's facts beyond its columns (PointFacts, `keep_facts`), for the CSV and
-        # Markdown exports.
+        # Each point's facts beyond its columns (PointFacts), for the CSV and Markdown
+        # exports: made by SQLite as each row is written (_FACT_TRIGGERS).
         """CREATE TABLE point_facts (
             point_id INTEGER PRIMARY KEY REFERENCES points (id),
             available INTEGER,
@@ -395,7 +421,8 @@ MIGRATIONS: dict[int, tuple[Migration, ...]] = {
             max REAL,
             mad REAL
         )""",
-        keep_facts,
+        *_FACT_TRIGGERS,
+        _keep_facts,
         # A sweep's live points counted in the index alone (as each read of sweeps does).
         "CREATE INDEX points_live_by_sweep ON points (sweep_id, deleted_at)",
         "DROP INDEX points_by_sweep",
@@ -472,6 +499,7 @@ class SweepTexts:
 
 
 ALL_TEXTS = SweepTexts()  # a sweep's model and analysis as stored
+NO_TEXTS = SweepTexts(model=None, analysis=None)  # what it is, without its results
 
 
 @dataclass(frozen=True)
@@ -501,6 +529,7 @@ class SweepRecord:
     # Its section of the Markdown report as kept, where a reader asked for it and today's
     # REPORT_VERSION made it; then its model and analysis are not read.
     report_text: str | None = field(default=None, repr=False)
+    read: SweepTexts = field(default=ALL_TEXTS, repr=False)  # what was asked of its JSON
 
     @cached_property
     def model(self) -> dict[str, Any] | None:
@@ -526,7 +555,7 @@ class AdviceRecord:
 class PointRow:
     """A stored point as its row holds it, undecoded: `text` is its result's JSON, of
     `version`; `summary` its `point_summary`, None where not computed; `facts` its
-    PointFacts as kept (`keep_facts`), where asked for and kept."""
+    PointFacts as kept (point_facts), where asked for and kept."""
 
     id: int
     sweep_id: int | None
@@ -690,9 +719,7 @@ class ResultStore:
                     point_summary(result),
                 ),
             )
-            point_id = _row_id(cursor)
-            keep_facts(conn, "id = ?", (point_id,))
-            return point_id
+            return _row_id(cursor)
 
     def replace_point(self, point_id: int, result: Result) -> None:
         """Store a later state of a point: its next measured run, or its final result."""
@@ -712,7 +739,6 @@ class ResultStore:
             )
             if cursor.rowcount == 0:
                 raise ValueError(f"there is no point {point_id}")
-            keep_facts(conn, "id = ?", (point_id,))
             _analysis_outdated(conn, [point_id])
 
     def finish_sweep(
@@ -1078,29 +1104,33 @@ class ResultStore:
         texts: SweepTexts = ALL_TEXTS,
     ) -> list[SweepRecord]:
         # Where the Markdown section is kept and asked for, nothing else of the JSON is read.
-        kept = f"report_version = {REPORT_VERSION} AND report IS NOT NULL"
+        # (Not where the analysis is gone: a writer from before schema 6 forgets only that.)
+        kept = f"report_version = {REPORT_VERSION} AND report IS NOT NULL AND analysis IS NOT NULL"
         if not texts.report:
             kept = "0"
 
+        # A text that is no JSON (damaged on disk) is read as not kept: its readers work out
+        # the analysis from the points, and fit the model, as for a sweep from before.
         def read(column: str, paths: tuple[str, ...] | None) -> str:
             if paths is None:
                 return "NULL"
-            trimmed = _removing(column, paths)
+            trimmed = f"CASE WHEN json_valid({column}) THEN {_removing(column, paths)} END"
             return f"CASE WHEN {kept} THEN NULL ELSE {trimmed} END" if texts.report else trimmed
 
+        baseline = f"CASE WHEN json_valid(analysis) THEN {BASELINE_MEDIAN} END"
         rows = self._read(
             # SweepRecord's fields, in its order.
             "SELECT id, task, scale, strategy, cores, repeats, warmup, started_at, finished_at,"
             " status, error, machine_id,"
             " (SELECT COUNT(*) FROM points WHERE sweep_id = sweeps.id AND deleted_at IS NULL),"
-            " analysis IS NOT NULL,"
+            f" CASE WHEN {kept} THEN 1 ELSE COALESCE(json_valid(analysis), 0) END,"
             f" {read('model', texts.model)}, {read('analysis', texts.analysis)},"
-            f" {BASELINE_MEDIAN if texts.baseline else 'NULL'},"
+            f" {baseline if texts.baseline else 'NULL'},"
             f" CASE WHEN {kept} THEN report END"
             f" FROM sweeps WHERE {' AND '.join(clauses)} ORDER BY id {order} LIMIT {int(limit)}",
             (*(texts.model or ()), *(texts.analysis or ()), *params),
         )
-        return list(map(_sweep_record, rows))
+        return [_sweep_record(row, texts) for row in rows]
 
     def host_machine_ids(self, hostname: str, cpu_model: str) -> list[int]:
         """The machines of this host name and CPU model, by id: one, or several where its
@@ -1330,14 +1360,14 @@ def _row_columns(facts: bool, checked: bool) -> str:
     )
 
 
-def _sweep_record(row: sqlite3.Row) -> SweepRecord:
+def _sweep_record(row: sqlite3.Row, texts: SweepTexts) -> SweepRecord:
     """The record of a row of `ResultStore._sweep_batch`, whose columns are its fields."""
     (sweep_id, task, scale, strategy, cores, repeats, warmup, started, finished, status, error,
      machine_id, points, analysed, model, analysis, baseline, report) = row  # fmt: skip
     return SweepRecord(
         sweep_id, task, scale, strategy, tuple(json.loads(cores)), repeats, warmup, started,
         finished, status, error, machine_id, points, bool(analysed), model, analysis, baseline,
-        report,
+        report, texts,
     )  # fmt: skip
 
 
