@@ -19,9 +19,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     plan = plan_from_args(args)
     check_memory_of(plan, args)
     cluster = plan.options.cluster
-    if cluster is None or cluster.startswith("local:"):  # a remote cluster's load is its own
-        warn_before_sweep()
-    with ResultStore.open(args.db) as store:
+    with ResultStore.open(args.db) as store:  # a store it cannot write: refused, and no more
+        if cluster is None or cluster.startswith("local:"):  # a remote cluster's load is its own
+            warn_before_sweep()
         outcome = run_in_terminal(session_for(plan, store), quiet=args.json)
         # Its own results included: what the next sweep of this task would be told.
         memory = model_for(store, plan.task.name, plan.scale, plan.options.variant)
