@@ -215,6 +215,20 @@ _FACT_TRIGGERS = (
 )
 
 
+# A sweep's analysis and model are JSON or NULL, whatever writes them (a hand edit, a
+# damaged copy): a text that is not JSON is not kept, and its readers work out the analysis
+# from the points and fit the model, as for a sweep from before they were kept. Checked as
+# each is written, so that a reader need not parse it to know.
+_SWEEP_TEXTS_CHECKED = tuple(
+    f"""CREATE TRIGGER sweep_texts_on_{event.split()[0].lower()} AFTER {event} ON sweeps
+    WHEN NOT json_valid(NEW.analysis) OR NOT json_valid(NEW.model) BEGIN
+        UPDATE sweeps SET analysis = CASE WHEN json_valid(NEW.analysis) THEN NEW.analysis END,
+            model = CASE WHEN json_valid(NEW.model) THEN NEW.model END WHERE id = NEW.id;
+    END"""
+    for event in ("INSERT", "UPDATE OF analysis, model")
+)
+
+
 def _keep_facts(conn: sqlite3.Connection) -> None:
     """Schema 6 for the rows already stored: the facts of each, as the triggers make them."""
     conn.execute(_facts_of("1"))
@@ -423,6 +437,9 @@ MIGRATIONS: dict[int, tuple[Migration, ...]] = {
         )""",
         *_FACT_TRIGGERS,
         _keep_facts,
+        "UPDATE sweeps SET analysis = NULL WHERE NOT json_valid(analysis)",
+        "UPDATE sweeps SET model = NULL WHERE NOT json_valid(model)",
+        *_SWEEP_TEXTS_CHECKED,
         # A sweep's live points counted in the index alone (as each read of sweeps does).
         "CREATE INDEX points_live_by_sweep ON points (sweep_id, deleted_at)",
         "DROP INDEX points_by_sweep",
@@ -1109,23 +1126,21 @@ class ResultStore:
         if not texts.report:
             kept = "0"
 
-        # A text that is no JSON (damaged on disk) is read as not kept: its readers work out
-        # the analysis from the points, and fit the model, as for a sweep from before.
+        # Each text is JSON or NULL (_SWEEP_TEXTS_CHECKED): read without a parse to check.
         def read(column: str, paths: tuple[str, ...] | None) -> str:
             if paths is None:
                 return "NULL"
-            trimmed = f"CASE WHEN json_valid({column}) THEN {_removing(column, paths)} END"
+            trimmed = _removing(column, paths)
             return f"CASE WHEN {kept} THEN NULL ELSE {trimmed} END" if texts.report else trimmed
 
-        baseline = f"CASE WHEN json_valid(analysis) THEN {BASELINE_MEDIAN} END"
         rows = self._read(
             # SweepRecord's fields, in its order.
             "SELECT id, task, scale, strategy, cores, repeats, warmup, started_at, finished_at,"
             " status, error, machine_id,"
             " (SELECT COUNT(*) FROM points WHERE sweep_id = sweeps.id AND deleted_at IS NULL),"
-            f" CASE WHEN {kept} THEN 1 ELSE COALESCE(json_valid(analysis), 0) END,"
+            " analysis IS NOT NULL,"
             f" {read('model', texts.model)}, {read('analysis', texts.analysis)},"
-            f" {baseline if texts.baseline else 'NULL'},"
+            f" {BASELINE_MEDIAN if texts.baseline else 'NULL'},"
             f" CASE WHEN {kept} THEN report END"
             f" FROM sweeps WHERE {' AND '.join(clauses)} ORDER BY id {order} LIMIT {int(limit)}",
             (*(texts.model or ()), *(texts.analysis or ()), *params),
