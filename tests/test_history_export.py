@@ -39,12 +39,19 @@ from cpulab.engine.export import (
 )
 from cpulab.engine.models import fit_scaling, model_points
 from cpulab.engine.presentation import REPORT_VERSION, model_lines, sweep_markdown
-from cpulab.engine.session import sweep_model
 from cpulab.engine.stats import PointStats, analyse_scaling
 from cpulab.engine.store import ResultStore
 from support.bad_input import bad, case_id, check_refused
 from support.cli import cpulab
-from support.store import ALPHA, ALPHA_SOFTWARE, BETA, damage_a_points_page, real_store, result
+from support.store import (
+    ALPHA,
+    ALPHA_SOFTWARE,
+    BETA,
+    damage_a_points_page,
+    model_of,
+    real_store,
+    result,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 EXPORTED_AT = 1700000000.25
@@ -467,14 +474,6 @@ def store_of_every_kind(path: Path) -> list[int]:
         store.add_point(result(2, score=float("nan")))
         store.add_point(result(1, timeline={"t0": 0.0, "cores": [[0.5, 0.25]]}, flags=[]))
     return ids
-
-
-def model_of(store: ResultStore, sweep_id: int) -> dict:
-    """The model a sweep of these points stores as it ends, as a session fits it."""
-    results = tuple(p.result for p in store.points(sweep_id=sweep_id))
-    model = sweep_model(results)
-    assert model is not None
-    return model.to_dict(results[0].available)
 
 
 def exports_of(path: Path) -> dict[str, str]:

@@ -17,10 +17,9 @@ import pytest
 
 from cpulab.engine.events import OPTIONAL, compact_json
 from cpulab.engine.export import export_text
-from cpulab.engine.session import sweep_model
 from cpulab.engine.store import RESULT_VERSION, ResultStore, point_summary, sweep_analysis
 from support.cli import cpulab
-from support.store import ALPHA, result
+from support.store import ALPHA, model_of, result
 
 FIXTURE = Path(__file__).parent / "fixtures" / "store-v1.sqlite"
 EXPORTED_AT = re.compile(r'^  "exported_at": .*$', re.MULTILINE)
@@ -228,10 +227,7 @@ def test_a_store_of_the_last_schema_exports_alike_migrated_on_disk_or_in_memory(
         sweep = store.start_sweep("rf-train", "small", "train", [1, 2], 3, 1, ALPHA)
         for train in (1, 2):
             store.add_point(result(train), sweep)
-        measured = tuple(p.result for p in store.points(sweep_id=sweep))
-        model = sweep_model(measured)
-        assert model is not None
-        store.finish_sweep(sweep, "done", model=model.to_dict(measured[0].available))
+        store.finish_sweep(sweep, "done", model=model_of(store, sweep))
         store.add_point(result(2, score=float("nan")))
         store.add_point(result(1, memory={"runner_uss": 1 << 27}))
     with closing(sqlite3.connect(path)) as conn, conn:
@@ -276,10 +272,7 @@ def test_a_damaged_text_in_a_schema_5_store_leaves_its_section_to_the_export(tmp
             sweep = store.start_sweep("rf-train", "small", "train", [1, 2], 3, 1, ALPHA)
             for train in (1, 2):
                 store.add_point(result(train), sweep)
-            measured = tuple(p.result for p in store.points(sweep_id=sweep))
-            model = sweep_model(measured)
-            assert model is not None
-            store.finish_sweep(sweep, "done", model=model.to_dict(measured[0].available))
+            store.finish_sweep(sweep, "done", model=model_of(store, sweep))
             sweeps.append(sweep)
     with closing(sqlite3.connect(path)) as conn, conn:
         before_schema_6(conn)

@@ -6,6 +6,7 @@ import sqlite3
 from contextlib import closing
 
 from cpulab.engine.events import Result
+from cpulab.engine.session import sweep_model
 from cpulab.engine.store import ResultStore
 
 ALPHA = {
@@ -130,3 +131,11 @@ def newer_store(path):
     real_store(path, points=1)
     with closing(sqlite3.connect(path)) as conn:
         conn.execute("PRAGMA user_version = 7")
+
+
+def model_of(store: ResultStore, sweep_id: int) -> dict:
+    """The model a sweep of these points stores as it ends, as a session fits it."""
+    results = tuple(p.result for p in store.points(sweep_id=sweep_id))
+    model = sweep_model(results)
+    assert model is not None
+    return model.to_dict(results[0].available)
