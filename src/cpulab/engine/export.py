@@ -138,7 +138,7 @@ class SweepView:
     def first(self) -> PointFacts | None:
         """Its first readable point's facts: the variant and machine cores all its points
         share. None where it has none: a sweep exports only with a point."""
-        if self.rows[0].facts is not None and (facts := point_facts(self.rows[0], self.store)):
+        if facts := point_facts(self.rows[0], self.store):  # else the first row is unreadable
             return facts
         return PointFacts.of(self.points[0].result) if self.points else None
 

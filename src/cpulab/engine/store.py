@@ -1122,9 +1122,11 @@ class ResultStore:
     ) -> list[SweepRecord]:
         # Where the Markdown section is kept and asked for, nothing else of the JSON is read.
         # (Not where the analysis is gone: a writer from before schema 6 forgets only that.)
-        kept = f"report_version = {REPORT_VERSION} AND report IS NOT NULL AND analysis IS NOT NULL"
-        if not texts.report:
-            kept = "0"
+        kept = (
+            f"report_version = {REPORT_VERSION} AND report IS NOT NULL AND analysis IS NOT NULL"
+            if texts.report
+            else "0"
+        )
 
         # Each text is JSON or NULL (_SWEEP_TEXTS_CHECKED): read without a parse to check.
         def read(column: str, paths: tuple[str, ...] | None) -> str:
