@@ -23,7 +23,9 @@ from cpulab.engine.spec import RunSpec
 from cpulab.engine.supervisor import Supervisor
 from cpulab.engine.sweep import SweepPlan
 from cpulab.engine.tasks import CATALOGUE, Task
+from cpulab.engine.treemeter import group
 from support.runs import alive, collect, leaked_shared_memory, spec_for, tree_pids
+from support.tui import make_result
 
 
 def faulty_spec(builder: str) -> RunSpec:
@@ -159,6 +161,38 @@ async def test_child_that_exits_silently_reports_status_and_stderr(python):
     assert error.exit_status == 3
     assert "status 3" in error.message
     assert error.stderr_tail == "config missing"
+
+
+async def test_a_runner_ending_after_its_result_is_awaited_without_spinning(python):
+    """A runner may take a while after its last result to shut its workers down. The
+    wait sleeps until the child's exit is reported: it neither polls (hundreds of the
+    app's event loop's wake-ups a second) nor waits for a worker still holding the
+    runner's stderr, as `Process.wait()` would before Python 3.12."""
+    result = make_result("rf-train", 1, 1, 0.5)
+    script = (
+        "import subprocess, sys, time; sys.stdin.read();"
+        "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']);"
+        f"print({result.to_json()!r}, flush=True); time.sleep(0.5)"
+    )
+    handle = await Supervisor(command=[python, "-c", script]).start(spec_for("rf-train"))
+    # The loop's selector is private, but the one place that counts its wake-ups.
+    selector = asyncio.get_running_loop()._selector  # type: ignore[attr-defined]
+    select, wakeups = selector.select, 0
+
+    def counted(timeout=None):
+        nonlocal wakeups
+        wakeups += 1
+        return select(timeout)
+
+    selector.select = counted
+    try:
+        (event,) = await asyncio.wait_for(collect(handle), 30)
+    finally:
+        selector.select = select
+    assert isinstance(event, Result) and event.fit_time == 0.5
+    assert handle.proc.returncode == 0
+    assert wakeups < 50  # a look every 2 ms would be some 250 in the half second
+    assert not group(handle.pid)  # the worker holding stderr was ended with it
 
 
 @pytest.mark.parametrize(

@@ -33,7 +33,46 @@ RUNNER_COMMAND = (sys.executable, "-m", "cpulab.engine.runner")
 STDERR_TAIL_BYTES = 4096
 LINE_LIMIT = 1 << 20  # one result carries machine facts; far below this
 EXIT_WAIT = 2.0  # seconds a finished child gets to exit before it is killed
-EXIT_POLL = 0.002  # seconds between looks at whether the child has exited: a run ends sooner
+
+
+class _ExitSignalling(asyncio.subprocess.SubprocessStreamProtocol):
+    """asyncio's own protocol for a child with pipes, which also says when it exits."""
+
+    def __init__(self, limit: int, loop: asyncio.AbstractEventLoop):
+        super().__init__(limit=limit, loop=loop)
+        self.exit = asyncio.Event()
+
+    def process_exited(self) -> None:
+        super().process_exited()
+        self.exit.set()
+
+
+class RunnerProcess(asyncio.subprocess.Process):
+    """A runner child whose exit can be awaited whoever still holds its pipes.
+
+    Not `wait()`: before Python 3.12 that returns only once every pipe the child held is
+    closed, and its worker processes, which inherited its stderr, may hold that one for
+    ever. Nor a poll of `returncode`: a few milliseconds apart, that woke the app's
+    event loop hundreds of times while a runner shut its workers down."""
+
+    def __init__(self, transport, protocol: _ExitSignalling, loop: asyncio.AbstractEventLoop):
+        super().__init__(transport, protocol, loop)
+        self._exit = protocol.exit
+
+    @classmethod
+    async def start(cls, *command: str, limit: int, **options) -> RunnerProcess:
+        """`asyncio.create_subprocess_exec`, with this class's protocol."""
+        loop = asyncio.get_running_loop()
+        transport, protocol = await loop.subprocess_exec(
+            lambda: _ExitSignalling(limit, loop), *command, **options
+        )
+        return cls(transport, protocol, loop)
+
+    async def exited(self) -> int:
+        """The exit status, once the child has exited."""
+        await self._exit.wait()
+        assert self.returncode is not None
+        return self.returncode
 
 
 def describe_exit(status: int | None) -> str:
@@ -55,7 +94,7 @@ class RunHandle:
 
     def __init__(
         self,
-        proc: asyncio.subprocess.Process,
+        proc: RunnerProcess,
         points: int = 1,
         env: Mapping[str, str] | None = None,
         cgroup: RunCgroup | None = None,
@@ -161,12 +200,7 @@ class RunHandle:
         return event
 
     async def _exited(self) -> int:
-        """The child's exit status, once it has exited. Not `proc.wait()`: before Python
-        3.12 that returns only once every pipe the child held is closed, and its worker
-        processes, which inherited its stderr, may hold that one for ever."""
-        while self.proc.returncode is None:
-            await asyncio.sleep(EXIT_POLL)
-        return self.proc.returncode
+        return await self.proc.exited()
 
     async def _exited_with_stderr(self) -> int | None:
         """Wait for the child's exit and, briefly, for the last of its stderr: an error
@@ -221,12 +255,12 @@ class Supervisor:
         self.command = tuple(command)
         self.env = env
         self.spares = self.command == RUNNER_COMMAND if spares is None else spares
-        self._spare: asyncio.subprocess.Process | None = None
+        self._spare: RunnerProcess | None = None
         self._spare_lock: asyncio.Lock | None = None  # made on the loop that uses it
         self._cgroups: dict[int, RunCgroup] = {}  # by runner pid, until a handle takes it
 
-    async def _spawn(self, *arguments: str) -> asyncio.subprocess.Process:
-        proc = await asyncio.create_subprocess_exec(
+    async def _spawn(self, *arguments: str) -> RunnerProcess:
+        proc = await RunnerProcess.start(
             *self.command,
             *arguments,
             stdin=asyncio.subprocess.PIPE,  # the spec comes this way, whatever its size
@@ -286,7 +320,7 @@ class Supervisor:
         return RunHandle(proc, points, self.env, self._cgroups.pop(proc.pid, None))
 
     @staticmethod
-    async def _send(proc: asyncio.subprocess.Process, payload: bytes) -> bool:
+    async def _send(proc: RunnerProcess, payload: bytes) -> bool:
         """Write the spec and close the pipe; False when the runner is no longer there."""
         if proc.returncode is not None:
             return False
