@@ -4,8 +4,12 @@ Counts, not times: a flood of progress events must not become a flood of redraws
 status that keeps its height must not lay the whole screen out again.
 """
 
+from textual.widgets import Button
+
 from cpulab.engine.events import Error, Phase, Progress, Started
-from cpulab.ui.widgets import RunStatus
+from cpulab.monitor.sampler import CoreSample
+from cpulab.ui.app import CpulabApp
+from cpulab.ui.widgets import CoreGrid, RunStatus
 from support.tui import ScriptedSupervisor, make_app, wait_for
 
 TREES = 300
@@ -107,3 +111,41 @@ async def test_at_80x24_a_run_moves_the_focus_to_the_results_and_the_footer_stay
         assert app.focused is not None and app.focused.id == "results"
         assert recomposed == []
         await pilot.press("c")
+
+
+async def test_a_run_starting_and_ending_repaints_what_changed_not_the_screen(monkeypatch):
+    # `running` as a reactive of the app repainted the whole screen at each start and end.
+    repainted = count_calls(monkeypatch, CpulabApp, "refresh", lambda *_, **__: True)
+    app = make_app(supervisor=ScriptedSupervisor(FLOOD[:2]))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        repainted.clear()
+        await pilot.press("r")
+        await wait_for(pilot, lambda: app._phase is not None)
+        assert app.query_one("#run", Button).disabled
+        await pilot.press("c")
+        await wait_for(pilot, lambda: not app.running)
+        await pilot.pause()
+        assert not app.query_one("#run", Button).disabled
+        assert repainted == []
+
+
+async def test_a_hidden_core_grid_is_not_repainted_and_shows_the_latest_sample(monkeypatch):
+    # At 80x24 the cores are off screen until a run or v shows them. Repainting them
+    # there had Textual arrange the whole screen anew at every sample.
+    repaints = count_calls(monkeypatch, CoreGrid, "refresh", lambda *_, **__: True)
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        grid = app.query_one(CoreGrid)
+        repaints.clear()
+        for busy in (10.0, 40.0, 70.0, 90.0):
+            grid.sample = CoreSample(cpus=grid.cpus, percents=(busy,) * len(grid.cpus))
+            await pilot.pause()
+        assert repaints == []
+        await pilot.press("v")  # the results view: the cores with the table
+        await pilot.pause()
+        assert grid.size.height > 0  # laid out
+        drawn = "\n".join(grid.render_line(y).text for y in range(grid.size.height))
+        # The app's own sampler goes on too: its latest reading, whichever that is.
+        assert all(f"{busy:.0f}%" in drawn for busy in grid.sample.percents), drawn

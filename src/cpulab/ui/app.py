@@ -25,7 +25,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.css.query import NoMatches
-from textual.reactive import reactive
+from textual.reactive import var
 from textual.theme import Theme
 from textual.widgets import (
     Button,
@@ -150,7 +150,9 @@ class CpulabApp(App[None]):
     # Every action with its key, and Textual's own commands but those it replaces.
     COMMANDS = {CpulabCommands}
 
-    running: reactive[bool] = reactive(False, init=False)
+    # A var: what shows it (the buttons, the status) redraws itself; a reactive would
+    # repaint the whole screen at each run's start and end.
+    running: var[bool] = var(False, init=False)
 
     def __init__(
         self,

@@ -23,6 +23,7 @@ from itertools import groupby
 
 from rich.segment import Segment
 from rich.style import Style
+from textual.dom import DOMNode
 from textual.geometry import Region, Size
 from textual.reactive import reactive
 from textual.strip import Strip
@@ -308,9 +309,13 @@ class CoreGrid(Widget):
             self._history.add(sample.percents)
         if previous == sample and not self.history:
             return  # the same reading: the same bars
+        if not self._laid_out():
+            # Drawn from the latest sample when shown (render_line). Not a refresh: asking
+            # a hidden widget its size, or repainting it, has Textual arrange the whole
+            # screen anew, several times a second in the app's smaller views.
+            return
         # Repaint only the lines that look different. A repaint renders every widget under
-        # the region, and with every core busy most samples draw the same bars. Nothing is
-        # built while the grid is not on view: its size is then zero.
+        # the region, and with every core busy most samples draw the same bars.
         drawn = self._drawn
         if drawn is None or drawn[0] != self.size or not self._strips:
             self.refresh()
@@ -322,6 +327,16 @@ class CoreGrid(Widget):
         if changed:
             top = changed[0]
             self.refresh(Region(0, top, self.size.width, changed[-1] - top + 1))
+
+    def _laid_out(self) -> bool:
+        """Whether the grid is on the screen's layout: neither it nor a panel above it has
+        display: none."""
+        node: DOMNode | None = self
+        while isinstance(node, Widget):
+            if not node.display:
+                return False
+            node = node.parent
+        return True
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
