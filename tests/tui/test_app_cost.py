@@ -139,13 +139,35 @@ async def test_a_hidden_core_grid_is_not_repainted_and_shows_the_latest_sample(m
         await pilot.pause()
         grid = app.query_one(CoreGrid)
         repaints.clear()
-        for busy in (10.0, 40.0, 70.0, 90.0):
+        for busy in (10.0, 40.0, 70.0, 87.0):
             grid.sample = CoreSample(cpus=grid.cpus, percents=(busy,) * len(grid.cpus))
             await pilot.pause()
         assert repaints == []
         await pilot.press("v")  # the results view: the cores with the table
         await pilot.pause()
-        assert grid.size.height > 0  # laid out
-        drawn = "\n".join(grid.render_line(y).text for y in range(grid.size.height))
-        # The app's own sampler goes on too: its latest reading, whichever that is.
-        assert all(f"{busy:.0f}%" in drawn for busy in grid.sample.percents), drawn
+        assert_drawn(app, grid.sample)  # the app's own sampler goes on too: its latest
+
+
+async def test_cores_shown_again_at_the_same_size_show_what_came_while_hidden():
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:  # every panel on screen
+        grid = app.query_one(CoreGrid)
+        grid.sample = CoreSample(cpus=grid.cpus, percents=(13.0,) * len(grid.cpus))
+        await pilot.pause()
+        work = app.query_one("#work")
+        work.display = False  # a panel above the grid, not the grid itself
+        await pilot.pause()
+        grid.sample = CoreSample(cpus=grid.cpus, percents=(87.0,) * len(grid.cpus))
+        await pilot.pause()
+        work.display = True
+        await pilot.pause()
+        await pilot.pause()
+        assert_drawn(app, grid.sample)
+
+
+def assert_drawn(app, sample: CoreSample) -> None:
+    """Every core's percentage of `sample` is on the screen as drawn, not only as the
+    grid would draw it now."""
+    screen = app.export_screenshot()
+    missing = [busy for busy in sample.percents if f"{busy:.0f}%" not in screen]
+    assert not missing, f"not on screen: {missing}"

@@ -50,9 +50,9 @@ class _ExitSignalling(asyncio.subprocess.SubprocessStreamProtocol):
 class RunnerProcess(asyncio.subprocess.Process):
     """A runner child whose exit can be awaited whoever still holds its pipes.
 
-    Not `wait()`: before Python 3.12 that returns only once every pipe the child held is
-    closed, and its worker processes, which inherited its stderr, may hold that one for
-    ever. Nor a poll of `returncode`: a few milliseconds apart, that woke the app's
+    Not `wait()`: in CPython 3.11 to 3.13 at least, that returns only once every pipe the
+    child held is closed, and its worker processes, which inherited its stderr, may hold
+    that one for ever. Nor a poll of `returncode`: a few milliseconds apart, that woke the app's
     event loop hundreds of times while a runner shut its workers down."""
 
     def __init__(self, transport, protocol: _ExitSignalling, loop: asyncio.AbstractEventLoop):

@@ -284,6 +284,7 @@ class CoreGrid(Widget):
         self.label_width = max(map(len, self.labels), default=1)
         self._strips: list[Strip] = []
         self._drawn: tuple[Size, CoreSample | None, bool] | None = None  # what _strips show
+        self._missed = False  # a sample came while the grid was hidden
         self._styles: dict[str, Style] = {}  # component styles over the widget's, per theme
         self._history = CoreHistory(cpus, sample_hz, HISTORY_SECONDS) if cpus else None
 
@@ -310,9 +311,10 @@ class CoreGrid(Widget):
         if previous == sample and not self.history:
             return  # the same reading: the same bars
         if not self._laid_out():
-            # Drawn from the latest sample when shown (render_line). Not a refresh: asking
-            # a hidden widget its size, or repainting it, has Textual arrange the whole
-            # screen anew, several times a second in the app's smaller views.
+            # Repainted once shown (on_show). Not now: asking a hidden widget its size, or
+            # repainting it, has Textual arrange the whole screen anew, several times a
+            # second in the app's smaller views.
+            self._missed = True
             return
         # Repaint only the lines that look different. A repaint renders every widget under
         # the region, and with every core busy most samples draw the same bars.
@@ -327,6 +329,12 @@ class CoreGrid(Widget):
         if changed:
             top = changed[0]
             self.refresh(Region(0, top, self.size.width, changed[-1] - top + 1))
+
+    def on_show(self) -> None:
+        # A panel above it shown again at the same size: Textual keeps the lines it drew.
+        if self._missed:
+            self._missed = False
+            self.refresh()
 
     def _laid_out(self) -> bool:
         """Whether the grid is on the screen's layout: neither it nor a panel above it has
