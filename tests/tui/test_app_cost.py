@@ -73,17 +73,23 @@ async def test_the_status_lays_the_screen_out_only_when_its_height_changes(monke
         await pilot.press("c")
 
 
-async def test_a_run_leaves_the_footer_as_it_is_and_a_key_that_cannot_act_says_why(monkeypatch):
+async def test_a_run_leaves_the_footer_and_screen_as_they_are_and_a_key_that_cannot_act_says_why(
+    monkeypatch,
+):
     from textual.widgets import Footer
 
     recomposed = count_calls(monkeypatch, Footer, "recompose", lambda *_, **__: True)
+    # `running` as a reactive of the app repainted the whole screen at each start and end.
+    repainted = count_calls(monkeypatch, CpulabApp, "refresh", lambda *_, **__: True)
     supervisor = ScriptedSupervisor(FLOOD[:2])
     app = make_app(supervisor=supervisor)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         recomposed.clear()
+        repainted.clear()
         await pilot.press("r")
         await wait_for(pilot, lambda: app._phase is not None)
+        assert app.query_one("#run", Button).disabled
         await pilot.press("r")  # a second run while one goes: not started, and said so
         await pilot.pause()
         assert len(supervisor.specs) == 1
@@ -91,7 +97,9 @@ async def test_a_run_leaves_the_footer_as_it_is_and_a_key_that_cannot_act_says_w
         await pilot.press("c")
         await wait_for(pilot, lambda: not app.running)
         await pilot.pause()
+        assert not app.query_one("#run", Button).disabled
         assert recomposed == []  # 30 ms at each start and end of a run, when it was
+        assert repainted == []
         await pilot.press("c")
         await pilot.pause()
         assert any(n.message == "Nothing is running." for n in app._notifications)
@@ -111,23 +119,6 @@ async def test_at_80x24_a_run_moves_the_focus_to_the_results_and_the_footer_stay
         assert app.focused is not None and app.focused.id == "results"
         assert recomposed == []
         await pilot.press("c")
-
-
-async def test_a_run_starting_and_ending_repaints_what_changed_not_the_screen(monkeypatch):
-    # `running` as a reactive of the app repainted the whole screen at each start and end.
-    repainted = count_calls(monkeypatch, CpulabApp, "refresh", lambda *_, **__: True)
-    app = make_app(supervisor=ScriptedSupervisor(FLOOD[:2]))
-    async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
-        repainted.clear()
-        await pilot.press("r")
-        await wait_for(pilot, lambda: app._phase is not None)
-        assert app.query_one("#run", Button).disabled
-        await pilot.press("c")
-        await wait_for(pilot, lambda: not app.running)
-        await pilot.pause()
-        assert not app.query_one("#run", Button).disabled
-        assert repainted == []
 
 
 async def test_a_hidden_core_grid_is_not_repainted_and_shows_the_latest_sample(monkeypatch):
