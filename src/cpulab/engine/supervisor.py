@@ -52,8 +52,8 @@ class RunnerProcess(asyncio.subprocess.Process):
 
     Not `wait()`: in CPython 3.11 to 3.13 at least, that returns only once every pipe the
     child held is closed, and its worker processes, which inherited its stderr, may hold
-    that one for ever. Nor a poll of `returncode`: a few milliseconds apart, that woke the app's
-    event loop hundreds of times while a runner shut its workers down."""
+    that one for ever. Nor a poll of `returncode`: a few milliseconds apart, that woke the
+    app's event loop hundreds of times while a runner shut its workers down."""
 
     def __init__(self, transport, protocol: _ExitSignalling, loop: asyncio.AbstractEventLoop):
         super().__init__(transport, protocol, loop)
