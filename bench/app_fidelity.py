@@ -25,6 +25,11 @@ the tables give medians. Targets: the app within 0.97-1.03 of both, its CPU at m
 
 measures the app's CPU during the other built-in tasks too (no plain script of those):
 all cores to evaluation, on full scale.
+
+    python bench/app_fidelity.py --idle --rounds 5
+
+measures the app's CPU with nothing running instead, 10 seconds after it has settled, at
+both sizes: the cost of watching.
 """
 
 from __future__ import annotations
@@ -116,6 +121,23 @@ def app_seconds(task: str, train: int, eval_: int, db: Path, size: tuple[int, in
     return result.fit_time, whole, during
 
 
+def idle_cpu(size: tuple[int, int], db: Path, seconds: float = 10.0) -> float:
+    """The app's CPU in % of one core while it only watches, once it has settled."""
+    term = Terminal([sys.executable, "-m", "cpulab", "--db", str(db)], size)
+    try:
+        term.drawn()
+        time.sleep(5.0)  # the spare runner's import of scikit-learn is its own process
+        started, cpu = time.monotonic(), own_cpu(term.proc.pid)
+        time.sleep(seconds)
+        used = own_cpu(term.proc.pid) - cpu
+        percent = 100 * used / (time.monotonic() - started)
+        term.press("q", pause=0)
+        term.wait(30)
+    finally:
+        term.close()
+    return percent
+
+
 def ratios(ours: list[float], theirs: list[float] | None) -> str:
     """The median of the per-round ratios, or nothing where that side was not measured."""
     if not theirs:
@@ -135,8 +157,20 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--tasks", default=",".join(CASES))
     parser.add_argument("--sides", default=",".join(SIDES))
+    parser.add_argument("--idle", action="store_true", help="the app's CPU with no run")
     args = parser.parse_args()
     db = Path(tempfile.mkdtemp()) / "app-fidelity.sqlite"
+    if args.idle:
+        sizes = [(80, 24), (200, 60)]
+        idle: dict[tuple[int, int], list[float]] = {size: [] for size in sizes}
+        for _ in range(args.rounds):
+            for size in sizes:
+                idle[size].append(idle_cpu(size, db))
+        print("| size | app CPU %, idle |")
+        print("| --- | --- |")
+        for (columns, rows), values in idle.items():
+            print(f"| {columns}x{rows} | {percents(values)} |")
+        return 0
     sides = args.sides.split(",")
     if unknown := set(sides) - set(SIDES):
         parser.error(f"unknown sides: {', '.join(sorted(unknown))}")
