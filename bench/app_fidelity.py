@@ -29,7 +29,10 @@ all cores to evaluation, on full scale.
     python bench/app_fidelity.py --idle --rounds 5
 
 measures the app's CPU with nothing running instead, 10 seconds after it has settled, at
-both sizes: the cost of watching.
+both sizes: the cost of watching. With `--before SRC` (another checkout's src folder) each
+app side is measured twice, alternately: as this tree has it and as SRC has it (put first
+on PYTHONPATH, in a store of its own), so that a change is measured side by side with the
+code before it, in the same hour.
 """
 
 from __future__ import annotations
@@ -77,14 +80,14 @@ def finished_points(db: Path) -> list:
         return [p for p in store.points() if not p.result.partial]
 
 
-def app_seconds(task: str, train: int, eval_: int, db: Path, size: tuple[int, int]):
+def app_seconds(task: str, train: int, eval_: int, db: Path, size: tuple[int, int], env=None):
     """The fit time the app measured, and the app's CPU in % of one core over the whole
     run and during the measured call."""
     from cpulab.engine.plugins import Catalogue
 
     row = list(Catalogue().tasks).index(task)
     done_before = len(finished_points(db))
-    term = Terminal([sys.executable, "-m", "cpulab", "--db", str(db)], size)
+    term = Terminal([sys.executable, "-m", "cpulab", "--db", str(db)], size, env)
     try:
         term.drawn()
         time.sleep(3.0)  # the spare runner imports scikit-learn: not part of the run
@@ -121,9 +124,9 @@ def app_seconds(task: str, train: int, eval_: int, db: Path, size: tuple[int, in
     return result.fit_time, whole, during
 
 
-def idle_cpu(size: tuple[int, int], db: Path, seconds: float = 10.0) -> float:
+def idle_cpu(size: tuple[int, int], db: Path, env=None, seconds: float = 10.0) -> float:
     """The app's CPU in % of one core while it only watches, once it has settled."""
-    term = Terminal([sys.executable, "-m", "cpulab", "--db", str(db)], size)
+    term = Terminal([sys.executable, "-m", "cpulab", "--db", str(db)], size, env)
     try:
         term.drawn()
         time.sleep(5.0)  # the spare runner's import of scikit-learn is its own process
@@ -158,22 +161,35 @@ def main() -> int:
     parser.add_argument("--tasks", default=",".join(CASES))
     parser.add_argument("--sides", default=",".join(SIDES))
     parser.add_argument("--idle", action="store_true", help="the app's CPU with no run")
+    parser.add_argument("--before", type=Path, metavar="SRC", help="the app sides from SRC too")
     args = parser.parse_args()
-    db = Path(tempfile.mkdtemp()) / "app-fidelity.sqlite"
+    folder = Path(tempfile.mkdtemp())
+    db = folder / "app-fidelity.sqlite"
+    # The app as SRC has it: its own store, whose schema may be older than this tree's.
+    before = {"PYTHONPATH": str(args.before.resolve())} if args.before else None
+    before_db = folder / "app-fidelity-before.sqlite"
     if args.idle:
-        sizes = [(80, 24), (200, 60)]
-        idle: dict[tuple[int, int], list[float]] = {size: [] for size in sizes}
+        places = [(f"{w}x{h}", (w, h), None, db) for w, h in ((80, 24), (200, 60))]
+        if before:
+            places += [(f"{name} before", size, before, before_db) for name, size, *_ in places]
+        idle: dict[str, list[float]] = {name: [] for name, *_ in places}
         for _ in range(args.rounds):
-            for size in sizes:
-                idle[size].append(idle_cpu(size, db))
+            for name, size, env, store in places:
+                idle[name].append(idle_cpu(size, store, env))
         print("| size | app CPU %, idle |")
         print("| --- | --- |")
-        for (columns, rows), values in idle.items():
-            print(f"| {columns}x{rows} | {percents(values)} |")
+        for name, values in idle.items():
+            print(f"| {name} | {percents(values)} |")
         return 0
     sides = args.sides.split(",")
     if unknown := set(sides) - set(SIDES):
         parser.error(f"unknown sides: {', '.join(sorted(unknown))}")
+    if before:  # each app side again, from SRC, next to it
+        sides = [
+            named
+            for side in sides
+            for named in ((side, f"{side} before") if side.startswith("app") else (side,))
+        ]
     print("| task | split | side | median s | ratio to plain | ratio to cli "
           "| app CPU %, whole run | app CPU %, measured call |")  # fmt: skip
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
@@ -190,8 +206,10 @@ def main() -> int:
                 elif side == "cli":
                     times[side].append(cpulab_seconds(task, train, eval_, db))
                 else:
-                    size = tuple(map(int, side.removeprefix("app").split("x")))
-                    seconds, run_cpu, call_cpu = app_seconds(task, train, eval_, db, size)
+                    name, _, tree = side.partition(" ")
+                    size = tuple(map(int, name.removeprefix("app").split("x")))
+                    env, store = (before, before_db) if tree else (None, db)
+                    seconds, run_cpu, call_cpu = app_seconds(task, train, eval_, store, size, env)
                     times[side].append(seconds)
                     whole[side].append(run_cpu)
                     during[side].append(call_cpu)
