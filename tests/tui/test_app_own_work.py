@@ -67,7 +67,7 @@ async def test_a_csv_of_the_users_runs_compare_regressors_with_rmse_per_model(tm
         result = app.results[0]
         assert result.variant == "houses.csv:price"
         assert set(result.details["rmse"]) == {"random forest", "NuSVR", "ridge", "elastic net"}
-        assert "houses.csv:price" in str(app.query_one(ResultsTable).get_row_at(0)[0])
+        assert "houses.csv:price" in str(app.query_one(ResultsTable).cells(0)[0])
 
 
 async def test_data_the_runner_refuses_shows_in_the_error_panel(tmp_path):

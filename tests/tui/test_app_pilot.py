@@ -129,7 +129,7 @@ async def test_results_fill_the_table_and_the_chart():
             app.post_message(RunEvent(result))
         await wait_for(pilot, lambda: len(app.results) == 3)
         table = app.query_one(ResultsTable)
-        rows = [[str(cell) for cell in table.get_row_at(i)] for i in range(table.row_count)]
+        rows = [[str(cell) for cell in table.cells(i)] for i in range(table.row_count)]
         assert [row[6] for row in rows] == ["1.00x", "1.82x", "-"]
         assert rows[0][3:6] == ["2.000 s", "0.000", "1"]  # median, MAD, n
         assert rows[2][9] == "oversubscribed, noisy machine"

@@ -35,7 +35,7 @@ async def test_a_real_small_run_lands_in_the_table_and_on_the_chart():
         assert app.query_one(RunStatus).has_class("-done"), app.query_one(RunStatus).render()
         table = app.query_one(ResultsTable)
         assert table.row_count == 1
-        assert str(table.get_row_at(0)[0]) == "rf-train"
+        assert str(table.cells(0)[0]) == "rf-train"
         chart = app.query_one(ScalingChart)
         assert [e.result.cores_used for e in chart.results] == [1]
         assert "●" in chart.plt.uncolorize(chart.plt.build())

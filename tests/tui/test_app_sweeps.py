@@ -162,7 +162,7 @@ async def test_a_real_sweep_from_the_app_lands_with_statistics_and_a_fit(tmp_pat
             await wait_for(pilot, lambda: not isinstance(app.screen, SweepSummary))
             table = app.query_one(ResultsTable)
             assert table.row_count == 2
-            assert str(table.get_row_at(1)[5]) == "3"  # runs behind each median
+            assert str(table.cells(1)[5]) == "3"  # runs behind each median
             chart = app.query_one(ScalingChart)
             drawn = chart.plt.uncolorize(chart.plt.build())
             assert "fit: serial" in drawn and "ideal" in drawn

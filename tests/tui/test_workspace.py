@@ -48,7 +48,7 @@ async def test_the_history_shown_follows_the_task_chosen(tmp_path):
             assert "cv-eval history" in str(chart.border_title)
             # The sweep's speedup is the CLI's: against its own 1 x 1.
             table = app.query_one(ResultsTable)
-            assert str(table.get_row_at(1)[6]) == "2.00x"
+            assert str(table.cells(1)[6]) == "2.00x"
 
 
 async def test_filters_choose_a_task_and_a_sweep_and_say_so_in_the_title(tmp_path):
@@ -159,7 +159,7 @@ async def test_the_app_shows_a_cli_sweep_with_the_speedups_the_cli_reported(tmp_
             await wait_for(pilot, lambda: len(app.results) == len(reported))
             table = app.query_one(ResultsTable)
             cells = {
-                (r.train, r.eval): str(table.get_row_at(i)[6]).rstrip("?")
+                (r.train, r.eval): str(table.cells(i)[6]).rstrip("?")
                 for i, r in enumerate(app.results)
             }
             found = speedups(app._shown)

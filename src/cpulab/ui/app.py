@@ -248,7 +248,7 @@ class CpulabApp(App[None]):
                 )
                 yield WorkerGrid(id="workers")
                 with Vertical(id="outcomes"):
-                    yield ResultsTable(id="results", cursor_type="row")
+                    yield ResultsTable(id="results")
                     physical = self.topology.smt_cores(affinity) if self.topology else None
                     yield ScalingChart(
                         self.catalogue.tasks, cores=self.available, physical=physical, id="chart"
