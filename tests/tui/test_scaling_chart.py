@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from textual.app import App, ComposeResult
+from textual.geometry import Size
 
 from cpulab.engine.events import Result
 from cpulab.ui.widgets import ScalingChart
@@ -252,29 +253,52 @@ async def test_any_size_draws_something(size):
     assert chart.key  # some key, even where it must be cut short
 
 
+def count_plans(chart: ScalingChart) -> tuple[list[Size], list[int]]:
+    """The sizes the chart's figure is laid out for, and a 1 per plotext build."""
+    plans: list[Size] = []
+    builds: list[int] = []
+    plan, build = chart._plan, chart._plot.build
+    chart._plan = lambda: (plans.append(chart.size), plan())[1]  # type: ignore[method-assign]
+    chart._plot.build = lambda: (builds.append(1), build())[1]  # type: ignore[method-assign]
+    return plans, builds
+
+
 async def test_it_replots_only_when_what_it_shows_changes():
     app = ChartApp(MEDIUM, cores=2)
     async with app.run_test(size=(120, 40)) as pilot:
         chart = app.query_one(ScalingChart)
-        replots = []
-        original = chart.replot
-        chart.replot = lambda: (replots.append(1), original())[1]  # type: ignore[method-assign]
+        plans, builds = count_plans(chart)
         chart.results = tuple(store_like())
         await pilot.pause()
-        assert len(replots) == 1
+        assert len(plans) == 1 and len(builds) == 1
         chart.refresh()
-        chart.render()
         await pilot.pause()
-        assert len(replots) == 1  # drawing again is not plotting again
+        assert len(plans) == 1  # drawing again is not plotting again
         chart.speedup = True
         await pilot.pause()
-        assert len(replots) == 2
+        assert len(plans) == 2
         chart.styles.width = 60
         await pilot.pause()
-        assert len(replots) == 3
+        assert len(plans) == 3
         app.theme = "textual-light"
         await pilot.pause()
-        assert len(replots) == 4
+        assert len(plans) == 4
+
+
+async def test_new_results_that_resize_the_chart_are_plotted_once_at_the_new_size():
+    """At the end of a run the table beside the chart may widen with its new row: the
+    chart is laid out and built once, for the size it is drawn at."""
+    app = ChartApp(MEDIUM, cores=2)
+    async with app.run_test(size=(120, 40)) as pilot:
+        chart = app.query_one(ScalingChart)
+        await pilot.pause()
+        plans, builds = count_plans(chart)
+        chart.results = tuple(store_like())  # planned at once, at the old size
+        chart.styles.width = 60
+        await pilot.pause()
+        assert chart.size.width == 60
+        assert plans[-1] == chart.size and len(builds) == 1
+        assert len(plans) == 2
 
 
 def test_a_key_entry_keeps_its_fit_when_cut_short():

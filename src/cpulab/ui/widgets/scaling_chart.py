@@ -21,7 +21,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from textual.app import RenderResult
 from textual.color import Color, ColorParseError
+from textual.geometry import Size
 from textual.reactive import reactive
 from textual.worker import Worker, WorkerState
 from textual_plotext import PlotextPlot
@@ -309,6 +311,7 @@ class ScalingChart(PlotextPlot):
         self._models: dict[ModelKey, ModelCurve | None] = {}
         self._wanted: set[ModelKey] = set()
         self._fitting: set[ModelKey] = set()
+        self._planned: Size | None = None  # the size the figure was last laid out for
 
     def on_mount(self) -> None:
         self.app.theme_changed_signal.subscribe(self, lambda theme: self.replot())
@@ -320,7 +323,17 @@ class ScalingChart(PlotextPlot):
         self.replot()
 
     def on_resize(self) -> None:
-        self.replot()
+        if self.size != self._planned:
+            self.replot()
+
+    def render(self) -> RenderResult:
+        # Laid out anew since the figure was: its Resize comes after this frame. The figure
+        # is planned for the size it is drawn at, so that it is built once, not once at the
+        # old size and again at the new one (a table growing beside the chart, at the end
+        # of a run).
+        if self.size != self._planned:
+            self._plan()
+        return super().render()
 
     def _rgb(self, variable: str) -> RGB:
         # Blend over the chart's background: some theme colours are translucent.
@@ -375,10 +388,15 @@ class ScalingChart(PlotextPlot):
             self.replot()
 
     def replot(self) -> None:
+        self._plan()
+        self.refresh()
+
+    def _plan(self) -> None:
+        """Lay the figure out for the chart's size; plotext builds it when it is drawn."""
         plt = self.plt
         plt.clear_figure()
         self.axis, self.key_layout, self.ticks, self.key = None, None, [], []
-        width, height = self.size
+        width, height = self._planned = self.size
         if not width or not height:
             return  # not laid out yet: its first resize draws it
         series = scaling_series(self.results, self.speedup, self.tasks)
@@ -390,7 +408,6 @@ class ScalingChart(PlotextPlot):
         if not series:
             plt.title("speedup needs a 1 x 1 run" if self.results else "no results yet")
             self._title_axes(plt)
-            self.refresh()
             return
         muted = self._rgb("foreground-muted")
         # A theme may give two of these variables one colour: each colour once, so that
@@ -430,7 +447,6 @@ class ScalingChart(PlotextPlot):
             self._draw_plot(plot, series, entries, width, height - layout.height, muted, bands)
         self._draw_key(key, layout, layout.fill(entries, fixed, muted))
         plt.main()  # later calls, the widget's own included, address the whole figure
-        self.refresh()
 
     def _title_axes(self, plt: Figure) -> None:
         plt.xlabel("cores (train x eval)")
