@@ -241,7 +241,7 @@ class ResultsTable(ScrollView, can_focus=True):
 
     def _scroll_to_cursor(self) -> None:
         if self._rows:
-            row = Region(int(self.scroll_x), self.cursor_row + 1, self.size.width, 1)
+            row = Region(self.scroll_offset.x, self.cursor_row + 1, self.size.width, 1)
             self.scroll_to_region(row, spacing=Spacing(1, 0, 0, 0), animate=False, force=True)
 
     def _keyboard(self, row: int) -> None:
@@ -280,7 +280,7 @@ class ResultsTable(ScrollView, can_focus=True):
         offset = event.get_content_offset(self)
         if offset is None or offset.y < 1:
             return None
-        row = offset.y - 1 + int(self.scroll_y)
+        row = offset.y - 1 + self.scroll_offset.y
         return row if row < len(self._rows) else None
 
     def on_mouse_move(self, event: events.MouseMove) -> None:
@@ -317,14 +317,14 @@ class ResultsTable(ScrollView, can_focus=True):
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width
-        row = -1 if y == 0 else y - 1 + int(self.scroll_y)
+        row = -1 if y == 0 else y - 1 + self.scroll_offset.y
         if row >= len(self._rows):
             return Strip.blank(width, self.rich_style)
         key = (row, row == self.cursor_row, row == self._hover)
         line = self._lines.get(key)
         if line is None:
             line = self._lines[key] = self._line(*key)
-        x = int(self.scroll_x)
+        x = self.scroll_offset.x
         return line.crop(x, x + width).adjust_cell_length(width, self.rich_style)
 
     def _line(self, row: int, cursor: bool, hover: bool) -> Strip:
