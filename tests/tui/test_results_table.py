@@ -6,9 +6,10 @@ from __future__ import annotations
 from textual.app import App, ComposeResult
 from textual.widgets import Button
 
+from cpulab.ui.messages import RunEvent
 from cpulab.ui.scaling import Entry, speedups
 from cpulab.ui.widgets import ResultsTable
-from support.tui import make_result
+from support.tui import THREE_RESULTS, make_app, make_result, wait_for
 
 
 def entries(count: int) -> list[Entry]:
@@ -62,6 +63,13 @@ async def test_the_keys_move_the_cursor_within_the_rows_and_enter_selects_its_ro
         assert table.cursor_row == 11  # a page: the 9 rows in view
         await pilot.press("pageup", "pageup")
         assert table.cursor_row == 0
+        await pilot.pause()
+        await pilot.press("pagedown")  # the view turns a page, as in DataTable
+        await pilot.pause()
+        assert (table.cursor_row, table.scroll_offset.y) == (9, 9)
+        await pilot.press("pagedown", "pageup")
+        await pilot.pause()
+        assert (table.cursor_row, table.scroll_offset.y) == (9, 7)
         await pilot.press("end", "up", "enter")
         await pilot.pause()
         assert app.selected == [23]
@@ -167,3 +175,41 @@ async def test_a_frame_draws_again_only_the_rows_that_changed(monkeypatch):
         table.show(shown, speedups(shown))
         await pilot.pause()
         assert sorted(rendered) == [-1, 0, 1, 2, 3, 4, 5]
+
+
+def on_screen_backgrounds(app: App, widget, y: int) -> set:
+    """The background colours of line `y` of `widget`'s content, as the screen has it."""
+    region = widget.content_region
+    line = app.screen._compositor.render_strips()[region.y + y].crop(region.x, region.right)
+    return {segment.style.bgcolor for segment in line if segment.style is not None}
+
+
+async def test_a_table_that_widens_draws_its_header_and_cursor_across_the_new_width():
+    """Textual draws a widget resized with the screen before the widget's Resize arrives:
+    the lines drawn then are fitted to the new width, not those made for the old one."""
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        for result in THREE_RESULTS:
+            app.post_message(RunEvent(result))
+        await wait_for(pilot, lambda: len(app.results) == 3)
+        await pilot.press("v")  # the table has the focus, its cursor row is coloured
+        await pilot.pause()
+        table = app.query_one(ResultsTable)
+        header = on_screen_backgrounds(app, table, 0)
+        cursor = on_screen_backgrounds(app, table, 3)
+        assert len(header) == len(cursor) == 1 and header != cursor
+        await pilot.resize_terminal(150, 40)
+        await pilot.pause()
+        assert table.content_region.width > 140
+        assert on_screen_backgrounds(app, table, 0) == header
+        assert on_screen_backgrounds(app, table, 3) == cursor
+
+
+async def test_a_drag_across_the_table_selects_no_text():
+    app = TableApp(5)
+    async with app.run_test(size=(100, 20)) as pilot:
+        await pilot.mouse_down(ResultsTable, offset=(5, 2))
+        await pilot.hover(Button, offset=(2, 1))
+        await pilot.mouse_up(Button, offset=(2, 1))
+        await pilot.pause()
+        assert not app.screen.selections

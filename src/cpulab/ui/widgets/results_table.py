@@ -154,6 +154,8 @@ class ResultsTable(ScrollView, can_focus=True):
             super().__init__()
             self.row = row
 
+    ALLOW_SELECT = False  # a click picks a row, as in DataTable; it selects no text
+
     cursor_row: reactive[int] = reactive(0, repaint=False, init=False)
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -165,6 +167,7 @@ class ResultsTable(ScrollView, can_focus=True):
         # Whole lines, as wide as the table or the widget, by (row, cursor, hover); the
         # header is row -1. Emptied when the rows, the columns, the size or the styles change.
         self._lines: dict[tuple[int, bool, bool], Strip] = {}
+        self._fitted_width = 0  # the widget's width when the columns and lines were chosen
 
     # What is on view.
 
@@ -197,11 +200,28 @@ class ResultsTable(ScrollView, can_focus=True):
         self._arrange(self._fit())
 
     def on_resize(self, event: events.Resize) -> None:
+        if self._fit_width():
+            self.refresh()
+        self.call_after_refresh(self._scroll_to_cursor)
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # Textual draws a resized widget before it sends it the Resize: the columns and
+        # the lines' blank ends are fitted to the width being drawn, here.
+        self._fit_width()
+        return super().render_lines(crop)
+
+    def _fit_width(self) -> bool:
+        """Choose the columns and draw the lines again if the width has moved since they
+        were; whether it had."""
+        width = self.size.width
+        if width == self._fitted_width:
+            return False
+        self._fitted_width = width
         self._lines.clear()  # the blank after the last column is as wide as the widget
         columns = self._fit()
         if columns != self._columns:
             self._arrange(columns)
-        self.call_after_refresh(self._scroll_to_cursor)
+        return True
 
     def get_content_width(self, container: Size, viewport: Size) -> int:
         """Room for every column: what an automatic width gives the table."""
@@ -258,10 +278,15 @@ class ResultsTable(ScrollView, can_focus=True):
         self._keyboard(self.cursor_row + 1)
 
     def action_page_up(self) -> None:
-        self._keyboard(self.cursor_row - self._page())
+        self._turn_page(-self._page())
 
     def action_page_down(self) -> None:
-        self._keyboard(self.cursor_row + self._page())
+        self._turn_page(self._page())
+
+    def _turn_page(self, rows: int) -> None:
+        # The view moves a page and the cursor with it, as in DataTable.
+        self.scroll_relative(y=rows, animate=False, force=True)
+        self._keyboard(self.cursor_row + rows)
 
     def action_first(self) -> None:
         self._keyboard(0)
