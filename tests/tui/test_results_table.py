@@ -45,7 +45,7 @@ def drawn(table: ResultsTable) -> list[str]:
 
 
 def background(table: ResultsTable, y: int):
-    return table.render_line(y)._segments[0].style.bgcolor
+    return next(iter(table.render_line(y))).style.bgcolor
 
 
 async def test_the_keys_move_the_cursor_within_the_rows_and_enter_selects_its_row():
