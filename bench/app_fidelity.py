@@ -80,20 +80,26 @@ def finished_points(db: Path) -> list:
         return [p for p in store.points() if not p.result.partial]
 
 
-def app_seconds(task: str, train: int, eval_: int, db: Path, size: tuple[int, int], env=None):
-    """The fit time the app measured, and the app's CPU in % of one core over the whole
-    run and during the measured call."""
+def choose(term: Terminal, task: str, train: int, eval_: int) -> None:
+    """Once the app has drawn and its spare runner has imported scikit-learn (not part of
+    any run), type the task, the split and full scale as a person would; `r` is next."""
     from cpulab.engine.plugins import Catalogue
 
     row = list(Catalogue().tasks).index(task)
+    term.drawn()
+    time.sleep(3.0)
+    # The task list has the focus; Enter on a task moves it to the training cores.
+    term.press(*["down"] * row, "enter", *["up"] * (train - 1), "tab",
+               *["up"] * (eval_ - 1), "tab", "right", "enter")  # fmt: skip
+
+
+def app_seconds(task: str, train: int, eval_: int, db: Path, size: tuple[int, int], env=None):
+    """The fit time the app measured, and the app's CPU in % of one core over the whole
+    run and during the measured call."""
     done_before = len(finished_points(db))
     term = Terminal([sys.executable, "-m", "cpulab", "--db", str(db)], size, env)
     try:
-        term.drawn()
-        time.sleep(3.0)  # the spare runner imports scikit-learn: not part of the run
-        # The task list has the focus; Enter on a task moves it to the training cores.
-        term.press(*["down"] * row, "enter", *["up"] * (train - 1), "tab",
-                   *["up"] * (eval_ - 1), "tab", "right", "enter")  # fmt: skip
+        choose(term, task, train, eval_)
         term.watch("fitting", "scoring")
         readings = [(time.monotonic(), own_cpu(term.proc.pid))]
         term.press("r", pause=0)

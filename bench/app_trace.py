@@ -1,0 +1,185 @@
+"""Where the app's own CPU goes during one run: the accounting behind docs/PERFORMANCE.md's
+"where a run's app CPU goes now".
+
+    python bench/app_trace.py cv-eval --size 80x24 [--train 1 --eval 2] [--db PATH] [--profile]
+
+Drives the real app on a pseudo-terminal as app_fidelity.py does (the task, the split,
+full scale, `r`), with hooks inside the app that time, in thread CPU, each message
+handled, each frame drawn and each restyle (with how many widgets it restyled). Prints
+the main thread's CPU in every 250 ms of the run (key press to stored result), the
+app's CPU over the run, the largest items of its first and last half second, and totals
+by kind. With --profile, a cProfile of the main thread over the run (thread CPU; the
+profiler makes the code it watches 3 to 4 times slower, so read its shares, not its
+times). `--db` gives a store with a history on screen; the default is a new one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+BIN = 0.25  # seconds
+SHOWN = 0.001  # items under a millisecond are left out of the log
+
+
+def inside(log_path: str, profile_path: str | None, app_arguments: list[str]) -> int:
+    """Run the app with the hooks in; the driver's SIGUSR1 and SIGUSR2 bound the profile."""
+    import cProfile
+
+    from textual.css.stylesheet import Stylesheet
+    from textual.message_pump import MessagePump
+    from textual.screen import Screen
+
+    log = open(log_path, "w", buffering=1)  # noqa: SIM115 (open for the app's life)
+
+    def note(started: float, what: str) -> None:
+        spent = time.thread_time() - started
+        if spent >= SHOWN:
+            log.write(f"{time.monotonic():.4f} {1000 * spent:.2f} {what}\n")
+
+    dispatch = MessagePump._dispatch_message
+
+    async def timed_dispatch(self, message):
+        started = time.thread_time()
+        try:
+            return await dispatch(self, message)
+        finally:
+            note(started, f"message {type(self).__name__}.{type(message).__name__}")
+
+    frame = Screen._compositor_refresh
+
+    def timed_frame(self):
+        started = time.thread_time()
+        try:
+            return frame(self)
+        finally:
+            note(started, "frame")
+
+    restyle = Stylesheet.update_nodes
+
+    def timed_restyle(self, nodes, animate=False):
+        nodes = list(nodes)
+        started = time.thread_time()
+        try:
+            return restyle(self, nodes, animate=animate)
+        finally:
+            note(started, f"restyle of {len(nodes)} widgets")
+
+    MessagePump._dispatch_message = timed_dispatch  # type: ignore[method-assign]
+    Screen._compositor_refresh = timed_frame  # type: ignore[method-assign]
+    Stylesheet.update_nodes = timed_restyle  # type: ignore[method-assign]
+
+    if profile_path:
+        profiler = cProfile.Profile(time.thread_time)
+        signal.signal(signal.SIGUSR1, lambda *_: profiler.enable())
+
+        def dump(*_) -> None:
+            profiler.disable()
+            profiler.dump_stats(profile_path)
+
+        signal.signal(signal.SIGUSR2, dump)
+
+    from cpulab.cli import main
+
+    sys.argv = ["cpulab", *app_arguments]
+    return main()
+
+
+def main_thread_cpu(pid: int) -> float:
+    return int(Path(f"/proc/{pid}/task/{pid}/schedstat").read_text().split()[0]) / 1e9
+
+
+def drive(args: argparse.Namespace) -> int:
+    from app_fidelity import CASES, choose, finished_points, own_cpu
+    from terminal import Terminal
+
+    train, eval_ = CASES.get(args.task, (1, 2))
+    train, eval_ = args.train or train, args.eval or eval_
+    folder = Path(tempfile.mkdtemp())
+    db = args.db or folder / "trace.sqlite"
+    log, profile = folder / "trace.log", folder / "trace.prof"
+    width, height = map(int, args.size.split("x"))
+    command = [sys.executable, __file__, "--inside", str(log)]
+    command += ["--profile-to", str(profile)] if args.profile else []
+    term = Terminal([*command, "--", "--db", str(db)], (width, height))
+    try:
+        choose(term, args.task, train, eval_)
+        pid, done_before = term.proc.pid, len(finished_points(db))
+        if args.profile:
+            os.kill(pid, signal.SIGUSR1)
+        started, app_before, main_before = time.monotonic(), own_cpu(pid), main_thread_cpu(pid)
+        term.press("r", pause=0)
+        bins, last = [], main_before
+        while len(finished_points(db)) <= done_before:
+            time.sleep(BIN)
+            now = main_thread_cpu(pid)
+            bins.append(1000 * (now - last))
+            last = now
+        ended, app_used = time.monotonic(), own_cpu(pid) - app_before
+        if args.profile:
+            os.kill(pid, signal.SIGUSR2)
+        time.sleep(1.0)  # the result drawn, and the profile written
+        term.press("q", pause=0)
+        term.wait(30)
+    finally:
+        term.close()
+    seconds = ended - started
+    print(f"{args.task} {train} x {eval_} full at {args.size}: run {seconds:.2f} s")
+    print(f"app CPU {1000 * app_used:.0f} ms ({100 * app_used / seconds:.2f} % of a core)")
+    print(f"main thread, ms per {BIN * 1000:.0f} ms: " + " ".join(f"{b:.0f}" for b in bins))
+    items = []
+    for line in log.read_text().splitlines():
+        at, spent, what = line.split(" ", 2)
+        if started - 0.05 <= float(at) <= ended + 0.5:
+            items.append((float(at) - started, float(spent), what))
+    for title, chosen in (
+        ("the first half second", [i for i in items if i[0] < 0.5]),
+        ("the last half second and after", [i for i in items if i[0] > seconds - 0.5]),
+    ):
+        print(f"\nlargest items of {title} (s from the key, ms):")
+        for at, spent, what in sorted(chosen, key=lambda i: -i[1])[:10]:
+            print(f"  {at:6.3f} {spent:6.2f}  {what}")
+    kinds: Counter[str] = Counter()
+    counts: Counter[str] = Counter()
+    for _, spent, what in items:
+        kind = what.split(" ", 1)[0]
+        kinds[kind] += spent
+        counts[kind] += 1
+    print("\nitems of a millisecond or more, over the run (a message's time includes the")
+    print("restyles it causes; frames are apart):")
+    for kind, spent in kinds.most_common():
+        print(f"  {kind}: {counts[kind]} taking {spent:.0f} ms")
+    if args.profile:
+        import pstats
+
+        print()
+        stats = pstats.Stats(str(profile))
+        stats.sort_stats("cumulative").print_stats(25)
+    return 0
+
+
+def main() -> int:
+    if len(sys.argv) > 2 and sys.argv[1] == "--inside":
+        rest = sys.argv[3:]
+        profile_path = None
+        if rest[:1] == ["--profile-to"]:
+            profile_path, rest = rest[1], rest[2:]
+        return inside(sys.argv[2], profile_path, rest[1:])  # after "--"
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("task")
+    parser.add_argument("--size", default="200x60", help="COLUMNSxROWS")
+    parser.add_argument("--train", type=int)
+    parser.add_argument("--eval", type=int)
+    parser.add_argument("--db", type=Path, help="a store to open, e.g. with a history")
+    parser.add_argument("--profile", action="store_true", help="cProfile the main thread")
+    return drive(parser.parse_args())
+
+
+if __name__ == "__main__":
+    sys.exit(main())
