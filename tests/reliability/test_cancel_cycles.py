@@ -11,6 +11,7 @@ and a summary line (cycles, cycles that left processes, worst and median cancel)
 
 from __future__ import annotations
 
+import _multiprocessing
 import asyncio
 import os
 import statistics
@@ -128,3 +129,32 @@ async def test_a_cancel_removes_the_joblib_folders_no_tracker_knows_of(tmp_path,
     events = await asyncio.wait_for(collect(handle, cancel_when_started), 30)
     assert isinstance(events[-1], Cancelled)
     assert sorted(tmp_path.iterdir()) == [someone_elses]
+
+
+@pytest.mark.skipif(not os.path.isdir("/dev/shm"), reason="named semaphores live in /dev/shm")
+async def test_a_cancel_removes_the_loky_semaphores_no_tracker_knows_of(python):
+    # The same race for a semaphore of loky's: made under its name, "/loky-PID-...", and
+    # not yet registered with a resource tracker when the cancel lands.
+    script = (
+        "import os, time, _multiprocessing\n"
+        "lock = _multiprocessing.SemLock(1, 1, 1, f'/loky-{os.getpid()}-cpulabtest', False)\n"
+        'print(\'{"event":"started","pid":1,"pgid":1,"t":0}\', flush=True)\n'
+        "time.sleep(60)\n"
+    )
+    someone_elses = _multiprocessing.SemLock(1, 1, 1, "/loky-1-cpulabtest", False)
+    try:
+        handle = await Supervisor(command=[python, "-c", script]).start(spec_for("rf-train"))
+        own = f"/dev/shm/sem.loky-{handle.pid}-cpulabtest"
+
+        async def cancel_when_started(event) -> None:
+            if isinstance(event, Started):
+                assert os.path.exists(own)
+                await handle.cancel()
+
+        events = await asyncio.wait_for(collect(handle, cancel_when_started), 30)
+        assert isinstance(events[-1], Cancelled)
+        assert not os.path.exists(own)
+        assert os.path.exists("/dev/shm/sem.loky-1-cpulabtest")
+    finally:
+        del someone_elses
+        _multiprocessing.sem_unlink("/loky-1-cpulabtest")

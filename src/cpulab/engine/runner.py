@@ -51,7 +51,7 @@ from cpulab.engine.treemeter import (
     SAMPLE_INTERVAL,
     TreeMeter,
     kill_own_children,
-    remove_joblib_folders,
+    remove_joblib_leftovers,
     tie_to_parent,
 )
 
@@ -100,7 +100,7 @@ def _die_with_parent(parent_pid: int, interval: float = 0.5) -> None:
             time.sleep(interval)
         kill_own_children()
         # No supervisor is left to clear a joblib folder created just as it was killed.
-        remove_joblib_folders(os.getpid(), os.environ)
+        remove_joblib_leftovers(os.getpid(), os.environ)
         os._exit(1)
 
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()

@@ -27,7 +27,7 @@ from cpulab.engine.events import (
     parse_event,
 )
 from cpulab.engine.spec import SPARE_ARGUMENT, RunSpec, SweepSpec
-from cpulab.engine.treemeter import group, processes, remove_joblib_folders, terminate, tree
+from cpulab.engine.treemeter import group, processes, remove_joblib_leftovers, terminate, tree
 
 RUNNER_COMMAND = (sys.executable, "-m", "cpulab.engine.runner")
 STDERR_TAIL_BYTES = 4096
@@ -235,7 +235,7 @@ class RunHandle:
             terminate(processes(self.cgroup.pids()))
             self.cgroup.kill()
             self.cgroup.remove()
-        remove_joblib_folders(self.pid, self.env)
+        remove_joblib_leftovers(self.pid, self.env)
 
 
 class Supervisor:

@@ -13,7 +13,7 @@ Where the records go: in the runner, a list in memory; in a worker, a list kept 
 outermost task in that process ends, then one line each appended to a file of its own in
 the run's directory, which the runner reads and empties after each measured call and
 removes at the end (after a cancel, the supervisor does: see
-`treemeter.remove_joblib_folders`). Calls that joblib runs
+`treemeter.remove_joblib_leftovers`). Calls that joblib runs
 one after another in the caller (n_jobs=1) make no batches: a top-level one that started
 no parallel work itself is recorded as a single span (a serial refit, say).
 

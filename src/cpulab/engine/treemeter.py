@@ -251,18 +251,23 @@ def terminate(
     return [p.pid for p in stubborn + lingering]
 
 
-def remove_joblib_folders(pid: int, env: Mapping[str, str]) -> None:
-    """Delete the memmapping folders joblib created in process `pid`, once its tree is gone.
+def remove_joblib_leftovers(pid: int, env: Mapping[str, str]) -> None:
+    """Delete the memmapping folders and the named semaphores that joblib and loky created
+    in process `pid`, once its tree is gone.
 
-    joblib creates such a folder before it registers it with the resource tracker that
-    would delete it, and loky holds SIGTERM back while it starts that tracker: a cancel
-    then takes effect just between the two and leaves the folder to nobody, in /dev/shm
-    until the next reboot. `env` is the runner's environment, which may point joblib
-    elsewhere.
+    Both are created before they are registered with the resource tracker that would
+    delete them, and loky holds SIGTERM back while it starts that tracker: a cancel then
+    takes effect just between the two and leaves them to nobody, in /dev/shm until the
+    next reboot. `env` is the runner's environment, which may point joblib elsewhere.
     """
     temp = env.get("TMPDIR") or tempfile.gettempdir()  # the runner's, as mkdtemp finds it
     roots = filter(None, {env.get("JOBLIB_TEMP_FOLDER"), "/dev/shm", temp})
     _remove(roots, f"joblib_memmapping_folder_{pid}_*")
+    # loky names its semaphores "/loky-PID-..."; Linux keeps a named semaphore as
+    # /dev/shm/sem.NAME, and removing that file is what sem_unlink does.
+    for semaphore in glob.glob(f"/dev/shm/sem.loky-{pid}-*"):
+        with contextlib.suppress(OSError):  # unlinked meanwhile by its tracker
+            os.unlink(semaphore)
     # The runner's own: where its workers write the tasks they ran (taskstream.py).
     _remove([temp], f"{DIRECTORY_PREFIX}{pid}_*")
 
