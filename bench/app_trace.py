@@ -1,7 +1,8 @@
 """Where the app's own CPU goes during one run: the accounting behind docs/PERFORMANCE.md's
 "where a run's app CPU goes now".
 
-    python bench/app_trace.py cv-eval --size 80x24 [--train 1 --eval 2] [--db PATH] [--profile]
+    python bench/app_trace.py cv-eval --size 80x24 [--train 1 --eval 2] [--db PATH]
+        [--profile [--window FROM:TO] [--sort tottime] [--lines 40]]
 
 Drives the real app on a pseudo-terminal as app_fidelity.py does (the task, the split,
 full scale, `r`), with hooks inside the app that time, in thread CPU, each message
@@ -10,7 +11,8 @@ the main thread's CPU in every 250 ms of the run (key press to stored result), t
 app's CPU over the run, the largest items of its first and last half second, and totals
 by kind. With --profile, a cProfile of the main thread over the run (thread CPU; the
 profiler makes the code it watches 3 to 4 times slower, so read its shares, not its
-times). `--db` gives a store with a history on screen; the default is a new one.
+times); --window FROM:TO profiles only those seconds from the key, for example the
+measured call alone. `--db` gives a store with a history on screen; the default is a new one.
 """
 
 from __future__ import annotations
@@ -111,8 +113,17 @@ def drive(args: argparse.Namespace) -> int:
     try:
         choose(term, args.task, train, eval_)
         pid, done_before = term.proc.pid, len(finished_points(db))
-        if args.profile:
-            os.kill(pid, signal.SIGUSR1)
+        # The profile's window, in seconds from the key: the whole run by default.
+        window = [float(s) for s in args.window.split(":")] if args.window else [0.0, 1e9]
+        profiling = False
+
+        def profile_to(elapsed: float) -> None:
+            nonlocal profiling
+            if args.profile and profiling != (window[0] <= elapsed < window[1]):
+                profiling = not profiling
+                os.kill(pid, signal.SIGUSR1 if profiling else signal.SIGUSR2)
+
+        profile_to(0.0)
         started, app_before, main_before = time.monotonic(), own_cpu(pid), main_thread_cpu(pid)
         term.press("r", pause=0)
         bins, last = [], main_before
@@ -121,10 +132,11 @@ def drive(args: argparse.Namespace) -> int:
             now = main_thread_cpu(pid)
             bins.append(1000 * (now - last))
             last = now
+            profile_to(time.monotonic() - started)
         ended, app_used = time.monotonic(), own_cpu(pid) - app_before
-        if args.profile:
-            os.kill(pid, signal.SIGUSR2)
-        time.sleep(1.0)  # the result drawn, and the profile written
+        time.sleep(1.0)  # the result drawn
+        profile_to(1e9)
+        time.sleep(0.5)  # the profile written
         term.press("q", pause=0)
         term.wait(30)
     finally:
@@ -160,7 +172,7 @@ def drive(args: argparse.Namespace) -> int:
 
         print()
         stats = pstats.Stats(str(profile))
-        stats.sort_stats("cumulative").print_stats(25)
+        stats.sort_stats(args.sort).print_stats(args.lines)
     return 0
 
 
@@ -178,6 +190,9 @@ def main() -> int:
     parser.add_argument("--eval", type=int)
     parser.add_argument("--db", type=Path, help="a store to open, e.g. with a history")
     parser.add_argument("--profile", action="store_true", help="cProfile the main thread")
+    parser.add_argument("--sort", default="cumulative", help="the profile's order (pstats)")
+    parser.add_argument("--lines", type=int, default=25, help="the profile's length")
+    parser.add_argument("--window", metavar="FROM:TO", help="profile only these seconds of the run")
     return drive(parser.parse_args())
 
 

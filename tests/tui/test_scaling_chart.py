@@ -77,7 +77,12 @@ async def drawn(
         chart.results = tuple(results)
         chart.speedup = speedup
         await pilot.pause()
-        return chart, chart.render().plain.splitlines()
+        return chart, screen_lines(chart)
+
+
+def screen_lines(chart: ScalingChart) -> list[str]:
+    """The chart's lines as the screen draws them."""
+    return [chart.render_line(y).text for y in range(chart.size.height)]
 
 
 def tick_row(chart: ScalingChart, lines: list[str]) -> str:
@@ -254,12 +259,13 @@ async def test_any_size_draws_something(size):
 
 
 def count_plans(chart: ScalingChart) -> tuple[list[Size], list[int]]:
-    """The sizes the chart's figure is laid out for, and a 1 per plotext build."""
+    """The sizes the chart's figure is laid out for, and a 1 per plotext build of its
+    matrix of cells (what the screen draws from)."""
     plans: list[Size] = []
     builds: list[int] = []
-    plan, build = chart._plan, chart._plot.build
+    plan, build = chart._plan, chart._plot._build_matrix
     chart._plan = lambda: (plans.append(chart.size), plan())[1]  # type: ignore[method-assign]
-    chart._plot.build = lambda: (builds.append(1), build())[1]  # type: ignore[method-assign]
+    chart._plot._build_matrix = lambda: (builds.append(1), build())[1]  # type: ignore[method-assign]
     return plans, builds
 
 

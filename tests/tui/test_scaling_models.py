@@ -6,11 +6,16 @@ from __future__ import annotations
 
 from itertools import pairwise
 
+import pytest
+from rich.style import Style
 from textual.app import App, ComposeResult
+from textual.strip import Strip
+from textual.widget import Widget
 
 from cpulab.engine.models import fit_scaling, model_points
 from cpulab.engine.stats import analyse_results
 from cpulab.ui.scaling import Entry
+from cpulab.ui.themes import ThemeCatalog, shipped_themes_dir
 from cpulab.ui.widgets import ScalingChart
 from cpulab.ui.widgets import scaling_chart as chart_module
 from cpulab.ui.widgets.scaling_chart import BAND_MARKER, ModelCurve
@@ -179,3 +184,31 @@ async def test_one_run_a_point_draws_the_curve_without_a_band():
         (curve,) = chart.models.values()
         assert not curve.model.intervals_known
         assert not any(entry.startswith(BAND_MARKER) for entry in chart.key)
+
+
+@pytest.mark.parametrize("theme", ["cpulab-dark", "cpulab-light", "ansi-dark"])
+@pytest.mark.parametrize("size", [SMALL, MEDIUM], ids=["80x24", "120x40"])
+async def test_the_screen_draws_the_cells_plotext_writes(size, theme):
+    """The chart draws straight from plotext's matrix of cells: the same characters in
+    the same styles as plotext's ANSI text rendered by Textual, the slower way."""
+
+    def styled(strip: Strip) -> list[tuple[str, Style | None]]:
+        return [
+            (character, segment.style and segment.style.clear_meta_and_links())
+            for segment in strip
+            for character in segment.text
+        ]
+
+    app = ChartApp(size)
+    async with app.run_test(size=(120, 40)) as pilot:
+        for shipped in ThemeCatalog.load((shipped_themes_dir(),)).themes.values():
+            app.register_theme(shipped)
+        app.theme = theme
+        chart = app.query_one(ScalingChart)
+        chart.results = tuple(sweep())
+        await settled(pilot)
+        assert chart.models or size == SMALL  # a model's curve and band, where they fit
+        drawn = [chart.render_line(y) for y in range(chart.size.height)]
+        chart.refresh()  # what Textual draws from the text that render() returns
+        written = [Widget.render_line(chart, y) for y in range(chart.size.height)]
+        assert [styled(line) for line in drawn] == [styled(line) for line in written]

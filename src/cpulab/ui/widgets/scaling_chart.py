@@ -16,15 +16,22 @@ of milliseconds: each is fitted once, in a thread, and kept while its series is 
 
 from __future__ import annotations
 
+import functools
+import itertools
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from plotext._utility import colors_to_ansi
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
 from textual.app import RenderResult
 from textual.color import Color, ColorParseError
 from textual.geometry import Size
 from textual.reactive import reactive
+from textual.strip import Strip
 from textual.worker import Worker, WorkerState
 from textual_plotext import PlotextPlot
 from textual_plotext.plot import Figure
@@ -56,6 +63,15 @@ MODEL_WORKERS = "scaling-models"
 RGB = tuple[int, int, int]
 # A series' model points (Series.runs): what its model is fitted to, and known by.
 ModelKey = tuple[tuple[int, tuple[float, ...]], ...]
+
+
+@functools.lru_cache(maxsize=256)
+def ansi_style(colours: tuple[object, object, object]) -> Style:
+    """The rich style of a plotext cell's (foreground, style, background): what
+    Text.from_ansi makes of the codes plotext's build() writes for them."""
+    spans = Text.from_ansi(colors_to_ansi(*colours) + " ").spans
+    styles = [Style.parse(s) if isinstance(s, str) else s for s in (span.style for span in spans)]
+    return Style.combine(styles) if styles else Style()
 
 
 @dataclass(frozen=True)
@@ -289,6 +305,8 @@ class ScalingChart(PlotextPlot):
     results: reactive[tuple[Result | Entry, ...]] = reactive(())
     speedup: reactive[bool] = reactive(False)
 
+    ALLOW_SELECT = False  # drawn line by line, without the offsets that selection reads
+
     def __init__(
         self,
         tasks: Mapping[str, Task] | None = None,
@@ -312,6 +330,9 @@ class ScalingChart(PlotextPlot):
         self._wanted: set[ModelKey] = set()
         self._fitting: set[ModelKey] = set()
         self._planned: Size | None = None  # the size the figure was last laid out for
+        # The figure's lines as drawn, and what they were drawn for (see render_line).
+        self._drawn: list[Strip] = []
+        self._drawn_for: tuple[object, ...] | None = None
 
     def on_mount(self) -> None:
         self.app.theme_changed_signal.subscribe(self, lambda theme: self.replot())
@@ -327,13 +348,60 @@ class ScalingChart(PlotextPlot):
             self.replot()
 
     def render(self) -> RenderResult:
+        """The figure as plotext writes it, ANSI text made rich: what tests read. The
+        screen draws the same cells straight from plotext's matrix (render_line)."""
+        self._plan_for_size()
+        return super().render()
+
+    def render_line(self, y: int) -> Strip:
+        # Textual turns a rich Text of a few thousand styled cells into lines at some
+        # 0.1 ms a line; plotext's own matrix of cells, read row by row with a style per
+        # colour pair, is a few times quicker, and a chart is drawn at the end of every run.
+        self._plan_for_size()
+        drawn_for = (self.size, self.app.theme, self.theme, self.visual_style)
+        if drawn_for != self._drawn_for:
+            self._drawn, self._drawn_for = self._draw(), drawn_for
+        if y < len(self._drawn):
+            return self._drawn[y]
+        return Strip.blank(self.size.width, self.visual_style.rich_style)
+
+    def _plan_for_size(self) -> None:
         # Laid out anew since the figure was: its Resize comes after this frame. The figure
         # is planned for the size it is drawn at, so that it is built once, not once at the
         # old size and again at the new one (a table growing beside the chart, at the end
         # of a run).
         if self.size != self._planned:
             self._plan()
-        return super().render()
+
+    def _draw(self) -> list[Strip]:
+        """The figure's lines, top first, from plotext's matrix: the cells that its
+        build() would write as ANSI text, with the same styles."""
+        plt, (width, height) = self.plt, self.size
+        # What PlotextPlot.render sets before it builds.
+        plt.plotsize(width, height)
+        plt._set_size(width, height)
+        plt.theme(self._get_plotext_theme_name(self.app.theme))
+        plt._set_sizes()
+        plt._build_matrix()
+        matrix = plt.monitor.matrix
+        base = self.visual_style.rich_style
+        styles: dict[tuple[object, object, object], Style] = {}
+        lines = []
+        for row in reversed(range(matrix.rows)):  # plotext's row 0 is the bottom
+            markers = matrix.marker[row]
+            cells = list(
+                zip(matrix.fullground[row], matrix.style[row], matrix.background[row], strict=True)
+            )
+            segments = []
+            for colours, run in itertools.groupby(range(len(cells)), cells.__getitem__):
+                columns = list(run)
+                style = styles.get(colours)
+                if style is None:
+                    style = styles[colours] = base + ansi_style(colours)
+                text = "".join(markers[columns[0] : columns[-1] + 1])
+                segments.append(Segment(text, style))
+            lines.append(Strip(segments).adjust_cell_length(width, base))
+        return lines
 
     def _rgb(self, variable: str) -> RGB:
         # Blend over the chart's background: some theme colours are translucent.
@@ -391,10 +459,15 @@ class ScalingChart(PlotextPlot):
         self._plan()
         self.refresh()
 
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._drawn_for = None  # the base style may have moved with the theme
+
     def _plan(self) -> None:
         """Lay the figure out for the chart's size; plotext builds it when it is drawn."""
         plt = self.plt
         plt.clear_figure()
+        self._drawn_for = None
         self.axis, self.key_layout, self.ticks, self.key = None, None, [], []
         width, height = self._planned = self.size
         if not width or not height:
