@@ -386,10 +386,10 @@ class CpulabApp(App[None]):
         self.query_one(CoreGrid).sample = sample
         due = self._status_drawn_at + STATUS_INTERVAL - 0.5 / self.sample_hz
         if self.running and time.monotonic() >= due:
-            # In the frame after the cores: Textual renders every widget inside the box
-            # around all that changed in one frame, which for the cores (top right) and
-            # the status (bottom left) together is the whole screen.
-            self.call_after_refresh(self._show_running)
+            # In the cores' frame: a frame renders every widget beside the path down to
+            # each change, so one frame for both costs less than a frame each (1.5 ms
+            # against 0.9 + 1.1 at 80x24, 1.5 against 0.8 + 1.5 at 200x60).
+            self._show_running()
 
     # Choosing what to run.
 
