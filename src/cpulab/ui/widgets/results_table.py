@@ -167,6 +167,8 @@ class ResultsTable(ScrollView, can_focus=True):
         # Whole lines, as wide as the table or the widget, by (row, cursor, hover); the
         # header is row -1. Emptied when the rows, the columns, the size or the styles change.
         self._lines: dict[tuple[int, bool, bool], Strip] = {}
+        # The widget's own style, which Textual works out from every ancestor at each ask.
+        self._style: Style | None = None
         self._fitted_width = 0  # the widget's width when the columns and lines were chosen
 
     # What is on view.
@@ -335,6 +337,13 @@ class ResultsTable(ScrollView, can_focus=True):
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._lines.clear()  # the theme or the focus changed: every style is looked up again
+        self._style = None
+
+    @property
+    def _base_style(self) -> Style:
+        if self._style is None:
+            self._style = self.rich_style
+        return self._style
 
     def _refresh_row(self, row: int | None) -> None:
         if row is not None and 0 <= row < len(self._rows):
@@ -344,20 +353,20 @@ class ResultsTable(ScrollView, can_focus=True):
         width = self.size.width
         row = -1 if y == 0 else y - 1 + self.scroll_offset.y
         if row >= len(self._rows):
-            return Strip.blank(width, self.rich_style)
+            return Strip.blank(width, self._base_style)
         key = (row, row == self.cursor_row, row == self._hover)
         line = self._lines.get(key)
         if line is None:
             line = self._lines[key] = self._line(*key)
         x = self.scroll_offset.x
-        return line.crop(x, x + width).adjust_cell_length(width, self.rich_style)
+        return line.crop(x, x + width).adjust_cell_length(width, self._base_style)
 
     def _line(self, row: int, cursor: bool, hover: bool) -> Strip:
         """Row `row` (-1: the header) whole, styled as DataTable styles a row cursor's
         table: the row's style under the cells' own, the cursor's colour over them, and
         the blank after the last column in the row's style."""
         header = row < 0
-        base = self.get_component_rich_style("results-table--header") if header else self.rich_style
+        base = self.get_component_rich_style("results-table--header") if header else self._base_style
         over = Style()
         if hover:
             over += self.get_component_rich_style("results-table--hover")
