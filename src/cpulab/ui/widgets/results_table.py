@@ -366,7 +366,10 @@ class ResultsTable(ScrollView, can_focus=True):
         table: the row's style under the cells' own, the cursor's colour over them, and
         the blank after the last column in the row's style."""
         header = row < 0
-        base = self.get_component_rich_style("results-table--header") if header else self._base_style
+        if header:
+            base = self.get_component_rich_style("results-table--header")
+        else:
+            base = self._base_style
         over = Style()
         if hover:
             over += self.get_component_rich_style("results-table--hover")

@@ -21,7 +21,7 @@ import itertools
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from plotext._utility import colors_to_ansi
 from rich.segment import Segment
@@ -376,7 +376,10 @@ class ScalingChart(PlotextPlot):
     def _draw(self) -> list[Strip]:
         """The figure's lines, top first, from plotext's matrix: the cells that its
         build() would write as ANSI text, with the same styles."""
-        plt, (width, height) = self.plt, self.size
+        # The figure's build steps short of its ANSI text, which textual-plotext's type
+        # stubs leave out (plotext is pinned below 6, and a test compares the two ways).
+        plt: Any = self.plt
+        width, height = self.size
         # What PlotextPlot.render sets before it builds.
         plt.plotsize(width, height)
         plt._set_size(width, height)
