@@ -9,10 +9,11 @@ full scale, `r`), with hooks inside the app that time, in thread CPU, each messa
 handled, each frame drawn and each restyle (with how many widgets it restyled). Prints
 the main thread's CPU in every 250 ms of the run (key press to stored result), the
 app's CPU over the run, the largest items of its first and last half second, and totals
-by kind. With --profile, a cProfile of the main thread over the run (thread CPU; the
-profiler makes the code it watches 3 to 4 times slower, so read its shares, not its
-times); --window FROM:TO profiles only those seconds from the key, for example the
-measured call alone. `--db` gives a store with a history on screen; the default is a new one.
+by kind. With --profile, a cProfile of the main thread over the run and the second after
+it, in which the result is drawn (thread CPU; the profiler makes the code it watches 3 to
+4 times slower, so read its shares, not its times); --window FROM:TO profiles only those
+seconds from the key, to 50 ms: the measured call alone, say, or the run's end. `--db`
+gives a store with a history on screen; the default is a new one.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from pathlib import Path
 
 BIN = 0.25  # seconds
 SHOWN = 0.001  # items under a millisecond are left out of the log
+AFTER = 1.0  # seconds watched after the result is stored: its row and chart drawn
 
 
 def inside(log_path: str, profile_path: str | None, app_arguments: list[str]) -> int:
@@ -127,14 +129,19 @@ def drive(args: argparse.Namespace) -> int:
         started, app_before, main_before = time.monotonic(), own_cpu(pid), main_thread_cpu(pid)
         term.press("r", pause=0)
         bins, last = [], main_before
-        while len(finished_points(db)) <= done_before:
-            time.sleep(BIN)
-            now = main_thread_cpu(pid)
-            bins.append(1000 * (now - last))
-            last = now
+        next_bin, stored = time.monotonic() + BIN, False
+        while not stored:
+            time.sleep(0.05)  # the window's edges to 50 ms; the store read once a bin
             profile_to(time.monotonic() - started)
+            if time.monotonic() >= next_bin:
+                now = main_thread_cpu(pid)
+                bins.append(1000 * (now - last))
+                last, next_bin = now, next_bin + BIN
+                stored = len(finished_points(db)) > done_before
         ended, app_used = time.monotonic(), own_cpu(pid) - app_before
-        time.sleep(1.0)  # the result drawn
+        while time.monotonic() < ended + AFTER:  # the result drawn; the window still kept
+            time.sleep(0.05)
+            profile_to(time.monotonic() - started)
         profile_to(1e9)
         time.sleep(0.5)  # the profile written
         term.press("q", pause=0)
@@ -167,7 +174,9 @@ def drive(args: argparse.Namespace) -> int:
     print("restyles it causes; frames are apart):")
     for kind, spent in kinds.most_common():
         print(f"  {kind}: {counts[kind]} taking {spent:.0f} ms")
-    if args.profile:
+    if args.profile and not profile.exists():
+        print(f"\nno profile: the window {args.window} missed the run and the {AFTER} s after it")
+    elif args.profile:
         import pstats
 
         print()

@@ -253,8 +253,15 @@ async def test_odd_data_still_draws_a_readable_chart(name, speedup):
 
 @pytest.mark.parametrize("size", [(12, 4), (20, 6), (30, 8), (200, 60)])
 async def test_any_size_draws_something(size):
-    chart, lines = await drawn(store_like(), size, cores=2, screen=(210, 62))
-    assert len(lines) == size[1] and all(len(line) <= size[0] for line in lines)
+    app = ChartApp(size, cores=2)
+    async with app.run_test(size=(210, 62)) as pilot:
+        chart = app.query_one(ScalingChart)
+        chart.results = tuple(store_like())
+        await pilot.pause()
+        lines = screen_lines(chart)
+        figure = chart.render().plain.splitlines()  # plotext's own text
+    assert len(lines) == size[1] and all(len(line) == size[0] for line in lines)
+    assert len(figure) <= size[1] and all(len(line) <= size[0] for line in figure)
     assert chart.key  # some key, even where it must be cut short
 
 
@@ -279,10 +286,10 @@ async def test_it_replots_only_when_what_it_shows_changes():
         assert len(plans) == 1 and len(builds) == 1
         chart.refresh()
         await pilot.pause()
-        assert len(plans) == 1  # drawing again is not plotting again
+        assert len(plans) == 1 and len(builds) == 1  # drawing again is not plotting again
         chart.speedup = True
         await pilot.pause()
-        assert len(plans) == 2
+        assert len(plans) == 2 and len(builds) == 2
         chart.styles.width = 60
         await pilot.pause()
         assert len(plans) == 3

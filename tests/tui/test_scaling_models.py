@@ -186,19 +186,29 @@ async def test_one_run_a_point_draws_the_curve_without_a_band():
         assert not any(entry.startswith(BAND_MARKER) for entry in chart.key)
 
 
+def styled(strip: Strip) -> list[tuple[str, Style | None]]:
+    """Each cell of a line: its character and its style, less Textual's offsets."""
+    return [
+        (character, segment.style and segment.style.clear_meta_and_links())
+        for segment in strip
+        for character in segment.text
+    ]
+
+
+def check_drawn_as_written(chart: ScalingChart) -> None:
+    """The lines on screen are the cells of plotext's ANSI text, as Textual renders it."""
+    drawn = [styled(chart.render_line(y)) for y in range(chart.size.height)]
+    chart.refresh()  # Textual's own lines, from the text that render() returns
+    written = [styled(Widget.render_line(chart, y)) for y in range(chart.size.height)]
+    assert drawn == written
+
+
 @pytest.mark.parametrize("theme", ["cpulab-dark", "cpulab-light", "ansi-dark"])
 @pytest.mark.parametrize("size", [SMALL, MEDIUM], ids=["80x24", "120x40"])
 async def test_the_screen_draws_the_cells_plotext_writes(size, theme):
     """The chart draws straight from plotext's matrix of cells: the same characters in
-    the same styles as plotext's ANSI text rendered by Textual, the slower way."""
-
-    def styled(strip: Strip) -> list[tuple[str, Style | None]]:
-        return [
-            (character, segment.style and segment.style.clear_meta_and_links())
-            for segment in strip
-            for character in segment.text
-        ]
-
+    the same styles as plotext's ANSI text rendered by Textual, the slower way; and
+    again after each change that draws the chart anew."""
     app = ChartApp(size)
     async with app.run_test(size=(120, 40)) as pilot:
         for shipped in ThemeCatalog.load((shipped_themes_dir(),)).themes.values():
@@ -208,7 +218,14 @@ async def test_the_screen_draws_the_cells_plotext_writes(size, theme):
         chart.results = tuple(sweep())
         await settled(pilot)
         assert chart.models or size == SMALL  # a model's curve and band, where they fit
-        drawn = [chart.render_line(y) for y in range(chart.size.height)]
-        chart.refresh()  # what Textual draws from the text that render() returns
-        written = [Widget.render_line(chart, y) for y in range(chart.size.height)]
-        assert [styled(line) for line in drawn] == [styled(line) for line in written]
+        check_drawn_as_written(chart)
+        app.theme = "textual-light" if theme != "textual-light" else "textual-dark"
+        await pilot.pause()
+        check_drawn_as_written(chart)
+        chart.speedup = True
+        await pilot.pause()
+        check_drawn_as_written(chart)
+        chart.styles.width = size[0] + 6
+        await pilot.pause()
+        assert chart.size.width == size[0] + 6
+        check_drawn_as_written(chart)
