@@ -2,18 +2,20 @@
 "where a run's app CPU goes now".
 
     python bench/app_trace.py cv-eval --size 80x24 [--train 1 --eval 2] [--db PATH]
-        [--profile [--window FROM:TO] [--sort tottime] [--lines 40]]
+        [--shown MS] [--window FROM:TO] [--profile [--sort tottime] [--lines 40]]
 
 Drives the real app on a pseudo-terminal as app_fidelity.py does (the task, the split,
 full scale, `r`), with hooks inside the app that time, in thread CPU, each message
 handled, each frame drawn and each restyle (with how many widgets it restyled). Prints
 the main thread's CPU in every 250 ms of the run (key press to stored result), the
 app's CPU over the run, the largest items of its first and last half second, and totals
-by kind. With --profile, a cProfile of the main thread over the run and the second after
-it, in which the result is drawn (thread CPU; the profiler makes the code it watches 3 to
-4 times slower, so read its shares, not its times); --window FROM:TO profiles only those
-seconds from the key, to 50 ms: the measured call alone, say, or the run's end. `--db`
-gives a store with a history on screen; the default is a new one.
+by kind; `--shown 0` logs every item, not only those of a millisecond or more, and
+--window FROM:TO sums the items of those seconds from the key by name. With --profile, a
+cProfile of the main thread over the run and the second after it, in which the result is
+drawn (thread CPU; the profiler makes the code it watches 3 to 4 times slower, so read its
+shares, not its times); with --window, of those seconds only, to 50 ms: the measured call
+alone, say, or the run's end. `--db` gives a store with a history on screen; the default
+is a new one.
 """
 
 from __future__ import annotations
@@ -28,11 +30,13 @@ from collections import Counter
 from pathlib import Path
 
 BIN = 0.25  # seconds
-SHOWN = 0.001  # items under a millisecond are left out of the log
+SHOWN_MS = 1.0  # items under this are left out of the log, unless --shown says otherwise
 AFTER = 1.0  # seconds watched after the result is stored: its row and chart drawn
 
 
-def inside(log_path: str, profile_path: str | None, app_arguments: list[str]) -> int:
+def inside(
+    log_path: str, profile_path: str | None, shown_ms: float, app_arguments: list[str]
+) -> int:
     """Run the app with the hooks in; the driver's SIGUSR1 and SIGUSR2 bound the profile."""
     import cProfile
 
@@ -44,7 +48,7 @@ def inside(log_path: str, profile_path: str | None, app_arguments: list[str]) ->
 
     def note(started: float, what: str) -> None:
         spent = time.thread_time() - started
-        if spent >= SHOWN:
+        if spent * 1000 >= shown_ms:
             log.write(f"{time.monotonic():.4f} {1000 * spent:.2f} {what}\n")
 
     dispatch = MessagePump._dispatch_message
@@ -109,7 +113,7 @@ def drive(args: argparse.Namespace) -> int:
     db = args.db or folder / "trace.sqlite"
     log, profile = folder / "trace.log", folder / "trace.prof"
     width, height = map(int, args.size.split("x"))
-    command = [sys.executable, __file__, "--inside", str(log)]
+    command = [sys.executable, __file__, "--inside", str(log), str(args.shown)]
     command += ["--profile-to", str(profile)] if args.profile else []
     term = Terminal([*command, "--", "--db", str(db)], (width, height))
     try:
@@ -155,7 +159,7 @@ def drive(args: argparse.Namespace) -> int:
     items = []
     for line in log.read_text().splitlines():
         at, spent, what = line.split(" ", 2)
-        if started - 0.05 <= float(at) <= ended + 0.5:
+        if started - 0.05 <= float(at) <= ended + AFTER:
             items.append((float(at) - started, float(spent), what))
     for title, chosen in (
         ("the first half second", [i for i in items if i[0] < 0.5]),
@@ -170,10 +174,21 @@ def drive(args: argparse.Namespace) -> int:
         kind = what.split(" ", 1)[0]
         kinds[kind] += spent
         counts[kind] += 1
-    print("\nitems of a millisecond or more, over the run (a message's time includes the")
+    print(f"\nitems of {args.shown:g} ms or more, over the run (a message's time includes the")
     print("restyles it causes; frames are apart):")
     for kind, spent in kinds.most_common():
         print(f"  {kind}: {counts[kind]} taking {spent:.0f} ms")
+    if args.window:
+        low, high = window
+        totals: Counter[str] = Counter()
+        counts = Counter()
+        for at, spent, what in items:
+            if low <= at < high:
+                totals[what] += spent
+                counts[what] += 1
+        print(f"\nitems from {low:g} to {high:g} s after the key, by name, ms (and how many):")
+        for what, spent in totals.most_common(args.lines):
+            print(f"  {spent:8.2f} {counts[what]:5d}  {what}")
     if args.profile and not profile.exists():
         print(f"\nno profile: the window {args.window} missed the run and the {AFTER} s after it")
     elif args.profile:
@@ -186,12 +201,12 @@ def drive(args: argparse.Namespace) -> int:
 
 
 def main() -> int:
-    if len(sys.argv) > 2 and sys.argv[1] == "--inside":
-        rest = sys.argv[3:]
+    if len(sys.argv) > 3 and sys.argv[1] == "--inside":
+        shown_ms, rest = float(sys.argv[3]), sys.argv[4:]
         profile_path = None
         if rest[:1] == ["--profile-to"]:
             profile_path, rest = rest[1], rest[2:]
-        return inside(sys.argv[2], profile_path, rest[1:])  # after "--"
+        return inside(sys.argv[2], profile_path, shown_ms, rest[1:])  # after "--"
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("task")
     parser.add_argument("--size", default="200x60", help="COLUMNSxROWS")
@@ -201,7 +216,12 @@ def main() -> int:
     parser.add_argument("--profile", action="store_true", help="cProfile the main thread")
     parser.add_argument("--sort", default="cumulative", help="the profile's order (pstats)")
     parser.add_argument("--lines", type=int, default=25, help="the profile's length")
-    parser.add_argument("--window", metavar="FROM:TO", help="profile only these seconds of the run")
+    parser.add_argument(
+        "--window", metavar="FROM:TO", help="these seconds of the run: profiled, items summed"
+    )
+    parser.add_argument(
+        "--shown", type=float, default=SHOWN_MS, metavar="MS", help="log items of MS or more"
+    )
     return drive(parser.parse_args())
 
 
