@@ -17,7 +17,10 @@ percentage of one core, twice: over the whole run, from the key press to the sto
 (start-up, the result's table row and chart, and the storing included), and during the
 measured call alone, from "fitting" first drawn on screen to "scoring" first drawn. CPU is
 read from each thread's /proc/PID/task/TID/schedstat (nanoseconds; the kernel's tick
-counts in /proc/PID/stat are too coarse for a 3-second window). Ratios are per round, and
+counts in /proc/PID/stat are too coarse for a 3-second window): every 0.1 s over the
+whole run, and for the measured call at the moment each of the two words is read from the
+terminal (a call of half a second is too short to interpolate between readings 0.1 s
+apart: the run's start, drawn just before it, would be counted in it). Ratios are per round, and
 the tables give medians. Targets: the app within 0.97-1.03 of both, its CPU at most 2 %.
 
     python bench/app_fidelity.py --rounds 3 --sides app80x24,app200x60 \
@@ -39,7 +42,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import itertools
 import os
 import statistics
 import sys
@@ -61,14 +63,6 @@ def own_cpu(pid: int) -> float:
         with contextlib.suppress(OSError):  # a thread that has just ended
             total += int(Path(f"/proc/{pid}/task/{tid}/schedstat").read_text().split()[0])
     return total / 1e9
-
-
-def cpu_at(readings: list[tuple[float, float]], when: float) -> float:
-    """The CPU reading at `when`, between the two readings around it."""
-    for (t0, c0), (t1, c1) in itertools.pairwise(readings):
-        if t0 <= when <= t1:
-            return c0 + (c1 - c0) * (when - t0) / max(t1 - t0, 1e-9)
-    raise ValueError("no readings around that moment")
 
 
 def finished_points(db: Path) -> list:
@@ -100,7 +94,7 @@ def app_seconds(task: str, train: int, eval_: int, db: Path, size: tuple[int, in
     term = Terminal([sys.executable, "-m", "cpulab", "--db", str(db)], size, env)
     try:
         choose(term, task, train, eval_)
-        term.watch("fitting", "scoring")
+        term.watch("fitting", "scoring", note=lambda: own_cpu(term.proc.pid))
         readings = [(time.monotonic(), own_cpu(term.proc.pid))]
         term.press("r", pause=0)
         wal = db.with_name(db.name + "-wal")
@@ -118,7 +112,7 @@ def app_seconds(task: str, train: int, eval_: int, db: Path, size: tuple[int, in
         (started, cpu), (ended, used) = readings[0], readings[-1]
         whole = 100 * (used - cpu) / (ended - started)
         fit, score = term.seen[b"fitting"], term.seen[b"scoring"]
-        during = 100 * (cpu_at(readings, score) - cpu_at(readings, fit)) / (score - fit)
+        during = 100 * (term.noted[b"scoring"] - term.noted[b"fitting"]) / (score - fit)
         term.press("q", pause=0)
         term.wait(30)
     finally:

@@ -130,6 +130,7 @@ def drive(args: argparse.Namespace) -> int:
                 os.kill(pid, signal.SIGUSR1 if profiling else signal.SIGUSR2)
 
         profile_to(0.0)
+        term.watch("fitting", "scoring", note=lambda: (own_cpu(pid), main_thread_cpu(pid)))
         started, app_before, main_before = time.monotonic(), own_cpu(pid), main_thread_cpu(pid)
         term.press("r", pause=0)
         bins, last = [], main_before
@@ -156,6 +157,15 @@ def drive(args: argparse.Namespace) -> int:
     print(f"{args.task} {train} x {eval_} full at {args.size}: run {seconds:.2f} s")
     print(f"app CPU {1000 * app_used:.0f} ms ({100 * app_used / seconds:.2f} % of a core)")
     print(f"main thread, ms per {BIN * 1000:.0f} ms: " + " ".join(f"{b:.0f}" for b in bins))
+    call = {b"fitting", b"scoring"} <= term.seen.keys()
+    if call:  # both words drawn, each with the CPU read as it was
+        fit, score = (term.seen[w] - started for w in (b"fitting", b"scoring"))
+        (app_fit, main_fit), (app_score, main_score) = (term.noted[b"fitting"],
+                                                        term.noted[b"scoring"])  # fmt: skip
+        app_ms, main_ms = 1000 * (app_score - app_fit), 1000 * (main_score - main_fit)
+        print(f"measured call (fitting to scoring drawn) {fit:.3f} to {score:.3f} s: app "
+              f"{app_ms:.1f} ms ({app_ms / 10 / (score - fit):.2f} %), main thread "
+              f"{main_ms:.1f} ms")  # fmt: skip
     items = []
     for line in log.read_text().splitlines():
         at, spent, what = line.split(" ", 2)
@@ -178,17 +188,11 @@ def drive(args: argparse.Namespace) -> int:
     print("restyles it causes; frames are apart):")
     for kind, spent in kinds.most_common():
         print(f"  {kind}: {counts[kind]} taking {spent:.0f} ms")
-    if args.window:
-        low, high = window
-        totals: Counter[str] = Counter()
-        counts = Counter()
-        for at, spent, what in items:
-            if low <= at < high:
-                totals[what] += spent
-                counts[what] += 1
-        print(f"\nitems from {low:g} to {high:g} s after the key, by name, ms (and how many):")
-        for what, spent in totals.most_common(args.lines):
-            print(f"  {spent:8.2f} {counts[what]:5d}  {what}")
+    sums = [(window, "after the key")] if args.window else []
+    sums += [((fit, score), "after the key: the measured call")] if call else []
+    for (low, high), what in sums:
+        print(f"\nitems from {low:g} to {high:g} s {what}, by name, ms (and how many):")
+        print_by_name([item for item in items if low <= item[0] < high], args.lines)
     if args.profile and not profile.exists():
         print(f"\nno profile: the window {args.window} missed the run and the {AFTER} s after it")
     elif args.profile:
@@ -198,6 +202,17 @@ def drive(args: argparse.Namespace) -> int:
         stats = pstats.Stats(str(profile))
         stats.sort_stats(args.sort).print_stats(args.lines)
     return 0
+
+
+def print_by_name(items: list[tuple[float, float, str]], lines: int) -> None:
+    """The items' times summed by name, the largest first."""
+    totals: Counter[str] = Counter()
+    counts: Counter[str] = Counter()
+    for _, spent, what in items:
+        totals[what] += spent
+        counts[what] += 1
+    for what, spent in totals.most_common(lines):
+        print(f"  {spent:8.2f} {counts[what]:5d}  {what}")
 
 
 def main() -> int:

@@ -14,7 +14,9 @@ import subprocess
 import termios
 import threading
 import time
+from collections.abc import Callable
 from fcntl import ioctl
+from typing import Any
 
 # What a terminal sends for the keys the benchmarks press.
 KEYS = {
@@ -46,6 +48,8 @@ class Terminal:
         self.written = 0  # bytes the program has drawn so far
         self.watched: tuple[bytes, ...] = ()  # words to note the first sight of
         self.seen: dict[bytes, float] = {}  # word -> time.monotonic() it was first drawn
+        self.noted: dict[bytes, Any] = {}  # word -> what `watch`'s `note` read then
+        self._note: Callable[[], Any] | None = None
         self._reader = threading.Thread(target=self._drain, daemon=True)
         self._reader.start()
 
@@ -56,12 +60,16 @@ class Terminal:
                 for word in self.watched:
                     if word not in self.seen and word in chunk:
                         self.seen[word] = time.monotonic()
+                        if self._note is not None:
+                            self.noted[word] = self._note()
         except OSError:  # the terminal closed with the program
             pass
 
-    def watch(self, *words: str) -> None:
-        """Note when each word is first drawn from now on (a phase's name on screen)."""
-        self.seen = {}
+    def watch(self, *words: str, note: Callable[[], Any] | None = None) -> None:
+        """Note when each word is first drawn from now on (a phase's name on screen), and
+        what `note()` reads at that moment, as the words are read from the terminal."""
+        self.seen, self.noted = {}, {}
+        self._note = note
         self.watched = tuple(word.encode() for word in words)
 
     def press(self, *keys: str, pause: float = 0.3) -> None:
