@@ -4,6 +4,7 @@ Counts, not times: a flood of progress events must not become a flood of redraws
 status that keeps its height must not lay the whole screen out again.
 """
 
+import pytest
 from textual.widgets import Button
 
 from cpulab.engine.events import Error, Phase, Progress, Started
@@ -162,3 +163,30 @@ def assert_drawn(app, sample: CoreSample) -> None:
     screen = app.export_screenshot()
     missing = [busy for busy in sample.percents if f"{busy:.0f}%" not in screen]
     assert not missing, f"not on screen: {missing}"
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40), (200, 60)])
+async def test_the_screen_is_styled_once_at_start_whatever_its_size(monkeypatch, size):
+    # Its breakpoint classes are given before its widgets are first styled: when its
+    # first Resize gave them, Textual restyled the whole screen a second time.
+    from textual.css.stylesheet import Stylesheet
+
+    whole: list[int] = []
+    update_nodes = Stylesheet.update_nodes
+
+    def counted(self, nodes, animate=False):
+        nodes = list(nodes)
+        if len(nodes) > 20:
+            whole.append(len(nodes))
+        return update_nodes(self, nodes, animate=animate)
+
+    monkeypatch.setattr(Stylesheet, "update_nodes", counted)
+    app = make_app()
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        assert len(whole) == 1, whole  # Textual's own, as the screen first shows
+        width, height = size
+        assert app.screen.has_class(
+            "-narrow" if width < 110 else "-medium" if width < 180 else "-wide"
+        )
+        assert app.screen.has_class("-short" if height < 32 else "-tall")

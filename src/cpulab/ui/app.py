@@ -25,7 +25,9 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.css.query import NoMatches
+from textual.geometry import Size
 from textual.reactive import var
+from textual.screen import Screen
 from textual.theme import Theme
 from textual.widgets import (
     Button,
@@ -111,6 +113,18 @@ def describe_task(task: Task, options: RunOptions, catalogue: Catalogue) -> Text
         else:
             text.append(f"\nRuns on your data: {options.data.label}.", style="bold")
     return text
+
+
+def breakpoint_classes(
+    size: Size, horizontal: list[tuple[int, str]], vertical: list[tuple[int, str]]
+) -> dict[str, bool]:
+    """Textual's breakpoint classes for a screen of `size`: each class named, with whether
+    it applies (in each list, the last whose least size is reached)."""
+    classes: dict[str, bool] = {}
+    for dimension, breakpoints in ((size.width, horizontal), (size.height, vertical)):
+        reached = [name for least, name in sorted(breakpoints) if dimension >= least]
+        classes |= {name: bool(reached) and name == reached[-1] for _, name in breakpoints}
+    return classes
 
 
 def task_option(task: Task) -> Option:
@@ -216,6 +230,16 @@ class CpulabApp(App[None]):
         # thread waits on that future, which the batch's end (or the app's quitting) sets.
         self._advice: RunnerMeasurer | None = None
         self._batch_done: Future[Outcome] | None = None
+
+    def get_default_screen(self) -> Screen:
+        screen = super().get_default_screen()
+        # The breakpoint classes its first Resize would give it, given before its widgets
+        # are styled: Textual restyles the whole screen when a Resize changes them.
+        classes = breakpoint_classes(
+            self.size, self.HORIZONTAL_BREAKPOINTS, self.VERTICAL_BREAKPOINTS
+        )
+        screen.update_classes(classes, update=False)
+        return screen
 
     def compose(self) -> ComposeResult:
         yield Header()
