@@ -23,15 +23,13 @@ from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import VerticalScroll
 from textual.css.query import NoMatches
 from textual.geometry import Size
 from textual.reactive import var
-from textual.screen import Screen
 from textual.theme import Theme
 from textual.widgets import (
     Button,
-    Header,
     Label,
     OptionList,
     RadioSet,
@@ -85,6 +83,7 @@ from cpulab.ui.widgets import (
     SplitControl,
     WorkerGrid,
 )
+from cpulab.ui.widgets.kept_lines import KeptHeader, KeptHorizontal, KeptScreen, KeptVertical
 from cpulab.ui.workspace import HISTORY_LIMIT, Filters, HistoryQuery, Workspace
 
 # The advice search (statistics, models) loads when advice is first asked for.
@@ -231,8 +230,8 @@ class CpulabApp(App[None]):
         self._advice: RunnerMeasurer | None = None
         self._batch_done: Future[Outcome] | None = None
 
-    def get_default_screen(self) -> Screen:
-        screen = super().get_default_screen()
+    def get_default_screen(self) -> KeptScreen:
+        screen = KeptScreen(id="_default")
         # The breakpoint classes its first Resize would give it, given before its widgets
         # are styled: Textual restyles the whole screen when a Resize changes them.
         classes = breakpoint_classes(
@@ -242,36 +241,36 @@ class CpulabApp(App[None]):
         return screen
 
     def compose(self) -> ComposeResult:
-        yield Header()
-        with Horizontal(id="main"):
-            with Vertical(id="side"):
+        yield KeptHeader()
+        with KeptHorizontal(id="main"):
+            with KeptVertical(id="side"):
                 yield OptionList(
                     *(task_option(task) for task in self.catalogue.tasks.values()), id="tasks"
                 )
                 with VerticalScroll(id="about"):
                     yield Static(id="description")
-                with Vertical(id="controls"):
+                with KeptVertical(id="controls"):
                     yield SplitControl(self.available, options=self.options, id="split")
-                    with Horizontal(id="scale-row"):
+                    with KeptHorizontal(id="scale-row"):
                         yield Label("scale")
                         yield RadioSet(
                             *(ChoiceButton(s, value=s == "small") for s in SCALES),
                             id="scale",
                             compact=True,
                         )
-                    with Horizontal(id="buttons"):
+                    with KeptHorizontal(id="buttons"):
                         yield Button("Run", id="run", variant="primary", compact=True)
                         yield Button(
                             "Cancel", id="cancel", variant="error", compact=True, disabled=True
                         )
                     yield RunStatus(id="status")
-            with Vertical(id="work"):
+            with KeptVertical(id="work"):
                 affinity = self.sampler.budget.affinity
                 yield CoreGrid(
                     affinity, sample_hz=self.sample_hz, topology=self.topology, id="cores"
                 )
                 yield WorkerGrid(id="workers")
-                with Vertical(id="outcomes"):
+                with KeptVertical(id="outcomes"):
                     yield ResultsTable(id="results")
                     physical = self.topology.smt_cores(affinity) if self.topology else None
                     yield ScalingChart(

@@ -6,17 +6,20 @@ from typing import TYPE_CHECKING
 
 from textual.widgets import Footer
 
+from cpulab.ui.widgets.kept_lines import KeptLines
+
 if TYPE_CHECKING:
     from textual.screen import Screen
 
 
-class KeysFooter(Footer):
+class KeysFooter(KeptLines, Footer):
     """Textual's Footer recomposes whenever its screen's bindings are refreshed, which
     every move of the focus does, whether or not a key it shows changed. A run's start
     at 80x24 moves the focus twice (the set-up panels give way to the results), and each
     recompose laid the screen out again: about 17 ms, beside an experiment that wants
     every core. This one recomposes only when a shown key, its description, or whether
-    it is enabled changes."""
+    it is enabled changes. Its own lines are kept between frames too (KeptLines): a
+    frame renders it whole whatever changed on the screen."""
 
     _shown: tuple[object, ...] | None = None
 
