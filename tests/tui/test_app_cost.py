@@ -190,3 +190,39 @@ async def test_the_screen_is_styled_once_at_start_whatever_its_size(monkeypatch,
             "-narrow" if width < 110 else "-medium" if width < 180 else "-wide"
         )
         assert app.screen.has_class("-short" if height < 32 else "-tall")
+
+
+async def test_the_focus_leaving_a_panel_restyles_the_panel_not_what_is_in_it(monkeypatch):
+    # With :focus-within Textual restyled the Run panel's 18 widgets as the focus left it.
+    from textual.css.stylesheet import Stylesheet
+
+    restyled: list[list[str]] = []
+    update_nodes = Stylesheet.update_nodes
+
+    def counted(self, nodes, animate=False):
+        nodes = list(nodes)
+        restyled.append([node.id or type(node).__name__ for node in nodes])
+        return update_nodes(self, nodes, animate=animate)
+
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.query_one("#train").focus()
+        await pilot.pause()
+        monkeypatch.setattr(Stylesheet, "update_nodes", counted)
+        app.query_one("#results").focus()
+        await pilot.pause()
+        assert max(map(len, restyled)) <= 3, restyled  # the focused, the blurred, the panels
+        assert ["controls", "results"] in restyled or ["results", "controls"] in restyled
+
+
+@pytest.mark.parametrize("size", [(80, 24), (200, 60)])
+async def test_the_panel_holding_the_focus_and_only_it_is_marked(size):
+    app = make_app()
+    async with app.run_test(size=size) as pilot:
+        for _ in range(8):  # round the panels and the fields inside them
+            await pilot.press("tab")
+            await pilot.pause()
+            marked = [w.id for w in app.query(".-holds-focus")]
+            focused = app.focused
+            holding = [w.id for w in focused.ancestors_with_self if w.id in app.PANELS]
+            assert marked == holding, (focused, marked)

@@ -28,6 +28,7 @@ from textual.css.query import NoMatches
 from textual.geometry import Size
 from textual.reactive import var
 from textual.theme import Theme
+from textual.widget import Widget
 from textual.widgets import (
     Button,
     Label,
@@ -139,6 +140,8 @@ class CpulabApp(App[None]):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-medium"), (180, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-tiny"), (24, "-short"), (32, "-tall")]
     VIEWS = ("setup", "results", "chart")  # what v shows in turn, and focuses at any size
+    # The panels whose border shows that the focus is within them (app.tcss).
+    PANELS = frozenset({"tasks", "about", "controls", "cores", "workers", "results", "chart"})
     # Each has an id: the name the settings file's [keys] table changes its keys by.
     BINDINGS = [
         Binding("r", "run", "Run", id="run"),
@@ -313,6 +316,7 @@ class CpulabApp(App[None]):
             ]
             self.call_after_refresh(setattr, button, "value", True)
         self.theme_changed_signal.subscribe(self, self._theme_changed)
+        self.watch(self.screen, "focused", self._mark_focused_panel)
         self.query_one(RunStatus).show_idle()
         self.query_one("#tasks", OptionList).highlighted = 0
         self.set_interval(1 / self.sample_hz, self._take_sample)
@@ -966,6 +970,25 @@ class CpulabApp(App[None]):
             self.notify(f"{store.path}: {exc}", title=failed, severity="error")
             return False
         return True
+
+    def _mark_focused_panel(self, blurred: Widget | None, focused: Widget | None) -> None:
+        """The panel that holds the focus gets -holds-focus, and only it is restyled. With
+        :focus-within Textual restyles every widget inside the panel as the focus enters or
+        leaves it: the Run panel's 18 as each run starts at 80x24 (11 ms), and at each
+        move of the focus out of it or into it."""
+        holds = {self._panel_of(blurred): False, self._panel_of(focused): True}
+        holds.pop(None, None)  # the same panel: True, set last, stays
+        changed = [p for p, held in holds.items() if p and p.has_class("-holds-focus") != held]
+        for panel in changed:
+            panel.set_class(holds[panel], "-holds-focus", update=False)
+        if changed:
+            self.stylesheet.update_nodes(changed, animate=True)
+
+    def _panel_of(self, widget: Widget | None) -> Widget | None:
+        for node in widget.ancestors_with_self if widget is not None else ():
+            if isinstance(node, Widget) and node.id in self.PANELS:
+                return node
+        return None
 
     def action_switch_view(self) -> None:
         """The next of the VIEWS: shown alone where the panels do not all fit, focused."""
