@@ -25,6 +25,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.css.query import NoMatches
+from textual.dom import DOMNode
 from textual.geometry import Size
 from textual.reactive import var
 from textual.theme import Theme
@@ -976,18 +977,24 @@ class CpulabApp(App[None]):
         :focus-within Textual restyles every widget inside the panel as the focus enters or
         leaves it: the Run panel's 18 as each run starts at 80x24 (11 ms), and at each
         move of the focus out of it or into it."""
+        # Where the focus moves within one panel, True (put in last) is what it keeps.
         holds = {self._panel_of(blurred): False, self._panel_of(focused): True}
-        holds.pop(None, None)  # the same panel: True, set last, stays
-        changed = [p for p, held in holds.items() if p and p.has_class("-holds-focus") != held]
+        changed = [
+            panel
+            for panel, held in holds.items()
+            if panel is not None and panel.has_class("-holds-focus") != held
+        ]
         for panel in changed:
             panel.set_class(holds[panel], "-holds-focus", update=False)
         if changed:
             self.stylesheet.update_nodes(changed, animate=True)
 
     def _panel_of(self, widget: Widget | None) -> Widget | None:
-        for node in widget.ancestors_with_self if widget is not None else ():
-            if isinstance(node, Widget) and node.id in self.PANELS:
+        node: DOMNode | None = widget
+        while isinstance(node, Widget):
+            if node.id in self.PANELS:
                 return node
+            node = node.parent
         return None
 
     def action_switch_view(self) -> None:
