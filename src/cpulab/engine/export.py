@@ -394,7 +394,6 @@ def _csv_line(
     machine, software, strategy = cells
     f = facts
     cores = f.train * f.eval
-    speedup, efficiency, karp_flatt = against_baseline(baseline, f.median, cores)
     # Times and CPU in one format where all are numbers, as every kept row's are (a point
     # decoded from an older store may hold a NaN): a tenth of the time of a large export.
     if math.isfinite(f.median + f.min + f.max + f.mad + f.cpu_time):
@@ -405,10 +404,26 @@ def _csv_line(
     return (
         f"{row.id},{'' if row.sweep_id is None else row.sweep_id},{row.created_at:.3f},"
         f"{machine},{_cell(f.task)},{_cell(f.scale)},{strategy},{f.train},{f.eval},{cores},"
-        f"{f.n},{times},{_number(speedup, '.4g')},{_number(efficiency, '.4g')},"
-        f"{_number(karp_flatt, '.4g')},{_number(f.score)},{_cell(f.metric)},{cpu},"
-        f"{f.peak_rss},{_number(f.workers)},{_cell(f.flags)},{_cell(f.variant)},{software}\n"
+        f"{f.n},{times},{_scaling_cells(baseline, f.median, cores)},{_number(f.score)},"
+        f"{_cell(f.metric)},{cpu},{f.peak_rss},{_number(f.workers)},{_cell(f.flags)},"
+        f"{_cell(f.variant)},{software}\n"
     )
+
+
+def _scaling_cells(baseline: float | None, median: float, cores: int) -> str:
+    """The speed-up, efficiency and Karp-Flatt cells of a point's line: empty without a
+    baseline (every single run), in one format where all three are numbers."""
+    if baseline is None:
+        return ",,"
+    speedup, efficiency, karp_flatt = against_baseline(baseline, median, cores)
+    if (
+        speedup is not None
+        and efficiency is not None
+        and karp_flatt is not None
+        and math.isfinite(speedup + efficiency + karp_flatt)
+    ):
+        return f"{speedup:.4g},{efficiency:.4g},{karp_flatt:.4g}"
+    return ",".join(_number(value, ".4g") for value in (speedup, efficiency, karp_flatt))
 
 
 # The CSV reads each sweep's baseline alone, which SQLite finds in its analysis.
