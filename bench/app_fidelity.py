@@ -18,9 +18,10 @@ percentage of one core, twice: over the whole run, from the key press to the sto
 measured call alone, from "fitting" first drawn on screen to "scoring" first drawn. CPU is
 read from each thread's /proc/PID/task/TID/schedstat (nanoseconds; the kernel's tick
 counts in /proc/PID/stat are too coarse for a 3-second window): every 0.1 s over the
-whole run, and for the measured call at the moment each of the two words is read from the
-terminal (a call of half a second is too short to interpolate between readings 0.1 s
-apart: the run's start, drawn just before it, would be counted in it). Ratios are per round, and
+whole run, the reading that sees the stored result being its end, and for the measured
+call at the moment each of the two words is read from the terminal (a call of half a
+second is too short to interpolate between readings 0.1 s apart: the run's start, drawn
+just before it, would be counted in it). Ratios are per round, and
 the tables give medians. Targets: the app within 0.97-1.03 of both, its CPU at most 2 %.
 
     python bench/app_fidelity.py --rounds 3 --sides app80x24,app200x60 \
@@ -95,13 +96,13 @@ def app_seconds(task: str, train: int, eval_: int, db: Path, size: tuple[int, in
     try:
         choose(term, task, train, eval_)
         term.watch("fitting", "scoring", note=lambda: own_cpu(term.proc.pid))
-        readings = [(time.monotonic(), own_cpu(term.proc.pid))]
+        started, cpu = time.monotonic(), own_cpu(term.proc.pid)
         term.press("r", pause=0)
         wal = db.with_name(db.name + "-wal")
         seen = None
         while True:
             time.sleep(0.1)
-            readings.append((time.monotonic(), own_cpu(term.proc.pid)))
+            ended, used = time.monotonic(), own_cpu(term.proc.pid)  # as the result is seen
             mark = wal.stat().st_mtime_ns if wal.exists() else None
             if mark == seen:
                 continue
@@ -109,10 +110,12 @@ def app_seconds(task: str, train: int, eval_: int, db: Path, size: tuple[int, in
             points = finished_points(db)
             if len(points) > done_before:
                 break
-        (started, cpu), (ended, used) = readings[0], readings[-1]
         whole = 100 * (used - cpu) / (ended - started)
         fit, score = term.seen[b"fitting"], term.seen[b"scoring"]
-        during = 100 * (term.noted[b"scoring"] - term.noted[b"fitting"]) / (score - fit)
+        cpu_fit, cpu_score = term.noted[b"fitting"], term.noted[b"scoring"]
+        if cpu_fit is None or cpu_score is None:
+            raise SystemExit("the app's CPU could not be read as the measured call began or ended")
+        during = 100 * (cpu_score - cpu_fit) / (score - fit)
         term.press("q", pause=0)
         term.wait(30)
     finally:

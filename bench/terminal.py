@@ -59,11 +59,16 @@ class Terminal:
                 self.written += len(chunk)
                 for word in self.watched:
                     if word not in self.seen and word in chunk:
-                        self.seen[word] = time.monotonic()
-                        if self._note is not None:
-                            self.noted[word] = self._note()
+                        self.seen[word], self.noted[word] = time.monotonic(), self._noted()
         except OSError:  # the terminal closed with the program
             pass
+
+    def _noted(self) -> Any:
+        """What `note` reads now; None where it fails, so the terminal is still drained."""
+        try:
+            return self._note() if self._note is not None else None
+        except Exception:  # a reading fails; the reader must go on draining
+            return None
 
     def watch(self, *words: str, note: Callable[[], Any] | None = None) -> None:
         """Note when each word is first drawn from now on (a phase's name on screen), and

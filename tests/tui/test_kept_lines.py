@@ -1,5 +1,6 @@
 """The screen, header, footer and containers keep their lines between frames: a sample of
-a run redraws the cores and nothing around them, and no change leaves a kept line stale."""
+a run redraws the cores and nothing around them, and no change leaves a kept line on the
+screen that Textual's own render would not draw."""
 
 from __future__ import annotations
 
@@ -36,7 +37,8 @@ async def test_a_sample_during_a_run_renders_the_cores_and_none_of_the_container
     app = make_app(supervisor=ScriptedSupervisor(FITTING), sample_hz=MIN_HZ)
     async with app.run_test(size=size) as pilot:
         await pilot.press("r")
-        await wait_for(pilot, lambda: app._phase is not None)
+        await wait_for(pilot, lambda: app._progress is not None)  # the last scripted event
+        await pilot.pause()
         await pilot.pause()
         grid = app.query_one(CoreGrid)
         renders = count_renders(monkeypatch)
@@ -52,7 +54,7 @@ async def test_a_sample_during_a_run_renders_the_cores_and_none_of_the_container
         await pilot.press("c")
 
 
-async def test_no_change_leaves_a_kept_line_on_screen_that_a_fresh_render_would_not_draw(
+async def test_no_change_leaves_a_kept_line_that_textuals_own_render_would_not_draw(
     monkeypatch,
 ):
     app = make_app(supervisor=ScriptedSupervisor(FITTING))
@@ -60,13 +62,16 @@ async def test_no_change_leaves_a_kept_line_on_screen_that_a_fresh_render_would_
     def drawn() -> str:
         return app.export_screenshot()
 
-    def drawn_anew() -> str:
+    def drawn_by_textual() -> str:
         with monkeypatch.context() as patch:
             patch.setattr(KeptLines, "render_lines", Widget.render_lines)
             return app.export_screenshot()
 
     async def set_theme(name: str) -> None:
         app.theme = name
+
+    async def set_ansi_color(on: bool) -> None:
+        app.ansi_color = on
 
     async def set_title(selector: str, title: str) -> None:
         app.query_one(selector).border_title = title
@@ -81,6 +86,11 @@ async def test_no_change_leaves_a_kept_line_on_screen_that_a_fresh_render_would_
             ("the focus moved", lambda: pilot.press("tab")),
             ("a kept panel's title changed", lambda: set_title("#controls", "Run: busy")),
             ("a smaller one again", lambda: pilot.resize_terminal(100, 30)),
+            ("the pointer over the containers", lambda: pilot.hover("#work", offset=(2, 1))),
+            ("the help on top", lambda: pilot.press("f1")),
+            ("the help closed", lambda: pilot.press("escape")),
+            ("the terminal's own colours", lambda: set_ansi_color(True)),
+            ("truecolor again", lambda: set_ansi_color(False)),
             ("the run cancelled", lambda: pilot.press("c")),
             ("the first theme again", lambda: set_theme("textual-dark")),
         ]
@@ -88,4 +98,4 @@ async def test_no_change_leaves_a_kept_line_on_screen_that_a_fresh_render_would_
             await change()
             await pilot.pause()
             await pilot.pause()
-            assert drawn() == drawn_anew(), f"stale lines after {step}"
+            assert drawn() == drawn_by_textual(), f"stale lines after {step}"

@@ -57,7 +57,7 @@ async def test_the_help_lists_every_key_with_the_settings_changes(tmp_path):
         for description in ("Run", "Sweep", "Filter", "Undo delete", "Theme", "Quit"):
             assert description in text
         # The path, longer than a line where pytest's folders are deep, wraps mid-word.
-        assert f"changedin{path}" in "".join(text.split())
+        assert "".join(f"changed in {path}".split()) in "".join(text.split())
         assert 'sweep = "ctrl+w" (was w)' in text
         await pilot.press("escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, HelpScreen))

@@ -141,8 +141,6 @@ class CpulabApp(App[None]):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-medium"), (180, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-tiny"), (24, "-short"), (32, "-tall")]
     VIEWS = ("setup", "results", "chart")  # what v shows in turn, and focuses at any size
-    # The panels whose border shows that the focus is within them (app.tcss).
-    PANELS = frozenset({"tasks", "about", "controls", "cores", "workers", "results", "chart"})
     # Each has an id: the name the settings file's [keys] table changes its keys by.
     BINDINGS = [
         Binding("r", "run", "Run", id="run"),
@@ -249,11 +247,13 @@ class CpulabApp(App[None]):
         with KeptHorizontal(id="main"):
             with KeptVertical(id="side"):
                 yield OptionList(
-                    *(task_option(task) for task in self.catalogue.tasks.values()), id="tasks"
+                    *(task_option(task) for task in self.catalogue.tasks.values()),
+                    id="tasks",
+                    classes="panel",
                 )
-                with VerticalScroll(id="about"):
+                with VerticalScroll(id="about", classes="panel"):
                     yield Static(id="description")
-                with KeptVertical(id="controls"):
+                with KeptVertical(id="controls", classes="panel"):
                     yield SplitControl(self.available, options=self.options, id="split")
                     with KeptHorizontal(id="scale-row"):
                         yield Label("scale")
@@ -271,14 +271,22 @@ class CpulabApp(App[None]):
             with KeptVertical(id="work"):
                 affinity = self.sampler.budget.affinity
                 yield CoreGrid(
-                    affinity, sample_hz=self.sample_hz, topology=self.topology, id="cores"
+                    affinity,
+                    sample_hz=self.sample_hz,
+                    topology=self.topology,
+                    id="cores",
+                    classes="panel",
                 )
-                yield WorkerGrid(id="workers")
+                yield WorkerGrid(id="workers", classes="panel")
                 with KeptVertical(id="outcomes"):
-                    yield ResultsTable(id="results")
+                    yield ResultsTable(id="results", classes="panel")
                     physical = self.topology.smt_cores(affinity) if self.topology else None
                     yield ScalingChart(
-                        self.catalogue.tasks, cores=self.available, physical=physical, id="chart"
+                        self.catalogue.tasks,
+                        cores=self.available,
+                        physical=physical,
+                        id="chart",
+                        classes="panel",
                     )
         yield KeysFooter()
 
@@ -974,9 +982,9 @@ class CpulabApp(App[None]):
 
     def _mark_focused_panel(self, blurred: Widget | None, focused: Widget | None) -> None:
         """The panel that holds the focus gets -holds-focus, and only it is restyled. With
-        :focus-within Textual restyles every widget inside the panel as the focus enters or
-        leaves it: the Run panel's 18 as each run starts at 80x24 (11 ms), and at each
-        move of the focus out of it or into it."""
+        :focus-within Textual restyles every widget inside the panel at each move of the
+        focus into, out of or within it: the Run panel's 18 as each run starts at 80x24
+        (11 ms), and at each Tab from one of its fields to the next."""
         # Where the focus moves within one panel, True (put in last) is what it keeps.
         holds = {self._panel_of(blurred): False, self._panel_of(focused): True}
         changed = [
@@ -992,7 +1000,7 @@ class CpulabApp(App[None]):
     def _panel_of(self, widget: Widget | None) -> Widget | None:
         node: DOMNode | None = widget
         while isinstance(node, Widget):
-            if node.id in self.PANELS:
+            if node.has_class("panel"):
                 return node
             node = node.parent
         return None

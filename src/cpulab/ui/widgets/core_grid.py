@@ -274,10 +274,11 @@ class CoreGrid(Widget):
         sample_hz: float = DEFAULT_HZ,
         topology: Topology | None = None,
         id: str | None = None,
+        classes: str | None = None,
     ) -> None:
         """`topology`: where the cpus sit; with more than one package or node, or SMT,
         the cores are drawn by group, siblings together, where there is room."""
-        super().__init__(id=id)
+        super().__init__(id=id, classes=classes)
         self.cpus = cpus
         self.groups = core_groups(cpus, topology)
         self.labels = tuple(map(str, cpus))
@@ -609,8 +610,8 @@ class WorkerGrid(CoreGrid):
 
     unit = "workers"
 
-    def __init__(self, *, id: str | None = None) -> None:
-        super().__init__((), id=id)
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__((), id=id, classes=classes)
         self.threads = 0
 
     def show(self, load: WorkerLoad) -> None:

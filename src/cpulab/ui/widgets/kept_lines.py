@@ -6,8 +6,8 @@ screen, the header and the footer (their container is the screen), and each cont
 the way down to the core grid, at every sample of a run. Their lines are only their
 background and borders, yet each render of them works out their colours from every
 ancestor and passes each line through the styles cache and the app's filters: about
-0.1 ms a widget, half of a frame's 1.3 ms. These keep the lines of their last render,
-for the same crop and filters, until Textual marks them dirty.
+0.1 ms a widget, half of a frame's 1.3 ms. These keep the lines of their last renders,
+by crop, for the same filters, until Textual marks them dirty.
 """
 
 from __future__ import annotations
@@ -34,14 +34,25 @@ class KeptLines(_Mixin):
     class; for widgets that change what they show only through a refresh, as Textual's
     own line cache already assumes."""
 
-    _kept: tuple[Region, tuple[object, ...], list[Strip]] | None = None
+    # A few crops, the last used kept: a frame asks for the whole widget, and each move
+    # of the mouse over it for the one line under the pointer (Screen.get_style_at).
+    KEPT_CROPS = 4
+    _kept: dict[Region, list[Strip]] | None = None
+    _kept_filters: tuple[object, ...] = ()
 
     def render_lines(self, crop: Region) -> list[Strip]:
         filters = tuple(self.get_line_filters())
         kept = self._kept
-        if kept is None or kept[0] != crop or kept[1] != filters:
-            kept = self._kept = (crop, filters, super().render_lines(crop))
-        return kept[2]
+        if kept is None or filters != self._kept_filters:
+            kept = self._kept = {}
+            self._kept_filters = filters
+        lines = kept.pop(crop, None)
+        if lines is None:
+            if len(kept) >= self.KEPT_CROPS:
+                del kept[next(iter(kept))]  # the least recently used
+            lines = super().render_lines(crop)
+        kept[crop] = lines  # the last used, last
+        return lines
 
     # Every repaint, resize and change of style reaches the widget's styles cache through
     # here (Textual's refresh, size update, style properties and reset_styles).

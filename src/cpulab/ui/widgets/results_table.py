@@ -158,8 +158,8 @@ class ResultsTable(ScrollView, can_focus=True):
 
     cursor_row: reactive[int] = reactive(0, repaint=False, init=False)
 
-    def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id)
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
         self._rows: tuple[tuple[Text, ...], ...] = ()
         self._widths: tuple[int, ...] = tuple(map(cell_len, COLUMNS))
         self._columns: tuple[int, ...] = tuple(range(len(COLUMNS)))  # indexes into COLUMNS

@@ -314,8 +314,9 @@ class ScalingChart(PlotextPlot):
         cores: int | None = None,
         physical: int | None = None,
         id: str | None = None,
+        classes: str | None = None,
     ):
-        super().__init__(id=id)
+        super().__init__(id=id, classes=classes)
         self.tasks = CATALOGUE if tasks is None else tasks  # what knobs each task has
         self.cores = cores
         self.physical = physical
