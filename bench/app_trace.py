@@ -157,11 +157,11 @@ def drive(args: argparse.Namespace) -> int:
     print(f"{args.task} {train} x {eval_} full at {args.size}: run {seconds:.2f} s")
     print(f"app CPU {1000 * app_used:.0f} ms ({100 * app_used / seconds:.2f} % of a core)")
     print(f"main thread, ms per {BIN * 1000:.0f} ms: " + " ".join(f"{b:.0f}" for b in bins))
-    call = {b"fitting", b"scoring"} <= term.seen.keys()
-    if call:  # both words drawn, each with the CPU read as it was
+    noted = [term.noted.get(word) for word in (b"fitting", b"scoring")]
+    call = None not in noted  # both words drawn, each with the CPU read as it was
+    if call:
         fit, score = (term.seen[w] - started for w in (b"fitting", b"scoring"))
-        (app_fit, main_fit), (app_score, main_score) = (term.noted[b"fitting"],
-                                                        term.noted[b"scoring"])  # fmt: skip
+        (app_fit, main_fit), (app_score, main_score) = noted
         app_ms, main_ms = 1000 * (app_score - app_fit), 1000 * (main_score - main_fit)
         print(f"measured call (fitting to scoring drawn) {fit:.3f} to {score:.3f} s: app "
               f"{app_ms:.1f} ms ({app_ms / 10 / (score - fit):.2f} %), main thread "
