@@ -981,12 +981,14 @@ class CpulabApp(App[None]):
         return True
 
     def _mark_focused_panel(self, blurred: Widget | None, focused: Widget | None) -> None:
-        """The panel that holds the focus gets -holds-focus, and only it is restyled. With
+        """The panel the focus is inside gets -holds-focus, and only it is restyled. With
         :focus-within Textual restyles every widget inside the panel at each move of the
         focus into, out of or within it: the Run panel's 18 as each run starts at 80x24
-        (11 ms), and at each Tab from one of its fields to the next."""
+        (11 ms), and at each Tab from one of its fields to the next. A panel that takes
+        the focus itself shows it by :focus, restyled by Textual as it gains or loses it:
+        marking it too would restyle it twice."""
         # Where the focus moves within one panel, True (put in last) is what it keeps.
-        holds = {self._panel_of(blurred): False, self._panel_of(focused): True}
+        holds = {self._panel_around(blurred): False, self._panel_around(focused): True}
         changed = [
             panel
             for panel, held in holds.items()
@@ -997,8 +999,9 @@ class CpulabApp(App[None]):
         if changed:
             self.stylesheet.update_nodes(changed, animate=True)
 
-    def _panel_of(self, widget: Widget | None) -> Widget | None:
-        node: DOMNode | None = widget
+    def _panel_around(self, widget: Widget | None) -> Widget | None:
+        """The panel that holds `widget`, not being it."""
+        node: DOMNode | None = widget.parent if widget is not None else None
         while isinstance(node, Widget):
             if node.has_class("panel"):
                 return node
