@@ -237,3 +237,18 @@ async def test_the_focus_moving_between_panels_that_take_it_restyles_each_once(m
         app.query_one("#results").focus()
         await pilot.pause()
         assert sorted(restyled) == [["results"], ["tasks"]], restyled
+
+
+async def test_a_change_of_view_restyles_only_what_the_views_rules_name(monkeypatch):
+    # Textual restyled all 28 widgets under #main at each change of view, as each run
+    # starts at 80x24: the fields of the Run panel, the labels, the buttons.
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        restyled = record_restyles(monkeypatch)
+        await pilot.press("v")
+        await pilot.pause()
+        whole = len(app.query_one("#main").walk_children(with_self=True))
+        (switch,) = [nodes for nodes in restyled if "main" in nodes]
+        assert len(switch) < whole / 2 + 1, switch
+        assert {"side", "work", "cores", "results", "chart"} <= set(switch)
+        assert "train" not in switch and "description" not in switch

@@ -64,6 +64,7 @@ from cpulab.ui.messages import (
     SplitChanged,
     StoreProblem,
 )
+from cpulab.ui.restyle import update_classes_restyling_selected
 from cpulab.ui.scaling import Entry, speedups
 from cpulab.ui.screens.confirm import Confirm
 from cpulab.ui.screens.filters import FilterDialog
@@ -1018,8 +1019,9 @@ class CpulabApp(App[None]):
         self._show_view(self.VIEWS[(self.VIEWS.index(shown) + 1) % len(self.VIEWS)])
 
     def _show_view(self, view: str) -> None:
-        # In one batch: each change of class restyles the whole tree under #main.
-        self.query_one("#main").update_classes({f"-view-{v}": v == view for v in self.VIEWS})
+        # Restyling only what app.tcss's rules about the views select: half of #main.
+        classes = {f"-view-{v}": v == view for v in self.VIEWS}
+        update_classes_restyling_selected(self.query_one("#main"), classes)
         focus = {"setup": "#tasks", "results": "#results"}.get(view)
         if focus is None:
             self.screen.set_focus(None)  # the chart takes no keys
