@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from textual.css.model import CombinatorType, Selector, SelectorType
+from textual.css.model import CombinatorType, RuleSet, Selector, SelectorType
 from textual.css.stylesheet import Stylesheet
 from textual.dom import DOMNode
 
@@ -48,16 +48,13 @@ def update_classes_restyling_selected(node: DOMNode, classes: Mapping[str, bool]
 def selected_by_rules_on(stylesheet: Stylesheet, root: DOMNode, classes: set[str]) -> list[DOMNode]:
     """`root`, and the nodes under it that a rule whose selector names one of `classes`
     selects as they are now, in Textual's order (each before those under it)."""
-    targets: list[tuple[list[Selector], bool]] = []  # (the last compound, reaching under)
-    for rule in stylesheet.rules:
-        names = [s for s in rule.selector_set if _names_a_class(s.selectors, classes)]
-        if names:
-            reaching = not rule.styles.get_rules().keys() <= LAYOUT_ONLY
-            targets += [(_last_compound(s.selectors), reaching) for s in names]
+    by_id, others = _targets(stylesheet.rules, frozenset(classes))
     chosen: list[DOMNode] = []
     reached: set[DOMNode] = set()  # nodes whose restyle reaches all under them
     for node in root.walk_children(with_self=True):
-        matched = [reaching for compound, reaching in targets if _matches(compound, node)]
+        matched = [reaching for compound, reaching in others if _matches(compound, node)]
+        if node.id in by_id:
+            matched.append(by_id[node.id])
         if node is root or matched or node.parent in reached:
             chosen.append(node)
         if any(matched) or node.parent in reached:
@@ -65,7 +62,42 @@ def selected_by_rules_on(stylesheet: Stylesheet, root: DOMNode, classes: set[str
     return chosen
 
 
-def _names_a_class(selectors: Iterable[Selector], classes: set[str]) -> bool:
+Target = tuple[list[Selector], bool]  # a rule's last compound; whether it sets more than layout
+Targets = tuple[dict[str, bool], list[Target]]  # those that are a bare #id, by id; the rest
+_read: tuple[list[RuleSet], frozenset[str], Targets] | None = None  # the latest
+
+
+def _targets(rules: list[RuleSet], classes: frozenset[str]) -> Targets:
+    """The last compound of each selector naming one of `classes`, once each, and whether
+    a rule with it sets more than layout. Read once per parse of the stylesheet, which
+    makes a new list of rules; many rules share a compound (#side under each view)."""
+    global _read
+    if _read is not None and _read[0] is rules and _read[1] == classes:
+        return _read[2]
+    targets: dict[tuple, Target] = {}
+    for rule in rules:
+        named = [s.selectors for s in rule.selector_set if _names_a_class(s.selectors, classes)]
+        if not named:
+            continue
+        reaching = not rule.styles.get_rules().keys() <= LAYOUT_ONLY
+        for selectors in named:
+            compound = _last_compound(selectors)
+            key = tuple((s.type, s.name, frozenset(s.pseudo_classes)) for s in compound)
+            reached_before = targets.get(key, (compound, False))[1]
+            targets[key] = (compound, reaching or reached_before)
+    by_id: dict[str, bool] = {}
+    others: list[Target] = []
+    for compound, reaching in targets.values():
+        (first, *rest) = compound
+        if not rest and first.type is SelectorType.ID and not first.pseudo_classes:
+            by_id[first.name] = reaching
+        else:
+            others.append((compound, reaching))
+    _read = (rules, classes, (by_id, others))
+    return _read[2]
+
+
+def _names_a_class(selectors: Iterable[Selector], classes: frozenset[str]) -> bool:
     return any(s.type is SelectorType.CLASS and s.name in classes for s in selectors)
 
 
