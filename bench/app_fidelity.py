@@ -36,7 +36,9 @@ measures the app's CPU with nothing running instead, 10 seconds after it has set
 both sizes: the cost of watching. With `--before SRC` (another checkout's src folder) each
 app side is measured twice, alternately: as this tree has it and as SRC has it (put first
 on PYTHONPATH, in a store of its own), so that a change is measured side by side with the
-code before it, in the same hour.
+code before it, in the same hour. With `--niced` each app side is measured twice the same
+way, the second time with every thread of the app set to nice 19 as `r` is pressed: whether
+the app yielding the cores to the experiment would bring its fit time nearer the others'.
 """
 
 from __future__ import annotations
@@ -88,14 +90,20 @@ def choose(term: Terminal, task: str, train: int, eval_: int) -> None:
                *["up"] * (eval_ - 1), "tab", "right", "enter")  # fmt: skip
 
 
-def app_seconds(task: str, train: int, eval_: int, db: Path, size: tuple[int, int], env=None):
+def app_seconds(
+    task: str, train: int, eval_: int, db: Path, size: tuple[int, int], env=None, niced=False
+):
     """The fit time the app measured, and the app's CPU in % of one core over the whole
-    run and during the measured call."""
+    run and during the measured call; `niced`: every thread of the app at nice 19 from
+    the key on (its runner, started ahead as a spare, keeps its own priority)."""
     done_before = len(finished_points(db))
     term = Terminal([sys.executable, "-m", "cpulab", "--db", str(db)], size, env)
     try:
         choose(term, task, train, eval_)
         term.watch("fitting", "scoring", note=lambda: own_cpu(term.proc.pid))
+        if niced:  # Linux's nice is per thread
+            for tid in os.listdir(f"/proc/{term.proc.pid}/task"):
+                os.setpriority(os.PRIO_PROCESS, int(tid), 19)
         started, cpu = time.monotonic(), own_cpu(term.proc.pid)
         term.press("r", pause=0)
         wal = db.with_name(db.name + "-wal")
@@ -165,6 +173,9 @@ def main() -> int:
     parser.add_argument("--sides", default=",".join(SIDES))
     parser.add_argument("--idle", action="store_true", help="the app's CPU with no run")
     parser.add_argument("--before", type=Path, metavar="SRC", help="the app sides from SRC too")
+    parser.add_argument(
+        "--niced", action="store_true", help="each app side again, the app at nice 19"
+    )
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp())
     db = folder / "app-fidelity.sqlite"
@@ -187,11 +198,12 @@ def main() -> int:
     sides = args.sides.split(",")
     if unknown := set(sides) - set(SIDES):
         parser.error(f"unknown sides: {', '.join(sorted(unknown))}")
-    if before:  # each app side again, from SRC, next to it
+    twin = "before" if before else "niced" if args.niced else None
+    if twin:  # each app side again, from SRC or niced, next to it
         sides = [
             named
             for side in sides
-            for named in ((side, f"{side} before") if side.startswith("app") else (side,))
+            for named in ((side, f"{side} {twin}") if side.startswith("app") else (side,))
         ]
     print("| task | split | side | median s | ratio to plain | ratio to cli "
           "| app CPU %, whole run | app CPU %, measured call |")  # fmt: skip
@@ -209,10 +221,12 @@ def main() -> int:
                 elif side == "cli":
                     times[side].append(cpulab_seconds(task, train, eval_, db))
                 else:
-                    name, _, tree = side.partition(" ")
+                    name, _, variant = side.partition(" ")
                     size = tuple(map(int, name.removeprefix("app").split("x")))
-                    env, store = (before, before_db) if tree else (None, db)
-                    seconds, run_cpu, call_cpu = app_seconds(task, train, eval_, store, size, env)
+                    env, store = (before, before_db) if variant == "before" else (None, db)
+                    seconds, run_cpu, call_cpu = app_seconds(
+                        task, train, eval_, store, size, env, niced=variant == "niced"
+                    )
                     times[side].append(seconds)
                     whole[side].append(run_cpu)
                     during[side].append(call_cpu)
