@@ -43,8 +43,11 @@ async def test_a_flood_of_progress_events_is_drawn_a_few_times(monkeypatch):
         await wait_for(pilot, lambda: f"{TREES}/{TREES} trees" in str(status.render()))
         assert app._progress is not None and app._progress.done == TREES  # every one handled
         running = [text for text in updates if text.startswith("●")]
-        assert 3 <= len(running) <= 10, running  # not one a progress event
-        assert any(text.endswith(" 1/300 trees") for text in running)  # the first at once
+        assert 2 <= len(running) <= 10, running  # not one a progress event
+        # The phase and its first progress wait for the next sample's frame, and are drawn
+        # as they are by then: here every event came in one go.
+        counted = [text for text in running if "trees" in text]
+        assert counted[0].endswith(f" {TREES}/{TREES} trees"), counted
         await pilot.press("c")
 
 

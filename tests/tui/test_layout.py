@@ -84,10 +84,9 @@ async def test_the_status_is_whole_at_every_size_in_every_view(size):
         await pilot.pause()
         assert_status_whole(app)
         await pilot.press("r")
-        await wait_for(pilot, lambda: app._progress is not None)
-        await pilot.pause()
         status = app.query_one(RunStatus)
-        assert "12/30 folds" in str(status.render())
+        await wait_for(pilot, lambda: "12/30 folds" in str(status.render()))
+        await pilot.pause()
         for _ in app.VIEWS:
             assert_status_whole(app)
             await pilot.press("v")

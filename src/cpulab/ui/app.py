@@ -41,7 +41,16 @@ from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
 
 from cpulab.engine.errors import UsageError
-from cpulab.engine.events import Cancelled, Error, Event, Phase, Progress, Result, WorkerLoad
+from cpulab.engine.events import (
+    Cancelled,
+    Error,
+    Event,
+    Phase,
+    Progress,
+    Result,
+    Started,
+    WorkerLoad,
+)
 from cpulab.engine.machine import machine_facts
 from cpulab.engine.memory import machine_limit, predicted_need, splits_of
 from cpulab.engine.plugins import Catalogue
@@ -98,6 +107,7 @@ RECENT_SWEEPS = 30  # offered by the filter dialog, besides those on view
 # Seconds between redraws of a running status (its elapsed time is in whole seconds):
 # each redraw is a frame of its own, which costs as much as the cores' frame.
 STATUS_INTERVAL = 1.0
+PHASE_WAIT = 0.25  # seconds a phase may wait for the next sample, to be drawn in its frame
 
 
 def describe_task(task: Task, options: RunOptions, catalogue: Catalogue) -> Text:
@@ -221,6 +231,7 @@ class CpulabApp(App[None]):
         self._progress: Progress | None = None
         self._started_at = 0.0
         self._status_drawn_at = 0.0  # time.monotonic() of the last running-status draw
+        self._status_due = False  # a phase or a first progress, for the next sample's frame
         self._skipped_told: set[str] = set()  # unreadable rows already named
         self._history_asked: HistoryQuery | None = None  # the latest read of the history
         self._quitting = False
@@ -422,7 +433,7 @@ class CpulabApp(App[None]):
             return  # the app closed while the sample was taken
         self.query_one(CoreGrid).sample = sample
         due = self._status_drawn_at + STATUS_INTERVAL - 0.5 / self.sample_hz
-        if self.running and time.monotonic() >= due:
+        if self.running and (self._status_due or time.monotonic() >= due):
             # In the cores' frame: a frame renders every widget beside the path down to
             # each change, so one frame for both costs less than a frame each (1.5 ms
             # against 0.9 + 1.1 at 80x24, 1.5 against 0.8 + 1.5 at 200x60).
@@ -676,16 +687,24 @@ class CpulabApp(App[None]):
             self.sampler.count_as_own(self.supervisor.spare_pid)
 
     def _run_event(self, event: Event) -> None:
-        # On the event loop, in the run's order. The progress after the first of a phase
-        # is only kept, for the status's next redraw: a message each (the runner sends
-        # several a second) cost more than all else an event does.
+        # On the event loop, in the run's order. A phase, and the first progress of each,
+        # are drawn with the next sample's cores, in one frame; the progress after them
+        # waits for the status's redraw once a second. A frame and a message each cost
+        # more than all else an event does, and a short call holds only a few samples.
         if isinstance(event, Phase):
             self._phase, self._progress = event, None
         elif isinstance(event, Progress):
             first, self._progress = self._progress is None, event
             if not first:
                 return
-        self.post_message(RunEvent(event, self._phase))
+        else:
+            if not isinstance(event, Started):  # its start is on screen since the key
+                self.post_message(RunEvent(event))
+            return
+        if 1 / self.sample_hz > PHASE_WAIT:
+            self._show_running()  # samples too far apart to wait for
+        else:
+            self._status_due = True
 
     def _store_problem(self, text: str) -> None:
         self.post_message(StoreProblem(text))  # from the thread that wrote
@@ -737,16 +756,8 @@ class CpulabApp(App[None]):
             status = self.query_one(RunStatus)
         except NoMatches:
             return  # the app is closing: the run's last events find its widgets gone
-        # A phase and the first progress of each were kept by _run_event as they came, and
-        # are drawn as they were then: later ones may be kept already.
-        shown: tuple[Phase | None, Progress | None] | None = None
-        if isinstance(event, Phase):
-            shown = (event, None)
-        elif isinstance(event, Progress):
-            shown = (message.phase, event)
-        elif isinstance(event, WorkerLoad):
+        if isinstance(event, WorkerLoad):
             self.query_one(WorkerGrid).show(event)
-            return
         elif isinstance(event, Result):
             if event.partial:  # a point's earlier runs: stored, shown once it is done
                 return
@@ -760,8 +771,6 @@ class CpulabApp(App[None]):
             self.notify(event.one_line(), title="The run failed", severity="error", timeout=10)
         elif isinstance(event, Cancelled):
             status.show_cancelled(event)
-        if self.running and not isinstance(event, Result | Error | Cancelled):
-            self._show_running(shown)
 
     def on_store_problem(self, message: StoreProblem) -> None:
         self.notify(message.text, title="Not saved", severity="error")
@@ -806,19 +815,19 @@ class CpulabApp(App[None]):
         self.query_one(ScalingChart).results = tuple(self._shown)
         self._title_chart()
 
-    def _show_running(self, shown: tuple[Phase | None, Progress | None] | None = None) -> None:
-        """The running status: of `shown` (a phase and its progress), else of the latest."""
+    def _show_running(self) -> None:
+        """The running status: the latest phase and its progress."""
         # Once the final event is shown, a sample taken before the run's end reaches the
         # app must not put "running" back.
         if self._session is None or self._session.ended:
             return
-        phase, progress = shown or (self._phase, self._progress)
+        phase, progress = self._phase, self._progress
         points = self._session.points
         index = (phase.point if phase else None) or 0
         elapsed = self.clock() - self._started_at
         sweep = (index + 1, len(points)) if len(points) > 1 else None
         self.query_one(RunStatus).show_running(points[index], phase, progress, elapsed, sweep)
-        self._status_drawn_at = time.monotonic()
+        self._status_drawn_at, self._status_due = time.monotonic(), False
 
     def watch_running(self) -> None:
         self._enable_buttons()
