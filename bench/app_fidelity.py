@@ -95,7 +95,8 @@ def app_seconds(
 ):
     """The fit time the app measured, and the app's CPU in % of one core over the whole
     run and during the measured call; `niced`: every thread of the app at nice 19 from
-    the key on (its runner, started ahead as a spare, keeps its own priority)."""
+    the key on (its runner, started ahead as a spare, keeps its own priority; one started
+    at the key, where no spare was ready, would take the app's)."""
     done_before = len(finished_points(db))
     term = Terminal([sys.executable, "-m", "cpulab", "--db", str(db)], size, env)
     try:
@@ -103,7 +104,8 @@ def app_seconds(
         term.watch("fitting", "scoring", note=lambda: own_cpu(term.proc.pid))
         if niced:  # Linux's nice is per thread
             for tid in os.listdir(f"/proc/{term.proc.pid}/task"):
-                os.setpriority(os.PRIO_PROCESS, int(tid), 19)
+                with contextlib.suppress(OSError):  # a thread that has just ended
+                    os.setpriority(os.PRIO_PROCESS, int(tid), 19)
         started, cpu = time.monotonic(), own_cpu(term.proc.pid)
         term.press("r", pause=0)
         wal = db.with_name(db.name + "-wal")
@@ -172,8 +174,9 @@ def main() -> int:
     parser.add_argument("--tasks", default=",".join(CASES))
     parser.add_argument("--sides", default=",".join(SIDES))
     parser.add_argument("--idle", action="store_true", help="the app's CPU with no run")
-    parser.add_argument("--before", type=Path, metavar="SRC", help="the app sides from SRC too")
-    parser.add_argument(
+    twins = parser.add_mutually_exclusive_group()
+    twins.add_argument("--before", type=Path, metavar="SRC", help="the app sides from SRC too")
+    twins.add_argument(
         "--niced", action="store_true", help="each app side again, the app at nice 19"
     )
     args = parser.parse_args()

@@ -6,6 +6,7 @@ import threading
 from contextlib import closing
 from dataclasses import replace
 
+import pytest
 from textual.widgets import Button, Input, OptionList, RadioSet, Static
 
 from cpulab.engine.events import Event, Phase, Started
@@ -249,3 +250,22 @@ async def test_an_unreadable_row_is_skipped_and_named(tmp_path):
             await pilot.press("r")  # and the lab goes on
             await wait_for(pilot, lambda: app.running)
         assert list(store.unreadable) == [bad] and good not in store.unreadable
+
+
+@pytest.mark.parametrize("sample_hz", [0.2, 4.0])
+async def test_the_status_follows_a_sweep_to_its_next_point_after_a_result(tmp_path, sample_hz):
+    # The result goes through the app's messages; the next point's phase is drawn on a
+    # sample, or at once where samples are slow: it must not end under the result, to
+    # wait there for the status's next redraw (5 s at 0.2 Hz).
+    first = here(make_result("rf-train", 1, 1, 0.2))
+    events = (*FITTING, first, Phase(name="fit", t=0.0, repeat=1, point=1))
+    with ResultStore.open(tmp_path / "results.sqlite") as store:
+        app = make_app(store=store, supervisor=ScriptedSupervisor(events), sample_hz=sample_hz)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await start_sweep(pilot)
+            status = app.query_one(RunStatus)
+            await wait_for(pilot, lambda: app.results == [first])
+            await wait_for(pilot, lambda: "sweep 2/2" in str(status.render()), timeout=1.0)
+            assert not status.has_class("-done")
+            await pilot.press("c")
+            await wait_for(pilot, lambda: not app.running)

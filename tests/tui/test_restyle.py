@@ -28,7 +28,9 @@ async def test_each_view_is_styled_as_a_whole_restyle_would_style_it(size):
         main = app.query_one("#main")
         app.query_one("#train").focus()  # a focused field: :focus rules in the tree too
         for view in ("results", "chart", "setup", "chart", "results", "setup"):
-            app._show_view(view)
+            # Not through _show_view, whose move of the focus restyles two panels whole.
+            classes = {f"-view-{v}": v == view for v in app.VIEWS}
+            update_classes_restyling_selected(main, classes)
             await pilot.pause()
             assert main.has_class(f"-view-{view}")
             shown = styled(main)
@@ -40,6 +42,7 @@ class Boxes(App[None]):
     CSS = """
     #box.-on #first { display: none; }
     #box.-on .tinted { color: red; }
+    #box.-loud { color: green; }
     """
 
     def compose(self) -> ComposeResult:
@@ -66,3 +69,19 @@ async def test_a_rule_beyond_layout_restyles_everything_under_what_it_selects():
         await pilot.pause()
         assert app.query_one("#first").display
         assert app.query_one("#inside").rich_style.color.triplet != (255, 0, 0)
+
+
+async def test_a_rule_beyond_layout_on_the_container_itself_reaches_under_it_both_ways():
+    # Turned off, #box.-loud no longer matches #box: it must still reach what is inside,
+    # whose lines were drawn in its colour.
+    app = Boxes()
+    async with app.run_test() as pilot:
+        box = app.query_one("#box")
+        everything = list(box.walk_children(with_self=True))
+        for loud in (True, False):
+            box.update_classes({"-loud": loud}, update=False)  # as the change has it
+            assert selected_by_rules_on(app.stylesheet, box, {"-loud"}) == everything
+        for loud in (True, False):
+            update_classes_restyling_selected(box, {"-loud": loud})
+            await pilot.pause()
+            assert (app.query_one("#untouched").rich_style.color.triplet == (0, 128, 0)) is loud

@@ -659,6 +659,7 @@ class CpulabApp(App[None]):
         if session.plan is not None:
             self._sweeps_run += 1
         self._session, self._phase, self._progress = session, None, None
+        self._status_due = False
         self._started_at = self.clock()
         self.running = True
         # A cluster's workers say more about a run on it than the local cores.
@@ -699,10 +700,10 @@ class CpulabApp(App[None]):
                 return
         else:
             if not isinstance(event, Started):  # its start is on screen since the key
-                self.post_message(RunEvent(event))
+                self.post_message(RunEvent(event, self._phase))
             return
         if 1 / self.sample_hz > PHASE_WAIT:
-            self._show_running()  # samples too far apart to wait for
+            self.call_later(self._show_running)  # samples too far apart to wait for
         else:
             self._status_due = True
 
@@ -766,6 +767,8 @@ class CpulabApp(App[None]):
             self._show_results()
             gain = speedups(self._shown).get(id(entry))
             status.show_result(event, None if gain is None else gain.value)
+            if self._phase is not message.phase:  # a sweep's next point, drawn already
+                self._show_running()
         elif isinstance(event, Error):
             status.show_error(event)
             self.notify(event.one_line(), title="The run failed", severity="error", timeout=10)
@@ -821,12 +824,16 @@ class CpulabApp(App[None]):
         # app must not put "running" back.
         if self._session is None or self._session.ended:
             return
+        try:
+            status = self.query_one(RunStatus)
+        except NoMatches:
+            return  # the app is closing
         phase, progress = self._phase, self._progress
         points = self._session.points
         index = (phase.point if phase else None) or 0
         elapsed = self.clock() - self._started_at
         sweep = (index + 1, len(points)) if len(points) > 1 else None
-        self.query_one(RunStatus).show_running(points[index], phase, progress, elapsed, sweep)
+        status.show_running(points[index], phase, progress, elapsed, sweep)
         self._status_drawn_at, self._status_due = time.monotonic(), False
 
     def watch_running(self) -> None:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from textual.message import Message
 
 from cpulab.engine.cores import CoreSplit
-from cpulab.engine.events import Event
+from cpulab.engine.events import Event, Phase
 from cpulab.engine.session import Outcome
 from cpulab.ui.scaling import Entry
 from cpulab.ui.workspace import HistoryQuery
@@ -20,9 +20,11 @@ if TYPE_CHECKING:  # the search itself loads when advice is asked for
 @dataclass
 class RunEvent(Message):
     """An event of the running child that changes more than its status line (a result,
-    an error, the cancel, a cluster's load), in the order the supervisor handed it on."""
+    an error, the cancel, a cluster's load), in the order the supervisor handed it on,
+    with the phase that was the latest then: a later one may be on screen before it."""
 
     event: Event
+    phase: Phase | None = None
 
 
 @dataclass

@@ -42,17 +42,21 @@ def update_classes_restyling_selected(node: DOMNode, classes: Mapping[str, bool]
         return
     node.update_classes(classes, update=False)
     stylesheet = node.app.stylesheet
-    stylesheet.update_nodes(selected_by_rules_on(stylesheet, node, set(classes)))
+    stylesheet.update_nodes(selected_by_rules_on(stylesheet, node, set(classes)), animate=True)
 
 
 def selected_by_rules_on(stylesheet: Stylesheet, root: DOMNode, classes: set[str]) -> list[DOMNode]:
     """`root`, and the nodes under it that a rule whose selector names one of `classes`
-    selects as they are now, in Textual's order (each before those under it)."""
-    by_id, others = _targets(stylesheet.rules, frozenset(classes))
+    selects as they are now, in Textual's order (each before those under it). `root` is
+    matched with or without `classes`: a rule on it that stops matching must reach as far
+    as one that starts to."""
+    changed = frozenset(classes)
+    by_id, others = _targets(stylesheet.rules, changed)
     chosen: list[DOMNode] = []
     reached: set[DOMNode] = set()  # nodes whose restyle reaches all under them
     for node in root.walk_children(with_self=True):
-        matched = [reaching for compound, reaching in others if _matches(compound, node)]
+        either = changed if node is root else frozenset()
+        matched = [reaching for compound, reaching in others if _matches(compound, node, either)]
         if node.id in by_id:
             matched.append(by_id[node.id])
         if node is root or matched or node.parent in reached:
@@ -110,5 +114,10 @@ def _last_compound(selectors: list[Selector]) -> list[Selector]:
     return selectors[start:]
 
 
-def _matches(compound: list[Selector], node: DOMNode) -> bool:
-    return all(selector.check(node) for selector in compound)
+def _matches(compound: list[Selector], node: DOMNode, either: frozenset[str]) -> bool:
+    """Whether `node` matches every selector of `compound`, a class in `either` counting
+    as matched whether the node has it or not."""
+    return all(
+        (selector.type is SelectorType.CLASS and selector.name in either) or selector.check(node)
+        for selector in compound
+    )
