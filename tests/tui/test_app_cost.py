@@ -201,15 +201,19 @@ async def test_the_screen_is_styled_once_at_start_whatever_its_size(monkeypatch,
         assert app.screen.has_class("-short" if height < 32 else "-tall")
 
 
+async def restyles_of_a_focus_move(pilot, monkeypatch, start: str, end: str) -> list[list[str]]:
+    pilot.app.query_one(start).focus()
+    await pilot.pause()
+    restyled = record_restyles(monkeypatch)
+    pilot.app.query_one(end).focus()
+    await pilot.pause()
+    return restyled
+
+
 async def test_the_focus_leaving_a_panel_restyles_the_panel_not_what_is_in_it(monkeypatch):
     # With :focus-within Textual restyled the Run panel's 18 widgets as the focus left it.
-    app = make_app()
-    async with app.run_test(size=(120, 40)) as pilot:
-        app.query_one("#train").focus()
-        await pilot.pause()
-        restyled = record_restyles(monkeypatch)
-        app.query_one("#results").focus()
-        await pilot.pause()
+    async with make_app().run_test(size=(120, 40)) as pilot:
+        restyled = await restyles_of_a_focus_move(pilot, monkeypatch, "#train", "#results")
         assert max(map(len, restyled)) <= 3, restyled  # the focused, the blurred, the panels
         assert ["controls"] in restyled  # the panel it left, alone
 
@@ -232,13 +236,8 @@ async def test_the_panel_holding_the_focus_and_only_it_is_marked(size):
 async def test_the_focus_moving_between_panels_that_take_it_restyles_each_once(monkeypatch):
     # Textual restyles each at its Blur and Focus for :focus; marking them restyled both
     # a second time.
-    app = make_app()
-    async with app.run_test(size=(120, 40)) as pilot:
-        app.query_one("#tasks").focus()
-        await pilot.pause()
-        restyled = record_restyles(monkeypatch)
-        app.query_one("#results").focus()
-        await pilot.pause()
+    async with make_app().run_test(size=(120, 40)) as pilot:
+        restyled = await restyles_of_a_focus_move(pilot, monkeypatch, "#tasks", "#results")
         assert sorted(restyled) == [["results"], ["tasks"]], restyled
 
 
