@@ -59,9 +59,10 @@ def selected_by_rules_on(stylesheet: Stylesheet, root: DOMNode, classes: set[str
         matched = [reaching for compound, reaching in others if _matches(compound, node, either)]
         if node.id in by_id:
             matched.append(by_id[node.id])
-        if node is root or matched or node.parent in reached:
+        under_reaching = node.parent in reached
+        if node is root or matched or under_reaching:
             chosen.append(node)
-        if any(matched) or node.parent in reached:
+        if under_reaching or any(matched):
             reached.add(node)
     return chosen
 
