@@ -9,6 +9,7 @@ import pytest
 from cpulab.ui.messages import RunEvent
 from cpulab.ui.scaling import Entry
 from cpulab.ui.themes import ThemeCatalog
+from cpulab.ui.widgets import RunStatus
 from support.fake_sampler import FakeSampler
 from support.tui import THREE_RESULTS, ScriptedSupervisor, make_app, make_result, sampled, wait_for
 
@@ -22,7 +23,9 @@ async def start_scripted_run(pilot, train: str, eval: str) -> None:
     pilot.app.query_one("#train").value = train
     pilot.app.query_one("#eval").value = eval
     await pilot.press("r")
-    await wait_for(pilot, lambda: pilot.app._progress is not None)
+    # The phase and its progress are drawn with the next sample: wait for them on screen.
+    status = pilot.app.query_one(RunStatus)
+    await wait_for(pilot, lambda: "12/30 folds" in str(status.render()))
     pilot.app.query_one("#tasks").focus()
 
 
