@@ -5,10 +5,12 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import random
 import re
 from fractions import Fraction
 from math import comb
+from pathlib import Path
 
 import pytest
 
@@ -25,6 +27,7 @@ from cpulab.engine.store import ResultStore
 from support.cli import cpulab
 from support.store import ALPHA, BETA, result
 
+PLUGINS = Path(__file__).parent / "plugins"
 SPLITS = [(1, 1), (1, 2), (2, 1), (2, 2)]
 BASE = {(1, 1): 1.0, (1, 2): 0.6, (2, 1): 0.55, (2, 2): 0.35, (4, 1): 0.3}
 
@@ -337,13 +340,14 @@ def test_results_of_different_tasks_are_not_compared(results_store):
 
 
 def test_a_real_slowed_variant_is_reported_significantly_slower(results_store):
-    # joblib's multiprocessing backend starts a new pool of workers for every call, where
-    # loky keeps its workers: the same 1 x 2 point, measured, pays that start-up each time.
-    # Five runs a side: a shift that large parts them, and the exact test gives p < 0.01.
-    for backend in ("loky", "multiprocessing"):
+    # The same 1 x 2 point of a task file, measured, then with each fold waiting 0.1 s more.
+    # A wait is a shift that other work on the machine cannot hide (the tests beside this one
+    # share its cores), so five runs a side part every time and the exact test gives p < 0.01.
+    for pause in ("0", "0.1"):
         sweep = cpulab(
-            "sweep", "cv-eval", "--scale", "small", "--cores", "2", "--strategy", "eval",
-            "--repeats", "5", "--backend", backend, "--db", str(results_store),
+            "--task-file", str(PLUGINS / "centroid_workers.py"), "sweep", "centroids",
+            "--cores", "2", "--strategy", "eval", "--repeats", "5", "--db", str(results_store),
+            env={**os.environ, "CENTROIDS_FOLD_PAUSE": pause},
         )  # fmt: skip
         assert sweep.returncode == 0, sweep.stderr
     status, out, _ = in_process("compare", "1", "2", "--json")

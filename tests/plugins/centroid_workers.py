@@ -2,9 +2,13 @@
 
 A workload with full control: a model class and a fitting function defined here run in
 joblib's worker processes, one fold each, and report the process they ran in.
+
+With CENTROIDS_FOLD_PAUSE set, each fold also waits that many seconds, as a fold reading its
+data from a slow disk would: a slowed variant of the same task, whatever else the machine runs.
 """
 
 import os
+import time
 
 import numpy as np
 from joblib import Parallel, delayed
@@ -27,7 +31,8 @@ class NearestCentroid:
         return self.labels[distances.argmin(axis=1)]
 
 
-def score_fold(model: NearestCentroid, X, y, test) -> tuple[float, int]:
+def score_fold(model: NearestCentroid, X, y, test, pause: float) -> tuple[float, int]:
+    time.sleep(pause)
     train = np.ones(len(y), dtype=bool)
     train[test] = False
     model.fit(X[train], y[train])
@@ -39,10 +44,11 @@ def cpulab_task(setting: Setting) -> Workload:
     X = np.vstack([rng.normal(0, 1, (200, 5)), rng.normal(1.5, 1, (200, 5))])
     y = np.repeat([0, 1], 200)
     folds = np.array_split(rng.permutation(len(y)), 4)
+    pause = float(os.environ.get("CENTROIDS_FOLD_PAUSE", "0"))
 
     def call():
         return Parallel(n_jobs=setting.eval)(
-            delayed(score_fold)(NearestCentroid(), X, y, test) for test in folds
+            delayed(score_fold)(NearestCentroid(), X, y, test, pause) for test in folds
         )
 
     def score(outcome):
