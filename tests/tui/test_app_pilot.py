@@ -175,3 +175,29 @@ async def test_a_sample_after_the_cancel_does_not_show_the_run_as_running():
         await wait_for(pilot, lambda: status.has_class("-cancelled"))
         app._show_running()  # what a sample taken just before the run's end would do
         assert status.has_class("-cancelled")
+
+
+async def keys_in_one_read(pilot, *keys: str) -> None:
+    """Keys as the driver posts them from one read of the terminal (a paste, a slow link,
+    a fast typist): all queued before the app handles the first."""
+    from textual import events
+
+    for key in keys:
+        pilot.app.post_message(events.Key(key, key if len(key) == 1 else None))
+    await pilot.pause()
+
+
+async def test_keys_in_one_read_run_the_task_and_split_they_chose():
+    supervisor = ScriptedSupervisor()
+    app = make_app(supervisor=supervisor)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await keys_in_one_read(pilot, "down", "r")  # cv-eval highlighted, then run
+        await wait_for(pilot, lambda: supervisor.specs)
+        assert supervisor.specs[-1].task.name == "cv-eval"
+        assert app.query_one("#tasks").highlighted == 1
+        await pilot.press("c")
+        await wait_for(pilot, lambda: not app.running)
+        app.query_one("#eval", Input).focus()
+        await keys_in_one_read(pilot, "up", "tab", "r")  # a second evaluation core, run
+        await wait_for(pilot, lambda: len(supervisor.specs) == 2)
+        assert (supervisor.specs[-1].train, supervisor.specs[-1].eval) == (1, 2)

@@ -443,9 +443,22 @@ class CpulabApp(App[None]):
 
     @on(OptionList.OptionHighlighted, "#tasks")
     def _task_highlighted(self, message: OptionList.OptionHighlighted) -> None:
-        if message.option_id is None:
-            return
-        self.chosen_task = self.catalogue.tasks[message.option_id]
+        if message.option_id is not None:
+            self._choose_task(message.option_id)
+
+    def _catch_up_with_keys(self) -> None:
+        """Choose what the task list and the split's fields show now. Keys read together
+        (a paste, a slow link) reach a binding such as `r` before the messages that the
+        keys before it posted: the Highlighted of a Down, the Changed of an Up."""
+        tasks = self.query_one("#tasks", OptionList)
+        if tasks.highlighted is not None:
+            option_id = tasks.get_option_at_index(tasks.highlighted).id
+            if option_id is not None and option_id != self.chosen_task.name:
+                self._choose_task(option_id)
+        self.query_one(SplitControl).check_split()
+
+    def _choose_task(self, option_id: str) -> None:
+        self.chosen_task = self.catalogue.tasks[option_id]
         about = describe_task(self.chosen_task, self.options, self.catalogue)
         self.query_one("#description", Static).update(about)
         self.query_one(SplitControl).chosen_task = self.chosen_task
@@ -481,6 +494,7 @@ class CpulabApp(App[None]):
         if self.running or self._advice is not None:
             self._say_running()
             return
+        self._catch_up_with_keys()
         control = self.query_one(SplitControl)
         if control.split is None:
             self.notify(control.problem or "choose a split", title="Cannot run", severity="error")
@@ -505,6 +519,7 @@ class CpulabApp(App[None]):
         if self.running or self._advice is not None:
             self._say_running()
             return
+        self._catch_up_with_keys()
         dialog = SweepDialog(
             self.chosen_task, self.scale, self.available, self.options, self.catalogue.tasks
         )
@@ -523,6 +538,7 @@ class CpulabApp(App[None]):
         if self.running or self._advice is not None:
             self._say_running()
             return
+        self._catch_up_with_keys()
         from cpulab.ui.screens.advise import AdviseDialog
 
         dialog = AdviseDialog(self.chosen_task, self.scale, self.available)
