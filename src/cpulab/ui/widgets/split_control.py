@@ -134,12 +134,15 @@ class SplitControl(Widget):
     def check_split(self) -> None:
         if not self.is_mounted or self.chosen_task is None:
             return
+        before = (self.split, self.problem, self.asked)
         try:
             self.split, self.problem = self._read_split(self.chosen_task), None
         except UsageError as exc:
             self.split, self.problem = None, str(exc)
         if self.split != self.asked:
             self.asked = None
+        if (self.split, self.problem, self.asked) == before:
+            return  # a check as a run starts, say: nothing to draw or to tell
         self._show()
         self.post_message(SplitChanged(self.split, self.problem))
 
