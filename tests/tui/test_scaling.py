@@ -14,15 +14,36 @@ def speedup(result, results) -> float | None:
     return None if found is None else found.value
 
 
-def test_speedup_is_against_the_latest_1x1_of_the_same_task_and_scale():
+def test_speedup_is_against_the_latest_1x1_up_to_the_run_of_the_same_task_and_scale():
     base = make_result("cv-eval", 1, 1, 4.0)
     rerun = make_result("cv-eval", 1, 1, 2.0)
     full = make_result("cv-eval", 1, 1, 40.0, scale="full")
     point = make_result("cv-eval", 1, 2, 1.0)
-    results = [base, point, full]
-    assert speedup(point, results) == 4.0
-    assert speedup(point, [*results, rerun]) == 2.0
+    after = make_result("cv-eval", 1, 2, 0.5)
+    results = [base, point, full, rerun, after]
+    assert speedup(point, results) == 4.0  # a later 1 x 1 changes no speedup
+    assert speedup(after, results) == 4.0  # 2.0 / 0.5: the rerun came before it
+    assert speedup(base, results) == speedup(rerun, results) == 1.0  # each its own
     assert speedup(point, [point]) is None
+
+
+def test_runs_before_any_1x1_are_measured_against_the_first_one_after_them():
+    early = make_result("rf-train", 2, 1, 1.5)
+    first = make_result("rf-train", 1, 1, 3.0)
+    second = make_result("rf-train", 1, 1, 6.0)
+    assert speedup(early, [early, first, second]) == 2.0
+
+
+def test_the_chart_shows_each_point_at_the_speedup_its_row_shows():
+    results = [
+        make_result("cv-eval", 1, 2, 1.0),
+        make_result("cv-eval", 1, 1, 3.0),
+        make_result("cv-eval", 2, 2, 1.0),
+        make_result("cv-eval", 1, 1, 2.0),  # the curve's 1 x 1 from here on
+    ]
+    [eval_cores, mixed] = scaling_series(results, as_speedup=True, tasks=CATALOGUE)
+    assert eval_cores.points == ((1, 1.0), (2, 3.0)) and eval_cores.base_time == 2.0
+    assert mixed.points == ((1, 1.0), (4, 3.0))
 
 
 def test_each_strategy_is_a_series_starting_at_the_1x1_point():

@@ -3,8 +3,10 @@
 One definition of speedup, the CLI's: a point's time against the 1 x 1 point of its own
 sweep, analysed by the engine's `analyse_results` exactly as `cpulab sweep` reports it.
 A run outside any sweep is measured against the latest 1 x 1 run of the same task, variant
-and scale in the same session (this app session, or, for results loaded from the store,
-the earlier ones together). A point run again counts with its latest result.
+and scale up to it, in the same session (this app session, or, for results loaded from the
+store, the earlier ones together): a 1 x 1 run against itself, and runs made before any 1 x 1
+against the first one after them. So a run's speedup stays what it was once it had one, and
+a later 1 x 1 changes none. The chart's curves follow the latest result of each split.
 """
 
 from __future__ import annotations
@@ -72,10 +74,6 @@ class Group:
     def sweep(self) -> str | None:
         return self.key[1] if self.key[0] == "sweep" else None
 
-    def speedup(self, entry: Entry) -> float | None:
-        base = self.report.baseline
-        return None if base is None else base.median / entry.stats.median
-
 
 def group_key(entry: Entry) -> tuple:
     curve = curve_key(entry.result)
@@ -110,16 +108,46 @@ class Speedup:
         """Why the baseline may not be trusted: its flags and its spread."""
         return self.baseline_stats.warnings(self.baseline.result.flags)
 
+    @classmethod
+    def against(cls, entry: Entry, baseline: Entry, baseline_stats: PointStats) -> Speedup:
+        return cls(baseline_stats.median / entry.stats.median, baseline, baseline_stats)
+
 
 def speedups(entries: Sequence[Entry]) -> dict[int, Speedup]:
-    """The speedup of each entry that has a baseline, by `id(entry)`."""
+    """The speedup of each entry that has a baseline, by `id(entry)`; `entries` oldest
+    first."""
     found: dict[int, Speedup] = {}
-    groups = groups_of(entries)
+    runs: dict[tuple, list[Entry]] = {}
+    sweeps = groups_of(e for e in entries if e.sweep is not None)
     for entry in entries:
-        group = groups[group_key(entry)]
-        base, value = group.baseline, group.speedup(entry)
-        if base is not None and value is not None and group.report.baseline is not None:
-            found[id(entry)] = Speedup(value, base, group.report.baseline)
+        key = group_key(entry)
+        if entry.sweep is None:
+            runs.setdefault(key, []).append(entry)
+            continue
+        sweep = sweeps[key]
+        if sweep.baseline is not None and sweep.report.baseline is not None:
+            found[id(entry)] = Speedup.against(entry, sweep.baseline, sweep.report.baseline)
+    for members in runs.values():
+        found.update(_against_the_1x1_up_to_each(members))
+    return found
+
+
+def _against_the_1x1_up_to_each(runs: list[Entry]) -> dict[int, Speedup]:
+    """Runs outside a sweep, of one curve and session, oldest first: each against the
+    latest 1 x 1 run up to it; those before the first 1 x 1, against that one."""
+    found: dict[int, Speedup] = {}
+    baseline: Entry | None = None
+    waiting: list[Entry] = []
+    for entry in runs:
+        if entry.result.cores_used == 1:
+            baseline = entry
+            for early in waiting:
+                found[id(early)] = Speedup.against(early, baseline, baseline.stats)
+            waiting = []
+        if baseline is None:
+            waiting.append(entry)
+        else:
+            found[id(entry)] = Speedup.against(entry, baseline, baseline.stats)
     return found
 
 
@@ -159,8 +187,10 @@ def scaling_series(
     In speedup mode a group without a 1 x 1 point has nothing to measure against and
     is left out.
     """
+    entries = as_entries(items)
+    gains = speedups(entries) if as_speedup else {}
     series = []
-    for group in groups_of(as_entries(items)).values():
+    for group in groups_of(entries).values():
         base = group.baseline
         base_time = group.report.baseline.median if group.report.baseline else None
         if as_speedup and base_time is None:
@@ -181,10 +211,10 @@ def scaling_series(
                 named = group.sweep.startswith("advice")
                 label += f" · {group.sweep}" if named else f" · sweep {group.sweep}"
             chosen = sorted(([base] if base else []) + members, key=lambda e: e.result.cores_used)
+            # In speedup mode each point is its own result's speedup, as the table has it.
             points = tuple(
-                (e.result.cores_used, base_time / t if as_speedup and base_time else t)
+                (e.result.cores_used, gains[id(e)].value if as_speedup else e.stats.median)
                 for e in chosen
-                for t in [e.stats.median]
             )
             report = analyse_results(e.result for e in chosen)
             fit = report.fit
