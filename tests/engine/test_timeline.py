@@ -17,6 +17,7 @@ from cpulab.engine.timeline import (
     Timeline,
     TimelineError,
     aggregate,
+    cores_given,
     diagnosis,
     figures,
     phases_from_events,
@@ -227,6 +228,19 @@ def test_a_grid_search_refit_is_the_serial_stretch_at_the_end():
     alone = figures(Timeline.build(tasks=fits, calls=[(T0, end)]), cores_given=2)
     assert alone.serial == pytest.approx(2.5) and alone.serial_at_end == pytest.approx(2.5)
     assert diagnosis(alone) == diagnosis(got)
+
+
+def test_a_1x1_run_is_measured_on_the_one_core_it_was_given():
+    # A 1 x 1 run on 2 cores: one core busy all through the 10 s call. It used all it was
+    # given, and its serial time is the split, not a cause.
+    own = [1.0] * 40
+    cores = CoreSamples.from_percent(T0, 0.25, [0, 1], [[100.0, 0.0]] * 40, own)
+    timeline = Timeline.build(cores, calls=[(T0, T0 + 10)])
+    got = figures(timeline, cores_given(1, 1, available=2))
+    assert got.cores_given == 1 and got.efficiency == pytest.approx(1.0)
+    assert got.serial_share == pytest.approx(1.0) and diagnosis(got) is None
+    assert figures_lines(got)[0] == "measured call: 10.00 s on 1 core given"
+    assert [cores_given(4, 2, 16), cores_given(4, 2, 2), cores_given(1, 1, 0)] == [8, 2, 1]
 
 
 def test_a_task_that_fills_the_serial_stretch_names_it():

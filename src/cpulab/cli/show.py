@@ -17,7 +17,7 @@ from cpulab.engine.errors import UsageError
 from cpulab.engine.events import Result
 from cpulab.engine.presentation import task_label
 from cpulab.engine.store import ResultStore
-from cpulab.engine.timeline import Timeline, TimelineError, figures
+from cpulab.engine.timeline import Timeline, TimelineError, cores_given, figures
 from cpulab.engine.timeline_view import MOST_LABEL, figures_lines, gantt, heat_strip
 
 if TYPE_CHECKING:
@@ -103,5 +103,10 @@ def render(
         heat_strip(timeline, width, min(MOST_ROWS, cores + 3), a, b, label_width=labels),
         Text("tasks: a row per worker, outer level first", style="dim"),
         gantt(timeline, width, min(MOST_ROWS, len(workers) + 1), a, b, label_width=labels),
-        *(Text(line) for line in figures_lines(figures(timeline, cores_given=result.available))),
+        *(
+            Text(line)
+            for line in figures_lines(
+                figures(timeline, cores_given(result.train, result.eval, result.available))
+            )
+        ),
     ]

@@ -583,6 +583,12 @@ class TimelineFigures:
         return self._share(self.startup, self.run)
 
 
+def cores_given(train: int, eval: int, available: int) -> int:
+    """The cores a split was given: its own (train x eval), up to the cores available. A
+    1 x 1 run on 8 cores was given one; its other seven idle are not its inefficiency."""
+    return max(1, min(train * eval, available))
+
+
 def figures(
     timeline: Timeline, cores_given: int, workers_given: int | None = None
 ) -> TimelineFigures:
@@ -737,7 +743,8 @@ def diagnosis(figures: TimelineFigures) -> str | None:
             )
         )
     share = figures.serial_share
-    if share is not None and share >= SERIAL_SHARE:
+    # One core given: all of the call is serial by choice, not a cause to name.
+    if share is not None and share >= SERIAL_SHARE and figures.cores_given > 1:
         end = figures.serial_at_end_share or 0.0
         if end >= share / 2:
             what = f" ({figures.serial_label})" if figures.serial_label else ""

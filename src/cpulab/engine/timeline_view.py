@@ -297,7 +297,8 @@ def _share(value: float | None) -> str:
 
 def figures_lines(figures: TimelineFigures) -> list[str]:
     """The derived figures as sentences, the diagnosis last, for `cpulab show`."""
-    lines = [f"measured call: {figures.wall:.2f} s on {figures.cores_given} cores given"]
+    given = figures.cores_given
+    lines = [f"measured call: {figures.wall:.2f} s on {given} core{'s' * (given > 1)} given"]
     if figures.cpu_seconds is not None:
         lines.append(
             f"CPU: {figures.cpu_seconds:.1f} core-seconds, "
