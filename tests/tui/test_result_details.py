@@ -229,3 +229,12 @@ def test_screenshot(snap_compare, utc, size):
     """Compared with an approved SVG (pytest --snapshot-update to renew)."""
     screen, _ = details_of()
     assert snap_compare(ScreenHost(screen), terminal_size=size)
+
+
+async def test_cpu_read_above_the_cores_of_a_short_call_says_all_were_busy():
+    # 0.33 CPU-seconds in a 0.16 s call on 2 cores: each process's CPU is read in 10 ms
+    # ticks, so a short call can read above its cores; the row says all were busy.
+    short = make_result("cv-eval", 1, 2, 0.16, cpu_time=0.33, available=2)
+    assert "all 2 cores busy (2.1 in 10 ms CPU ticks)" in await shown(ResultDetails(short))
+    steady = make_result("cv-eval", 1, 2, 0.16, cpu_time=0.3, available=2)
+    assert "1.9 cores busy on average" in await shown(ResultDetails(steady))

@@ -329,9 +329,6 @@ class PlanRunner:
             if name == "fit" or not point.worker_times:
                 point.worker_times.append(perf_counter() - t0)
         self.phase(name, point.index, repeat)
-        cpu_before = self.meter.cpu_snapshot()
-        busy_before = cpu_seconds(self.cpus)
-        observer_before = self._observer_seconds()
         self.meter.reset_peaks()
         workload = point.workload
         with self.execution.measured(point.spec):
@@ -340,19 +337,26 @@ class PlanRunner:
             )
             try:
                 with self._recording(name == "fit", workload.progress_unit) as tasks:
+                    # The CPU read right around the call, as its time is: set-up read
+                    # outside it made a 0.16 s call of 2 cores look like 2.3 cores busy.
+                    cpu_before = self.meter.cpu_snapshot()
+                    busy_before = cpu_seconds(self.cpus)
+                    observer_before = self._observer_seconds()
                     started = time.time()
                     t0 = perf_counter()
                     point.outcome = workload.call()
                     seconds = perf_counter() - t0
                     ended = time.time()
+                    cpu_used = self.meter.cpu_since(cpu_before)
+                    busy_after = cpu_seconds(self.cpus)
+                    observer_used = self._observer_seconds() - observer_before
             finally:
                 self.hook.stop()
         if name == "fit":
             point.calls.append((started, ended))
             point.tasks.extend(tasks)
-            busy_after = cpu_seconds(self.cpus)
-            point.observer_cpu += self._observer_seconds() - observer_before
-            point.cpu_time += self.meter.cpu_since(cpu_before)
+            point.observer_cpu += observer_used
+            point.cpu_time += cpu_used
             point.peak_rss = max(point.peak_rss, self.meter.peak_rss)
             self.meter.sample(memory=True)  # the call's end: whatever the last second missed
             point.memory = higher_memory(point.memory, self.meter.memory_peaks())

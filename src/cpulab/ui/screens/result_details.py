@@ -160,7 +160,12 @@ def _setup_rows(result: Result) -> Rows:
 
 def _resource_rows(result: Result) -> Rows:
     measured = sum(result.fit_times)
-    busy = f", {result.cpu_time / measured:.1f} cores busy on average" if measured > 0 else ""
+    busy = ""
+    if measured > 0:
+        cores = result.cpu_time / measured
+        busy = f", {cores:.1f} cores busy on average"
+        if cores > result.available > 0:  # a short call, read to a tick a process
+            busy = f", all {result.available} cores busy ({cores:.1f} in 10 ms CPU ticks)"
     rows = [
         ("CPU time", f"{result.cpu_time:.2f} s across the process tree{busy}"),
         ("peak memory", f"{result.peak_rss / 2**20:.0f} MiB across the process tree"),
