@@ -265,7 +265,7 @@ async def test_the_status_follows_a_sweep_to_its_next_point_after_a_result(tmp_p
             await start_sweep(pilot)
             status = app.query_one(RunStatus)
             await wait_for(pilot, lambda: app.results == [first])
-            await wait_for(pilot, lambda: "sweep 2/2" in str(status.render()), timeout=1.0)
+            await wait_for(pilot, lambda: "sweep point 2 of 2" in str(status.render()), timeout=1.0)
             assert not status.has_class("-done")
             await pilot.press("c")
             await wait_for(pilot, lambda: not app.running)

@@ -73,7 +73,7 @@ class RunStatus(Static):
     ) -> None:
         title = spec.label
         if sweep:
-            title = f"sweep {sweep[0]}/{sweep[1]}: {title}"
+            title = f"sweep point {sweep[0]} of {sweep[1]}: {title}"  # points take turns
         step = phase.title if phase else "starting the runner"
         counts = {"fit": spec.repeats, "warmup": spec.warmup}
         if phase and phase.repeat and (count := counts.get(phase.name, 0)) > 1:
