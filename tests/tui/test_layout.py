@@ -208,3 +208,18 @@ def test_columns_are_chosen_by_priority_and_kept_in_table_order():
     chosen = fitting_columns(widths, first_five, padding=1)
     assert [COLUMNS[i] for i in chosen] == ["task", "train", "eval", "time", "speedup"]
     assert fitting_columns(widths, 1, padding=1) == (0,)  # the task, whatever the room
+
+
+async def test_at_80x24_a_warning_in_the_run_panel_squeezes_the_tasks_not_the_description():
+    app = make_app(cores=2)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("down")  # cv-eval: both knobs
+        app.query_one("#train").value = "2"
+        app.query_one("#eval").value = "2"  # 4 of 2 cores: three lines of warning
+        await pilot.pause()
+        assert "oversubscribed" in str(app.query_one("#verdict").render())
+        about, tasks = app.query_one("#about"), app.query_one("#tasks", OptionList)
+        assert_whole(app, about)
+        assert about.content_region.height >= 1  # the task's title, at least
+        assert_whole(app, tasks)
+        assert 2 <= tasks.content_region.height < tasks.option_count
