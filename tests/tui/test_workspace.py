@@ -95,6 +95,14 @@ async def test_hide_clear_and_show_again(tmp_path):
             assert len(app.results) == 4
             await pilot.press("x")
             await wait_for(pilot, lambda: len(app.results) == 2)
+            said = [n.message for n in app._notifications]
+            assert (
+                said[-1] == "Cleared 2 results of this session from view; they stay in the store."
+            )
+            app.workspace.add(app._session_entry(make_result("cv-eval", 2, 1, 2.0)))
+            await pilot.press("x")
+            said = [n.message for n in app._notifications]
+            assert said[-1] == "Cleared 1 result of this session from view; it stays in the store."
 
 
 async def test_delete_asks_marks_the_point_deleted_and_undo_brings_it_back(tmp_path):

@@ -949,7 +949,8 @@ class CpulabApp(App[None]):
         count = self.workspace.clear_session()
         self._show_results()
         self.notify(
-            f"Cleared {count} results of this session from view; they stay in the store."
+            f"Cleared {count} result{'s' * (count != 1)} of this session from view; "
+            f"{'they stay' if count != 1 else 'it stays'} in the store."
             if count
             else "This session has no results on view.",
             timeout=4,
