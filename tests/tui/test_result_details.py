@@ -238,3 +238,15 @@ async def test_cpu_read_above_the_cores_of_a_short_call_says_all_were_busy():
     assert "all 2 cores busy (2.1 in 10 ms CPU ticks)" in await shown(ResultDetails(short))
     steady = make_result("cv-eval", 1, 2, 0.16, cpu_time=0.3, available=2)
     assert "1.9 cores busy on average" in await shown(ResultDetails(steady))
+
+
+async def test_the_machine_topology_is_in_words_not_json():
+    topology = {"summary": "2 packages x 8 cores x 2 threads, 2 NUMA nodes", "cpus": 32,
+                "physical_cores": 16, "packages": 2, "numa_nodes": {"0": "0-15", "1": "16-31"},
+                "threads_per_core": 2, "isolated": "", "smt_known": True}  # fmt: skip
+    on_it = result(machine={"hostname": "beta", "topology": topology})
+    text = await shown(ResultDetails(on_it), size=(160, 80))
+    assert "topology 2 packages x 8 cores x 2 threads, 2 NUMA nodes" in text
+    assert "NUMA nodes node 0: CPUs 0-15; node 1: CPUs 16-31" in text
+    assert "isolated CPUs none" in text
+    assert "smt" not in text and '{"summary' not in text

@@ -283,7 +283,26 @@ def _machine_rows(machine: Mapping[str, Any]) -> Rows:
             *_other_rows(cores, ["logical", "available", "affinity", "quota", "env_limit"]),
         ]
         shown.append("cores")
+    topology = machine.get("topology")
+    if isinstance(topology, dict):  # its counts are in the summary
+        nodes = topology.get("numa_nodes")
+        rows += [
+            ("topology", _value(topology.get("summary"))),
+            (
+                "NUMA nodes",
+                "; ".join(f"node {node}: CPUs {cpus}" for node, cpus in nodes.items())
+                if isinstance(nodes, dict)
+                else _value(nodes),
+            ),
+            ("isolated CPUs", _value(topology.get("isolated") or "none")),
+            *_other_rows(topology, TOPOLOGY_SHOWN),
+        ]
+        shown.append("topology")
     return rows + _other_rows(machine, shown)
+
+
+TOPOLOGY_SHOWN = ("summary", "cpus", "physical_cores", "packages", "numa_nodes",
+                  "threads_per_core", "isolated", "smt_known")  # fmt: skip
 
 
 def _condition_rows(conditions: Mapping[str, Any]) -> Rows:
