@@ -579,7 +579,7 @@ GOLDEN_SECTION = """\
 | 2 | 1 x 2 * | 0.560 | 0.010 | 3 | 1.79 | 89% | 0.120 |
 | 4 | 2 x 2 * | 0.310 | 0.010 | 3 | 3.23 | 81% | 0.080 |
 
-T(p) = 0.064 + 0.989/p s: serial fraction 0.061, speedup ceiling 16.5x; best: 2 x 2 at 0.310 s.
+fit to the medians: T(p) = 0.064 + 0.989/p s, serial fraction 0.061, speedup ceiling 16.5x; best: 2 x 2 at 0.310 s.
 
 - model: Amdahl's law: the USL's best k is 0, so it adds nothing but a parameter; \
 serial fraction s = 0.051 [0.034, 0.129]
@@ -600,7 +600,7 @@ def test_a_sweeps_markdown_section_reads_as_kept_stores_hold_it():
     model = fit_scaling(model_points(report), resamples=20)
     assert model is not None
     summary = json.loads(json.dumps(model.to_dict(4)))  # as the store keeps it
-    assert REPORT_VERSION == 1
+    assert REPORT_VERSION == 2
     assert sweep_markdown(report, summary, 4) == GOLDEN_SECTION.splitlines()
 
 

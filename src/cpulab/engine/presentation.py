@@ -207,8 +207,10 @@ def fit_summary(report: ScalingReport) -> str:
     serial = "-" if fit.serial_fraction is None else f"{fit.serial_fraction:.3f}"
     ceiling = fit.speedup_ceiling
     ceiling_text = "unbounded" if ceiling == float("inf") else f"{ceiling:.1f}x"
+    # Named as the medians' fit: the model (model_lines) fits every run and gives its own
+    # serial fraction, with an interval; at few runs the two can differ.
     return (
-        f"T(p) = {fit.a:.3f} + {fit.b:.3f}/p s: serial fraction {serial}, "
+        f"fit to the medians: T(p) = {fit.a:.3f} + {fit.b:.3f}/p s, serial fraction {serial}, "
         f"speedup ceiling {ceiling_text}"
     )
 
@@ -222,7 +224,7 @@ def best_summary(report: ScalingReport) -> str:
 
 # The version of `sweep_markdown`'s text. The store keeps each ended sweep's text with the
 # version that made it, and an export uses only today's: bump this when that text changes.
-REPORT_VERSION = 1
+REPORT_VERSION = 2
 
 
 def markdown_table(header: Iterable[str], rows: Iterable[Iterable[str]]) -> Iterator[str]:
