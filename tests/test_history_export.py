@@ -579,7 +579,8 @@ GOLDEN_SECTION = """\
 | 2 | 1 x 2 * | 0.560 | 0.010 | 3 | 1.79 | 89% | 0.120 |
 | 4 | 2 x 2 * | 0.310 | 0.010 | 3 | 3.23 | 81% | 0.080 |
 
-fit to the medians: T(p) = 0.064 + 0.989/p s, serial fraction 0.061, speedup ceiling 16.5x; best: 2 x 2 at 0.310 s.
+fit to the medians: T(p) = 0.064 + 0.989/p s, serial fraction 0.061, speedup ceiling 16.5x; \
+best: 2 x 2 at 0.310 s.
 
 - model: Amdahl's law: the USL's best k is 0, so it adds nothing but a parameter; \
 serial fraction s = 0.051 [0.034, 0.129]
