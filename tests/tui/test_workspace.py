@@ -65,6 +65,7 @@ async def test_filters_choose_a_task_and_a_sweep_and_say_so_in_the_title(tmp_pat
             await wait_for(pilot, lambda: rows(app) == [("cv-eval", 1, 1), ("cv-eval", 1, 2)])
             title = str(app.query_one(ScalingChart).border_title)
             assert "cv-eval" in title and "sweep 1" in title
+            assert app.query_one("#results").border_title == "Results · sweep 1"
             # Escape closes the dialog and changes nothing.
             await pilot.press("f")
             await wait_for(pilot, lambda: isinstance(app.screen, FilterDialog))
@@ -83,6 +84,7 @@ async def test_hide_clear_and_show_again(tmp_path):
             await pilot.press("h")  # the newest row is selected
             await wait_for(pilot, lambda: rows(app) == [("rf-train", 1, 1)])
             assert "1 hidden" in str(app.query_one(ScalingChart).border_title)
+            assert app.query_one("#results").border_title == "Results · 1 hidden"
             await pilot.press("f")
             await wait_for(pilot, lambda: isinstance(app.screen, FilterDialog))
             app.screen.query_one("#filter-unhide", Checkbox).value = True

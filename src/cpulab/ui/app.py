@@ -313,7 +313,6 @@ class CpulabApp(App[None]):
             "#controls": "Run",
             "#cores": "Cores",
             "#workers": "Cluster workers",
-            "#results": "Results",
         }
         for selector, title in titles.items():
             self.query_one(selector).border_title = title
@@ -871,12 +870,16 @@ class CpulabApp(App[None]):
         self._title_chart()
 
     def _title_chart(self) -> None:
+        """The chart's title says what it shows; the table's, what filters keep out (at
+        narrow sizes the chart is in another view)."""
         chart = self.query_one(ScalingChart)
         what = "Speedup over 1 x 1" if chart.speedup else "Fit time"
-        chosen = self.workspace.describe(
-            self.chosen_task.name, self._machine_labels.get(self.workspace.filters.machine or 0)
+        machine = self._machine_labels.get(self.workspace.filters.machine or 0)
+        chart.border_title = f"{what} · {self.workspace.describe(self.chosen_task.name, machine)}"
+        narrowing = ", ".join(self.workspace.narrowing(machine))
+        self.query_one("#results").border_title = "Results" + (
+            f" · {narrowing}" if narrowing else ""
         )
-        chart.border_title = f"{what} · {chosen}"
 
     # The workspace: what is shown, hidden, deleted.
 

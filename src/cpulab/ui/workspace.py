@@ -119,11 +119,17 @@ class Workspace:
         """The current choice in words, for the chart's title; `machine_label` names the
         machine filtered on."""
         f = self.filters
-        parts = []
         if f.task is None:
-            parts.append(f"this session + {chosen_task} history" if f.history else "this session")
+            chosen = f"this session + {chosen_task} history" if f.history else "this session"
         else:
-            parts.append(f.task if f.history else f"{f.task}, this session")
+            chosen = f.task if f.history else f"{f.task}, this session"
+        return ", ".join([chosen, *self.narrowing(machine_label)])
+
+    def narrowing(self, machine_label: str | None = None) -> list[str]:
+        """What keeps results of the chosen task out of view, in words: the filters beyond
+        the task, and the hidden results."""
+        f = self.filters
+        parts = []
         if f.variant is not None:
             parts.append(f"[{f.variant}]" if f.variant else "no variant")
         if f.scale is not None:
@@ -134,4 +140,4 @@ class Workspace:
             parts.append(machine_label or f"machine {f.machine}")
         if self.hidden:
             parts.append(f"{len(self.hidden)} hidden")
-        return ", ".join(parts)
+        return parts
