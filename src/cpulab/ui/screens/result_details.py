@@ -261,6 +261,11 @@ def _option_rows(options: Mapping[str, Any]) -> Rows:
     return rows + _other_rows(options, ["data", "backend", "cluster", "blas_threads"])
 
 
+# The topology's fields its rows give in words (the counts are in its summary).
+TOPOLOGY_SHOWN = ("summary", "cpus", "physical_cores", "packages", "numa_nodes",
+                  "threads_per_core", "isolated", "smt_known")  # fmt: skip
+
+
 def _machine_rows(machine: Mapping[str, Any]) -> Rows:
     if not machine:
         return [("machine", "not recorded")]
@@ -284,7 +289,7 @@ def _machine_rows(machine: Mapping[str, Any]) -> Rows:
         ]
         shown.append("cores")
     topology = machine.get("topology")
-    if isinstance(topology, dict):  # its counts are in the summary
+    if isinstance(topology, dict):
         nodes = topology.get("numa_nodes")
         rows += [
             ("topology", _value(topology.get("summary"))),
@@ -299,10 +304,6 @@ def _machine_rows(machine: Mapping[str, Any]) -> Rows:
         ]
         shown.append("topology")
     return rows + _other_rows(machine, shown)
-
-
-TOPOLOGY_SHOWN = ("summary", "cpus", "physical_cores", "packages", "numa_nodes",
-                  "threads_per_core", "isolated", "smt_known")  # fmt: skip
 
 
 def _condition_rows(conditions: Mapping[str, Any]) -> Rows:
