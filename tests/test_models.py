@@ -234,6 +234,17 @@ def test_outlying_runs_are_left_out_and_counted():
     assert "1 outlying runs were left out of the fit" in fit.warnings()
 
 
+def test_a_slow_first_run_is_left_out_as_the_medians_would_have_it():
+    # Three runs a point, the first of 1 x 1 half again as slow: the medians say 2 cores
+    # do not help (0.0664 s against 0.067 s), and so must the model, whose weights come
+    # from the other runs' spread and would otherwise hold the mean at 0.078 s.
+    fit = fit_scaling([(1, [0.101, 0.0662, 0.0666]), (2, [0.073, 0.059, 0.069])])
+    assert fit is not None
+    assert fit.points[0].n == 2 and fit.points[0].dropped == 1
+    assert fit.points[0].mean == pytest.approx(0.0664)
+    assert fit.best.s.value == pytest.approx(1.0, abs=0.05)  # no speed-up to predict
+
+
 def test_bad_input_is_refused():
     with pytest.raises(ValueError, match="positive and finite"):
         fit_scaling([(1, [1.0]), (2, [math.nan])])

@@ -386,7 +386,8 @@ def fit_scaling(
     follow a report's fastest split of each count.
 
     Each run weighs 1 / sigma² of its point (robust, floored at 1 % of the median, as the
-    engine's Amdahl fit does); runs that `PointStats` calls outliers are left out. Intervals
+    engine's Amdahl fit does); runs that `PointStats` calls outliers, and a first run it
+    calls slow, are left out. Intervals
     are bootstrap percentiles over `resamples` refits, each resampling every point's runs with
     replacement (and weighing them afresh), from a generator seeded with `seed`.
     """
@@ -465,7 +466,10 @@ def _model_points(points: Iterable[tuple[int, Sequence[float]]]) -> list[ModelPo
         if not pooled[cores]:
             continue
         stats = PointStats.of(pooled[cores])
-        kept = tuple(t for i, t in enumerate(stats.times) if i not in stats.outliers)
+        # The runs PointStats judges unrepresentative stay out: outliers, and a slow first
+        # run (its weight comes from the others' spread, so it would pin the mean).
+        left_out = set(stats.outliers) | ({0} if stats.first_run_slow and stats.n > 1 else set())
+        kept = tuple(t for i, t in enumerate(stats.times) if i not in left_out)
         sigma = _sigma(kept)
         mean = math.fsum(kept) / len(kept)
         model_pts.append(ModelPoint(cores, kept, mean, sigma, stats.n - len(kept)))
