@@ -165,7 +165,8 @@ class SweepView:
     @property
     def model_summary(self) -> dict[str, Any] | None:
         """The model as the sweep stored it when it ended (ScalingModel.to_dict); fitted
-        here only for a sweep stored before models were (schema 3 and older)."""
+        here for a sweep stored before models were (schema 3 and older), or whose points
+        were deleted or restored since (the store forgets its model then)."""
         if self.record.model is not None:
             return self.record.model
         cores = self.machine_cores

@@ -1399,10 +1399,10 @@ def _point_row(row: sqlite3.Row, facts: bool) -> PointRow:
 
 
 def _analysis_outdated(conn: sqlite3.Connection, point_ids: list[int]) -> None:
-    """Forget the stored analysis of the sweeps these points belong to: their points
-    changed, and a reader computes it anew from those that are there."""
+    """Forget the stored analysis and model of the sweeps these points belong to: their
+    points changed, and a reader computes them anew from those that are there."""
     conn.execute(
-        "UPDATE sweeps SET analysis = NULL, report = NULL WHERE id IN"
+        "UPDATE sweeps SET analysis = NULL, report = NULL, model = NULL WHERE id IN"
         f" (SELECT sweep_id FROM points WHERE id IN ({', '.join('?' * len(point_ids))})"
         " AND sweep_id IS NOT NULL)",
         point_ids,
