@@ -200,10 +200,22 @@ def test_the_advice_derives_speedup_efficiency_knee_and_interval() -> None:
     advice, _, _ = search(16, "train-heavy", 1)
     assert advice.baseline is not None and advice.speedup is not None
     assert advice.speedup == pytest.approx(advice.baseline.median / advice.best.median)
-    assert advice.efficiency == pytest.approx(advice.speedup / advice.best.setting.cores)
+    assert advice.efficiency == pytest.approx(advice.speedup / advice.cores_in_use)
+    assert advice.cores_in_use == min(advice.best.setting.threads, 16)
     assert advice.knee is not None and advice.knee.cores <= 16
     interval = advice.interval
     assert interval.low <= advice.best.median <= interval.high
+
+
+def test_blas_threads_count_as_cores_in_use_for_the_efficiency() -> None:
+    advice, _, _ = search(16, "blas-sensitive", 0)
+    best = advice.best.setting
+    assert best.blas is not None and best.blas > 1  # this machine's best uses BLAS threads
+    assert advice.cores_in_use == min(best.cores * best.blas, 16) > best.cores
+    assert advice.efficiency is not None and advice.speedup is not None
+    assert advice.efficiency == pytest.approx(advice.speedup / advice.cores_in_use)
+    cores = advice.cores_in_use
+    assert advice.lines()[0].endswith(f"BLAS threads {best.blas} = {cores} cores of 16")
 
 
 def test_median_interval_by_order_statistics() -> None:

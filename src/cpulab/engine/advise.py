@@ -345,10 +345,16 @@ class Advice:
         return None if self.baseline is None else self.baseline.median / self.best.median
 
     @property
+    def cores_in_use(self) -> int:
+        """The cores the recommendation keeps busy: its threads (training x evaluation x
+        BLAS), up to the most it may use. 1 x 1 with 2 BLAS threads uses 2 cores, not 1."""
+        return min(self.best.setting.threads, self.request.max_cores)
+
+    @property
     def efficiency(self) -> float | None:
-        """Speed-up per core (training x evaluation)."""
+        """Speed-up per core in use."""
         speedup = self.speedup
-        return None if speedup is None else speedup / self.best.setting.cores
+        return None if speedup is None else speedup / self.cores_in_use
 
     @property
     def knee(self) -> Knee | None:
@@ -421,7 +427,7 @@ class Advice:
         """The advice as a person reads it, plain text."""
         best, request = self.best, self.request
         interval = self.interval
-        cores = best.setting.cores
+        cores = self.cores_in_use
         lines = [
             f"recommended: training {best.setting.train} x evaluation {best.setting.eval}"
             + (f", BLAS threads {best.setting.blas}" if best.setting.blas is not None else "")
