@@ -14,7 +14,7 @@ import pytest
 
 from cpulab.engine import taskstream
 from cpulab.engine.coretrace import CoreRecorder, parse_proc_stat
-from cpulab.engine.events import Result, event_from_dict
+from cpulab.engine.events import PARTIAL, Result, event_from_dict
 from cpulab.engine.store import ResultStore
 from cpulab.engine.taskstream import TaskProbe, dask_spans
 from cpulab.engine.timeline import MOST_SPANS, TaskSpan, Timeline, figures
@@ -221,14 +221,19 @@ def test_show_refuses_bad_input_in_one_line(runs, args, says):
     assert done.stderr.startswith(says)
 
 
-def test_show_says_so_for_a_result_without_a_timeline(tmp_path):
+def test_show_says_why_a_result_has_no_timeline(tmp_path):
     db = tmp_path / "old.db"
     with ResultStore.open(db) as store:
         store.add_point(stored_result())
-    done = cpulab("show", "1", "--width", "80", "--db", str(db))
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines()[1:] == [
-        "No timeline: this result was stored before cpulab recorded one."
+        store.add_point(stored_result(flags=[PARTIAL]))  # a run stopped by a signal
+    said = []
+    for point in ("1", "2"):
+        done = cpulab("show", point, "--width", "80", "--db", str(db))
+        assert done.returncode == 0, done.stderr
+        said += done.stdout.splitlines()[1:]
+    assert said == [
+        "No timeline: this result was measured before timelines were recorded.",
+        "No timeline: this result was cut short; only a finished point keeps a timeline.",
     ]
 
 

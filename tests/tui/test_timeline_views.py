@@ -13,7 +13,7 @@ from cpulab.ui.commands import CpulabCommands
 from cpulab.ui.messages import RunEvent
 from cpulab.ui.screens.help import HelpScreen
 from cpulab.ui.screens.result_details import ResultDetails
-from cpulab.ui.screens.timeline import NO_CALL, NO_TIMELINE, TimelineScreen, TimelineView, plan_rows
+from cpulab.ui.screens.timeline import NO_CALL, TimelineScreen, TimelineView, plan_rows
 from cpulab.ui.widgets import CoreGrid
 from cpulab.ui.widgets.core_grid import CoreHistory
 from support.screens import drawn_text, screen_text
@@ -111,7 +111,9 @@ async def test_a_result_measured_before_timelines_says_so_in_one_line():
     async with app.run_test(size=(80, 24)) as pilot:
         await open_timeline(pilot, make_result("cv-eval", 1, 2, 1.5))
         statics = list(app.screen.query(Static))
-        assert [drawn_text(s).strip() for s in statics] == [NO_TIMELINE]
+        assert [drawn_text(s).strip() for s in statics] == [
+            "No timeline: this result was measured before timelines were recorded."
+        ]
         await pilot.press("plus", "right", "0", "v")  # nothing to zoom: no harm done
         await pilot.press("escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, TimelineScreen))

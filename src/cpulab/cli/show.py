@@ -17,7 +17,13 @@ from cpulab.engine.errors import UsageError
 from cpulab.engine.events import Result
 from cpulab.engine.presentation import task_label
 from cpulab.engine.store import ResultStore
-from cpulab.engine.timeline import Timeline, TimelineError, cores_given, figures
+from cpulab.engine.timeline import (
+    Timeline,
+    TimelineError,
+    cores_given,
+    figures,
+    why_no_timeline,
+)
 from cpulab.engine.timeline_view import MOST_LABEL, figures_lines, gantt, heat_strip
 
 if TYPE_CHECKING:
@@ -49,7 +55,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     console = Console(width=width, highlight=False)
     console.print(Text(summary_line(args.id, result)))
     if timeline is None or shown is None:
-        console.print("No timeline: this result was stored before cpulab recorded one.")
+        console.print(f"No timeline: {why_no_timeline(result.partial)}.")
         return EXIT_OK
     for view in render(timeline, result, width, shown):
         if isinstance(view, Text) and "\n" in view.plain:  # a view: cut, never wrapped

@@ -583,6 +583,13 @@ class TimelineFigures:
         return self._share(self.startup, self.run)
 
 
+def why_no_timeline(partial: bool) -> str:
+    """Why a result has no timeline: it is kept with a finished point only."""
+    if partial:
+        return "this result was cut short; only a finished point keeps a timeline"
+    return "this result was measured before timelines were recorded"
+
+
 def cores_given(train: int, eval: int, available: int) -> int:
     """The cores a split was given: its own (train x eval), up to the cores available. A
     1 x 1 run on 8 cores was given one; its other seven idle are not its inefficiency."""

@@ -31,10 +31,10 @@ from cpulab.engine.timeline import (
     cores_given,
     diagnosis,
     figures,
+    why_no_timeline,
 )
 from cpulab.engine.timeline_view import MOST_LABEL, figures_lines, gantt, heat_strip
 
-NO_TIMELINE = "This result was measured before timelines were recorded."
 NO_CALL = "no measured call recorded: no figures"
 HEAT_HEADING = "Cores busy: ░ 5-25 %  ▒ 25-50 %  ▓ 50-75 %  █ 75-100 %"
 GANTT_HEADING = "Tasks by worker: █▓ a task each, ▒ several"
@@ -72,7 +72,7 @@ def timeline_rows(result: Result) -> list[tuple[str, str]]:
     except TimelineError as exc:
         return [("timeline", f"cannot be read: {exc}")]
     if timeline is None:
-        return [("timeline", NO_TIMELINE)]
+        return [("timeline", f"none: {why_no_timeline(result.partial)}")]
     found = figures_of(result, timeline)
     said = diagnosis(found) if found is not None else None
     return [
@@ -318,7 +318,7 @@ class TimelineScreen(ModalScreen[None]):
         except TimelineError as exc:
             self.problem = f"The timeline stored with this result cannot be read: {exc}"
         if self.timeline is None and self.problem is None:
-            self.problem = NO_TIMELINE
+            self.problem = f"No timeline: {why_no_timeline(result.partial)}."
 
     def compose(self) -> ComposeResult:
         result = self.result
@@ -326,7 +326,7 @@ class TimelineScreen(ModalScreen[None]):
             box.border_title = f"Timeline · {task_label(result)} {result.train} x {result.eval}"
             if self.timeline is None:
                 box.border_subtitle = "Esc close"
-                yield Static(Text(self.problem or NO_TIMELINE), classes="problem")
+                yield Static(Text(self.problem or ""), classes="problem")
                 return
             box.border_subtitle = KEYS
             yield TimelineView(self.timeline, figures_of(result, self.timeline))
