@@ -359,3 +359,13 @@ def test_a_real_slowed_variant_is_reported_significantly_slower(results_store):
     assert document["verdict"].startswith("B is slower at 1 of 1 point")
     assert in_process("compare", "1", "2", "--fail-if-slower", "5")[0] == 1
     assert in_process("compare", "2", "1", "--fail-if-slower", "5")[0] == 0
+
+
+def test_one_repeat_is_said_in_the_singular(results_store):
+    with ResultStore.open(results_store) as store:
+        store.add_point(result(1, 1, task="cv-eval", fit_times=[1.0]))
+        store.add_point(result(1, 1, task="cv-eval", fit_times=[1.1, 1.2]))
+    status, out, _ = in_process("compare", "run:1", "run:2")
+    assert status == 0
+    assert out.startswith("A: result #1: cv-eval (small) at 1 x 1, 1 repeat, host #1\n")
+    assert "B: result #2: cv-eval (small) at 1 x 1, 2 repeats, host #1" in out

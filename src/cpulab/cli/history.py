@@ -21,7 +21,7 @@ from cpulab.cli.parser import EXIT_OK, machine_filter
 from cpulab.cli.render import warn_unreadable
 from cpulab.engine.errors import UsageError
 from cpulab.engine.export import Labels
-from cpulab.engine.presentation import task_label, variant_label
+from cpulab.engine.presentation import counted, task_label, variant_label
 from cpulab.engine.store import NO_TEXTS, READ_BATCH, ResultStore, StoredPoint
 
 HISTORY_PAGE = 50  # results shown unless --limit or --all asks for more
@@ -251,7 +251,8 @@ def _footers(store: ResultStore, shown: _Seen, out: TextIO) -> None:
         named = variant_label(sweep.task, shown.sweeps[sweep.id])
         lines.append(_printable(
             f"sweep #{sweep.id}: {named} over {cores} cores, strategy {sweep.strategy}, "
-            f"{sweep.repeats} repeats, {sweep.status}" + (f": {sweep.error}" if sweep.error else "")
+            f"{counted(sweep.repeats, 'repeat')}, {sweep.status}"
+            + (f": {sweep.error}" if sweep.error else "")
         ))  # fmt: skip
     labels = Labels.of(store)
     for machine_id in sorted({machine for machine, _ in shown.installs}):

@@ -47,7 +47,7 @@ from cpulab.engine.compare import ALPHA, hodges_lehmann, mann_whitney
 from cpulab.engine.cores import CORES_PER_CORE
 from cpulab.engine.errors import UsageError
 from cpulab.engine.models import Knee, Prediction, ScalingModel, fit_scaling
-from cpulab.engine.presentation import model_lines
+from cpulab.engine.presentation import counted, model_lines
 from cpulab.engine.sweep import allowed, parse_cores
 
 KNOBS = frozenset({"train", "eval"})
@@ -703,7 +703,7 @@ class _Search:
         rounds after. Then the rest of the halving, from the better half of what was measured
         (at most FIELD candidates in its first paid round)."""
         searched: set[int] = set()
-        unit = "threads" if self.request.blas else "cores"
+        unit = "thread" if self.request.blas else "core"
         while (found := self.next_pool(searched, self.leader())) is not None:
             threads, pool = found
             ratio = self.cost_ratio(searched, threads)
@@ -715,12 +715,12 @@ class _Search:
             if searched and cost + after > self.left():
                 self.unaffordable = True
                 self.notes.append(
-                    f"the budget left could not pay for the splits of {threads} {unit}, "
+                    f"the budget left could not pay for the splits of {counted(threads, unit)}, "
                     "promising too"
                 )
                 break
             searched.add(threads)
-            self.step(f"{len(pool)} splits of {threads} {unit}, once each")
+            self.step(f"{counted(len(pool), 'split')} of {counted(threads, unit)}, once each")
             if new and not self.measure(new, 1):
                 return
         field = self.field()

@@ -26,7 +26,7 @@ from math import comb
 
 from cpulab.engine.errors import UsageError
 from cpulab.engine.events import Result
-from cpulab.engine.presentation import task_label
+from cpulab.engine.presentation import counted, task_label
 from cpulab.engine.store import ResultStore, StoredPoint
 
 ALPHA = 0.05  # two-sided: significant below, and a 95 % interval
@@ -294,8 +294,8 @@ def sweep_side(store: ResultStore, sweep_id: int) -> Side:
         raise UsageError(f"sweep #{sweep_id} has no stored results to compare")
     first = next(iter(points.values()))
     label = (
-        f"sweep #{sweep_id}: {task_label(first.result)} ({sweep.scale}), {sweep.repeats} "
-        f"repeats, {sweep.status}, host #{sweep.machine_id}"
+        f"sweep #{sweep_id}: {task_label(first.result)} ({sweep.scale}), "
+        f"{counted(sweep.repeats, 'repeat')}, {sweep.status}, host #{sweep.machine_id}"
     )
     return Side(label, points)
 
@@ -308,7 +308,7 @@ def run_side(store: ResultStore, point_id: int) -> Side:
     r = stored.result
     label = (
         f"result #{point_id}: {task_label(r)} ({r.scale}) at {r.train} x {r.eval}, "
-        f"{len(r.fit_times)} repeats, host #{stored.machine_id}"
+        f"{counted(len(r.fit_times), 'repeat')}, host #{stored.machine_id}"
     )
     return Side(label, {(r.train, r.eval): stored}, single=True)
 

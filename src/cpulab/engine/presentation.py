@@ -24,6 +24,11 @@ FLAG_MEANINGS = {
 }
 
 
+def counted(number: int, noun: str) -> str:
+    """ "1 repeat", "3 repeats": a count and its noun, plural where it is not one."""
+    return f"{number} {noun}{'s' * (number != 1)}"
+
+
 def flag_text(flags: list[str]) -> str:
     return ", ".join(FLAG_TITLES.get(flag, flag) for flag in flags)
 
