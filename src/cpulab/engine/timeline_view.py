@@ -300,9 +300,14 @@ def figures_lines(figures: TimelineFigures) -> list[str]:
     given = figures.cores_given
     lines = [f"measured call: {figures.wall:.2f} s on {given} core{'s' * (given > 1)} given"]
     if figures.cpu_seconds is not None:
+        cpu, efficiency = figures.cpu_seconds, figures.efficiency
+        # The run's CPU is read from the core samples; a sample straddling the call's start
+        # or end can take a short call past all its cores.
+        share, how = _share(efficiency), "CPU seconds / (wall x cores given)"
+        if efficiency is not None and efficiency > 1:
+            share, how = "100 %", f"{how}; the samples read {efficiency * 100:.0f} %"
         lines.append(
-            f"CPU: {figures.cpu_seconds:.1f} core-seconds, "
-            f"efficiency {_share(figures.efficiency)} (CPU seconds / (wall x cores given))"
+            f"CPU: {cpu:.{2 if cpu < 10 else 1}f} core-seconds, efficiency {share} ({how})"
         )
     if figures.workers:
         busy = [w.busy for w in figures.workers]
