@@ -16,14 +16,15 @@ from cpulab.engine import taskstream
 from cpulab.engine.coretrace import CoreRecorder, parse_proc_stat
 from cpulab.engine.events import PARTIAL, Result, event_from_dict
 from cpulab.engine.store import ResultStore
-from cpulab.engine.taskstream import TaskProbe, dask_spans
+from cpulab.engine.taskstream import TaskProbe, dask_spans, threads_numbered_in_call
 from cpulab.engine.timeline import MOST_SPANS, TaskSpan, Timeline, figures
+from cpulab.engine.timeline_view import figures_lines
 from support.cli import cpulab
 from support.store import result as stored_result
 
 RUNS = {
     "cv-eval": ("--train", "1", "--eval", "2"),
-    "rf-train": ("--train", "2", "--eval", "1"),
+    "rf-train": ("--train", "2", "--eval", "1", "--repeats", "2"),
     "grid-search": ("--train", "1", "--eval", "2"),
 }
 
@@ -76,14 +77,19 @@ def test_cv_eval_at_full_scale_is_30_folds_each_a_task_on_two_worker_processes(t
 
 
 def test_rf_train_trees_run_in_two_threads_of_the_runner(runs):
-    timeline = timeline_of(runs[1]["rf-train"])
-    assert timeline.task_count == 50  # small: 50 trees
+    record = runs[1]["rf-train"]
+    timeline = timeline_of(record)
+    assert timeline.task_count == 100  # small: 50 trees, in each of two measured calls
     workers = {task.worker for task in timeline.tasks}
+    # Each call makes its pool of two threads anew: they are named the same in each.
     assert len(workers) == 2
     processes = {worker.split(" thread ")[0] for worker in workers}
     assert len(processes) == 1 and all(" thread " in worker for worker in workers)
     assert {task.level for task in timeline.tasks} == {0}
     assert {task.label for task in timeline.tasks} == {f"tree {i}" for i in range(50)}
+    got = figures(timeline, cores_given=2)
+    assert got.workers_given == 2 and all(w.busy > 0.5 for w in got.workers)
+    assert figures_lines(got)[0].startswith("2 measured calls: ")
 
 
 def test_grid_search_fits_then_the_refit_alone_at_the_end(runs):
@@ -158,16 +164,20 @@ def test_core_samples_cover_the_measured_call_with_the_runs_own_share(runs):
         cores = timeline.cores
         assert cores is not None
         assert list(cores.cores) == record["machine"]["cores"]["affinity"]
-        (call,) = timeline.calls
-        assert cores.t0 <= call[0] and cores.end >= call[1] - cores.interval
-        inside = cores.sample_range(*call)
-        assert len(inside) >= 1
-        assert max(cores.own_cores(i) or 0 for i in inside) > 0
-        # The phases run from the imports to the score, the call inside its "fit".
+        calls = timeline.calls  # one a measured repeat: rf-train has two
+        assert len(calls) == len(record["fit_times"])
+        for call in calls:
+            assert cores.t0 <= call[0] and cores.end >= call[1] - cores.interval
+            inside = cores.sample_range(*call)
+            assert len(inside) >= 1
+            assert max(cores.own_cores(i) or 0 for i in inside) > 0
+        # The phases run from the imports to the score, each call inside its "fit".
         names = [phase.name for phase in timeline.phases]
         assert names[0] == "imports" and names[-1] == "score"
-        (fit,) = [phase for phase in timeline.phases if phase.name == "fit"]
-        assert fit.start <= call[0] and call[1] <= fit.end
+        fits = [phase for phase in timeline.phases if phase.name == "fit"]
+        assert len(fits) == len(calls)
+        for fit, call in zip(fits, calls, strict=True):
+            assert fit.start <= call[0] and call[1] <= fit.end
 
 
 def test_the_stored_result_keeps_its_timeline_and_exports_it(runs):
@@ -335,6 +345,19 @@ class Batch:
 
     def __len__(self):
         return 2
+
+
+def test_threads_are_numbered_within_each_call_by_their_first_task():
+    spans = [
+        TaskSpan("pid 7 thread 5", 2.0, 3.0, "tree 2"),
+        TaskSpan("pid 7 thread 4", 1.0, 2.0, "tree 0"),
+        TaskSpan("pid 7 thread 5", 3.0, 4.0, "tree 3"),
+        TaskSpan("pid 8 thread 9", 1.5, 2.5, "tree 1"),
+        TaskSpan("pid 8", 0.5, 4.0, "fold 0"),
+    ]
+    assert [s.worker for s in threads_numbered_in_call(spans)] == [
+        "pid 7 thread 2", "pid 7 thread 1", "pid 7 thread 2", "pid 8 thread 1", "pid 8",
+    ]  # fmt: skip
 
 
 def test_a_task_probe_travels_by_pickle_and_times_its_batch_where_it_runs():

@@ -57,7 +57,7 @@ async def test_l_opens_the_timeline_which_zooms_pans_resets_and_closes():
         assert "phase" in heat and "fit 1" in heat
         assert "pid 4200" in gantt and "pid 4201" in gantt
         figures = drawn_text(view.query_one("#figures", Static))
-        assert "measured call: 3.00 s on 2 cores given" in figures
+        assert "2 measured calls: 3.00 s on 2 cores given" in figures
 
         await pilot.press("plus")  # half the window, around its middle
         assert window_line(app) == "1.6 s - 4.9 s of 6.5 s"

@@ -35,6 +35,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import replace
 from typing import Any
 
 from cpulab.engine.timeline import TaskSpan
@@ -67,6 +68,7 @@ class _ProcessState:
 
 
 _state: _ProcessState | None = None
+THREAD = " thread "  # in a worker's name: "pid 4242 thread 2"
 _local = threading.local()
 _installed = False
 
@@ -92,7 +94,7 @@ def worker_name(state: _ProcessState) -> str:
     ident = threading.get_ident()
     with state.lock:
         number = state.threads.setdefault(ident, len(state.threads) + 1)
-    return f"pid {state.pid} thread {number}"
+    return f"pid {state.pid}{THREAD}{number}"
 
 
 def _function_name(func: Any) -> str:
@@ -267,8 +269,7 @@ class TaskRecorder:
             state.recording = False
             with state.lock:
                 records, state.records = state.records, []
-            spans.extend(_spans(records))
-            spans.extend(_spans(self._read_workers()))
+            spans.extend(threads_numbered_in_call(_spans([*records, *self._read_workers()])))
             if stream is not None:
                 spans.extend(dask_spans(stream.data))
 
@@ -288,6 +289,23 @@ class TaskRecorder:
 
     def close(self) -> None:
         shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def threads_numbered_in_call(spans: list[TaskSpan]) -> list[TaskSpan]:
+    """One call's spans, each process's threads numbered by when each first ran a task in
+    it. A pool made anew for each call (a forest's threads) then has the same names in
+    every repeat: two workers over three repeats, not six, each idle in two of them."""
+    first: dict[str, float] = {}
+    for span in spans:
+        if THREAD in span.worker:
+            first[span.worker] = min(span.start, first.get(span.worker, span.start))
+    names: dict[str, str] = {}
+    counts: dict[str, int] = {}
+    for worker in sorted(first, key=first.__getitem__):
+        process = worker.partition(THREAD)[0]
+        counts[process] = counts.get(process, 0) + 1
+        names[worker] = f"{process}{THREAD}{counts[process]}"
+    return [replace(span, worker=names.get(span.worker, span.worker)) for span in spans]
 
 
 def _spans(records: Iterable[Record]) -> list[TaskSpan]:

@@ -250,8 +250,9 @@ class TaskSpan:
     """One joblib task (batch) of the measured call, or `count` consecutive tasks of one
     worker merged into one span.
 
-    `worker` names where it ran, unique within the run: "pid 4242" for a process,
-    "pid 4242 thread 7" for a thread, a Dask worker's address. `level` is the nesting:
+    `worker` names where it ran: "pid 4242" for a process, "pid 4242 thread 2" for the
+    second of its threads to run a task in the call (a pool made for each call has the
+    same names in each), a Dask worker's address. `level` is the nesting:
     0 the outer call (cross-validation folds, candidates), 1 the calls inside it (trees).
     """
 
@@ -553,6 +554,7 @@ class TimelineFigures:
     spans: int
     aggregated: int
     merge_gap: float | None
+    calls: int = 1  # the measured calls `wall` sums
 
     @staticmethod
     def _share(part: float | None, whole: float | None) -> float | None:
@@ -681,6 +683,7 @@ def figures(
         spans=len(timeline.tasks),
         aggregated=timeline.aggregated,
         merge_gap=timeline.merge_gap,
+        calls=len(calls),
     )
 
 

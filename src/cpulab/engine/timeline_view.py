@@ -298,7 +298,8 @@ def _share(value: float | None) -> str:
 def figures_lines(figures: TimelineFigures) -> list[str]:
     """The derived figures as sentences, the diagnosis last, for `cpulab show`."""
     given = figures.cores_given
-    lines = [f"measured call: {figures.wall:.2f} s on {given} core{'s' * (given > 1)} given"]
+    calls = "measured call" if figures.calls == 1 else f"{figures.calls} measured calls"
+    lines = [f"{calls}: {figures.wall:.2f} s on {given} core{'s' * (given > 1)} given"]
     if figures.cpu_seconds is not None:
         cpu, efficiency = figures.cpu_seconds, figures.efficiency
         # The run's CPU is read from the core samples; a sample straddling the call's start
