@@ -16,7 +16,9 @@ from cpulab.engine.stats import (
     fit_amdahl,
 )
 
-FIRST_RUN_SLOW = "the first run was much slower than the rest: consider --warmup"
+FIRST_RUN_SLOW = (
+    "the first run was much slower than the rest: consider more warm-up runs (--warmup)"
+)
 NOISY = "other processes used the CPU during this point"
 
 

@@ -73,7 +73,9 @@ class PointStats:
         """Sentences for a person: what makes these numbers less trustworthy."""
         notes = []
         if self.first_run_slow:
-            notes.append("the first run was much slower than the rest: consider --warmup")
+            notes.append(
+                "the first run was much slower than the rest: consider more warm-up runs (--warmup)"
+            )
         others = [i for i in self.outliers if not (self.first_run_slow and i == 0)]
         if others:
             besides = "besides the first, " if self.first_run_slow else ""
