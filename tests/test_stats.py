@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from cpulab.engine.events import Result
+from cpulab.engine.presentation import fit_summary
 from cpulab.engine.stats import (
     PointStats,
     ScalingReport,
@@ -215,6 +216,11 @@ def test_times_growing_with_cores_are_said_plainly():
     assert fit.serial_fraction == 1.0
     assert fit.speedup_ceiling < 1
     assert "times grow with more cores: there is no speed-up to predict" in fit.warnings()
+    report = analyse_results([result(1, 1, [1.0]), result(2, 1, [1.5])])
+    assert fit_summary(report) == (
+        "fit to the medians: T(p) = 2.000 - 1.000/p s: times grow with more cores, "
+        "no serial fraction or ceiling to give"
+    )
 
 
 def test_two_points_fit_exactly_and_say_so():

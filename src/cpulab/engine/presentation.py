@@ -209,15 +209,17 @@ def fit_summary(report: ScalingReport) -> str:
     fit = report.fit
     if fit is None:
         return "no fit: fewer than two core counts"
+    # Named as the medians' fit: the model (model_lines) fits every run and gives its own
+    # serial fraction, with an interval; at few runs the two can differ.
+    curve = (
+        f"fit to the medians: T(p) = {fit.a:.3f} {'-' if fit.b < 0 else '+'} {abs(fit.b):.3f}/p s"
+    )
+    if fit.b < 0:  # a "serial fraction" of 1 and a ceiling under 1x would say the same, worse
+        return f"{curve}: times grow with more cores, no serial fraction or ceiling to give"
     serial = "-" if fit.serial_fraction is None else f"{fit.serial_fraction:.3f}"
     ceiling = fit.speedup_ceiling
     ceiling_text = "unbounded" if ceiling == float("inf") else f"{ceiling:.1f}x"
-    # Named as the medians' fit: the model (model_lines) fits every run and gives its own
-    # serial fraction, with an interval; at few runs the two can differ.
-    return (
-        f"fit to the medians: T(p) = {fit.a:.3f} + {fit.b:.3f}/p s, serial fraction {serial}, "
-        f"speedup ceiling {ceiling_text}"
-    )
+    return f"{curve}, serial fraction {serial}, speedup ceiling {ceiling_text}"
 
 
 def best_summary(report: ScalingReport) -> str:
