@@ -247,7 +247,10 @@ def test_three_repeats_a_side_say_they_can_never_be_significant(sweeps):
     assert status == 0
     assert "~+3" in out
     assert "no significant difference at 4 points" in out
-    assert "with 3 and 3 repeats, no shift can be significant at 5 % (the smallest p is 0.1)" in out
+    assert (
+        "note: at 1 x 1, with 3 and 3 repeats, no shift can be significant at 5 % "
+        "(the smallest p is 0.1)"
+    ) in out
     assert "measure again with --repeats 5 or more" in out
 
 

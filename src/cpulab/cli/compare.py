@@ -152,7 +152,8 @@ def _report(comparison: Comparison, limit: float | None, over: list[PointCompari
         if not point.can_be_significant:
             m, n = len(point.a.fit_times), len(point.b.fit_times)
             lines.append(
-                f"note: with {m} and {n} repeats, no shift can be significant at {PERCENT} "
+                f"note: at {point.label}, with {m} and {n} repeats, no shift can be "
+                f"significant at {PERCENT} "
                 f"(the smallest p is {smallest_p(m, n):.2g}):"
             )
             lines.append(f"      measure again with --repeats {SUGGESTED_REPEATS} or more")
