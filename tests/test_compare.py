@@ -372,3 +372,13 @@ def test_one_repeat_is_said_in_the_singular(results_store):
     assert status == 0
     assert out.startswith("A: result #1: cv-eval (small) at 1 x 1, 1 repeat, host #1\n")
     assert "B: result #2: cv-eval (small) at 1 x 1, 2 repeats, host #1" in out
+
+
+def test_a_deleted_result_is_said_deleted_not_missing(results_store):
+    with ResultStore.open(results_store) as store:
+        store.add_point(result(1, 1, task="cv-eval"))
+        store.add_point(result(1, 2, task="cv-eval"))
+        store.delete_points([1])
+    status, out, err = in_process("compare", "run:1", "run:2")
+    assert (status, out) == (2, "")
+    assert err == "cpulab: error: stored result #1 is deleted: cpulab restore 1 brings it back\n"
