@@ -23,6 +23,7 @@ from cpulab.engine.timeline import (
     phases_from_events,
 )
 from cpulab.engine.timeline_view import SEVERAL, figures_lines, gantt, heat_strip
+from support.tui import make_result
 
 T0 = 1_765_000_000.0  # a time.time(): every span is in seconds since the epoch
 
@@ -236,7 +237,7 @@ def test_a_1x1_run_is_measured_on_the_one_core_it_was_given():
     own = [1.0] * 40
     cores = CoreSamples.from_percent(T0, 0.25, [0, 1], [[100.0, 0.0]] * 40, own)
     timeline = Timeline.build(cores, calls=[(T0, T0 + 10)])
-    got = figures(timeline, cores_given(1, 1, available=2))
+    got = figures(timeline, cores_given(make_result("cv-eval", 1, 1, 10.0, available=2)))
     assert got.cores_given == 1 and got.efficiency == pytest.approx(1.0)
     assert got.serial_share == pytest.approx(1.0) and diagnosis(got) is None
     assert figures_lines(got)[:2] == [
@@ -250,7 +251,18 @@ def test_a_1x1_run_is_measured_on_the_one_core_it_was_given():
         "CPU: 0.54 core-seconds, efficiency 100 % "
         "(CPU seconds / (wall x cores given); the samples read 108 %)"
     )
-    assert [cores_given(4, 2, 16), cores_given(4, 2, 2), cores_given(1, 1, 0)] == [8, 2, 1]
+
+
+def test_the_cores_given_count_blas_threads_and_a_clusters_threads_up_to_the_available():
+    def given(train, eval_, available, **fields):
+        return cores_given(make_result("cv-eval", train, eval_, 1.0, available=available, **fields))
+
+    assert [given(4, 2, 16), given(4, 2, 2), given(1, 1, 0)] == [8, 2, 1]
+    assert given(1, 1, 8, options={"blas_threads": 4}) == 4
+    assert given(1, 1, 8, options={"blas_threads": None}) == 1
+    # On Dask the cluster's threads are the cores: those of the workers the point used.
+    assert given(1, 1, 8, details={"cluster": {"threads": 4}}) == 4
+    assert given(1, 2, 8, details={"cluster": {"threads": 6, "used_threads": 3}}) == 3
 
 
 def test_a_task_that_fills_the_serial_stretch_names_it():

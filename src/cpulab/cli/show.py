@@ -109,10 +109,5 @@ def render(
         heat_strip(timeline, width, min(MOST_ROWS, cores + 3), a, b, label_width=labels),
         Text("tasks: a row per worker, outer level first", style="dim"),
         gantt(timeline, width, min(MOST_ROWS, len(workers) + 1), a, b, label_width=labels),
-        *(
-            Text(line)
-            for line in figures_lines(
-                figures(timeline, cores_given(result.train, result.eval, result.available))
-            )
-        ),
+        *(Text(line) for line in figures_lines(figures(timeline, cores_given(result)))),
     ]

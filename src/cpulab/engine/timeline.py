@@ -21,7 +21,10 @@ import zlib
 from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from cpulab.engine.events import Result
 
 TIMELINE_VERSION = 1
 
@@ -592,10 +595,19 @@ def why_no_timeline(partial: bool) -> str:
     return "this result was measured before timelines were recorded"
 
 
-def cores_given(train: int, eval: int, available: int) -> int:
-    """The cores a split was given: its own (train x eval), up to the cores available. A
-    1 x 1 run on 8 cores was given one; its other seven idle are not its inefficiency."""
-    return max(1, min(train * eval, available))
+def cores_given(result: Result) -> int:
+    """The cores a run was given, up to the cores available: its threads, train x eval x
+    BLAS threads, or on Dask the threads of the cluster workers it used. A 1 x 1 run on 8
+    cores was given one; its other seven idle are not its inefficiency."""
+    cluster = result.details.get("cluster")
+    if isinstance(cluster, dict) and isinstance(
+        threads := cluster.get("used_threads", cluster.get("threads")), int
+    ):
+        asked = threads
+    else:
+        blas = result.options.get("blas_threads")
+        asked = result.train * result.eval * (blas if isinstance(blas, int) and blas > 0 else 1)
+    return max(1, min(asked, result.available))
 
 
 def figures(

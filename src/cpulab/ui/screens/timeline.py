@@ -62,7 +62,7 @@ def figures_of(result: Result, timeline: Timeline) -> TimelineFigures | None:
     where no measured call was recorded: they are taken over it."""
     if not timeline.measured():
         return None
-    return figures(timeline, cores_given(result.train, result.eval, result.available))
+    return figures(timeline, cores_given(result))
 
 
 def timeline_rows(result: Result) -> list[tuple[str, str]]:
