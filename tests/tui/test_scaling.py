@@ -34,7 +34,7 @@ def test_runs_before_any_1x1_are_measured_against_the_first_one_after_them():
     assert speedup(early, [early, first, second]) == 2.0
 
 
-def test_the_chart_shows_each_point_at_the_speedup_its_row_shows():
+def test_the_chart_measures_each_curve_against_its_latest_1x1_as_its_fit_is():
     results = [
         make_result("cv-eval", 1, 2, 1.0),
         make_result("cv-eval", 1, 1, 3.0),
@@ -42,8 +42,10 @@ def test_the_chart_shows_each_point_at_the_speedup_its_row_shows():
         make_result("cv-eval", 1, 1, 2.0),  # the curve's 1 x 1 from here on
     ]
     [eval_cores, mixed] = scaling_series(results, as_speedup=True, tasks=CATALOGUE)
-    assert eval_cores.points == ((1, 1.0), (2, 3.0)) and eval_cores.base_time == 2.0
-    assert mixed.points == ((1, 1.0), (4, 3.0))
+    assert eval_cores.points == ((1, 1.0), (2, 2.0)) and eval_cores.base_time == 2.0
+    assert mixed.points == ((1, 1.0), (4, 2.0))
+    # The table keeps the speedup the 1 x 2 had when it ran: against the 1 x 1 after it.
+    assert speedup(results[0], results) == 3.0
 
 
 def test_each_strategy_is_a_series_starting_at_the_1x1_point():

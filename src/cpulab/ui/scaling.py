@@ -5,8 +5,8 @@ sweep, analysed by the engine's `analyse_results` exactly as `cpulab sweep` repo
 A run outside any sweep is measured against the latest 1 x 1 run of the same task, variant
 and scale up to it, in the same session (this app session, or, for results loaded from the
 store, the earlier ones together): a 1 x 1 run against itself, and runs made before any 1 x 1
-against the first one after them. So a run's speedup stays what it was once it had one, and
-a later 1 x 1 changes none. The chart's curves follow the latest result of each split.
+against the first one after them. So a later 1 x 1 changes no run's speedup in the table.
+The chart shows a curve: the latest result of each split, against the latest 1 x 1.
 """
 
 from __future__ import annotations
@@ -187,10 +187,8 @@ def scaling_series(
     In speedup mode a group without a 1 x 1 point has nothing to measure against and
     is left out.
     """
-    entries = as_entries(items)
-    gains = speedups(entries) if as_speedup else {}
     series = []
-    for group in groups_of(entries).values():
+    for group in groups_of(as_entries(items)).values():
         base = group.baseline
         base_time = group.report.baseline.median if group.report.baseline else None
         if as_speedup and base_time is None:
@@ -211,10 +209,12 @@ def scaling_series(
                 named = group.sweep.startswith("advice")
                 label += f" · {group.sweep}" if named else f" · sweep {group.sweep}"
             chosen = sorted(([base] if base else []) + members, key=lambda e: e.result.cores_used)
-            # In speedup mode each point is its own result's speedup, as the table has it.
+            # Against the series' own 1 x 1, as its curves are: a row run before a later
+            # 1 x 1 keeps its speedup in the table, and moves on the chart.
             points = tuple(
-                (e.result.cores_used, gains[id(e)].value if as_speedup else e.stats.median)
+                (e.result.cores_used, base_time / t if as_speedup and base_time else t)
                 for e in chosen
+                for t in [e.stats.median]
             )
             report = analyse_results(e.result for e in chosen)
             fit = report.fit
