@@ -231,7 +231,10 @@ def test_outlying_runs_are_left_out_and_counted():
     assert fit is not None
     assert fit.points[2].dropped == 1
     assert fit.best.s.value == pytest.approx(0.05, abs=0.01)
-    assert "1 outlying runs were left out of the fit" in fit.warnings()
+    assert (
+        "1 run was left out of the fit (statistical outliers, or a slow first run)"
+        in fit.warnings()
+    )
 
 
 def test_a_slow_first_run_is_left_out_as_the_medians_would_have_it():

@@ -66,7 +66,7 @@ class ModelPoint:
     times: tuple[float, ...]
     mean: float
     sigma: float  # robust, with the same floor as the engine's Amdahl fit
-    dropped: int  # runs left out as statistical outliers
+    dropped: int  # runs left out: statistical outliers and a slow first run
 
     @property
     def n(self) -> int:
@@ -332,7 +332,10 @@ class ScalingModel:
             notes.append("the times do not fall with more cores: there is no speed-up to model")
         if any(p.dropped for p in self.points):
             dropped = sum(p.dropped for p in self.points)
-            notes.append(f"{dropped} outlying runs were left out of the fit")
+            runs = "run was" if dropped == 1 else "runs were"
+            notes.append(
+                f"{dropped} {runs} left out of the fit (statistical outliers, or a slow first run)"
+            )
         return notes
 
     def _superlinear(self) -> list[int]:
