@@ -201,3 +201,9 @@ async def test_keys_in_one_read_run_the_task_and_split_they_chose():
         await keys_in_one_read(pilot, "up", "tab", "r")  # a second evaluation core, run
         await wait_for(pilot, lambda: len(supervisor.specs) == 2)
         assert (supervisor.specs[-1].train, supervisor.specs[-1].eval) == (1, 2)
+        await pilot.press("c")
+        await wait_for(pilot, lambda: not app.running)
+        app.query_one("#scale").focus()
+        await keys_in_one_read(pilot, "right", "enter", "r")  # full scale pressed, run
+        await wait_for(pilot, lambda: len(supervisor.specs) == 3)
+        assert supervisor.specs[-1].scale == "full"

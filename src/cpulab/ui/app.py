@@ -483,7 +483,15 @@ class CpulabApp(App[None]):
 
     @property
     def scale(self) -> str:
-        return SCALES[self.query_one("#scale", RadioSet).pressed_index]
+        scales = self.query_one("#scale", RadioSet)
+        # A button pressed by a key read with the next (Enter then r) is on before the set
+        # has handled its Changed and let the last one go: the one just pressed is chosen.
+        pressed = [
+            index
+            for index, button in enumerate(scales.query(ChoiceButton))
+            if button.value and button is not scales.pressed_button
+        ]
+        return SCALES[pressed[0] if pressed else scales.pressed_index]
 
     # The run lifecycle. The footer's keys stay as they are while a run goes (dimming
     # them recomposes the footer: 30 ms at each start and end); a key that cannot act
