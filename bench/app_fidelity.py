@@ -15,7 +15,8 @@ from round to round so that drift favours no side:
 For the app sides it also reports the app process's own CPU (its children excluded), as a
 percentage of one core, twice: over the whole run, from the key press to the stored result
 (start-up, the result's table row and chart, and the storing included), and during the
-measured call alone, from "fitting" first drawn on screen to "scoring" first drawn. CPU is
+measured call alone, from "fitting" first drawn on screen to "scoring" first drawn (or the
+result's "✓", where the scoring was over before a sample drew it). CPU is
 read from each thread's /proc/PID/task/TID/schedstat (nanoseconds; the kernel's tick
 counts in /proc/PID/stat are too coarse for a 3-second window): every 0.1 s over the
 whole run, the reading that sees the stored result being its end, and for the measured
@@ -57,6 +58,7 @@ from terminal import Terminal
 
 CASES = {"rf-train": (2, 1), "cv-eval": (1, 2)}  # task -> (train, eval); others: 1 x 2
 SIDES = ("plain", "cli", "app80x24", "app200x60")
+DONE = "✓".encode()  # the status of a finished run
 
 
 def own_cpu(pid: int) -> float:
@@ -101,7 +103,7 @@ def app_seconds(
     term = Terminal([sys.executable, "-m", "cpulab", "--db", str(db)], size, env)
     try:
         choose(term, task, train, eval_)
-        term.watch("fitting", "scoring", note=lambda: own_cpu(term.proc.pid))
+        term.watch("fitting", "scoring", DONE.decode(), note=lambda: own_cpu(term.proc.pid))
         if niced:  # Linux's nice is per thread
             for tid in os.listdir(f"/proc/{term.proc.pid}/task"):
                 with contextlib.suppress(OSError):  # a thread that has just ended
@@ -121,8 +123,16 @@ def app_seconds(
             if len(points) > done_before:
                 break
         whole = 100 * (used - cpu) / (ended - started)
-        fit, score = term.seen[b"fitting"], term.seen[b"scoring"]
-        cpu_fit, cpu_score = term.noted[b"fitting"], term.noted[b"scoring"]
+        # Phases are drawn with the next sample: a scoring phase shorter than a sample
+        # period can end before it is drawn, and the result ("✓"), drawn just after the
+        # store has it, then ends the call.
+        ends = (b"scoring", DONE)
+        deadline = time.monotonic() + 5.0
+        while not any(word in term.seen for word in ends) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        end = next((word for word in ends if word in term.seen), b"scoring")
+        fit, score = term.seen[b"fitting"], term.seen[end]
+        cpu_fit, cpu_score = term.noted[b"fitting"], term.noted[end]
         if cpu_fit is None or cpu_score is None:
             raise SystemExit("the app's CPU could not be read as the measured call began or ended")
         during = 100 * (cpu_score - cpu_fit) / (score - fit)
