@@ -65,7 +65,7 @@ async def test_filters_choose_a_task_and_a_sweep_and_say_so_in_the_title(tmp_pat
             await wait_for(pilot, lambda: rows(app) == [("cv-eval", 1, 1), ("cv-eval", 1, 2)])
             title = str(app.query_one(ScalingChart).border_title)
             assert "cv-eval" in title and "sweep 1" in title
-            assert app.query_one("#results").border_title == "Results · sweep 1"
+            assert app.query_one("#results").border_title == "Results · cv-eval, sweep 1"
             # Escape closes the dialog and changes nothing.
             await pilot.press("f")
             await wait_for(pilot, lambda: isinstance(app.screen, FilterDialog))

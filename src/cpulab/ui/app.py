@@ -884,7 +884,8 @@ class CpulabApp(App[None]):
         what = "Speedup over 1 x 1" if chart.speedup else "Fit time"
         machine = self._machine_labels.get(self.workspace.filters.machine or 0)
         chart.border_title = f"{what} · {self.workspace.describe(self.chosen_task.name, machine)}"
-        narrowing = ", ".join(self.workspace.narrowing(machine))
+        task = self.workspace.filters.task  # another task's results than the list's
+        narrowing = ", ".join([*([task] if task else []), *self.workspace.narrowing(machine)])
         self.query_one("#results").border_title = "Results" + (
             f" · {narrowing}" if narrowing else ""
         )
