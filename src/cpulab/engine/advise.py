@@ -431,7 +431,7 @@ class Advice:
         lines = [
             f"recommended: training {best.setting.train} x evaluation {best.setting.eval}"
             + (f", BLAS threads {best.setting.blas}" if best.setting.blas is not None else "")
-            + f" = {cores} {'core' if cores == 1 else 'cores'} of {request.max_cores}",
+            + f" = {counted(cores, 'core')} of {request.max_cores}",
             f"measured: {best.median:.3f} s, median of {best.n} "
             f"{'run' if best.n == 1 else 'runs'}; interval {interval.low:.3f} to "
             f"{interval.high:.3f} s ({interval.confidence:.0%}: order statistics of the median)",

@@ -54,7 +54,7 @@ from cpulab.engine.events import (
 from cpulab.engine.machine import machine_facts
 from cpulab.engine.memory import machine_limit, predicted_need, splits_of
 from cpulab.engine.plugins import Catalogue
-from cpulab.engine.presentation import variant_label
+from cpulab.engine.presentation import counted, variant_label
 from cpulab.engine.session import Outcome, Session
 from cpulab.engine.settings import Settings, load_settings, save_setting
 from cpulab.engine.spec import RunOptions, RunSpec
@@ -961,7 +961,7 @@ class CpulabApp(App[None]):
         count = self.workspace.clear_session()
         self._show_results()
         self.notify(
-            f"Cleared {count} result{'s' * (count != 1)} of this session from view; "
+            f"Cleared {counted(count, 'result')} of this session from view; "
             f"{'they stay' if count != 1 else 'it stays'} in the store."
             if count
             else "This session has no results on view.",
