@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from joblib import cpu_count
 
-from cpulab.engine.backends import DaskTarget
+from cpulab.engine.backends import CLUSTER_EXIT_WAIT, EXIT_WAIT, DaskTarget, backend_named
 from cpulab.engine.errors import UsageError
 from cpulab.engine.events import Phase, Result, WorkerLoad, parse_event
 from cpulab.engine.execution import worker_loads
@@ -127,3 +127,12 @@ def test_options_that_cannot_run_are_refused(options, says):
 def test_checked_options_come_back():
     options = RunOptions(backend="dask", cluster="local:2", blas_threads=2)
     assert options.check() is options
+
+
+def test_a_runner_gets_longer_to_close_a_local_cluster_than_a_remote_one():
+    def wait(**options):
+        return backend_named(options.get("backend", "loky")).exit_wait(RunOptions(**options))
+
+    assert wait() == EXIT_WAIT
+    assert wait(backend="dask", cluster="local:2") == CLUSTER_EXIT_WAIT
+    assert wait(backend="dask", cluster="tcp://host:8786") == EXIT_WAIT  # only the client

@@ -30,6 +30,12 @@ DASK_ADDRESS = re.compile(
     r"(?:tcp://)?(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(?P<port>[0-9]{1,5})"
 )
 MAX_LOCAL_WORKERS = 1024  # a typo guard: each worker is a process
+# Seconds a runner that reported its last result gets to exit by itself, closing what it
+# started, before the supervisor ends its tree. A local Dask cluster's nannies, scheduler
+# and workers take 0.5 s to close on an idle 2-core machine and 1.4 to 2 s beside three
+# busy processes; loky's workers are ended with the runner's tree, so it exits at once.
+EXIT_WAIT = 2.0
+CLUSTER_EXIT_WAIT = 10.0
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,10 @@ class Backend:
     def variant(self, options: RunOptions) -> str:
         """How results under this backend are told apart: empty for the default."""
         return "" if self.name == DEFAULT_BACKEND else self.name
+
+    def exit_wait(self, options: RunOptions) -> float:
+        """Seconds a runner that reported its last result gets to exit by itself."""
+        return EXIT_WAIT
 
     def check(self, options: RunOptions) -> None:
         """Refuse options this backend cannot run with."""
@@ -108,6 +118,10 @@ class DaskBackend(Backend):
     def variant(self, options: RunOptions) -> str:
         # A cluster-size sweep's core counts are workers, a plain run's split is not.
         return f"dask {options.cluster}" + (" by workers" if options.cluster_workers else "")
+
+    def exit_wait(self, options: RunOptions) -> float:
+        local = options.cluster is not None and DaskTarget.parse(options.cluster).local_workers
+        return CLUSTER_EXIT_WAIT if local else EXIT_WAIT
 
     def check(self, options: RunOptions) -> None:
         if options.cluster is None:

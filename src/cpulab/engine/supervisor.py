@@ -17,6 +17,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Mapping, Sequence
 
+from cpulab.engine.backends import EXIT_WAIT
 from cpulab.engine.cgroup import RunCgroup
 from cpulab.engine.events import (
     Cancelled,
@@ -32,7 +33,6 @@ from cpulab.engine.treemeter import group, processes, remove_joblib_leftovers, t
 RUNNER_COMMAND = (sys.executable, "-m", "cpulab.engine.runner")
 STDERR_TAIL_BYTES = 4096
 LINE_LIMIT = 1 << 20  # one result carries machine facts; far below this
-EXIT_WAIT = 2.0  # seconds a finished child gets to exit before it is killed
 
 
 class _ExitSignalling(asyncio.subprocess.SubprocessStreamProtocol):
@@ -98,8 +98,10 @@ class RunHandle:
         points: int = 1,
         env: Mapping[str, str] | None = None,
         cgroup: RunCgroup | None = None,
+        exit_wait: float = EXIT_WAIT,
     ):
         self.proc = proc
+        self.exit_wait = exit_wait  # seconds it gets to exit by itself after its last result
         self.cgroup = cgroup  # where the machine allows: every process the run started
         self.env = os.environ if env is None else env  # the child's
         self.results_due = points  # a sweep child reports one Result per point
@@ -181,7 +183,7 @@ class RunHandle:
     async def _finish(self, event: Event) -> Event:
         if isinstance(event, Result | Error) and self.proc.returncode is None:
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._exited(), EXIT_WAIT)
+                await asyncio.wait_for(self._exited(), self.exit_wait)
         await asyncio.to_thread(self.kill)  # mop up idle workers the child left
         if isinstance(event, Error):
             await self._exited_with_stderr()
@@ -316,8 +318,15 @@ class Supervisor:
         if proc is None or not await self._send(proc, payload):  # none, or it died waiting
             proc = await self._spawn()
             await self._send(proc, payload)  # if it dies at once, its events say so
-        points = len(spec.points) if isinstance(spec, SweepSpec) else 1
-        return RunHandle(proc, points, self.env, self._cgroups.pop(proc.pid, None))
+        points = spec.points if isinstance(spec, SweepSpec) else (spec,)
+        options = points[0].options
+        return RunHandle(
+            proc,
+            len(points),
+            self.env,
+            self._cgroups.pop(proc.pid, None),
+            exit_wait=options.backend_spec.exit_wait(options),
+        )
 
     @staticmethod
     async def _send(proc: RunnerProcess, payload: bytes) -> bool:
