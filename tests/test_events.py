@@ -110,3 +110,13 @@ def test_result_without_times_is_an_event_error():
 
 def test_optional_fields_take_null():
     assert parse_event('{"event":"progress","done":1,"total":null,"unit":"x","t":0}').total is None
+
+
+def test_an_error_of_several_lines_is_said_in_its_first():
+    report = "\nAll the 3 fits failed.\nIt is very likely that your model is misconfigured.\n"
+    assert Error(type="ValueError", message=report).one_line() == (
+        "ValueError: All the 3 fits failed. ..."
+    )
+    assert Error(type="ValueError", message="bad").one_line() == "ValueError: bad"
+    assert Error(type="KeyboardInterrupt", message="").one_line() == "KeyboardInterrupt"
+    assert Error(type="UsageError", message="no such file").one_line() == "no such file"

@@ -18,6 +18,7 @@ from cpulab.engine.events import (
     Result,
     Started,
 )
+from cpulab.engine.runner import users_file
 from cpulab.engine.session import Session
 from cpulab.engine.spec import RunSpec
 from cpulab.engine.supervisor import Supervisor
@@ -112,6 +113,10 @@ async def test_task_that_raises_ends_in_error_event(child_env):
     assert error.type == "ValueError"
     assert error.message == "the model refused to fit"
     assert "faulty_workloads.py" in error.traceback
+    # From the task's own code on: the runner's frames that called it are left out.
+    assert error.traceback.startswith("Traceback (most recent call last):\n")
+    assert "faulty_workloads.py" in error.traceback.splitlines()[1]
+    assert "cpulab/engine/" not in error.traceback
     assert error.exit_status == 1
 
 
@@ -297,3 +302,17 @@ async def test_a_score_that_is_not_a_number_is_reported_as_none(child_env):
     assert result.score is None
     assert result.details["score_problem"] == "the score came out as nan"
     assert "NaN" not in result.to_json()
+
+
+def test_only_code_outside_cpulab_and_installed_libraries_is_the_users(tmp_path):
+    import json as stdlib_module
+
+    import sklearn
+
+    from cpulab.engine import supervisor
+
+    assert not users_file(supervisor.__file__)
+    assert not users_file(sklearn.__file__)
+    assert not users_file(stdlib_module.__file__)
+    assert not users_file("<frozen runpy>")
+    assert users_file(str(tmp_path / "my_task.py"))

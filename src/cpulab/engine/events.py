@@ -230,9 +230,13 @@ class Error(Event):
         return self.type == "UsageError"
 
     def one_line(self) -> str:
+        """The error in one line: a message of several lines (scikit-learn's report of
+        failed fits, say) by its first, as the traceback after it ends with all of it."""
+        lines = [line for line in self.message.splitlines() if line.strip()]
+        said = lines[0].strip() + (" ..." if len(lines) > 1 else "") if lines else ""
         if self.bad_input:
-            return self.message
-        return f"{self.type}: {self.message}" if self.message else self.type
+            return said
+        return f"{self.type}: {said}" if said else self.type
 
 
 @dataclass(frozen=True)

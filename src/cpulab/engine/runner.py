@@ -13,6 +13,7 @@ stderr, so anything a library prints cannot corrupt the event stream.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import itertools
 import json
@@ -21,12 +22,14 @@ import os
 import signal
 import statistics
 import sys
+import sysconfig
 import threading
 import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from time import perf_counter
+from types import TracebackType
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import psutil
@@ -58,7 +61,9 @@ from cpulab.engine.treemeter import (
 if TYPE_CHECKING:
     from cpulab.api import Workload
 
-TRACEBACK_LINES = 20
+# The innermost frames of a failure's traceback that an error keeps, besides the
+# exception's own lines.
+TRACEBACK_FRAMES = 12
 # Seconds between progress events: a 256-core fit finishes trees fast, and every event is
 # encoded here, beside the measured call, and decoded and handled by the CLI or the app.
 PROGRESS_INTERVAL = 0.2
@@ -488,9 +493,39 @@ def higher_memory(kept: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
 def error_event(exc: BaseException) -> Error:
     if isinstance(exc, UsageError):  # the user's input, not a bug: no traceback
         return Error(type="UsageError", message=str(exc))
-    tail = traceback.format_exception(type(exc), exc, exc.__traceback__)
-    lines = "".join(tail).rstrip().splitlines()[-TRACEBACK_LINES:]
-    return Error(type=type(exc).__name__, message=str(exc), traceback="\n".join(lines))
+    frames = from_users_code(exc.__traceback__)
+    text = traceback.format_exception(type(exc), exc, frames, limit=-TRACEBACK_FRAMES)
+    return Error(type=type(exc).__name__, message=str(exc), traceback="".join(text).rstrip())
+
+
+def from_users_code(frames: TracebackType | None) -> TracebackType | None:
+    """The traceback from its first frame in the user's own code (a task file, say) on:
+    the runner's frames that called it say nothing of the failure. Where no frame is the
+    user's (a library's error, or cpulab's own), all of it."""
+    here = frames
+    while here is not None:
+        if users_file(here.tb_frame.f_code.co_filename):
+            return here
+        here = here.tb_next
+    return frames
+
+
+@functools.cache
+def users_file(filename: str) -> bool:
+    """Whether code of `filename` is the user's: neither cpulab's nor an installed
+    library's, nor the standard library's."""
+    if filename.startswith("<"):  # <frozen ...>, <string>
+        return False
+    path = os.path.realpath(filename)
+    return not any(os.path.commonpath([path, root]) == root for root in _not_users_roots())
+
+
+@functools.cache
+def _not_users_roots() -> frozenset[str]:
+    libraries = ("stdlib", "platstdlib", "purelib", "platlib")
+    roots = {os.path.realpath(sysconfig.get_path(name)) for name in libraries}
+    roots.add(os.path.dirname(os.path.dirname(os.path.realpath(__file__))))  # cpulab
+    return frozenset(roots)
 
 
 READY_MODULES = ("cpulab.engine.workloads",)  # scikit-learn and the built-in tasks
