@@ -13,7 +13,13 @@ from cpulab.ui.commands import CpulabCommands
 from cpulab.ui.messages import RunEvent
 from cpulab.ui.screens.help import HelpScreen
 from cpulab.ui.screens.result_details import ResultDetails
-from cpulab.ui.screens.timeline import NO_CALL, TimelineScreen, TimelineView, plan_rows
+from cpulab.ui.screens.timeline import (
+    NO_CALL,
+    TimelineScreen,
+    TimelineView,
+    figures_window,
+    plan_rows,
+)
 from cpulab.ui.widgets import CoreGrid
 from cpulab.ui.widgets.core_grid import CoreHistory
 from support.screens import drawn_text, screen_text
@@ -167,6 +173,34 @@ async def test_small_terminals_show_one_view_and_v_switches():
         assert heat.display and gantt.display
 
 
+async def test_figures_that_do_not_fit_scroll_with_the_up_and_down_arrows():
+    app = make_app(cores=2)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_timeline(pilot, timed(CV_8, 16, 8))
+        view = view_of(app)
+        figures = view.query_one("#figures", Static)
+        every = view._figure_rows(view.size.width)
+
+        def shown() -> list[str]:
+            return drawn_text(figures).rstrip("\n").split("\n")
+
+        first = shown()
+        room = len(first)
+        assert 2 <= room < len(every)  # this size leaves the figures a few rows
+        assert first[:-1] == every[: room - 1]
+        assert first[-1] == f"… lines 1-{room - 1} of {len(every)}: ↑/↓ show the others"
+        await pilot.press("down")
+        assert shown()[:-1] == every[1:room]
+        await pilot.press(*["down"] * len(every))  # no further than the last line
+        assert shown()[:-1] == every[len(every) - room + 1 :]
+        assert shown()[-1].startswith(f"… lines {len(every) - room + 2}-{len(every)} of")
+        await pilot.press(*["up"] * (2 * len(every)))
+        assert shown() == first
+        window = window_line(app)
+        await pilot.press("down")  # the arrows that pan are left and right
+        assert window_line(app) == window
+
+
 @pytest.mark.parametrize("size", [(60, 20), (80, 24), (160, 50), (200, 60)])
 async def test_every_part_fits_its_width_and_the_screen(size):
     app = make_app(cores=2)
@@ -188,6 +222,14 @@ def test_rows_go_to_both_views_where_they_fit_else_to_the_one_shown():
     assert shown and both.heat + both.gantt + both.figures <= 22 and both.figures >= 3
     one, shown = plan_rows(12, 20, 10, 8, "gantt")
     assert not shown and one.heat == 0 and one.gantt == 9 and one.figures == 3
+
+
+def test_a_row_or_none_left_for_the_figures_says_so_or_nothing():
+    rows = ["a", "b", "c"]
+    assert figures_window(rows, 3, 5) == (rows, 0)
+    assert figures_window(rows, 0, 0) == ([], 0)
+    assert figures_window(rows, 1, 0) == (["… 3 lines of figures: a taller window shows them"], 0)
+    assert figures_window(rows, 2, 9) == (["c", "… lines 3-3 of 3: ↑/↓ show the others"], 2)
 
 
 async def test_the_help_and_the_palette_name_both_keys():

@@ -121,6 +121,20 @@ def plan_rows(
     return Plan(0, rows, rest), False
 
 
+def figures_window(rows: list[str], room: int, top: int) -> tuple[list[str], int]:
+    """The figure lines shown in `room` rows from line `top` on, and `top` kept in range.
+    Where they do not all fit, the last row says which lines are shown and how to see the
+    others."""
+    if len(rows) <= room:
+        return rows, 0
+    if room <= 1:
+        return [f"… {len(rows)} lines of figures: a taller window shows them"][:room], 0
+    lines = room - 1
+    top = min(top, len(rows) - lines)
+    hint = f"… lines {top + 1}-{top + lines} of {len(rows)}: ↑/↓ show the others"
+    return [*rows[top : top + lines], hint], top
+
+
 class TimelineView(Vertical):
     """The window line, the two views and the figures, drawn for the size it is given."""
 
@@ -142,6 +156,7 @@ class TimelineView(Vertical):
         lines = figures_lines(figures) if figures is not None else [NO_CALL]
         said = [line for line in lines if line.startswith("diagnosis:")]
         self.figure_lines = said + [line for line in lines if not line.startswith("diagnosis:")]
+        self.figures_top = 0  # the first figure line shown, where they do not all fit
         self._drawn: tuple | None = None
 
     def compose(self) -> ComposeResult:
@@ -186,6 +201,10 @@ class TimelineView(Vertical):
 
     def switch(self) -> None:
         self.showing = "gantt" if self.showing == "heat" else "heat"
+        self.draw()
+
+    def scroll_figures(self, lines: int) -> None:
+        self.figures_top = max(0, self.figures_top + lines)  # draw() keeps it in range
         self.draw()
 
     def _within(self, start: float, span: float) -> Window:
@@ -244,7 +263,7 @@ class TimelineView(Vertical):
         width, height = self.size
         if width <= 0 or height <= 0:
             return
-        state = (width, height, self.window, self.showing)
+        state = (width, height, self.window, self.showing, self.figures_top)
         if state == self._drawn:
             return
         self._drawn = state
@@ -272,10 +291,8 @@ class TimelineView(Vertical):
                 text.append_text(draw(self.timeline, width, rows - 1, start, end, label_width))
             static.styles.height = rows
             static.update(text)
-        shown_rows = figure_rows[: plan.figures]
-        if plan.figures and len(shown_rows) < len(figure_rows):
-            left = len(figure_rows) - plan.figures + 1
-            shown_rows[-1] = f"… {left} more lines: a taller window shows them"[:width]
+        shown_rows, self.figures_top = figures_window(figure_rows, plan.figures, self.figures_top)
+        shown_rows = [row[:width] for row in shown_rows]
         figures_static = self.query_one("#figures", Static)
         figures_static.display = bool(shown_rows)
         figures_static.styles.height = len(shown_rows)
@@ -293,6 +310,8 @@ class TimelineScreen(ModalScreen[None]):
         Binding("right", "pan(1)", "Later", show=False),
         Binding("0", "reset", "The whole run", show=False),
         Binding("v", "switch", "Cores or tasks", show=False),
+        Binding("up", "scroll_figures(-1)", "Earlier figures", show=False),
+        Binding("down", "scroll_figures(1)", "Later figures", show=False),
     ]
     DEFAULT_CSS = """
     TimelineScreen {
@@ -351,3 +370,7 @@ class TimelineScreen(ModalScreen[None]):
     def action_switch(self) -> None:
         if self.view is not None:
             self.view.switch()
+
+    def action_scroll_figures(self, lines: int) -> None:
+        if self.view is not None:
+            self.view.scroll_figures(lines)
