@@ -194,6 +194,8 @@ async def test_figures_that_do_not_fit_scroll_with_the_up_and_down_arrows():
         await pilot.press(*["down"] * len(every))  # no further than the last line
         assert shown()[:-1] == every[len(every) - room + 1 :]
         assert shown()[-1].startswith(f"… lines {len(every) - room + 2}-{len(every)} of")
+        await pilot.press("up")  # one line up from the last, however far past it
+        assert shown()[:-1] == every[len(every) - room : -1]
         await pilot.press(*["up"] * (2 * len(every)))
         assert shown() == first
         window = window_line(app)
@@ -226,10 +228,11 @@ def test_rows_go_to_both_views_where_they_fit_else_to_the_one_shown():
 
 def test_a_row_or_none_left_for_the_figures_says_so_or_nothing():
     rows = ["a", "b", "c"]
-    assert figures_window(rows, 3, 5) == (rows, 0)
-    assert figures_window(rows, 0, 0) == ([], 0)
-    assert figures_window(rows, 1, 0) == (["… 3 lines of figures: a taller window shows them"], 0)
-    assert figures_window(rows, 2, 9) == (["c", "… lines 3-3 of 3: ↑/↓ show the others"], 2)
+    assert figures_window(rows, 3, 5) == (rows, 0, 0)
+    assert figures_window(rows, 0, 0) == ([], 0, 0)
+    alone = ["… 3 lines of figures: a taller window shows them"]
+    assert figures_window(rows, 1, 0) == (alone, 0, 0)
+    assert figures_window(rows, 2, 9) == (["c", "… lines 3-3 of 3: ↑/↓ show the others"], 2, 2)
 
 
 async def test_the_help_and_the_palette_name_both_keys():

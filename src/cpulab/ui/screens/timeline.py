@@ -121,18 +121,19 @@ def plan_rows(
     return Plan(0, rows, rest), False
 
 
-def figures_window(rows: list[str], room: int, top: int) -> tuple[list[str], int]:
-    """The figure lines shown in `room` rows from line `top` on, and `top` kept in range.
-    Where they do not all fit, the last row says which lines are shown and how to see the
-    others."""
+def figures_window(rows: list[str], room: int, top: int) -> tuple[list[str], int, int]:
+    """The figure lines shown in `room` rows from line `top` on, `top` kept in range, and
+    the last line it can be. Where they do not all fit, the last row says which lines are
+    shown and how to see the others."""
     if len(rows) <= room:
-        return rows, 0
+        return rows, 0, 0
     if room <= 1:
-        return [f"… {len(rows)} lines of figures: a taller window shows them"][:room], 0
+        return [f"… {len(rows)} lines of figures: a taller window shows them"][:room], 0, 0
     lines = room - 1
-    top = min(top, len(rows) - lines)
+    last = len(rows) - lines
+    top = min(top, last)
     hint = f"… lines {top + 1}-{top + lines} of {len(rows)}: ↑/↓ show the others"
-    return [*rows[top : top + lines], hint], top
+    return [*rows[top : top + lines], hint], top, last
 
 
 class TimelineView(Vertical):
@@ -157,6 +158,7 @@ class TimelineView(Vertical):
         said = [line for line in lines if line.startswith("diagnosis:")]
         self.figure_lines = said + [line for line in lines if not line.startswith("diagnosis:")]
         self.figures_top = 0  # the first figure line shown, where they do not all fit
+        self._figures_last_top = 0  # the last it can be at the size last drawn
         self._drawn: tuple | None = None
 
     def compose(self) -> ComposeResult:
@@ -204,7 +206,7 @@ class TimelineView(Vertical):
         self.draw()
 
     def scroll_figures(self, lines: int) -> None:
-        self.figures_top = max(0, self.figures_top + lines)  # draw() keeps it in range
+        self.figures_top = min(max(0, self.figures_top + lines), self._figures_last_top)
         self.draw()
 
     def _within(self, start: float, span: float) -> Window:
@@ -291,7 +293,9 @@ class TimelineView(Vertical):
                 text.append_text(draw(self.timeline, width, rows - 1, start, end, label_width))
             static.styles.height = rows
             static.update(text)
-        shown_rows, self.figures_top = figures_window(figure_rows, plan.figures, self.figures_top)
+        shown_rows, self.figures_top, self._figures_last_top = figures_window(
+            figure_rows, plan.figures, self.figures_top
+        )
         shown_rows = [row[:width] for row in shown_rows]
         figures_static = self.query_one("#figures", Static)
         figures_static.display = bool(shown_rows)
