@@ -127,6 +127,22 @@ async def test_a_wide_table_is_as_wide_as_its_columns_and_the_chart_has_the_rest
         assert chart.region.width > 60
 
 
+async def test_a_table_filled_while_out_of_view_leaves_out_columns_once_on_view():
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("v")  # the results view: the empty table fits every column
+        await pilot.pause()
+        table = app.query_one(ResultsTable)
+        assert table.columns == COLUMNS and table.border_subtitle is None
+        await pilot.press("v", "v")  # the chart, then the set-up: the table out of view
+        await show_three_results(pilot)
+        await pilot.press("v")  # the results again, at the same width
+        await pilot.pause()
+        assert len(table.columns) < len(COLUMNS)
+        assert table.border_subtitle and table.border_subtitle.startswith("left out: ")
+        assert_columns_whole(table)
+
+
 @pytest.mark.parametrize("size", SMALL, ids=size_id)
 async def test_a_narrow_table_leaves_out_whole_columns_by_priority_and_says_which(size):
     app = make_app()

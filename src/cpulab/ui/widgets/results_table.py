@@ -193,12 +193,18 @@ class ResultsTable(ScrollView, can_focus=True):
             max([cell_len(name), *(row[index].cell_len for row in self._rows)])
             for index, name in enumerate(COLUMNS)
         )
-        self._arrange(self._fit())
+        self._refit()
         self._move_cursor(len(self._rows) - 1)
 
     # Layout.
 
     def on_mount(self) -> None:
+        self._refit()
+
+    def _refit(self) -> None:
+        """Choose the columns for the width the widget has now. Out of view it has none,
+        and they stay as they were: the first width it is drawn at then chooses them."""
+        self._fitted_width = self.size.width
         self._arrange(self._fit())
 
     def on_resize(self, event: events.Resize) -> None:
