@@ -148,6 +148,11 @@ ENVIRONMENT = [
     bad("compare", "12", "15", "--db", "{file}", make=real_store, says="there is no sweep #12 in"),
     bad("compare", "run:1", "run:31", "--db", "{file}", make=real_store,
         says="there is no stored result #31 in"),
+    # An id past SQLite's largest integer is no stored result, not an overflow.
+    bad("compare", "run:99999999999999999999999", "run:1", "--db", "{file}", make=real_store,
+        says="there is no stored result #9223372036854775807 in"),
+    bad("show", "99999999999999999999999", "--db", "{file}", make=real_store,
+        says="there is no stored result #9223372036854775807 in"),
     bad("compare", "3", "sweep:3", says="A and B are both sweep #3: compare two different ones"),
     bad("compare", "#12", "15", says="cannot read '#12': name a sweep as 12 or sweep:12"),
     bad("compare", "12", says="name two to compare: sweeps (cpulab compare 12 15)"),

@@ -301,14 +301,13 @@ def sweep_side(store: ResultStore, sweep_id: int) -> Side:
 
 
 def run_side(store: ResultStore, point_id: int) -> Side:
-    found = list(store.iter_points(before=point_id + 1, newest_first=True, limit=1))
-    if not found or found[0].id != point_id:
+    stored = store.point(point_id)
+    if stored is None:
         if store.deleted_ids([point_id]).get(point_id):
             raise UsageError(
                 f"stored result #{point_id} is deleted: cpulab restore {point_id} brings it back"
             )
         raise UsageError(f"there is no stored result #{point_id} in {store.path}")
-    stored = found[0]
     r = stored.result
     label = (
         f"result #{point_id}: {task_label(r)} ({r.scale}) at {r.train} x {r.eval}, "

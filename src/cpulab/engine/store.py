@@ -905,6 +905,16 @@ class ResultStore:
             )
         )
 
+    def point(self, point_id: int) -> StoredPoint | None:
+        """The point of that id, decoded; None where there is none, it is deleted or it
+        cannot be read (named in `unreadable`)."""
+        rows = self._read(
+            f"SELECT {_row_columns(facts=False, checked=False)}"
+            " WHERE id = ? AND deleted_at IS NULL",
+            (point_id,),
+        )
+        return self.decode(_point_row(rows[0], facts=False)) if rows else None
+
     def iter_points(
         self,
         task: str | None = None,
