@@ -120,6 +120,28 @@ async def test_task_that_raises_ends_in_error_event(child_env):
     assert error.exit_status == 1
 
 
+async def test_an_error_keeps_the_whole_traceback_from_the_users_first_frame(child_env):
+    events = await collect(await Supervisor(env=child_env).start(faulty_spec("raises_deep")))
+    error = events[-1]
+    assert isinstance(error, Error) and error.type == "RuntimeError"
+    lines = error.traceback.splitlines()
+    assert "faulty_workloads.py" in lines[1] and "in <lambda>" in lines[1]
+    # All 31 frames of _down: Python writes the 30 alike three times, then their count.
+    assert error.traceback.count("in _down") == 3 + 1
+    assert "[Previous line repeated 27 more times]" in error.traceback
+    assert lines[-1] == "RuntimeError: the bottom of the model"
+
+
+async def test_a_keyboard_interrupt_raised_by_the_task_is_its_error(child_env):
+    # The runner has a session of its own: no Ctrl-C of a terminal reaches it.
+    spec = faulty_spec("raises_keyboard_interrupt")
+    events = await collect(await Supervisor(env=child_env).start(spec))
+    error = events[-1]
+    assert isinstance(error, Error) and error.type == "KeyboardInterrupt", error
+    assert "faulty_workloads.py" in error.traceback.splitlines()[1]
+    assert error.exit_status == 1
+
+
 async def test_build_failure_ends_in_error_event(child_env):
     events = await collect(await Supervisor(env=child_env).start(faulty_spec("broken_at_build")))
     assert isinstance(events[-1], Error) and events[-1].type == "RuntimeError"

@@ -29,6 +29,23 @@ def raises(setting):
     return _workload(call)
 
 
+def _down(levels):
+    if levels == 0:
+        raise RuntimeError("the bottom of the model")
+    return _down(levels - 1)
+
+
+def raises_deep(setting):
+    return _workload(lambda: _down(30))  # more frames than an error keeps of a library's
+
+
+def raises_keyboard_interrupt(setting):
+    def call():
+        raise KeyboardInterrupt
+
+    return _workload(call)
+
+
 def kills_itself(setting):
     return _workload(lambda: os.kill(os.getpid(), signal.SIGKILL))
 

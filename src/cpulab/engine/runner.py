@@ -493,21 +493,28 @@ def higher_memory(kept: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
 def error_event(exc: BaseException) -> Error:
     if isinstance(exc, UsageError):  # the user's input, not a bug: no traceback
         return Error(type="UsageError", message=str(exc))
-    frames = from_users_code(exc.__traceback__)
-    text = traceback.format_exception(type(exc), exc, frames, limit=-TRACEBACK_FRAMES)
+    # Each exception of the chain from the first frame of the user's code on, whole; where
+    # no frame is the user's, the innermost frames only.
+    limit: int | None = -TRACEBACK_FRAMES
+    seen: set[int] = set()
+    link: BaseException | None = exc
+    while link is not None and id(link) not in seen:
+        seen.add(id(link))
+        if (users := first_users_frame(link.__traceback__)) is not None:
+            link.__traceback__, limit = users, None
+        link = link.__cause__ or (None if link.__suppress_context__ else link.__context__)
+    text = traceback.format_exception(type(exc), exc, exc.__traceback__, limit=limit)
     return Error(type=type(exc).__name__, message=str(exc), traceback="".join(text).rstrip())
 
 
-def from_users_code(frames: TracebackType | None) -> TracebackType | None:
+def first_users_frame(frames: TracebackType | None) -> TracebackType | None:
     """The traceback from its first frame in the user's own code (a task file, say) on:
-    the runner's frames that called it say nothing of the failure. Where no frame is the
-    user's (a library's error, or cpulab's own), all of it."""
+    the runner's frames that called it say nothing of the failure. None where no frame is
+    the user's (a library's error, or cpulab's own)."""
     here = frames
-    while here is not None:
-        if users_file(here.tb_frame.f_code.co_filename):
-            return here
+    while here is not None and not users_file(here.tb_frame.f_code.co_filename):
         here = here.tb_next
-    return frames
+    return here
 
 
 @functools.cache
@@ -555,9 +562,6 @@ def main(argv: list[str] | None = None) -> int:
     points = plan_from_dict(json.loads(spec))
     try:
         PlanRunner(points, emit).run()
-    except Exception as exc:
-        emit(error_event(exc))
-        return 1
     except SystemExit as exc:  # the task's own code asked the interpreter to exit
         task = points[0].task
         where = task.name if task.origin == "built-in" else f"{task.name} ({task.origin})"
@@ -568,6 +572,11 @@ def main(argv: list[str] | None = None) -> int:
                 traceback=error_event(exc).traceback,
             )
         )
+        return 1
+    # Any other: the runner is in a session of its own, so even a KeyboardInterrupt is
+    # the task's code raising it, not the terminal's Ctrl-C.
+    except BaseException as exc:
+        emit(error_event(exc))
         return 1
     return 0
 
