@@ -96,6 +96,34 @@ def test_a_broken_task_file_is_bad_input_naming_the_file(tmp_path, source, probl
     assert str(caught.value).startswith(str(path)) and problem in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    "encoded",
+    [
+        b'\xef\xbb\xbf"""Caf\xc3\xa9 timings."""\ndef cpulab_task(setting):\n    pass\n',
+        b'# -*- coding: latin-1 -*-\n"""Caf\xe9 timings."""\ndef cpulab_task(setting):\n    pass\n',
+    ],
+    ids=["utf-8 with a byte order mark", "latin-1 by its coding line"],
+)
+def test_a_task_file_is_read_as_python_reads_its_encoding(tmp_path, encoded):
+    path = tmp_path / "cafe.py"
+    path.write_bytes(encoded)
+    assert task_file_task(path).title == "Café timings"  # its docstring's first line
+
+
+@pytest.mark.parametrize(
+    ("encoded", "problem"),
+    [
+        (b"# coding: no-such-codec\ncpulab_task = None\n", "unknown encoding: no-such-codec"),
+        (b'"""Caf\xe9."""\ncpulab_task = None\n', "invalid or missing encoding declaration"),
+    ],
+)
+def test_a_task_file_of_no_known_encoding_is_bad_input(tmp_path, encoded, problem):
+    path = tmp_path / "cafe.py"
+    path.write_bytes(encoded)
+    with pytest.raises(UsageError, match=f"cafe.py: cannot read it: {problem}"):
+        task_file_task(path)
+
+
 def test_a_missing_task_file_is_bad_input(tmp_path):
     with pytest.raises(UsageError, match=r"nope\.py: no such task file"):
         load_catalogue([tmp_path / "nope.py"])

@@ -47,10 +47,16 @@ class NotReadable(ValueError):
 
 
 def read_regular_text(path: Path, limit: int) -> str:
-    """The UTF-8 text of a regular file of at most `limit` bytes. Opened without blocking,
-    so that a named pipe never waits for a writer, and looked at before a byte is read,
-    so that a device such as /dev/zero is never read at all: NotReadable where it is not
-    such a file, OSError or UnicodeDecodeError where it cannot be read."""
+    """The UTF-8 text of a regular file of at most `limit` bytes (see read_regular_bytes);
+    UnicodeDecodeError where it is not UTF-8."""
+    return read_regular_bytes(path, limit).decode("utf-8")
+
+
+def read_regular_bytes(path: Path, limit: int) -> bytes:
+    """The bytes of a regular file of at most `limit` bytes. Opened without blocking, so
+    that a named pipe never waits for a writer, and looked at before a byte is read, so
+    that a device such as /dev/zero is never read at all: NotReadable where it is not such
+    a file, OSError where it cannot be read."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     try:
         mode = os.fstat(fd).st_mode
@@ -64,7 +70,7 @@ def read_regular_text(path: Path, limit: int) -> str:
         os.close(fd)
     if len(data) > limit:
         raise NotReadable(f"it is larger than {limit / (1 << 20):g} MiB")
-    return data.decode("utf-8")
+    return data
 
 
 @dataclass(frozen=True)
@@ -142,11 +148,14 @@ def task_file_task(path: Path) -> Task:
     """The task a task file describes; UsageError naming the file where it cannot."""
     where = str(path)
     try:
-        source = read_regular_text(path, MAX_TASK_FILE)
+        # Decoded as Python reads a source file: UTF-8, with or without a byte order mark,
+        # or as a coding line says.
+        source = importlib.util.decode_source(read_regular_bytes(path, MAX_TASK_FILE))
     except FileNotFoundError:
         raise UsageError(f"{where}: no such task file") from None
-    except (OSError, ValueError) as exc:  # ValueError: NotReadable, UnicodeDecodeError
-        reason = getattr(exc, "strerror", None) or exc
+    except (OSError, ValueError, SyntaxError) as exc:
+        # ValueError: NotReadable, UnicodeDecodeError; SyntaxError: a coding line of no codec
+        reason = getattr(exc, "strerror", None) or getattr(exc, "msg", None) or exc
         raise UsageError(f"{where}: cannot read it: {reason}") from None
     described = describe(source, where, TASK_FUNCTION)
     name = described.name or path.stem.replace("_", "-")
