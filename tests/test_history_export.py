@@ -131,6 +131,26 @@ def test_history_filters_before_it_takes_a_page(results_store):
     assert "No stored results match." in cpulab("history", "--before", "1").stdout
 
 
+def test_an_empty_filter_matches_nothing_and_says_so(results_store):
+    with ResultStore.open(results_store) as store:
+        store.add_point(result(1))
+        store.add_advice("rf-train", "small", "", "settled", ALPHA, {"best": {}})
+    assert cpulab("history", "--task", "").stdout == "No stored results match.\n"
+    listed = cpulab("history", "--advice", "--task", "")
+    assert listed.stdout == "No advice records match.\n"
+
+
+def test_the_advice_history_says_when_a_limit_leaves_some_out(results_store):
+    with ResultStore.open(results_store) as store:
+        for _ in range(3):
+            store.add_advice("rf-train", "small", "", "settled", ALPHA, {"best": {}})
+    some = cpulab("history", "--advice", "--limit", "2").stdout
+    assert some.startswith("Newest 2 advice records (--limit N or --all shows more)\n")
+    assert [line[:9] for line in some.splitlines()[2:]] == ["advice #3", "advice #2"]
+    every = cpulab("history", "--advice", "--limit", "3").stdout
+    assert every.startswith("3 advice records, newest first\n")
+
+
 def test_history_footers_tell_of_the_rows_shown_only(results_store):
     upgraded = {**ALPHA_SOFTWARE, "libraries": {"scikit-learn": "1.6.0", "numpy": "2.0.0"}}
     with ResultStore.open(results_store) as store:

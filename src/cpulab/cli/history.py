@@ -49,7 +49,7 @@ def cmd_history(args: argparse.Namespace) -> int:
         first = list(islice(points, READ_BATCH))
         if not first:
             warn_unreadable(store)
-            filtered = args.task or args.machine or args.before is not None
+            filtered = any(f is not None for f in (args.task, args.machine, args.before))
             if args.deleted:
                 print("No deleted results match." if filtered else "No results are deleted.")
             else:
@@ -87,13 +87,18 @@ def _advice_history(args: argparse.Namespace, limit: int | None) -> int:
     """What `cpulab advise` concluded, newest first: one line each."""
     if args.deleted or args.before is not None or args.machine is not None:
         raise UsageError("--advice lists advice records: --task and --limit choose among them")
+    shown = limit or MAX_ADVICE_SHOWN
     with ResultStore.open(args.db, readonly=True) as store:
-        records = store.advice(task=args.task, limit=limit or MAX_ADVICE_SHOWN)
+        records = store.advice(task=args.task, limit=shown + 1)  # one more: are there more?
     if not records:
-        print("No advice stored yet: try `cpulab advise rf-train --budget 2m`.")
+        print("No advice records match." if args.task is not None else
+              "No advice stored yet: try `cpulab advise rf-train --budget 2m`.")  # fmt: skip
         return EXIT_OK
-    print(f"{len(records)} advice record{'s' if len(records) != 1 else ''}, newest first\n")
-    for stored in records:
+    if len(records) > shown:
+        print(f"Newest {counted(shown, 'advice record')} (--limit N or --all shows more)\n")
+    else:
+        print(f"{counted(len(records), 'advice record')}, newest first\n")
+    for stored in records[:shown]:
         record = stored.record
         best = record.get("best", {})
         setting = best.get("setting", {})
