@@ -33,6 +33,7 @@ def test_parse_cores(text, available, expected):
         ("-1", "cannot read"),
         ("1.5", "cannot read"),
         ("1-99999", "beyond any machine"),
+        ("pow2,1", "pow2 stands alone, not in a list: use pow2, or list the counts"),
     ],
 )
 def test_bad_cores(text, message):

@@ -33,6 +33,8 @@ def parse_cores(text: str, available: int) -> tuple[int, ...]:
         part = part.strip()
         # [0-9], not \d: that would take other scripts' digits for counts too.
         match = re.fullmatch(r"([0-9]+)(?:\s*-\s*([0-9]+))?", part)
+        if part == "pow2":
+            raise UsageError("pow2 stands alone, not in a list: use pow2, or list the counts")
         if not match:
             raise UsageError(
                 f"cannot read core count {part!r}: use a list (1,2,4), a range (1-8) or pow2"
