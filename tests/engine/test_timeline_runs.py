@@ -336,6 +336,25 @@ def test_core_recorder_resamples_readings_onto_a_regular_clock():
     assert trimmed is not None and trimmed.t0 == 0.5 and trimmed.samples == 2
 
 
+def test_a_reading_just_after_another_never_reads_as_more_cores_than_there_are():
+    # Both cores busy; CPU times move in ticks of 10 ms. The measuring code reads the tree
+    # 4 ms after the meter did, a tick further on: 2.5 cores over those 4 ms, were it a row.
+    now = [0.0]
+
+    def read(cpus):
+        ticks = round(now[0] * 100)
+        return np.array([ticks, ticks]), np.array([ticks, ticks])
+
+    recorder = CoreRecorder([0, 1], 0.25, read=read, clock=lambda: now[0])
+    for t, cpu in ((0.0, 0.0), (0.25, 0.5), (0.5, 1.0), (0.75, 1.5), (0.754, 1.51)):
+        now[0] = t
+        recorder.record(tree_cpu=cpu)
+    # The call ended at the last reading: a fourth sample would hold those 4 ms alone.
+    samples = recorder.samples(0.0, 0.754)
+    assert samples is not None and samples.samples == 3
+    assert [samples.own_cores(i) for i in range(3)] == [2.0, 2.0, 2.0]
+
+
 class Batch:
     """A picklable stand-in for joblib's BatchedCalls: two calls."""
 

@@ -130,10 +130,15 @@ class CoreRecorder:
         if not self.cpus:
             return
         now = self._clock()
-        busy, total = self._read(self.cpus)
         last = self._last
+        # A reading just after another (the measuring code's, beside the meter's own) is
+        # left to the next: CPU times move in ticks of 10 ms, and one tick over a few ms
+        # would read as several cores.
+        if last is not None and now - last[0] < self.interval / 2:
+            return
+        busy, total = self._read(self.cpus)
         self._last = (now, busy, total, tree_cpu)
-        if last is None or now <= last[0]:
+        if last is None:
             return
         import numpy as np
 
@@ -142,7 +147,8 @@ class CoreRecorder:
         share = np.divide(busy - busy0, ticks, out=np.zeros(len(ticks)), where=ticks > 0)
         row = np.rint(np.clip(share, 0.0, 1.0) * FULL).astype(np.uint8).tobytes()
         with self._lock:
-            self._rows.append((then, now, row, max(0.0, (tree_cpu - cpu0) / (now - then))))
+            own = min(max(0.0, (tree_cpu - cpu0) / (now - then)), len(self.cpus))
+            self._rows.append((then, now, row, own))
 
     def trim(self, before: float) -> None:
         """Forget rows that end before `before`."""
