@@ -19,6 +19,7 @@ from cpulab.ui.screens.timeline import (
     TimelineView,
     figures_window,
     plan_rows,
+    seconds_text,
 )
 from cpulab.ui.widgets import CoreGrid
 from cpulab.ui.widgets.core_grid import CoreHistory
@@ -224,6 +225,14 @@ def test_rows_go_to_both_views_where_they_fit_else_to_the_one_shown():
     assert shown and both.heat + both.gantt + both.figures <= 22 and both.figures >= 3
     one, shown = plan_rows(12, 20, 10, 8, "gantt")
     assert not shown and one.heat == 0 and one.gantt == 9 and one.figures == 3
+
+
+def test_the_window_line_has_the_decimals_its_width_needs():
+    assert seconds_text(12.5, 30) == "12 s"  # Python rounds half to even
+    assert seconds_text(12.25, 3) == "12.2 s"
+    assert seconds_text(0.5, 0.2) == "0.50 s"
+    assert seconds_text(0.5, 0.05) == "0.500 s"
+    assert seconds_text(0.4995, 0.001) == "0.49950 s"  # the narrowest window: 1 ms
 
 
 def test_a_row_or_none_left_for_the_figures_says_so_or_nothing():

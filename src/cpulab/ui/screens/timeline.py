@@ -82,8 +82,11 @@ def timeline_rows(result: Result) -> list[tuple[str, str]]:
 
 
 def seconds_text(value: float, span: float) -> str:
-    """Seconds with as many decimals as a window of `span` seconds needs."""
-    decimals = 0 if span >= 20 else 1 if span >= 2 else 2 if span >= 0.2 else 3
+    """Seconds with as many decimals as a window of `span` seconds needs: at least 20
+    steps of the last decimal across it (down to the narrowest window, 1 ms)."""
+    decimals = 0
+    while span < 20 / 10**decimals and decimals < 5:
+        decimals += 1
     return f"{value:.{decimals}f} s"
 
 
