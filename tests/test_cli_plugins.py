@@ -145,6 +145,30 @@ def test_a_broken_task_file_is_one_line_and_exit_2(tmp_path, source, problem):
     assert line.startswith(f"cpulab: error: {path}") and problem in line
 
 
+def test_an_estimator_that_fails_to_fit_fails_the_run_with_its_own_error(tmp_path):
+    path = tmp_path / "failing_fit.py"
+    path.write_text(
+        "import numpy as np\n"
+        "from sklearn.base import BaseEstimator, ClassifierMixin\n"
+        "from cpulab.api import Experiment\n"
+        "KNOBS = ('eval',)\n"
+        "class Refuses(ClassifierMixin, BaseEstimator):\n"
+        "    def fit(self, X, y):\n"
+        "        raise ValueError('this model cannot fit')\n"
+        "def cpulab_task(setting):\n"
+        "    X = np.arange(40.0).reshape(20, 2)\n"
+        "    return Experiment(Refuses(), X, X[:, 0] > 20, cv=2)\n"
+    )
+    done = cpulab("run", "--task-file", str(path))
+    assert done.returncode == 1
+    first, *traceback = done.stderr.splitlines()
+    assert first == "cpulab: ValueError: this model cannot fit"
+    assert traceback[:2] == [
+        "Traceback (most recent call last):",
+        f'  File "{path}", line 7, in fit',
+    ]
+
+
 def test_a_missing_task_file_is_one_line_and_exit_2(tmp_path):
     line = refused(cpulab("sweep", "--task-file", str(tmp_path / "gone.py")))
     assert line == f"cpulab: error: {tmp_path / 'gone.py'}: no such task file"

@@ -392,6 +392,9 @@ def experiment_workload(experiment: Experiment, setting: Setting, where: str) ->
             cv=cv,
             scoring=experiment.scoring,
             n_jobs=setting.eval,
+            # A fold that fails fails the run, with the estimator's own error: scikit-learn
+            # would score it NaN, or report only that every fit failed.
+            error_score="raise",
         ),
         score=score,
         progress_unit="folds",
