@@ -136,6 +136,10 @@ def test_running_a_broken_plug_in_says_what_is_wrong_with_it(site_env):
         ("NAME = 'rf-train'\ncpulab_task = None\n", "the task name 'rf-train' is taken"),
         ("def cpulab_task(setting):\n    pass\n\n1 / 0\n", "importing it raised ZeroDivisionError"),
         ("def cpulab_task(setting):\n    return None\n", "cpulab_task returned NoneType"),
+        (
+            "import sys\nsys.exit('bye')\ndef cpulab_task(setting):\n    pass\n",
+            "importing it raised SystemExit: bye (my_task.py, line 2)",
+        ),
     ],
 )
 def test_a_broken_task_file_is_one_line_and_exit_2(tmp_path, source, problem):

@@ -11,7 +11,12 @@ import pytest
 from cpulab.engine.cores import CoreSplit
 from cpulab.engine.errors import UsageError
 from cpulab.engine.events import Error, Result
-from cpulab.engine.plugins import describe, load_catalogue, task_file_task
+from cpulab.engine.plugins import (
+    describe,
+    experiment_workload,
+    load_catalogue,
+    task_file_task,
+)
 from cpulab.engine.spec import RunSpec
 from cpulab.engine.supervisor import Supervisor
 from cpulab.engine.tasks import CATALOGUE
@@ -122,6 +127,31 @@ def test_a_task_file_of_no_known_encoding_is_bad_input(tmp_path, encoded, proble
     path.write_bytes(encoded)
     with pytest.raises(UsageError, match=f"cafe.py: cannot read it: {problem}"):
         task_file_task(path)
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"cv": 0}, "cannot be cross-validated: k-fold cross-validation requires at least one"),
+        ({"cv": "abc"}, "cannot be cross-validated: Expected `cv` as an integer"),
+        ({"cv": 100}, "cannot be cross-validated: Cannot have number of splits n_splits=100"),
+        ({"y": [0, 1] * 5}, "inconsistent numbers of samples: [40, 10]"),
+        ({"scoring": "nope"}, "the Experiment's scoring 'nope' is none of scikit-learn's"),
+    ],
+)
+def test_an_experiment_that_cannot_be_cross_validated_is_bad_input(change, problem):
+    # Refused as it is built, before anything is timed, as cross_val_score would refuse it.
+    from sklearn.linear_model import LogisticRegression
+
+    from cpulab.api import Experiment, Setting
+
+    X = [[float(i), float(i % 3)] for i in range(40)]
+    parts = {"X": X, "y": [i % 2 for i in range(40)], "cv": 3, "scoring": None, **change}
+    experiment = Experiment(LogisticRegression(), **parts)
+    with pytest.raises(UsageError) as caught:
+        experiment_workload(experiment, Setting(train=1, eval=1, scale="small"), "mine.py")
+    assert str(caught.value).startswith("mine.py: ") and problem in str(caught.value)
+    assert "\n" not in str(caught.value)
 
 
 def test_a_missing_task_file_is_bad_input(tmp_path):

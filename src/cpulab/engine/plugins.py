@@ -322,7 +322,7 @@ def _import_task_file(path: Path) -> ModuleType:
     sys.modules[name] = module  # dataclasses and pickling look classes up by module name
     try:
         loader.exec_module(module)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # sys.exit() at import fails the import too
         del sys.modules[name]
         raise UsageError(f"{path}: importing it raised {_failure(exc)}") from None
     _pickle_by_value(module)
@@ -344,7 +344,7 @@ def _pickle_by_value(module: ModuleType) -> None:
 def _import_module(name: str) -> ModuleType:
     try:
         return importlib.import_module(name)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:
         raise UsageError(f"task module {name}: importing it raised {_failure(exc)}") from None
 
 
@@ -364,7 +364,9 @@ def experiment_workload(experiment: Experiment, setting: Setting, where: str) ->
     `cross_val_score` over the evaluation cores is the timed call."""
     import numpy as np
     from sklearn.base import is_classifier
+    from sklearn.metrics import check_scoring, get_scorer_names
     from sklearn.model_selection import check_cv, cross_val_score
+    from sklearn.utils import check_consistent_length
 
     estimator = experiment.estimator
     if not hasattr(estimator, "get_params"):
@@ -379,7 +381,21 @@ def experiment_workload(experiment: Experiment, setting: Setting, where: str) ->
             'set KNOBS = ("eval",) in the file'
         )
     estimator.set_params(**dict.fromkeys(n_jobs, setting.train))
-    cv = check_cv(experiment.cv, experiment.y, classifier=is_classifier(estimator))
+    # What cross_val_score would refuse only once timed: refused here, as bad input.
+    scoring = experiment.scoring
+    if isinstance(scoring, str) and scoring not in get_scorer_names():
+        raise UsageError(
+            f"{where}: the Experiment's scoring {scoring!r} is none of scikit-learn's"
+            " (sklearn.metrics.get_scorer_names() lists them)"
+        )
+    try:
+        check_consistent_length(experiment.X, experiment.y)
+        cv = check_cv(experiment.cv, experiment.y, classifier=is_classifier(estimator))
+        next(iter(cv.split(experiment.X, experiment.y)), None)  # more folds than rows, say
+        check_scoring(estimator, scoring)
+    except (ValueError, TypeError) as exc:
+        said = " ".join(str(exc).split())
+        raise UsageError(f"{where}: the Experiment cannot be cross-validated: {said}") from None
 
     def score(scores) -> tuple[float, dict]:
         return float(np.mean(scores)), {"std": float(np.std(scores)), "folds": len(scores)}
@@ -390,7 +406,7 @@ def experiment_workload(experiment: Experiment, setting: Setting, where: str) ->
             experiment.X,
             experiment.y,
             cv=cv,
-            scoring=experiment.scoring,
+            scoring=scoring,
             n_jobs=setting.eval,
             # A fold that fails fails the run, with the estimator's own error: scikit-learn
             # would score it NaN, or report only that every fit failed.
