@@ -80,7 +80,8 @@ class Experiment:
 @dataclass
 class Workload:
     call: Callable[[], Any]  # the parallel call that is timed, nothing else
-    score: Callable[[Any], tuple[float | None, dict[str, Any]]]  # outcome -> (score, details)
+    # outcome -> (score, details): a number or None, and a dict of JSON values
+    score: Callable[[Any], tuple[float | None, dict[str, Any]]]
     progress_unit: str  # what the outermost joblib call counts: trees, folds, fits, models
     progress_total: int | None
     worker_jobs: int = 1  # n_jobs of the process-based joblib call; 1 means no workers

@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from cpulab.engine.errors import UsageError
 from cpulab.engine.events import (
     PHASES,
     Cancelled,
@@ -18,7 +19,7 @@ from cpulab.engine.events import (
     Result,
     Started,
 )
-from cpulab.engine.runner import users_file
+from cpulab.engine.runner import checked_score, users_file
 from cpulab.engine.session import Session
 from cpulab.engine.spec import RunSpec
 from cpulab.engine.supervisor import Supervisor
@@ -338,3 +339,30 @@ def test_only_code_outside_cpulab_and_installed_libraries_is_the_users(tmp_path)
     assert not users_file(stdlib_module.__file__)
     assert not users_file("<frozen runpy>")
     assert users_file(str(tmp_path / "my_task.py"))
+
+
+@pytest.mark.parametrize(
+    ("returned", "problem"),
+    [
+        ("0.5", "its Workload's score returned str '0.5', not (a number or None, a dict"),
+        ((0.5,), "its Workload's score returned tuple '(0.5,)'"),
+        ((0.5, [1]), "its Workload's score returned tuple '(0.5, [1])'"),
+        (("x", {}), "its Workload's score is str, not a number or None"),
+        ((True, {}), "its Workload's score is bool, not a number or None"),
+        ((0.5, {"o": object()}), "score details are not JSON: Object of type object is not"),
+    ],
+)
+def test_a_score_not_of_the_workloads_shape_is_bad_input_naming_the_task(returned, problem):
+    with pytest.raises(UsageError) as caught:
+        checked_score(returned, spec_for("cv-eval"))
+    assert str(caught.value).startswith("cv-eval (built-in): ") and problem in str(caught.value)
+
+
+def test_a_score_of_the_workloads_shape_is_kept_as_a_float():
+    import numpy as np
+
+    assert checked_score((np.float32(0.5), {"folds": 3}), spec_for("cv-eval")) == (
+        0.5,
+        {"folds": 3},
+    )
+    assert checked_score((None, {}), spec_for("cv-eval")) == (None, {})

@@ -28,6 +28,7 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from numbers import Real
 from time import perf_counter
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -421,7 +422,7 @@ class PlanRunner:
         details: dict[str, Any] = {}
         if final:
             self.phase("score", point.index)
-            score, details = point.workload.score(point.outcome)
+            score, details = checked_score(point.workload.score(point.outcome), point.spec)
             if score is not None and not math.isfinite(score):
                 # A diverged model scores NaN or inf: no score, said plainly, valid JSON.
                 details = {**details, "score_problem": f"the score came out as {score}"}
@@ -488,6 +489,28 @@ def higher_memory(kept: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
         **{key: max(kept[key], new[key]) for key in ("runner_uss", "helper_uss", "total_pss")},
         "worker_uss": workers,
     }
+
+
+def checked_score(returned: Any, spec: RunSpec) -> tuple[float | None, dict[str, Any]]:
+    """A Workload's score as its `score` returned it, checked: UsageError naming the task
+    where it is not a number (or None) and a dict of JSON values."""
+    where = f"{spec.task.name} ({spec.task.origin})"
+    pair = returned if isinstance(returned, tuple) and len(returned) == 2 else None
+    if pair is None or not isinstance(pair[1], dict):
+        raise UsageError(
+            f"{where}: its Workload's score returned {type(returned).__name__} "
+            f"{str(returned)[:60]!r}, not (a number or None, a dict of details)"
+        )
+    score, details = pair
+    if score is not None and (isinstance(score, bool) or not isinstance(score, Real)):
+        raise UsageError(
+            f"{where}: its Workload's score is {type(score).__name__}, not a number or None"
+        )
+    try:
+        json.dumps(details, allow_nan=True)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"{where}: its Workload's score details are not JSON: {exc}") from None
+    return (None if score is None else float(score)), details
 
 
 def error_event(exc: BaseException) -> Error:
