@@ -158,6 +158,7 @@ def test_an_estimator_that_fails_to_fit_fails_the_run_with_its_own_error(tmp_pat
         "KNOBS = ('eval',)\n"
         "class Refuses(ClassifierMixin, BaseEstimator):\n"
         "    def fit(self, X, y):\n"
+        "        print('fitting my model')\n"
         "        raise ValueError('this model cannot fit')\n"
         "def cpulab_task(setting):\n"
         "    X = np.arange(40.0).reshape(20, 2)\n"
@@ -165,12 +166,11 @@ def test_an_estimator_that_fails_to_fit_fails_the_run_with_its_own_error(tmp_pat
     )
     done = cpulab("run", "--task-file", str(path))
     assert done.returncode == 1
-    first, *traceback = done.stderr.splitlines()
+    first, *rest = done.stderr.splitlines()
     assert first == "cpulab: ValueError: this model cannot fit"
-    assert traceback[:2] == [
-        "Traceback (most recent call last):",
-        f'  File "{path}", line 7, in fit',
-    ]
+    # What the task printed, then the traceback from its own frame.
+    assert rest[:2] == ["The run's own output, its last lines:", "fitting my model"]
+    assert rest[2:4] == ["Traceback (most recent call last):", f'  File "{path}", line 8, in fit']
 
 
 def test_a_missing_task_file_is_one_line_and_exit_2(tmp_path):

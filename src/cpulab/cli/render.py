@@ -153,6 +153,8 @@ def print_report(report: ScalingReport, title: str, model: Sequence[str] = ()) -
 
 def print_error(error: Error) -> None:
     print(f"cpulab: {error.one_line()}", file=sys.stderr)
+    if error.traceback and error.stderr_tail:  # what the task printed, then where it failed
+        print(f"The run's own output, its last lines:\n{error.stderr_tail}", file=sys.stderr)
     detail = error.traceback or error.stderr_tail
     if detail:
         print(detail, file=sys.stderr)
