@@ -177,8 +177,11 @@ async def test_the_app_reports_each_failure_and_keeps_working(
             async def fails_with(report: str) -> None:
                 await wait_for(pilot, lambda: not app.running, timeout=60)
                 assert status.has_class("-failed"), status.render()
-                assert str(status.render()).startswith(f"✗ {report}")
+                # The point that failed, then the report: as a result names its point.
+                point = app._session.points[0].label
+                assert str(status.render()).startswith(f"✗ {point}: {report}")
                 assert app._notifications and list(app._notifications)[-1].message == report
+                assert list(app._notifications)[-1].title == f"{point} failed"
                 assert app.workspace.session == []  # nothing measured: nothing added
                 assert [p.result for p in store.points()] == earlier  # nor lost
                 assert not leftovers(token)

@@ -793,8 +793,10 @@ class CpulabApp(App[None]):
             if self._phase is not message.phase:  # a sweep's next point, drawn already
                 self._show_running()
         elif isinstance(event, Error):
-            status.show_error(event)
-            self.notify(event.one_line(), title="The run failed", severity="error", timeout=10)
+            spec = self._point_running()
+            status.show_error(event, spec)
+            failed = "The run failed" if spec is None else f"{spec.label} failed"
+            self.notify(event.one_line(), title=failed, severity="error", timeout=10)
         elif isinstance(event, Cancelled):
             status.show_cancelled(event)
 
@@ -840,6 +842,12 @@ class CpulabApp(App[None]):
         self.query_one(ResultsTable).show(self._shown, speedups(self._shown))
         self.query_one(ScalingChart).results = tuple(self._shown)
         self._title_chart()
+
+    def _point_running(self) -> RunSpec | None:
+        """The point of the session that the latest phase is of; None with no session."""
+        if self._session is None:
+            return None
+        return self._session.points[(self._phase.point if self._phase else None) or 0]
 
     def _show_running(self) -> None:
         """The running status: the latest phase and its progress."""

@@ -96,9 +96,10 @@ class RunStatus(Static):
             "-done", Content.assemble(text, (f"\n⚠ {flags}", "$text-warning") if flags else "")
         )
 
-    def show_error(self, error: Error) -> None:
+    def show_error(self, error: Error, spec: RunSpec | None = None) -> None:
         cause = error_cause(error)
-        self._show("-failed", f"✗ {error.one_line()}" + (f"\n{cause}" if cause else ""))
+        what = f"{spec.label}: " if spec is not None else ""
+        self._show("-failed", f"✗ {what}{error.one_line()}" + (f"\n{cause}" if cause else ""))
 
     def show_cancelled(self, cancelled: Cancelled) -> None:
         self._show("-cancelled", f"■ cancelled: every process stopped in {cancelled.seconds:.1f} s")
