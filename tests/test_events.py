@@ -120,3 +120,18 @@ def test_an_error_of_several_lines_is_said_in_its_first():
     assert Error(type="ValueError", message="bad").one_line() == "ValueError: bad"
     assert Error(type="KeyboardInterrupt", message="").one_line() == "KeyboardInterrupt"
     assert Error(type="UsageError", message="no such file").one_line() == "no such file"
+
+
+def test_the_cause_under_a_failure_is_its_tracebacks_last_line_or_a_dead_runners_stderr():
+    from cpulab.ui.widgets.run_status import error_cause
+
+    printed = "loading my data\na warning of mine\n"
+    chained = "Traceback (most recent call last):\n  ...\nValueError: the fold's own error"
+    failed = Error(type="ValueError", message="all fits failed", traceback=chained)
+    assert error_cause(failed) == "ValueError: the fold's own error"
+    # What the task printed is no cause, where there is a traceback.
+    raised = "Traceback (most recent call last):\n  ...\nValueError: broken"
+    said = Error(type="ValueError", message="broken", traceback=raised, stderr_tail=printed)
+    assert error_cause(said) is None
+    died = Error(type="ChildDied", message="killed by SIGKILL", stderr_tail="Out of memory\n")
+    assert error_cause(died) == "Out of memory"

@@ -23,12 +23,12 @@ def progress_bar(done: int, total: int) -> str:
 
 
 def error_cause(error: Error) -> str | None:
-    """The last line of the traceback or stderr, where it says more than the error."""
-    for text in (error.traceback, error.stderr_tail):
-        lines = [line.strip() for line in text.splitlines() if line.strip()]
-        if lines and lines[-1] != error.one_line():
-            return lines[-1]
-    return None
+    """The last line of the traceback, or of stderr where there is none (a runner that
+    died), where it says more than the error. Beside a traceback, stderr is what the task
+    printed: no cause."""
+    text = error.traceback or error.stderr_tail
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1] if lines and lines[-1] != error.one_line() else None
 
 
 class RunStatus(Static):
