@@ -71,6 +71,7 @@ ARGUMENTS = [
     bad("sweep", "rf-train", "--repeats", "-1", says="repeats must be at least 1"),
     bad("sweep", "rf-train", "--warmup", "x", says="expected a whole number, not 'x'"),
     bad("sweep", "rf-train", "--strategy", "foo", says="unknown strategy 'foo'"),
+    bad("sweep", "rf-train", "--strategy", "", says="unknown strategy '': choose one of"),
     bad("sweep", "rf-train", "--strategy", "eval", says="rf-train has no evaluation cores knob"),
     bad("sweep", "digits-svc", "--strategy", "train", says="digits-svc has no training cores"),
     bad("sweep", "nope", says="unknown task 'nope'"),

@@ -572,7 +572,7 @@ def plan_from_args(args: argparse.Namespace) -> SweepPlan:
     plan = SweepPlan(
         task=task,
         scale=args.scale,
-        strategy=args.strategy or default_strategy(task),
+        strategy=default_strategy(task) if args.strategy is None else args.strategy,
         cores=cores,
         repeats=args.repeats,
         warmup=args.warmup,
