@@ -355,7 +355,7 @@ def test_only_code_outside_cpulab_and_installed_libraries_is_the_users(tmp_path)
 def test_a_score_not_of_the_workloads_shape_is_bad_input_naming_the_task(returned, problem):
     with pytest.raises(UsageError) as caught:
         checked_score(returned, spec_for("cv-eval"))
-    assert str(caught.value).startswith("cv-eval (built-in): ") and problem in str(caught.value)
+    assert str(caught.value).startswith("cv-eval: ") and problem in str(caught.value)
 
 
 def test_a_score_of_the_workloads_shape_is_kept_as_a_float():

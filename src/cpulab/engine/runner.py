@@ -61,9 +61,10 @@ from cpulab.engine.treemeter import (
 
 if TYPE_CHECKING:
     from cpulab.api import Workload
+    from cpulab.engine.tasks import Task
 
-# The innermost frames of a failure's traceback that an error keeps, besides the
-# exception's own lines.
+# The innermost frames of a failure's traceback that an error keeps where none is the
+# user's (from the user's first frame on, it keeps them all).
 TRACEBACK_FRAMES = 12
 # Seconds between progress events: a 256-core fit finishes trees fast, and every event is
 # encoded here, beside the measured call, and decoded and handled by the CLI or the app.
@@ -491,10 +492,15 @@ def higher_memory(kept: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def task_named(task: Task) -> str:
+    """A task as an error names it: "rf-train", "mine (task file mine.py)"."""
+    return task.name if task.origin == "built-in" else f"{task.name} ({task.origin})"
+
+
 def checked_score(returned: Any, spec: RunSpec) -> tuple[float | None, dict[str, Any]]:
     """A Workload's score as its `score` returned it, checked: UsageError naming the task
     where it is not a number (or None) and a dict of JSON values."""
-    where = f"{spec.task.name} ({spec.task.origin})"
+    where = task_named(spec.task)
     pair = returned if isinstance(returned, tuple) and len(returned) == 2 else None
     if pair is None or not isinstance(pair[1], dict):
         raise UsageError(
@@ -586,12 +592,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         PlanRunner(points, emit).run()
     except SystemExit as exc:  # the task's own code asked the interpreter to exit
-        task = points[0].task
-        where = task.name if task.origin == "built-in" else f"{task.name} ({task.origin})"
         emit(
             Error(
                 type="SystemExit",
-                message=f"{where} called sys.exit({exc.code!r}) before its result",
+                message=f"{task_named(points[0].task)} called sys.exit({exc.code!r}) before "
+                "its result",
                 traceback=error_event(exc).traceback,
             )
         )
