@@ -62,7 +62,7 @@ from typing import Any
 from cpulab.engine.errors import UsageError
 from cpulab.engine.events import compact_json
 from cpulab.engine.models import ScalingModel, fit_scaling, model_points
-from cpulab.engine.presentation import markdown_table, sweep_markdown, variant_label
+from cpulab.engine.presentation import counted, markdown_table, sweep_markdown, variant_label
 from cpulab.engine.report_html import html_chunks
 from cpulab.engine.stats import ScalingReport, against_baseline, analyse_results
 from cpulab.engine.store import (
@@ -497,7 +497,7 @@ def markdown_lines(
         yield f"## Sweep {record.id}: {named} ({record.scale}), strategy {record.strategy}"
         yield ""
         yield (
-            f"{labels.get(record.machine_id, '')}; {record.repeats} repeats, "
+            f"{labels.get(record.machine_id, '')}; {counted(record.repeats, 'repeat')}, "
             f"{record.warmup} warm-up; {record.status}"
             + (f": {record.error}." if record.error else ".")
         )
