@@ -71,9 +71,12 @@ class RunStatus(Static):
         elapsed: float,
         sweep: tuple[int, int] | None = None,  # (this point, points) of a sweep
     ) -> None:
-        title = spec.label
-        if sweep:
-            title = f"sweep point {sweep[0]} of {sweep[1]}: {title}"  # points take turns
+        head = f"● {spec.label} · {elapsed:.0f} s"
+        if sweep:  # points take turns; said short where the long form would wrap
+            point, points = sweep
+            head = f"● sweep point {point} of {points}: {spec.label} · {elapsed:.0f} s"
+            if len(head) > self.content_size.width > 0:
+                head = f"● point {point}/{points}: {spec.label} · {elapsed:.0f} s"
         step = phase.title if phase else "starting the runner"
         counts = {"fit": spec.repeats, "warmup": spec.warmup}
         if phase and phase.repeat and (count := counts.get(phase.name, 0)) > 1:
@@ -83,7 +86,7 @@ class RunStatus(Static):
         if progress and progress.total:
             done = f"{progress.done}/{progress.total} {progress.unit}"
             bar = f"{progress_bar(progress.done, progress.total)} {done}"
-        self._show("-running", f"● {title} · {elapsed:.0f} s\n{step}\n{bar}")
+        self._show("-running", f"{head}\n{step}\n{bar}")
 
     def show_result(self, result: Result, gain: float | None) -> None:
         text = f"✓ {result.task} {result.train} x {result.eval}: {result.fit_time:.3f} s"
