@@ -605,7 +605,7 @@ best: 2 x 2 at 0.310 s.
 - model: Amdahl's law: the USL's best k is 0, so it adds nothing but a parameter; \
 serial fraction s = 0.051 [0.034, 0.129]
 - predicted: 8 cores 0.184 [0.173, 0.232] s, 5.88x (beyond this machine)
-- knee: the best predicted time is at 4 cores
+- knee: the best predicted time up to 4 cores is at 4 cores
 - warning: only 3 core counts were measured: 1 more (4 in all) would be enough to fit \
 the USL's three parameters and check them"""
 
@@ -621,7 +621,7 @@ def test_a_sweeps_markdown_section_reads_as_kept_stores_hold_it():
     model = fit_scaling(model_points(report), resamples=20)
     assert model is not None
     summary = json.loads(json.dumps(model.to_dict(4)))  # as the store keeps it
-    assert REPORT_VERSION == 2
+    assert REPORT_VERSION == 3
     assert sweep_markdown(report, summary, 4) == GOLDEN_SECTION.splitlines()
 
 

@@ -310,7 +310,8 @@ def test_the_knee_recommends_no_more_cores_than_fit(monkeypatch):
     capped = [line for line in model_lines(model, 8, memory_cap=3) if line.startswith("knee")]
     assert "8 cores" in free[0]
     assert capped == [
-        "knee: the best predicted time is at 3 cores (the memory a run may use fits 3 workers "
+        "knee: the best predicted time up to 3 cores is at 3 cores (the memory a run may use "
+        "fits 3 workers "
         "at most)"
     ]
 

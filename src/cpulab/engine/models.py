@@ -142,13 +142,15 @@ class Prediction:
 
 @dataclass(frozen=True)
 class Knee:
-    """The fewest cores within `tolerance` of the best predicted time, and what the rest buy."""
+    """The fewest cores within `tolerance` of the best predicted time on up to `limit`
+    cores (the machine's, or the most measured), and what the rest buy."""
 
     cores: int
     time: float
     best_cores: int
     best_time: float
     tolerance: float
+    limit: int
 
     @property
     def gain(self) -> float:
@@ -157,12 +159,14 @@ class Knee:
 
     def sentence(self) -> str:
         extra = self.best_cores - self.cores
+        # "up to": a prediction beyond the machine may be faster still.
+        best = f"the best predicted time up to {_cores(self.limit)}"
         if extra == 0:
-            return f"the best predicted time is at {_cores(self.cores)}"
+            return f"{best} is at {_cores(self.cores)}"
         come = "core comes" if self.cores == 1 else "cores come"
         buy = "core buys" if extra == 1 else "cores buy"
         return (
-            f"{self.cores} {come} within {self.tolerance:.0%} of the best predicted time "
+            f"{self.cores} {come} within {self.tolerance:.0%} of {best} "
             f"({_cores(self.best_cores)}): the last {extra} {buy} {self.gain:.1%}"
         )
 
@@ -173,6 +177,7 @@ class Knee:
             "best_cores": self.best_cores,
             "best_time": self.best_time,
             "tolerance": self.tolerance,
+            "limit": self.limit,
             "gain": self.gain,
             "sentence": self.sentence(),
         }
@@ -255,7 +260,7 @@ class ScalingModel:
         best_time = min(times)
         best_cores = times.index(best_time) + 1
         cores = next(p for p, t in enumerate(times, 1) if t <= best_time * (1 + tolerance))
-        return Knee(cores, times[cores - 1], best_cores, best_time, tolerance)
+        return Knee(cores, times[cores - 1], best_cores, best_time, tolerance, limit)
 
     def karp_flatt(self) -> list[tuple[int, float]]:
         """The experimentally determined serial fraction at each measured count above one,

@@ -231,7 +231,7 @@ def best_summary(report: ScalingReport) -> str:
 
 # The version of `sweep_markdown`'s text. The store keeps each ended sweep's text with the
 # version that made it, and an export uses only today's: bump this when that text changes.
-REPORT_VERSION = 2
+REPORT_VERSION = 3
 
 
 def markdown_table(header: Iterable[str], rows: Iterable[Iterable[str]]) -> Iterator[str]:
