@@ -298,3 +298,32 @@ def test_blas_choices() -> None:
     assert blas_choices("1-3", 2) == (1, 2, 3)
     with pytest.raises(UsageError):
         blas_choices("0", 16)
+
+
+class AlikeOnTwoCores:
+    """1 x 1 and 1 x 2 within a per cent of each other, their runs interleaved alike."""
+
+    def __init__(self) -> None:
+        self.runs = 0
+
+    def measure(self, settings: Sequence[Setting], repeats: int) -> list[Trial]:
+        trials = []
+        for setting in settings:
+            base = 1.0 if setting.cores == 1 else 0.995
+            times = []
+            for _ in range(repeats):
+                self.runs += 1
+                times.append(base + 0.004 * (self.runs % 3))
+            trials.append(Trial(setting, tuple(times), None))
+        return trials
+
+    def spent(self) -> float:
+        return float(self.runs)
+
+
+def test_candidates_that_cannot_be_told_apart_leave_the_fewer_cores_recommended() -> None:
+    advice = advise(AdviceRequest(2, 1000.0, frozenset({"eval"})), AlikeOnTwoCores())
+    assert advice.best.setting == Setting(1, 1, None)
+    said = " ".join(advice.notes)
+    assert "not significantly different" in said
+    assert "1 x 1 is as fast as 1 x 2, the fastest measured (within 2.5% and not" in said

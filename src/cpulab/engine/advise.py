@@ -579,6 +579,8 @@ class _Search:
         self.curve_settings: list[Setting] = []
         self.rounds = 0
         self.last = ""  # how the halving ended
+        # The last candidates could not be told apart: the simplest of them wins.
+        self.tied = False
 
     # Measuring.
 
@@ -794,7 +796,7 @@ class _Search:
             if repeats >= self.request.repeats:
                 close = self.close(survivors)
                 if len(close) == len(survivors):
-                    self.contenders = close
+                    self.contenders, self.tied = close, True
                     self.last = (
                         f"the last {len(close)} candidates were within {CLOSE:.1%} of each "
                         f"other after {repeats} runs each, not significantly different: "
@@ -900,12 +902,17 @@ class _Search:
             self.notes.append(self.last)
         pool = [s for s in self.contenders if s in allowed] or allowed
         ranked = sorted(pool, key=self.median)
-        chosen = min(self.as_fast(ranked), key=Setting.simplicity)
+        tied = self.tied and set(ranked) <= set(self.contenders)
+        chosen = min(ranked if tied else self.as_fast(ranked), key=Setting.simplicity)
         if chosen != ranked[0]:
+            alike = (
+                f"within {CLOSE:.1%} and not significantly different"
+                if tied
+                else f"the 95 % interval of the difference within {AS_FAST:.0%}"
+            )
             self.notes.append(
                 f"{chosen.label()} is as fast as {ranked[0].label()}, the fastest measured "
-                f"(the 95 % interval of the difference within {AS_FAST:.0%}): the simpler, "
-                "with fewer cores, is recommended"
+                f"({alike}): the simpler, with fewer cores, is recommended"
             )
         stopped = self.exhausted or (BUDGET if self.unaffordable else SETTLED)
         if self.exhausted == BUDGET:
