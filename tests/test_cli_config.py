@@ -79,6 +79,8 @@ def test_the_files_db_is_used_where_the_environment_names_none(settings, monkeyp
         ("sample_hz = [1]\n", "sample_hz must be a number"),
         ("sample_hz = 1000\n", "the sampling rate must be between"),
         ('scale = "huge"\n', "scale must be one of small, full"),
+        ("db = 5\n", "db must be a string in quotes, not 5"),
+        ('db = " "\n', "db must name something, not be empty"),
         ("keys = 1\n", "keys must be a table"),
         ("[keys]\nrun = 1\n", "keys.run must be keys in quotes"),
         ('db = "~nosuchuser/x"\n', "cannot find the home directory"),

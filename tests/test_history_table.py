@@ -71,3 +71,11 @@ def test_delete_hides_a_result_from_every_command_and_restore_brings_it_back(tmp
     assert cpulab("restore", str(gone), "--db", str(db)).returncode == 0
     assert cpulab("history", "--db", str(db)).stdout.startswith("2 stored results,")
     assert cpulab("history", "--deleted", "--db", str(db)).stdout == "No results are deleted.\n"
+
+
+def test_deleting_several_says_restore_brings_them_back(tmp_path):
+    db = tmp_path / "results.sqlite"
+    with ResultStore.open(db) as store:
+        ids = [store.add_point(result(t, 1)) for t in (1, 2)]
+    deleted = cpulab("delete", *map(str, ids), "--db", str(db))
+    assert deleted.stdout.endswith(f"`cpulab restore {ids[0]} {ids[1]}` brings them back.\n")

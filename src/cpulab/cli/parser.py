@@ -6,6 +6,7 @@ Bad input anywhere here is reported in one line with exit status 2.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import re
 from pathlib import Path
@@ -322,7 +323,9 @@ def _non_negative(text: str, expected: str, bound: str) -> float:
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected {expected}, not {text!r}") from None
     if not 0 <= number < float("inf"):  # nan fails this too
-        raise argparse.ArgumentTypeError(f"{bound}, not {text}")
+        kind = "a number" if math.isnan(number) else "finite" if number > 0 else None
+        said = f"{bound} and {kind}" if kind else bound
+        raise argparse.ArgumentTypeError(f"{said}, not {text}")
     return number
 
 

@@ -33,8 +33,9 @@ def _mark(args: argparse.Namespace, *, deleting: bool) -> int:
             raise UsageError(f"result {_listed(live)} is not deleted")
         if deleting:
             store.delete_points(ids)
+            it = "it" if len(ids) == 1 else "them"
             print(f"Deleted result {_listed(ids)}: `cpulab restore {' '.join(map(str, ids))}`"
-                  " brings it back.")  # fmt: skip
+                  f" brings {it} back.")  # fmt: skip
         else:
             store.restore_points(ids)
             print(f"Restored result {_listed(ids)}.")

@@ -83,6 +83,8 @@ def data_spec(
     does not exist, a regression target holding text."""
     if kind is not None and kind not in KINDS:
         raise UsageError(f"unknown --kind {kind!r}: choose classification or regression")
+    if not str(path).strip():  # Path("") is the current directory
+        raise UsageError("--data names no file: give the path of a CSV file")
     file = Path(path).expanduser().absolute()
     try:
         mode = file.stat().st_mode

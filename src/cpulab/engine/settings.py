@@ -139,8 +139,10 @@ def _checked(path: Path, data: Mapping[str, object]) -> Settings:
 
 def _value(name: str, value: object) -> object:
     if name in ("theme", "scale", "db", "screenshot_dir"):
-        if not isinstance(value, str) or not value.strip():
+        if not isinstance(value, str):
             raise UsageError(f"{name} must be a string in quotes, not {value!r}")
+        if not value.strip():
+            raise UsageError(f"{name} must name something, not be empty")
         if name == "scale" and value not in SCALES:
             raise UsageError(f"scale must be one of {', '.join(SCALES)}, not {value!r}")
         if name in ("db", "screenshot_dir"):
