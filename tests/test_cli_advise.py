@@ -78,6 +78,8 @@ def test_a_budget_too_short_for_one_run_says_so(tmp_path):
     *steps, error = done.stderr.splitlines()
     assert all(step.startswith("advise: ") for step in steps)
     assert error.startswith("cpulab: error: the budget of 0.2 s ended before the first run did")
+    with ResultStore.open(tmp_path / "r.db", readonly=True) as store:
+        assert store.sweeps() == []  # refused before it measured anything: no trace
 
 
 @pytest.mark.parametrize(

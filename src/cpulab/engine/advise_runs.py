@@ -193,6 +193,10 @@ def run_advice(
     try:
         advice = advise(request, measurer, on_step)
     except BudgetExhausted as exc:
+        # Not one run measured: its batches' sweeps are empty, and no advice names them.
+        if measurer.store is not None:
+            for sweep_id in measurer.sweeps:
+                measurer.store.forget_sweep(sweep_id)
         batch = measurer.stopped.outcome if measurer.stopped is not None else None
         problem = (
             f"the budget of {request.budget:g} s ended before the first run did: give more"
