@@ -276,6 +276,7 @@ def test_bad_requests_are_refused(request_args: dict) -> None:
         ("2m", 120.0),
         ("1h30m", 5400.0),
         ("1.5h", 5400.0),
+        ("1h2m3s", 3723.0),
         (" 2 m ", 120.0),
     ],
 )
@@ -283,7 +284,9 @@ def test_parse_duration(text: str, seconds: float) -> None:
     assert parse_duration(text) == seconds
 
 
-@pytest.mark.parametrize("text", ["", "m", "2x", "-1m", "0", "0s", "1m-", "inf"])
+@pytest.mark.parametrize(
+    "text", ["", "m", "2x", "-1m", "0", "0s", "1m-", "inf", "1h30", "2m2m", "30s1m"]
+)
 def test_parse_duration_refuses(text: str) -> None:
     with pytest.raises(UsageError):
         parse_duration(text)

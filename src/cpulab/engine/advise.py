@@ -234,6 +234,16 @@ def parse_duration(text: str) -> float:
     parts = re.findall(r"([0-9]+(?:\.[0-9]*)?)([hms]?)", cleaned)
     if not parts or "".join(number + unit for number, unit in parts) != cleaned:
         raise UsageError(f"expected a duration such as 90s, 2m or 1h30m, not {text!r}")
+    units = [unit for _, unit in parts]
+    # "1h30" is 1 h 30 m to some and 1 h 30 s to others; "2m2m" is a slip: each unit once,
+    # the larger first, and a bare number of seconds only alone.
+    if len(parts) > 1 and (
+        "" in units or units != sorted(units, key="hms".index) or len(set(units)) < len(units)
+    ):
+        raise UsageError(
+            f"cannot read {text.strip()!r} as a duration: give each number its unit once, "
+            "hours then minutes then seconds (1h30m, 2m30s)"
+        )
     seconds = math.fsum(float(number) * DURATION_UNITS[unit] for number, unit in parts)
     if not 0 < seconds < math.inf:
         raise UsageError(f"a budget is more than no time at all, not {text!r}")
