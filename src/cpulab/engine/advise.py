@@ -464,7 +464,10 @@ class Advice:
         ]
         compared = self.measured_predicted()
         if compared:
-            lines.append("measured against predicted (fastest setting of each core count):")
+            lines.append(
+                "measured against predicted (fastest setting of each core count; the "
+                "prediction's error in per cent of the measured time):"
+            )
             for m in compared:
                 count = f"{m.cores} {'core' if m.cores == 1 else 'cores'}"
                 lines.append(
