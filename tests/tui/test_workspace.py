@@ -85,6 +85,14 @@ async def test_hide_clear_and_show_again(tmp_path):
             await wait_for(pilot, lambda: rows(app) == [("rf-train", 1, 1)])
             assert "1 hidden" in str(app.query_one(ScalingChart).border_title)
             assert app.query_one("#results").border_title == "Results · 1 hidden"
+            # A filter the hidden result is outside of says nothing of it.
+            app.workspace.filters = replace(app.workspace.filters, task="digits-svc")
+            app._show_results()
+            assert app.query_one("#results").border_title == "Results · digits-svc"
+            assert "hidden" not in str(app.query_one(ScalingChart).border_title)
+            app.workspace.filters = replace(app.workspace.filters, task=None)
+            app._show_results()
+            assert app.query_one("#results").border_title == "Results · 1 hidden"
             await pilot.press("f")
             await wait_for(pilot, lambda: isinstance(app.screen, FilterDialog))
             app.screen.query_one("#filter-unhide", Checkbox).value = True

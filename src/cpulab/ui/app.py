@@ -893,7 +893,9 @@ class CpulabApp(App[None]):
         machine = self._machine_labels.get(self.workspace.filters.machine or 0)
         chart.border_title = f"{what} · {self.workspace.describe(self.chosen_task.name, machine)}"
         task = self.workspace.filters.task  # another task's results than the list's
-        narrowing = ", ".join([*([task] if task else []), *self.workspace.narrowing(machine)])
+        narrowing = ", ".join(
+            [*([task] if task else []), *self.workspace.narrowing(self.chosen_task.name, machine)]
+        )
         self.query_one("#results").border_title = "Results" + (
             f" · {narrowing}" if narrowing else ""
         )

@@ -76,13 +76,16 @@ class Workspace:
 
     def shown(self, chosen_task: str) -> list[Entry]:
         """What the table and the chart show, oldest first."""
+        return [e for e in self._admitted(chosen_task) if e.ident not in self.hidden]
+
+    def hidden_here(self, chosen_task: str) -> int:
+        """How many hidden results the current choice would show, were they not hidden."""
+        return sum(e.ident in self.hidden for e in self._admitted(chosen_task))
+
+    def _admitted(self, chosen_task: str) -> list[Entry]:
         wanted = self.query(chosen_task)
         earlier = self.history if wanted is not None and wanted == self.loaded_for else []
-        return [
-            e
-            for e in [*earlier, *self.session]
-            if e.ident not in self.hidden and self.filters.admits(e)
-        ]
+        return [e for e in [*earlier, *self.session] if self.filters.admits(e)]
 
     def hide(self, entries: Iterable[Entry]) -> None:
         self.hidden.update(e.ident for e in entries)
@@ -123,11 +126,11 @@ class Workspace:
             chosen = f"this session + {chosen_task} history" if f.history else "this session"
         else:
             chosen = f.task if f.history else f"{f.task}, this session"
-        return ", ".join([chosen, *self.narrowing(machine_label)])
+        return ", ".join([chosen, *self.narrowing(chosen_task, machine_label)])
 
-    def narrowing(self, machine_label: str | None = None) -> list[str]:
+    def narrowing(self, chosen_task: str, machine_label: str | None = None) -> list[str]:
         """What keeps results of the chosen task out of view, in words: the filters beyond
-        the task, and the hidden results."""
+        the task, and the hidden results the choice would otherwise show."""
         f = self.filters
         parts = []
         if f.variant is not None:
@@ -138,6 +141,6 @@ class Workspace:
             parts.append(f"sweep {f.sweep}")
         if f.machine is not None:
             parts.append(machine_label or f"machine {f.machine}")
-        if self.hidden:
-            parts.append(f"{len(self.hidden)} hidden")
+        if hidden := self.hidden_here(chosen_task):
+            parts.append(f"{hidden} hidden")
         return parts
