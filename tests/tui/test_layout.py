@@ -143,6 +143,20 @@ async def test_a_table_filled_while_out_of_view_leaves_out_columns_once_on_view(
         assert_columns_whole(table)
 
 
+async def test_hiding_a_row_leaves_the_cursor_where_it_was_on_the_next():
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await show_three_results(pilot)
+        table = app.query_one(ResultsTable)
+        table.focus()
+        await pilot.press("home")
+        second = [str(cell) for cell in table.cells(1)[:4]]  # task, train, eval, time
+        await pilot.press("h")
+        await wait_for(pilot, lambda: table.row_count == 2)
+        assert table.cursor_row == 0  # on the row that moved up, not on the newest
+        assert [str(cell) for cell in table.cells(0)[:4]] == second
+
+
 @pytest.mark.parametrize("size", SMALL, ids=size_id)
 async def test_a_narrow_table_leaves_out_whole_columns_by_priority_and_says_which(size):
     app = make_app()

@@ -837,9 +837,10 @@ class CpulabApp(App[None]):
             created_at=time.time(),
         )
 
-    def _show_results(self) -> None:
+    def _show_results(self, cursor: int | None = None) -> None:
+        """The table and chart anew; the table's cursor on row `cursor` (None: the newest)."""
         self._shown = self.workspace.shown(self.chosen_task.name)
-        self.query_one(ResultsTable).show(self._shown, speedups(self._shown))
+        self.query_one(ResultsTable).show(self._shown, speedups(self._shown), cursor)
         self.query_one(ScalingChart).results = tuple(self._shown)
         self._title_chart()
 
@@ -964,7 +965,7 @@ class CpulabApp(App[None]):
             self.notify("No result is selected.", timeout=3)
             return
         self.workspace.hide([entry])
-        self._show_results()
+        self._show_results(cursor=self.query_one(ResultsTable).cursor_row)  # the next row
         self.notify("Hidden: f shows hidden results again.", timeout=3)
 
     def action_clear_session(self) -> None:
@@ -1006,7 +1007,7 @@ class CpulabApp(App[None]):
         if await self._edit_store(ResultStore.delete_points, ids, "Not deleted"):
             self.workspace.forget(ids)
             self._deleted = entries
-            self._show_results()
+            self._show_results(cursor=self.query_one(ResultsTable).cursor_row)
             self.notify(f"Deleted point {', '.join(map(str, ids))}: u undoes it.", timeout=5)
 
     @work(group="store-edit")

@@ -186,7 +186,13 @@ class ResultsTable(ScrollView, can_focus=True):
         """Row `row`'s cells in the columns on screen."""
         return tuple(self._rows[row][index] for index in self._columns)
 
-    def show(self, entries: Sequence[Entry], speedups: Mapping[int, Speedup]) -> None:
+    def show(
+        self,
+        entries: Sequence[Entry],
+        speedups: Mapping[int, Speedup],
+        cursor: int | None = None,
+    ) -> None:
+        """These rows; the cursor on row `cursor`, or on the newest (the last) for None."""
         # Rebuilt in full: a new 1 x 1 point changes the speedup of earlier rows.
         self._rows = tuple(result_row(entry, speedups.get(id(entry))) for entry in entries)
         self._widths = tuple(
@@ -194,7 +200,7 @@ class ResultsTable(ScrollView, can_focus=True):
             for index, name in enumerate(COLUMNS)
         )
         self._refit()
-        self._move_cursor(len(self._rows) - 1)
+        self._move_cursor(len(self._rows) - 1 if cursor is None else cursor)
 
     # Layout.
 
