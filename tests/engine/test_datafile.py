@@ -107,6 +107,13 @@ def test_comma_tab_and_semicolon_are_told_apart(tmp_path, delimiter, text):
     assert load_dataset(spec).X.shape == (10, 2)
 
 
+def test_a_drop_is_a_column_named_with_a_comma_or_a_list_of_columns(tmp_path):
+    path = write(tmp_path, "a;b,c;d;y\n1;2;3;0\n4;5;6;1\n")
+    assert data_spec(path, "y", ["b,c"]).drop == ("b,c",)  # the column called so
+    assert data_spec(path, "y", ["a, d"]).drop == ("a", "d")  # two columns
+    assert data_spec(path, "y", ["a", "d"]).drop == ("a", "d")
+
+
 def test_a_quoted_comma_does_not_split_a_field(tmp_path):
     path = write(tmp_path, 'name,x,y\n"Smith, J",1,2\n"Doe, A",3,4\n"Roe, B",5,6\n')
     spec = data_spec(path, "y", ["name"])
@@ -155,6 +162,8 @@ def test_the_parent_reads_only_the_first_rows(tmp_path):
         ("1,2,3\n4,5,6\n", ("-4",), "has no column '-4'"),
         ("a,b,y\n1,2,3\n", ("y", ["q"]), "has no column 'q'"),
         ("a,b,y\n1,2,3\n", ("y", ["y"]), "--drop y names the target column 'y'"),
+        ("a,b,y\n1,2,3\n", ("y", [""]), "--drop '' holds an empty column name"),
+        ("a,b,y\n1,2,3\n", ("y", ["a,,b"]), "--drop 'a,,b' holds an empty column name"),
         ("a,b,y\n1,2,3\n", ("-1", ["a", "1"]), "dropping a, b leaves data.csv no feature"),
         ("a,a,y\n1,2,3\n", ("y", ["a"]), "names 2 columns 'a': rename them"),
         ("a,b,y\n1,2,3\n", ("y", [], "clustering"), "unknown --kind 'clustering'"),

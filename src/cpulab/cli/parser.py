@@ -525,8 +525,7 @@ def data_from_args(args: argparse.Namespace) -> DataSpec | None:
         return None
     if args.target is None:
         raise UsageError("--data needs --target COLUMN: the column to predict")
-    drop = [name.strip() for text in args.drop for name in text.split(",") if name.strip()]
-    return data_spec(args.data, args.target, drop, args.kind)
+    return data_spec(args.data, args.target, args.drop, args.kind)
 
 
 def run_options(args: argparse.Namespace) -> RunOptions:

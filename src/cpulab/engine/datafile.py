@@ -70,6 +70,18 @@ class DataSpec:
         return f"{Path(self.path).name}:{self.target}"
 
 
+def _drop_names(drop: Iterable[str], columns: list[str]) -> list[str]:
+    """The columns each --drop names: the whole text where a column is called so ("b,c"),
+    else its comma-separated names. An empty name is refused, as an empty --target is."""
+    names = []
+    for text in drop:
+        parts = [text.strip()] if text.strip() in columns else text.split(",")
+        if any(not part.strip() for part in parts):
+            raise UsageError(f"--drop {text!r} holds an empty column name")
+        names += [part.strip() for part in parts]
+    return names
+
+
 def data_spec(
     path: str | os.PathLike[str],
     target: str,
@@ -113,7 +125,7 @@ def data_spec(
     target_index = find_column(target, columns, header, file.name)
     target_name = columns[target_index]
     dropped: list[str] = []
-    for name in drop:
+    for name in _drop_names(drop, columns):
         index = find_column(name, columns, header, file.name)
         if index == target_index:
             raise UsageError(f"--drop {name} names the target column {target_name!r}")
