@@ -63,6 +63,13 @@ def test_each_setting_says_where_it_came_from(settings, results_store):
     assert setting(done.stdout, "keys.sweep") == ["w", "default"]
 
 
+def test_a_byte_order_mark_before_the_settings_is_read_past(settings):
+    settings.write_bytes(b'\xef\xbb\xbfscale = "full"\n')  # as some editors save UTF-8
+    done = cpulab("config")
+    assert done.returncode == 0, done.stderr
+    assert setting(done.stdout, "scale") == ["full", "file"]
+
+
 def test_the_files_db_is_used_where_the_environment_names_none(settings, monkeypatch, tmp_path):
     monkeypatch.delenv("CPULAB_DB")
     store = tmp_path / "from-settings.sqlite"

@@ -47,9 +47,10 @@ class NotReadable(ValueError):
 
 
 def read_regular_text(path: Path, limit: int) -> str:
-    """The UTF-8 text of a regular file of at most `limit` bytes (see read_regular_bytes);
-    UnicodeDecodeError where it is not UTF-8."""
-    return read_regular_bytes(path, limit).decode("utf-8")
+    """The UTF-8 text of a regular file of at most `limit` bytes (see read_regular_bytes),
+    less a byte order mark some editors write first; UnicodeDecodeError where it is not
+    UTF-8."""
+    return read_regular_bytes(path, limit).decode("utf-8-sig")
 
 
 def read_regular_bytes(path: Path, limit: int) -> bytes:
