@@ -71,12 +71,13 @@ class RunStatus(Static):
         elapsed: float,
         sweep: tuple[int, int] | None = None,  # (this point, points) of a sweep
     ) -> None:
-        head = f"● {spec.label} · {elapsed:.0f} s"
+        tail = f"{spec.label} · {elapsed:.0f} s"
+        head = f"● {tail}"
         if sweep:  # points take turns; said short where the long form would wrap
             point, points = sweep
-            head = f"● sweep point {point} of {points}: {spec.label} · {elapsed:.0f} s"
+            head = f"● sweep point {point} of {points}: {tail}"
             if len(head) > self.content_size.width > 0:
-                head = f"● point {point}/{points}: {spec.label} · {elapsed:.0f} s"
+                head = f"● point {point}/{points}: {tail}"
         step = phase.title if phase else "starting the runner"
         counts = {"fit": spec.repeats, "warmup": spec.warmup}
         if phase and phase.repeat and (count := counts.get(phase.name, 0)) > 1:
