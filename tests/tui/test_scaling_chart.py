@@ -336,3 +336,29 @@ def test_the_key_leaves_out_the_words_every_series_starts_with():
     assert key_labels(["cv-eval", "cv-eval eval-cores"]) == ["cv-eval", "cv-eval eval-cores"]
     assert key_labels(["rf-train (full)"]) == ["rf-train (full)"]
     assert key_labels(["rf-train", "cv-eval"]) == ["rf-train", "cv-eval"]
+
+
+async def test_a_series_keeps_its_marker_as_others_come_and_go():
+    def markers(chart: ScalingChart) -> dict[str, str]:
+        listed = [entry for entry in chart.key if entry[:1] in SERIES_MARKERS]
+        return {entry[2:].split("-cores  fit")[0]: entry[0] for entry in listed}
+
+    cv = [make_result("cv-eval", 1, 1, 4.0), make_result("cv-eval", 2, 1, 2.5)]
+    grid = [make_result("grid-search", 1, 1, 8.0), make_result("grid-search", 2, 1, 5.0)]
+    app = ChartApp(MEDIUM, cores=2)
+    async with app.run_test(size=(120, 40)) as pilot:
+        chart = app.query_one(ScalingChart)
+        chart.results = (*cv, *grid)
+        await pilot.pause()
+        first = markers(chart)
+        assert list(first) == ["cv-eval train", "grid-search train"]
+        # A new strategy of the first task comes before the second task's series.
+        chart.results = (*cv, *grid, make_result("cv-eval", 1, 2, 2.2))
+        await pilot.pause()
+        now = markers(chart)
+        assert list(now) == ["cv-eval train", "cv-eval eval", "grid-search train"]
+        assert now["grid-search train"] == first["grid-search train"]
+        assert len(set(now.values())) == 3
+        chart.results = tuple(grid)  # the first task's series left out
+        await pilot.pause()
+        assert markers(chart) == {"grid-search train": first["grid-search train"]}

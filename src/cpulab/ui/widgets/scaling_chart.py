@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -334,6 +335,27 @@ class ScalingChart(PlotextPlot):
         # The figure's lines as drawn, and what they were drawn for (see render_line).
         self._drawn: list[Strip] = []
         self._drawn_for: tuple[object, ...] | None = None
+        # Each series' place in the markers and colours, by label: kept while the series
+        # is on the chart, so that one added or left out does not restyle the others.
+        self._looks: dict[tuple[str, int], int] = {}
+
+    def _place(self, series: list[Series]) -> list[int]:
+        """Each series' place in the markers and colours: the one it had if it was on the
+        chart last time, else the first no series shown holds."""
+        # By label, and which of that label it is: this session's runs and earlier ones of
+        # the same curve are two series of one label.
+        before: Counter[str] = Counter()
+        shown = []
+        for line in series:
+            shown.append((line.label, before[line.label]))
+            before[line.label] += 1
+        self._looks = {key: self._looks[key] for key in shown if key in self._looks}
+        held = set(self._looks.values())
+        for key in shown:
+            if key not in self._looks:
+                self._looks[key] = place = next(i for i in itertools.count() if i not in held)
+                held.add(place)
+        return [self._looks[key] for key in shown]
 
     def on_mount(self) -> None:
         self.app.theme_changed_signal.subscribe(self, lambda theme: self.replot())
@@ -495,7 +517,7 @@ class ScalingChart(PlotextPlot):
                 label,
                 self._fit_note(line, self.models.get(line.label)),
             )
-            for index, (line, label) in enumerate(zip(series, labels, strict=True))
+            for index, line, label in zip(self._place(series), series, labels, strict=True)
         ]
         fixed = []
         if bands and any(curve.model.intervals_known for curve in self.models.values()):
