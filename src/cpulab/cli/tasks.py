@@ -28,11 +28,12 @@ def cmd_tasks(args: argparse.Namespace) -> int:
             notes.append(f"takes --data ({task.data_kind})")
         if task.origin != "built-in":
             notes.append(task.origin)
+        small = f"At small scale: {task.small}\n" if task.small else ""
         # Plug-ins write their own names and text: print them as written, never as markup.
         table.add_row(
             escape(task.name),
             f"[b]{escape(task.title)}[/b] [dim]({escape('; '.join(notes))})[/dim]\n"
-            f"{escape(task.description)}\n",
+            f"{escape(task.description)}\n{escape(small)}",
         )
     Console().print(table)
     for problem in catalogue.problems:

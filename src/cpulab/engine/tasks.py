@@ -23,12 +23,13 @@ KNOB_TITLES = {"train": "training cores", "eval": "evaluation cores"}
 class Task:
     name: str
     title: str
-    description: str
+    description: str  # of the task at full scale: the seed experiment's sizes
     knobs: frozenset[str]  # which of "train" and "eval" the workload honours
     metric: str
     builder: str  # "module:function" returning a Workload, imported in the child only
     data_kind: str | None = None  # the target --data must have; None: the task's own data only
     origin: str = "built-in"  # or the task file or installed plug-in it comes from
+    small: str = ""  # what the small scale runs instead (workloads.py has the sizes)
 
     def check_split(self, split: CoreSplit) -> None:
         """Refuse cores on a knob this task has no use for: they would be silently idle."""
@@ -95,6 +96,7 @@ CATALOGUE: dict[str, Task] = {
             knobs=frozenset({"train"}),
             metric="accuracy",
             builder=f"{_WORKLOADS}:rf_train",
+            small="50 trees on 2,000 x 20.",
             data_kind="classification",
         ),
         Task(
@@ -107,6 +109,7 @@ CATALOGUE: dict[str, Task] = {
             knobs=frozenset({"train", "eval"}),
             metric="accuracy",
             builder=f"{_WORKLOADS}:cv_eval",
+            small="10 trees, 2 x repeated 5-fold CV on 400 x 20: 10 fits.",
             data_kind="classification",
         ),
         Task(
@@ -119,6 +122,7 @@ CATALOGUE: dict[str, Task] = {
             knobs=frozenset({"train", "eval"}),
             metric="accuracy",
             builder=f"{_WORKLOADS}:grid_search",
+            small="10 trees, 3-fold CV once on 400 x 20: 15 fits plus the refit.",
             data_kind="classification",
         ),
         Task(
@@ -131,6 +135,7 @@ CATALOGUE: dict[str, Task] = {
             knobs=frozenset({"train", "eval"}),
             metric="rmse",
             builder=f"{_WORKLOADS}:compare_regressors",
+            small="600 samples and a 20-tree forest (5,000 and 100 at full scale).",
             data_kind="regression",
         ),
         Task(
@@ -143,6 +148,7 @@ CATALOGUE: dict[str, Task] = {
             knobs=frozenset({"train", "eval"}),
             metric="accuracy",
             builder=f"{_WORKLOADS}:compare_classifiers",
+            small="600 samples and a 20-tree forest (5,000 and 100 at full scale).",
             data_kind="classification",
         ),
         Task(
@@ -155,6 +161,7 @@ CATALOGUE: dict[str, Task] = {
             knobs=frozenset({"eval"}),
             metric="accuracy",
             builder=f"{_WORKLOADS}:digits_svc",
+            small="the first 600 digits, 5-fold CV (all 1,797 and 20 folds at full scale).",
         ),
     )
 }

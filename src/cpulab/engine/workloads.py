@@ -3,7 +3,8 @@
 Each builder receives the `Setting` (core split, scale, the user's data), prepares its
 data, and returns a `Workload`: the one parallel call to time, and how to score what it
 returned. `full` reproduces the seed articles' sizes and settings; `small` keeps the same
-shape (same models, same kind of CV) at a size that fits well under a second.
+shape (same models, same kind of CV) at a size that fits well under a second (each task's
+`small` in tasks.py says its sizes, for the app and `cpulab tasks`).
 """
 
 from __future__ import annotations

@@ -114,6 +114,8 @@ def describe_task(task: Task, options: RunOptions, catalogue: Catalogue) -> Text
     knobs = " and ".join(KNOB_TITLES[k] for k in sorted(task.knobs, reverse=True))
     text = Text(task.title, style="bold")
     text.append(f"\n{task.description}\n")
+    if task.small:
+        text.append(f"At small scale: {task.small}\n")
     text.append(f"Uses {knobs}; scored by {task.metric}.", style="italic")
     if task.origin != "built-in":
         text.append(f"\nFrom {task.origin}.", style="italic")
