@@ -186,14 +186,14 @@ def record_restyles(monkeypatch) -> list[list[str]]:
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40), (200, 60)])
 async def test_the_screen_is_styled_once_at_start_whatever_its_size(monkeypatch, size):
-    # Its breakpoint classes are given before its widgets are first styled: when its
-    # first Resize gave them, Textual restyled the whole screen a second time.
+    # Each widget is styled as it mounts, and never all of them again: not by the first
+    # Resize (the breakpoint classes are given before), nor by the screen's first resume.
     restyled = record_restyles(monkeypatch)
     app = make_app()
     async with app.run_test(size=size) as pilot:
         await pilot.pause()
         whole = [len(nodes) for nodes in restyled if "_default" in nodes]
-        assert len(whole) == 1, whole  # Textual's own, as the screen first shows
+        assert whole == []
         width, height = size
         assert app.screen.has_class(
             "-narrow" if width < 110 else "-medium" if width < 180 else "-wide"
