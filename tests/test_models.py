@@ -264,8 +264,25 @@ def test_a_single_run_a_point_gives_no_interval_and_says_so():
     assert single is not None and not single.intervals_known
     assert any("single run" in w for w in single.warnings())
     assert single.to_dict()["intervals_known"] is False
-    lines = model_lines(single, machine_cores=4)
+    lines = model_lines(single, machine_cores=4, baseline=10.0)
     assert "[" not in lines[0]  # no interval where the runs cannot give one
     repeated = fit_scaling([(1, [10.0, 10.2]), (2, [5.6, 5.5]), (4, [3.4, 3.5])])
     assert repeated is not None and repeated.intervals_known
-    assert "[" in model_lines(repeated, machine_cores=4)[0]
+    assert "[" in model_lines(repeated, machine_cores=4, baseline=10.1)[0]
+
+
+def test_a_predicted_speedup_is_over_the_measured_1x1_as_the_tables_are():
+    from cpulab.engine.presentation import model_lines
+
+    # More cores only slow it: the model's own speed-up, over its fitted T1, stays 1.00x
+    # at a time slower than the 1 x 1 measured.
+    model = fit_scaling([(1, [1.0, 1.01]), (2, [1.1, 1.12]), (4, [1.2, 1.21])])
+    assert model is not None
+    eight = model.predict(8)
+    assert eight.time.value > 1.0 and round(eight.speedup.value, 2) == 1.0
+    [predicted] = [line for line in model_lines(model, 4, baseline=1.0) if line.startswith("predicted:")]
+    assert f"8 cores {eight.time.value:.3g} " in predicted
+    assert f"s, {1.0 / eight.time.value:.2f}x (beyond this machine)" in predicted
+    # Without a 1 x 1 measured, over the model's own 1-core time, and saying so.
+    [own] = [line for line in model_lines(model, 4, baseline=None) if line.startswith("predicted:")]
+    assert "1.00x the model's 1 core" in own

@@ -57,7 +57,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                 title += f" ({outcome.status}: {done})"
             # Workers are the cores only where the sweep gives them all to evaluation.
             cap = memory.max_workers(limit.bytes) if memory and plan.strategy == "eval" else None
-            lines = model_lines(model, machine_cores, cap)
+            baseline = report.baseline.median if report.baseline else None
+            lines = model_lines(model, machine_cores, cap, baseline=baseline)
             if said := memory_line(memory, limit, machine_cores):
                 lines.append(said)
             physical = results[0].machine.get("topology", {}).get("physical_cores")

@@ -474,7 +474,8 @@ class Advice:
                     f"  {count}, {m.setting.label()}: measured {m.measured:.3f} s, "
                     f"predicted {m.predicted.time.value:.3f} s ({m.error:+.1%})"
                 )
-        lines += [line for line in model_lines(self.model, request.max_cores) if line]
+        baseline = None if self.baseline is None else self.baseline.median
+        lines += model_lines(self.model, request.max_cores, baseline=baseline)
         ended = {SETTLED: "settled", BUDGET: "stopped by the budget"}.get(
             self.stopped, self.stopped
         )

@@ -45,14 +45,20 @@ def best_splits_line(report: ScalingReport) -> str | None:
 
 
 def model_lines(
-    model: ScalingModel | dict[str, Any] | None, machine_cores: int, memory_cap: int | None = None
+    model: ScalingModel | dict[str, Any] | None,
+    machine_cores: int,
+    memory_cap: int | None = None,
+    *,
+    baseline: float | None,
 ) -> list[str]:
     """A sweep's scaling model in sentences: which model and why, its parameters with their
     intervals, predictions at the core counts not measured (up to twice the machine's), the
     knee and the model's own warnings. None: fewer than two core counts, nothing to say.
 
     The model, or its `to_dict(machine_cores)` as a sweep stores it. `memory_cap`: the most
-    cores whose workers fit in the memory a run may use; the knee recommends no more."""
+    cores whose workers fit in the memory a run may use; the knee recommends no more.
+    `baseline`: the median of the measured 1 x 1 runs, which each predicted speed-up is
+    over, as the table's are (without one, over the model's fitted 1-core time)."""
     if model is None:
         return []
     most = machine_cores if memory_cap is None else max(1, min(machine_cores, memory_cap))
@@ -68,7 +74,8 @@ def model_lines(
     lines = [f"model: {model['reason']}; {params}"]
     predicted = [p for p in model["predictions"] or () if not p["measured"]]
     if predicted:
-        lines.append("predicted: " + "; ".join(_prediction(p, known) for p in predicted))
+        said = (_prediction(p, known, baseline) for p in predicted)
+        lines.append("predicted: " + "; ".join(said))
     knee_line = f"knee: {model['knee']['sentence']}"
     if most < machine_cores:
         knee_line += f" (the memory a run may use fits {most} workers at most)"
@@ -131,10 +138,16 @@ def _estimate(estimate: dict[str, float | None], spec: str, interval: bool = Tru
     return f"{number(estimate['value'])} [{number(estimate['low'])}, {number(estimate['high'])}]"
 
 
-def _prediction(p: dict[str, Any], interval: bool) -> str:
+def _prediction(p: dict[str, Any], interval: bool, baseline: float | None) -> str:
     where = " (beyond this machine)" if p["beyond_machine"] else ""
     time = _estimate(p["time"], ".3g", interval)
-    return f"{p['cores']} cores {time} s, {p['speedup']['value']:.2f}x{where}"
+    if baseline is None:
+        return (
+            f"{p['cores']} cores {time} s, {p['speedup']['value']:.2f}x the model's 1 core{where}"
+        )
+    # Over the measured 1 x 1, as every speed-up beside it: the model's own is over its fitted
+    # T1, which reads 1.00x at a time slower than the 1 x 1 where more cores do not help.
+    return f"{p['cores']} cores {time} s, {baseline / p['time']['value']:.2f}x{where}"
 
 
 def points_done(done: int, partial: int, planned: int) -> str:
@@ -231,7 +244,7 @@ def best_summary(report: ScalingReport) -> str:
 
 # The version of `sweep_markdown`'s text. The store keeps each ended sweep's text with the
 # version that made it, and an export uses only today's: bump this when that text changes.
-REPORT_VERSION = 3
+REPORT_VERSION = 4
 
 
 def markdown_table(header: Iterable[str], rows: Iterable[Iterable[str]]) -> Iterator[str]:
@@ -258,7 +271,8 @@ def sweep_markdown(
         f"{fit_summary(report)}; {best_summary(report)}.",
         *(f"- {note}" for note in point_notes(report) + report.warnings()),
     ]
-    said = model_lines(model, machine_cores)
+    baseline = report.baseline.median if report.baseline else None
+    said = model_lines(model, machine_cores, baseline=baseline)
     if said:
         lines += ["", *(f"- {line}" for line in said)]
     return lines

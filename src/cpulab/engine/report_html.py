@@ -171,7 +171,8 @@ def _sweep_section(view: SweepView, machines: dict[int, str]) -> str:
     parts.append(f"; {_text(splits)}.</p>\n" if splits else ".</p>\n")
     if best:
         parts.append('<p class="note">* the fastest split of its cores</p>\n')
-    model = model_lines(view.model_summary, view.first.available)
+    baseline = report.baseline.median if report.baseline else None
+    model = model_lines(view.model_summary, view.first.available, baseline=baseline)
     if model:
         parts.append('<ul class="model-lines">\n')
         parts += [f"<li>{_text(line)}</li>\n" for line in model]

@@ -116,7 +116,10 @@ class SweepSummary(ReadingScreen):
         if outcome.error is not None:
             status += f"\n{outcome.error.one_line()}"
         report = analyse_results(results) if results else None
-        lines = model_lines(outcome.model, results[0].available) if results else []
+        lines = []
+        if report is not None:
+            baseline = report.baseline.median if report.baseline else None
+            lines = model_lines(outcome.model, results[0].available, baseline=baseline)
         return cls(report, title, status, outcome.status, lines, caption)
 
     def compose(self) -> ComposeResult:
