@@ -18,6 +18,7 @@ import threading
 import time
 from pathlib import Path
 
+import psutil
 from textual.widgets import Input
 
 from cpulab.engine.store import ResultStore
@@ -154,3 +155,50 @@ def test_kill_9_of_the_app_mid_sweep_leaves_no_process_and_a_clean_store(results
         assert len(store.points()) == finished == 1
         (sweep,) = store.sweeps()
         assert (sweep.status, sweep.n_points) == ("running", 1)  # it never got to say more
+
+
+def stopped(proc: psutil.Process) -> bool:
+    try:
+        return proc.status() == psutil.STATUS_STOPPED
+    except psutil.NoSuchProcess:
+        return False
+
+
+def test_ctrl_z_stops_the_app_with_its_run_and_both_go_on_when_continued(results_store):
+    env, token = marked_env({**os.environ, "LOKY_MAX_CPU_COUNT": "2"})
+    terminal = Terminal(env)
+    try:
+        terminal.wait_for_text(b"Sweep")  # the footer: the app is up
+        for keys, shows in KEYS_FOR_A_SHORT_SWEEP:
+            terminal.press(keys, shows)
+        terminal.wait_for_text(b"point 1/2")
+        app = psutil.Process(terminal.proc.pid)
+        os.write(terminal.master, b"\x1a")  # Ctrl-Z
+        deadline = time.monotonic() + 10
+        while not stopped(app):
+            assert time.monotonic() < deadline, "the app never stopped"
+            time.sleep(0.05)
+        # The runner, and every worker in its process group, stopped with it; the spare
+        # runner waiting for the next run may go on waiting.
+        runners = [p for p in leftovers(token) if p.pid != app.pid and stopped(p)]
+        assert runners, "the run went on while the app was stopped"
+        groups = {os.getpgid(p.pid) for p in runners}
+        members = [p for p in leftovers(token) if os.getpgid(p.pid) in groups]
+        assert all(stopped(p) for p in members)
+
+        app.send_signal(signal.SIGCONT)  # fg
+        deadline = time.monotonic() + 10
+        while any(stopped(p) for p in leftovers(token)):
+            assert time.monotonic() < deadline, "the run was not continued with the app"
+            time.sleep(0.05)
+        deadline = time.monotonic() + 90
+        while points_of(results_store) < 2:
+            assert terminal.proc.poll() is None, bytes(terminal.screen[-2000:])
+            assert time.monotonic() < deadline, "the sweep never finished"
+            time.sleep(0.1)
+        terminal.proc.send_signal(signal.SIGTERM)
+        ended = time.monotonic()
+        terminal.proc.wait(20)
+    finally:
+        terminal.close()
+    assert seconds_until_gone(token, ended, timeout=10) is not None

@@ -73,6 +73,12 @@ class Outcome:
         return None if self.signal is None else signal.Signals(self.signal).name
 
 
+def continue_runner(runner: int) -> None:
+    """Continue a runner's process group that `Session.stop_runner` stopped."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(runner, signal.SIGCONT)
+
+
 class Session:
     """One run (a checked `RunSpec`) or sweep (a `SweepPlan`, checked here), once.
 
@@ -231,14 +237,20 @@ class Session:
         """Ctrl-Z in the foreground: stop the run's whole process group, then this process;
         when the shell continues this one (fg, bg), continue the run too. Its runner lives
         in a session of its own, so the terminal's own stop never reaches it."""
-        runner = self.pid
-        if runner is not None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(runner, signal.SIGSTOP)
+        stopped = self.stop_runner()
         os.kill(os.getpid(), signal.SIGSTOP)  # returns once the shell continues us
-        if runner is not None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(runner, signal.SIGCONT)
+        if stopped is not None:
+            continue_runner(stopped)
+
+    def stop_runner(self) -> int | None:
+        """Stop the runner's whole process group (SIGSTOP) where one has started and job
+        control exists; its pid, for `continue_runner`, or None."""
+        runner = self.pid
+        if runner is None or SUSPEND is None:
+            return None
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(runner, signal.SIGSTOP)
+        return runner
 
     # What happens at the end, and in the store.
 

@@ -55,7 +55,7 @@ from cpulab.engine.machine import machine_facts
 from cpulab.engine.memory import machine_limit, predicted_need, splits_of
 from cpulab.engine.plugins import Catalogue
 from cpulab.engine.presentation import counted, variant_label
-from cpulab.engine.session import Outcome, Session
+from cpulab.engine.session import Outcome, Session, continue_runner
 from cpulab.engine.settings import Settings, load_settings, save_setting
 from cpulab.engine.spec import RunOptions, RunSpec
 from cpulab.engine.store import ResultStore
@@ -174,6 +174,7 @@ class CpulabApp(App[None]):
         # Dialogs and the help close on Escape too, by their own bindings.
         Binding("escape", "hide_help_panel", "Close the keys panel", show=False, id="close"),
         Binding("q", "quit", "Quit", id="quit"),
+        Binding("ctrl+z", "suspend_process", "Suspend to the shell", show=False, id="suspend"),
     ]
     # Every action with its key, and Textual's own commands but those it replaces.
     COMMANDS = {CpulabCommands}
@@ -229,6 +230,7 @@ class CpulabApp(App[None]):
         self._sweeps_run = 0  # sweeps of this app session, to tell them apart unstored
         self._advices_run = 0  # advice searches of this app session, each one series
         self._session: Session | None = None  # the run or sweep under way, or the last one
+        self._stopped_runner: int | None = None  # its runner's pid, stopped with the app
         self._phase: Phase | None = None
         self._progress: Progress | None = None
         self._started_at = 0.0
@@ -338,6 +340,7 @@ class CpulabApp(App[None]):
             ]
             self.call_after_refresh(setattr, button, "value", True)
         self.theme_changed_signal.subscribe(self, self._theme_changed)
+        self.app_resume_signal.subscribe(self, self._resumed)
         self.watch(self.screen, "focused", self._mark_focused_panel)
         self.query_one(RunStatus).show_idle()
         self.query_one("#tasks", OptionList).highlighted = 0
@@ -770,6 +773,20 @@ class CpulabApp(App[None]):
             self._advice.stop()
             if self._batch_done is not None and self._session is not None:
                 self._return_batch(self._session.abort())
+
+    def action_suspend_process(self) -> None:
+        """Ctrl-Z. As with the command line, the run's whole tree stops with the app and
+        goes on when the shell continues it (fg): its runner lives in a session of its
+        own, which the terminal's stop never reaches."""
+        driver = self._driver
+        if self.running and self._session is not None and driver is not None and driver.can_suspend:
+            self._stopped_runner = self._session.stop_runner()
+        super().action_suspend_process()
+
+    def _resumed(self, app: App) -> None:
+        if self._stopped_runner is not None:
+            continue_runner(self._stopped_runner)
+            self._stopped_runner = None
 
     async def action_quit(self) -> None:
         self._quitting = True  # a sweep it stops ends with no summary to show
