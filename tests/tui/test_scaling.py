@@ -142,6 +142,17 @@ def test_runs_outside_a_sweep_use_the_latest_1x1_of_their_own_session():
     assert id(alone) not in speedups([earlier_base, alone])
 
 
+def test_runs_of_this_session_and_earlier_ones_of_one_curve_are_named_apart():
+    earlier = [
+        Entry(make_result("cv-eval", t, 1, s), this_session=False) for t, s in ((1, 2.0), (2, 1.5))
+    ]
+    now = [Entry(make_result("cv-eval", t, 1, s)) for t, s in ((1, 1.9), (2, 1.4))]
+    labels = [line.label for line in scaling_series([*earlier, *now], False, CATALOGUE)]
+    assert labels == ["cv-eval train-cores · earlier", "cv-eval train-cores · this session"]
+    # Alone, either is named as before.
+    assert [line.label for line in scaling_series(now, False, CATALOGUE)] == ["cv-eval train-cores"]
+
+
 def test_a_noisy_or_spread_baseline_is_called_out():
     base = Entry(make_result("rf-train", 1, 1, 2.0, flags=["noisy"]))
     point = Entry(make_result("rf-train", 2, 1, 1.0))

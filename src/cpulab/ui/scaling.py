@@ -11,8 +11,9 @@ The chart shows a curve: the latest result of each split, against the latest 1 x
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 from cpulab.engine.events import Result
@@ -187,7 +188,8 @@ def scaling_series(
     In speedup mode a group without a 1 x 1 point has nothing to measure against and
     is left out.
     """
-    series = []
+    series: list[Series] = []
+    sessions: dict[int, str] = {}  # which of them are runs, and of which sessions
     for group in groups_of(as_entries(items)).values():
         base = group.baseline
         base_time = group.report.baseline.median if group.report.baseline else None
@@ -222,5 +224,13 @@ def scaling_series(
             # table shows that better than a curve with a meaningless serial fraction.
             usable = fit if fit is not None and fit.b > 0 and fit.a + fit.b > 0 else None
             runs = tuple(model_points(report))
+            if group.sweep is None:  # runs outside any sweep: this session's, or earlier
+                sessions[len(series)] = "this session" if group.key[1] else "earlier"
             series.append(Series(label, points, usable, base_time, group.sweep, runs))
+    # This session's runs and earlier sessions' of the same curve are two series of one
+    # label: each then says which it is.
+    labels = Counter(line.label for line in series)
+    for index, which in sessions.items():
+        if labels[series[index].label] > 1:
+            series[index] = replace(series[index], label=f"{series[index].label} · {which}")
     return series

@@ -200,9 +200,10 @@ def key_labels(labels: Sequence[str]) -> list[str]:
         return list(labels)
     words = [label.split(" ") for label in labels]
     common = 0
-    while all(len(w) > common + 1 and w[common] == words[0][common] for w in words):
+    while all(len(w) > common and w[common] == words[0][common] for w in words):
         common += 1
-    return [" ".join(w[common:]) for w in words]
+    # A label that is all common words (a task's lone 1 x 1 point) keeps them.
+    return [" ".join(w[common:]).removeprefix("· ") or " ".join(w) for w in words]
 
 
 def _apart(left: tuple[int, str], right: tuple[int, str]) -> bool:
