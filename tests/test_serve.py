@@ -14,6 +14,7 @@ import psutil
 import pytest
 
 from cpulab.cli.serve import app_arguments
+from support.cli import cpulab
 
 aiohttp = pytest.importorskip("aiohttp")  # comes with textual-serve, the `serve` extra
 
@@ -114,3 +115,20 @@ def test_stopping_the_server_ends_every_app_it_started(served):
 
     drawn = asyncio.run(open_app(base, stop_the_server))
     assert "Tasks" in drawn
+
+
+@pytest.mark.parametrize("where", ["port in use", "not this machine", "no such host"])
+def test_an_address_it_cannot_listen_on_is_one_line_and_status_2(tmp_path, where):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        address = {
+            "port in use": ["--port", str(taken.getsockname()[1])],
+            "not this machine": ["--host", "203.0.113.1"],  # TEST-NET-3: nobody's
+            "no such host": ["--host", "no such host!"],
+        }[where]
+        done = cpulab("--db", str(tmp_path / "r.sqlite"), "serve", *address, timeout=30)
+    assert done.returncode == 2, done.stderr
+    assert done.stdout == ""  # it never says it serves
+    assert done.stderr.startswith("cpulab: error: cannot serve on ")
+    assert done.stderr.count("\n") == 1

@@ -207,6 +207,12 @@ def test_show_draws_the_heat_strip_gantt_and_figures_within_80_columns(runs):
     assert any(line.startswith("tasks: 25 in ") for line in lines)  # 15 fits, 10 refit trees
     zoomed = cpulab("show", "3", "--width", "80", "--from", "0", "--to", "1", "--db", str(db))
     assert zoomed.returncode == 0 and zoomed.stdout.splitlines()[0] == lines[0]
+    # Without --width, the terminal's, within the 40 to 1000 columns the views can draw.
+    for columns, drawn in (("30", 40), ("5000", 1000)):
+        env = {**os.environ, "COLUMNS": columns}
+        sized = cpulab("show", "3", "--db", str(db), env=env)
+        assert sized.returncode == 0, sized.stderr
+        assert max(len(line) for line in sized.stdout.splitlines()) <= drawn
 
 
 @pytest.mark.parametrize(
@@ -221,6 +227,10 @@ def test_show_draws_the_heat_strip_gantt_and_figures_within_80_columns(runs):
             "cpulab show: error: argument --from: seconds into the run",
         ),
         (("show", "1", "--from", "3", "--to", "2"), "cpulab: error: --from 3.0 is not before"),
+        (
+            ("show", "3", "--from", "0.1", "--to", "0.1000001"),
+            "cpulab: error: --from 0.1 to --to 0.1000001 is under 1 ms",
+        ),
     ],
 )
 def test_show_refuses_bad_input_in_one_line(runs, args, says):

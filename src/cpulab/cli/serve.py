@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import shlex
 import signal
+import socket
 import sys
 
 import psutil
@@ -34,6 +35,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             end_descendants()
             super().request_exit()
 
+    check_address(args.host, args.port)
     command = shlex.join([sys.executable, "-m", "cpulab", *app_arguments(args.argv)])
     print(f"cpulab: serving the app on http://{args.host}:{args.port} (Ctrl-C stops)")
     sys.stdout.flush()
@@ -41,10 +43,30 @@ def cmd_serve(args: argparse.Namespace) -> int:
     previous = signal.signal(signal.SIGHUP, lambda *_: server.request_exit())
     try:
         server.serve()
+    except OSError as exc:  # taken in the moment since the check
+        raise UsageError(f"cannot serve on {args.host}:{args.port}: {reason(exc)}") from None
     finally:
         signal.signal(signal.SIGHUP, previous)
         end_descendants()  # however it stopped
     return EXIT_OK
+
+
+def check_address(host: str, port: int) -> None:
+    """Refuse, before saying it serves, an address this machine cannot listen on: a port
+    in use, a host name that does not resolve or an address that is not this machine's."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except OSError as exc:  # socket.gaierror is one
+        raise UsageError(f"cannot serve on {host}:{port}: {reason(exc)}") from None
+
+
+def reason(error: OSError) -> str:
+    return error.strerror or str(error)
 
 
 def end_descendants(grace: float = 3.0) -> None:

@@ -24,7 +24,13 @@ from cpulab.engine.timeline import (
     figures,
     why_no_timeline,
 )
-from cpulab.engine.timeline_view import MOST_LABEL, figures_lines, gantt, heat_strip
+from cpulab.engine.timeline_view import (
+    LEAST_SECONDS,
+    MOST_LABEL,
+    figures_lines,
+    gantt,
+    heat_strip,
+)
 
 if TYPE_CHECKING:
     from rich.text import Text
@@ -42,8 +48,9 @@ def cmd_show(args: argparse.Namespace) -> int:
     with ResultStore.open(args.db, readonly=True) as store:
         side = run_side(store, args.id)
     result = next(iter(side.points.values())).result
-    width = args.width if args.width is not None else shutil.get_terminal_size().columns
-    if not NARROWEST <= width <= WIDEST:
+    if args.width is None:  # the terminal's, within what the views can draw
+        width = min(max(shutil.get_terminal_size().columns, NARROWEST), WIDEST)
+    elif not NARROWEST <= (width := args.width) <= WIDEST:
         raise UsageError(f"--width is {NARROWEST} to {WIDEST} columns, not {width}")
     timeline = None
     if result.timeline is not None:
@@ -89,6 +96,12 @@ def window(
         raise UsageError(
             f"--from {start if start is not None else 'the start'} is not before "
             f"--to {end if end is not None else 'the end'}: nothing to show"
+        )
+    if b - a < LEAST_SECONDS:
+        raise UsageError(
+            f"--from {start if start is not None else 'the start'} to "
+            f"--to {end if end is not None else 'the end'} is under {LEAST_SECONDS * 1000:g} ms,"
+            " the narrowest window a timeline draws"
         )
     return a, b
 

@@ -36,6 +36,9 @@ LEVEL_STYLES = (("blue", "cyan"), ("green", "bright_green"))
 PHASE_STYLES = ("bold", "dim")
 # Labels are cut to this many cells so the plot keeps most of an 80-column terminal.
 MOST_LABEL = 14
+# The narrowest window drawn, in seconds: far finer than a sample, and as fine as the
+# floats of epoch times tell apart with room to spare.
+LEAST_SECONDS = 0.001
 # Phase names that fit narrow spans.
 SHORT_PHASES = {"imports": "imp", "workers": "wrk", "warmup": "warm"}
 

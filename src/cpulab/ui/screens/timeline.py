@@ -33,7 +33,13 @@ from cpulab.engine.timeline import (
     figures,
     why_no_timeline,
 )
-from cpulab.engine.timeline_view import MOST_LABEL, figures_lines, gantt, heat_strip
+from cpulab.engine.timeline_view import (
+    LEAST_SECONDS,
+    MOST_LABEL,
+    figures_lines,
+    gantt,
+    heat_strip,
+)
 
 NO_CALL = "no measured call recorded: no figures"
 HEAT_HEADING = "Cores busy: ░ 5-25 %  ▒ 25-50 %  ▓ 50-75 %  █ 75-100 %"
@@ -48,7 +54,6 @@ ZOOM = 2.0  # each + halves the window, each - doubles it
 PAN = 0.25  # of the window, per arrow
 # The narrowest window: a thousandth of the run, and never under a millisecond.
 NARROWEST = 1 / 1000
-LEAST_SECONDS = 0.001
 
 
 def timeline_of(result: Result) -> Timeline | None:
