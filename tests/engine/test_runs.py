@@ -13,6 +13,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from cpulab.api import Setting, Workload
 from cpulab.engine.errors import UsageError
 from cpulab.engine.events import (
     PHASES,
@@ -23,6 +24,7 @@ from cpulab.engine.events import (
     Result,
     Started,
 )
+from cpulab.engine.plugins import checked_workload
 from cpulab.engine.runner import checked_score, users_file
 from cpulab.engine.spec import RunSpec
 from cpulab.engine.supervisor import Supervisor
@@ -362,6 +364,7 @@ def test_only_code_outside_cpulab_and_installed_libraries_is_the_users(tmp_path)
         (("x", {}), "its Workload's score is str, not a number or None"),
         ((True, {}), "its Workload's score is bool, not a number or None"),
         ((0.5, {"o": object()}), "score details are not JSON: Object of type object is not"),
+        ((10**400, {}), "its Workload's score is too large for a float"),
     ],
 )
 def test_a_score_not_of_the_workloads_shape_is_bad_input_naming_the_task(returned, problem):
@@ -376,3 +379,36 @@ def test_a_score_of_the_workloads_shape_is_kept_as_a_float():
         {"folds": 3},
     )
     assert checked_score((None, {}), spec_for("cv-eval")) == (None, {})
+
+
+@pytest.mark.parametrize(
+    ("fields", "problem"),
+    [
+        ({"call": 5}, "its Workload's call is int, not a function"),
+        ({"score": None}, "its Workload's score is NoneType, not a function"),
+        ({"worker_jobs": 10_000}, "its Workload's worker_jobs is 10000: a whole number of worker"),
+        ({"worker_jobs": 0}, "its Workload's worker_jobs is 0"),
+        ({"worker_jobs": 2.0}, "its Workload's worker_jobs is 2.0"),
+        ({"worker_jobs": True}, "its Workload's worker_jobs is True"),
+    ],
+)
+def test_a_workload_the_runner_cannot_use_is_bad_input(fields, problem):
+    # A runner that took worker_jobs=10000 as it was started ten thousand workers.
+    workload = Workload(
+        **{
+            "call": lambda: None,
+            "score": lambda outcome: (0.5, {}),
+            "progress_unit": "fits",
+            "progress_total": 1,
+            **fields,
+        }
+    )
+    with pytest.raises(UsageError) as caught:
+        checked_workload(workload, Setting(train=1, eval=2, scale="small"), "my_task.py")
+    assert str(caught.value).startswith(f"my_task.py: {problem}")
+
+
+def test_a_workload_may_ask_for_the_workers_its_split_does():
+    workload = Workload(lambda: None, lambda o: (0.5, {}), "fits", 1, worker_jobs=64)
+    setting = Setting(train=1, eval=64, scale="small")  # an oversubscribed split, allowed
+    assert checked_workload(workload, setting, "my_task.py") is workload

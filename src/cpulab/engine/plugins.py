@@ -31,6 +31,7 @@ from pathlib import Path
 from types import ModuleType
 
 from cpulab.api import Experiment, Setting, Workload
+from cpulab.engine.cores import CORES_PER_CORE, available_cores
 from cpulab.engine.datafile import KINDS, file_kind
 from cpulab.engine.errors import UsageError
 from cpulab.engine.tasks import CATALOGUE, KNOBS, Task, get_task
@@ -308,9 +309,27 @@ def import_builder(reference: str) -> Callable[[Setting], Workload]:
                 f"{where}: {function} returned {type(made).__name__}, "
                 "not a cpulab.api.Workload or cpulab.api.Experiment"
             )
-        return made
+        return checked_workload(made, setting, where)
 
     return build_workload
+
+
+def checked_workload(workload: Workload, setting: Setting, where: str) -> Workload:
+    """A task's own Workload, refused (UsageError) where the runner cannot use it: its call
+    and score not callable, or more worker processes than any split may ask (cpulab starts
+    `worker_jobs` of them before the call: 10,000 would swamp the machine)."""
+    for name in ("call", "score"):
+        if not callable(getattr(workload, name)):
+            found = type(getattr(workload, name)).__name__
+            raise UsageError(f"{where}: its Workload's {name} is {found}, not a function")
+    jobs = workload.worker_jobs
+    most = max(setting.train, setting.eval, CORES_PER_CORE * available_cores())
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or not 1 <= jobs <= most:
+        raise UsageError(
+            f"{where}: its Workload's worker_jobs is {jobs!r}: a whole number of worker "
+            f"processes from 1 to {most} ({CORES_PER_CORE} per available core, or the split's)"
+        )
+    return workload
 
 
 def _import_task_file(path: Path) -> ModuleType:

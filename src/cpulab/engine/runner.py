@@ -514,9 +514,11 @@ def checked_score(returned: Any, spec: RunSpec) -> tuple[float | None, dict[str,
         )
     try:
         json.dumps(details, allow_nan=True)
+        return (None if score is None else float(score)), details
+    except OverflowError:  # an int past any float
+        raise UsageError(f"{where}: its Workload's score is too large for a float") from None
     except (TypeError, ValueError) as exc:
         raise UsageError(f"{where}: its Workload's score details are not JSON: {exc}") from None
-    return (None if score is None else float(score)), details
 
 
 def error_event(exc: BaseException) -> Error:
