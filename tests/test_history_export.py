@@ -653,3 +653,21 @@ def test_a_deleted_point_is_left_out_of_the_analysis_exports_read(tmp_path):
 
 def without_clock(text: str) -> str:
     return EXPORTED_AT_LINE.sub("", re.sub(r"Exported [^<]*<", "Exported <", text))
+
+
+def test_a_variant_with_bars_and_line_breaks_stays_in_its_markdown_cell(tmp_path):
+    variant = 'we|ird\nna"me.csv:la|b\x1b[31m'
+    with ResultStore.open(tmp_path / "r.sqlite") as store:
+        sweep = store.start_sweep("cv-eval", "small", "eval", [1, 2], 1, 0, ALPHA)
+        for eval_ in (1, 2):
+            store.add_point(result(1, eval_, task="cv-eval", variant=variant), sweep)
+        store.finish_sweep(sweep, "done")
+        store.add_point(result(1, 1, task="cv-eval", variant=variant))
+        text = export_text("markdown", store)
+    lines = text.splitlines()
+    [heading] = [line for line in lines if line.startswith("## Sweep")]
+    assert heading.startswith("## Sweep 1: cv-eval [we|ird\\nna\"me.csv:la|b\\x1b[31m]")
+    [row] = [line for line in lines if line.startswith("| 3 |")]
+    assert row.count(" | ") == 6  # seven cells, as the header has
+    assert "we\\|ird\\nna\"me.csv:la\\|b\\x1b[31m" in row
+    assert "\x1b" not in text

@@ -21,7 +21,7 @@ from cpulab.cli.parser import EXIT_OK, machine_filter
 from cpulab.cli.render import warn_unreadable
 from cpulab.engine.errors import UsageError
 from cpulab.engine.export import Labels
-from cpulab.engine.presentation import counted, task_label, variant_label
+from cpulab.engine.presentation import counted, printable, task_label, variant_label
 from cpulab.engine.store import NO_TEXTS, READ_BATCH, ResultStore, StoredPoint
 
 HISTORY_PAGE = 50  # results shown unless --limit or --all asks for more
@@ -107,7 +107,7 @@ def _advice_history(args: argparse.Namespace, limit: int | None) -> int:
         gain = f", {speedup:.2f}x" if isinstance(speedup, (int, float)) else ""
         sweeps = ", ".join(f"#{n}" for n in record.get("sweeps", []))
         when = datetime.fromtimestamp(stored.created_at).strftime("%m-%d %H:%M")
-        print(_printable(
+        print(printable(
             f"advice #{stored.id}  {when}  {variant_label(stored.task, stored.variant)} "
             f"({stored.scale}): {setting.get('train', '?')} x {setting.get('eval', '?')}{blas} "
             f"at {best.get('median', float('nan')):.3f} s{gain}, {stored.status}"
@@ -159,23 +159,15 @@ def _cells(stored: StoredPoint) -> tuple[str, ...]:
     return (
         str(stored.id),
         datetime.fromtimestamp(stored.created_at).strftime("%m-%d %H:%M"),
-        _printable(f"{task_label(r)} ({r.scale})"),
+        printable(f"{task_label(r)} ({r.scale})"),
         f"{r.train} x {r.eval}",
         f"{r.fit_time:.3f}",
         "-" if r.score is None else f"{r.score:.4g}",
         "-" if stored.sweep_id is None else f"#{stored.sweep_id}",
         f"#{stored.machine_id}",
         "-" if stored.software_id is None else f"#{stored.software_id}",
-        _printable(" ".join(r.flags)),
+        printable(" ".join(r.flags)),
     )
-
-
-def _printable(text: str) -> str:
-    """Text from the store (a data file's name in a variant) with any control character
-    written as its escape: it must not move the cursor, clear the screen or break a row."""
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class _Table:
@@ -254,18 +246,18 @@ def _footers(store: ResultStore, shown: _Seen, out: TextIO) -> None:
     for sweep in store.iter_sweeps(ids=shown.sweeps.keys(), texts=NO_TEXTS):
         cores = ",".join(map(str, sweep.cores))
         named = variant_label(sweep.task, shown.sweeps[sweep.id])
-        lines.append(_printable(
+        lines.append(printable(
             f"sweep #{sweep.id}: {named} over {cores} cores, strategy {sweep.strategy}, "
             f"{counted(sweep.repeats, 'repeat')}, {sweep.status}"
             + (f": {sweep.error}" if sweep.error else "")
         ))  # fmt: skip
     labels = Labels.of(store)
     for machine_id in sorted({machine for machine, _ in shown.installs}):
-        lines.append(_printable(f"host #{machine_id}: {labels.machines.get(machine_id, '?')}"))
+        lines.append(printable(f"host #{machine_id}: {labels.machines.get(machine_id, '?')}"))
         # The same machine with other software: an upgrade, not another machine.
         installs = sorted((s for m, s in shown.installs if m == machine_id), key=str)
         for software_id in installs:
             if software_id is not None:
                 label = labels.software[software_id]
-                lines.append(_printable(f"  software #{software_id}: {label}"))
+                lines.append(printable(f"  software #{software_id}: {label}"))
     out.write("\n".join(lines) + "\n")

@@ -18,6 +18,7 @@ from cpulab.engine.presentation import (
     flag_text,
     model_scores,
     point_notes,
+    printable,
     scaling_rows,
 )
 from cpulab.engine.stats import PointStats, ScalingReport
@@ -97,7 +98,7 @@ def print_result(result: Result) -> None:
 
     # Text, not markup: a plug-in's title or a data file's name may hold brackets.
     variant = f" [{result.variant}]" if result.variant else ""
-    title = Text(f"{result.title} ({result.scale}){variant}")
+    title = Text(printable(f"{result.title} ({result.scale}){variant}"))
     table = Table(title=title, title_justify="left")
     table.add_column("", style="bold")
     table.add_column("")

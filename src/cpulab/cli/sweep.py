@@ -10,7 +10,13 @@ from cpulab.cli.outcome import exit_status, refuse_bad_input, session_for, stop_
 from cpulab.cli.parser import check_memory_of, plan_from_args
 from cpulab.cli.render import print_report, report_stop, run_in_terminal
 from cpulab.engine.memory import machine_limit, model_for
-from cpulab.engine.presentation import memory_line, model_lines, points_done, smt_line
+from cpulab.engine.presentation import (
+    memory_line,
+    model_lines,
+    points_done,
+    printable,
+    smt_line,
+)
 from cpulab.engine.stats import analyse_results
 from cpulab.engine.store import ResultStore
 
@@ -49,7 +55,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             from rich.markup import escape  # a variant's "[...]" is not markup
 
             variant = f" [{plan.options.variant}]" if plan.options.variant else ""
-            title = f"{plan.task.title} ({plan.scale}){variant}, {plan.varies}"
+            title = printable(f"{plan.task.title} ({plan.scale}){variant}, {plan.varies}")
             if outcome.sweep_id is not None:
                 title += f", sweep {outcome.sweep_id}"
             if outcome.status != "done":

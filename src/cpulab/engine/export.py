@@ -62,7 +62,13 @@ from typing import Any
 from cpulab.engine.errors import UsageError
 from cpulab.engine.events import compact_json
 from cpulab.engine.models import ScalingModel, fit_scaling, model_points
-from cpulab.engine.presentation import counted, markdown_table, sweep_markdown, variant_label
+from cpulab.engine.presentation import (
+    counted,
+    markdown_table,
+    printable,
+    sweep_markdown,
+    variant_label,
+)
 from cpulab.engine.report_html import html_chunks
 from cpulab.engine.stats import ScalingReport, against_baseline, analyse_results
 from cpulab.engine.store import (
@@ -494,7 +500,8 @@ def markdown_lines(
         if view.first is None:
             continue  # kept, but no point of it can be read: a damaged store's
         named = variant_label(record.task, view.first.variant)  # shared by its points
-        yield f"## Sweep {record.id}: {named} ({record.scale}), strategy {record.strategy}"
+        heading = f"Sweep {record.id}: {named} ({record.scale}), strategy {record.strategy}"
+        yield f"## {printable(heading)}"
         yield ""
         yield (
             f"{labels.get(record.machine_id, '')}; {counted(record.repeats, 'repeat')}, "

@@ -256,7 +256,23 @@ def markdown_table(header: Iterable[str], rows: Iterable[Iterable[str]]) -> Iter
 
 
 def _markdown_row(cells: Iterable[str]) -> str:
-    return "| " + " | ".join(cells) + " |"
+    return "| " + " | ".join(map(_markdown_cell, cells)) + " |"
+
+
+def _markdown_cell(text: str) -> str:
+    """A cell that stays one: a bar escaped, a line break or other control character (a
+    data file's name in a variant) written as its escape."""
+    if text.isprintable() and "|" not in text:
+        return text
+    return printable(text).replace("|", "\\|")
+
+
+def printable(text: str) -> str:
+    """Text from the store (a data file's name in a variant) with any control character
+    written as its escape: it must not move the cursor, clear the screen or break a row."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def sweep_markdown(
