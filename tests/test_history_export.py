@@ -17,18 +17,20 @@ import json
 import os
 import re
 import shutil
+import signal
 import sqlite3
 import stat
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from cpulab import cli
 from cpulab.engine import store as store_module
-from cpulab.engine.errors import UsageError
+from cpulab.engine.errors import Interrupted, UsageError
 from cpulab.engine.export import (
     CSV_COLUMNS,
     EXPORT_RESAMPLES,
@@ -350,6 +352,26 @@ def test_an_export_cut_short_leaves_the_file_as_it_was(tmp_path, error):
     assert not new.exists() and os.listdir(tmp_path) == ["results.csv"]
 
 
+def signalled_midway(signum: int):
+    yield "a,b\n"
+    os.kill(os.getpid(), signum)  # as `kill` would, while the export is being written
+    time.sleep(5)  # not reached: the signal ends the export first
+    yield "1,2\n"
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["term", "hup"])
+def test_an_export_ended_by_a_signal_leaves_the_file_as_it_was(tmp_path, signum):
+    out = tmp_path / "results.csv"
+    out.write_text("the previous export\n")
+    before = signal.getsignal(signum)
+    with pytest.raises(Interrupted) as caught:
+        write_export(signalled_midway(signum), out)
+    assert caught.value.signum == signum
+    assert out.read_text() == "the previous export\n"
+    assert os.listdir(tmp_path) == ["results.csv"]  # its temporary file gone too
+    assert signal.getsignal(signum) == before
+
+
 def test_an_export_takes_the_place_of_a_file_and_keeps_its_modes_and_links(tmp_path):
     out = tmp_path / "results.md"
     out.write_text("old\n")
@@ -666,8 +688,8 @@ def test_a_variant_with_bars_and_line_breaks_stays_in_its_markdown_cell(tmp_path
         text = export_text("markdown", store)
     lines = text.splitlines()
     [heading] = [line for line in lines if line.startswith("## Sweep")]
-    assert heading.startswith("## Sweep 1: cv-eval [we|ird\\nna\"me.csv:la|b\\x1b[31m]")
+    assert heading.startswith('## Sweep 1: cv-eval [we|ird\\nna"me.csv:la|b\\x1b[31m]')
     [row] = [line for line in lines if line.startswith("| 3 |")]
     assert row.count(" | ") == 6  # seven cells, as the header has
-    assert "we\\|ird\\nna\"me.csv:la\\|b\\x1b[31m" in row
+    assert 'we\\|ird\\nna"me.csv:la\\|b\\x1b[31m' in row
     assert "\x1b" not in text

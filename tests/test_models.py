@@ -280,7 +280,9 @@ def test_a_predicted_speedup_is_over_the_measured_1x1_as_the_tables_are():
     assert model is not None
     eight = model.predict(8)
     assert eight.time.value > 1.0 and round(eight.speedup.value, 2) == 1.0
-    [predicted] = [line for line in model_lines(model, 4, baseline=1.0) if line.startswith("predicted:")]
+    [predicted] = [
+        line for line in model_lines(model, 4, baseline=1.0) if line.startswith("predicted:")
+    ]
     assert f"8 cores {eight.time.value:.3g} " in predicted
     assert f"s, {1.0 / eight.time.value:.2f}x (beyond this machine)" in predicted
     # Without a 1 x 1 measured, over the model's own 1-core time, and saying so.

@@ -307,7 +307,11 @@ def test_the_knee_recommends_no_more_cores_than_fit(monkeypatch):
     model = fit_scaling([(p, (10.0 / p,) * 3) for p in (1, 2, 4, 8)])
     assert model is not None
     free = [line for line in model_lines(model, 8, baseline=None) if line.startswith("knee")]
-    capped = [line for line in model_lines(model, 8, memory_cap=3, baseline=None) if line.startswith("knee")]
+    capped = [
+        line
+        for line in model_lines(model, 8, memory_cap=3, baseline=None)
+        if line.startswith("knee")
+    ]
     assert "8 cores" in free[0]
     assert capped == [
         "knee: the best predicted time up to 3 cores is at 3 cores (the memory a run may use "

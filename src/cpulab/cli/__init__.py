@@ -20,6 +20,7 @@ try:
     import importlib
     import io
     import os
+    import signal
     from collections.abc import Callable, Sequence
 
     from cpulab.cli.app import cmd_demo, open_app
@@ -31,7 +32,7 @@ try:
         one_line,
         store_path,
     )
-    from cpulab.engine.errors import UsageError
+    from cpulab.engine.errors import Interrupted, UsageError
 except KeyboardInterrupt:
     print("cpulab: cancelled", file=sys.stderr)
     raise SystemExit(130) from None  # EXIT_INTERRUPTED, whose module may not have loaded
@@ -73,6 +74,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:  # outside a run, which handles Ctrl-C itself
         print("cpulab: cancelled", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except Interrupted as exc:  # SIGTERM or SIGHUP, once what was half done is undone
+        print(f"cpulab: interrupted by {signal.Signals(exc.signum).name}", file=sys.stderr)
+        return 128 + exc.signum
     # Results are stored before they are printed: output that cannot be written loses none.
     except BrokenPipeError:  # the reader has gone, as `| head` does: nothing left to say
         _discard_output()

@@ -28,8 +28,7 @@ from cpulab.cli.parser import (
 from cpulab.cli.render import report_stop, run_in_terminal
 from cpulab.engine.advise import BUDGET, SETTLED
 from cpulab.engine.advise_runs import AdviceOutcome, RunnerMeasurer, run_advice
-from cpulab.engine.errors import UsageError
-from cpulab.engine.session import INTERRUPTING_SIGNALS
+from cpulab.engine.errors import INTERRUPTING_SIGNALS, UsageError
 from cpulab.engine.store import ResultStore
 
 

@@ -48,9 +48,11 @@ import itertools
 import json
 import math
 import os
+import signal
 import stat
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -59,7 +61,7 @@ from json.encoder import encode_basestring_ascii
 from pathlib import Path
 from typing import Any
 
-from cpulab.engine.errors import UsageError
+from cpulab.engine.errors import INTERRUPTING_SIGNALS, Interrupted, UsageError
 from cpulab.engine.events import compact_json
 from cpulab.engine.models import ScalingModel, fit_scaling, model_points
 from cpulab.engine.presentation import (
@@ -581,15 +583,35 @@ def write_export(chunks: Iterable[str], out: Path | None) -> None:
     except OSError as exc:
         raise UsageError(f"cannot write {out}: {exc.strerror}") from None
     try:
-        _write_into(fd, chunks, out)
-        # mkstemp's file is private; the export gets the modes a new file, or the file it
-        # replaces, would have.
-        os.chmod(temp, stat.S_IMODE(mode) if mode is not None else 0o666 & ~_umask())
-        os.replace(temp, target)
+        with _signals_raise():
+            _write_into(fd, chunks, out)
+            # mkstemp's file is private; the export gets the modes a new file, or the file
+            # it replaces, would have.
+            os.chmod(temp, stat.S_IMODE(mode) if mode is not None else 0o666 & ~_umask())
+            os.replace(temp, target)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(temp)
         raise
+
+
+@contextlib.contextmanager
+def _signals_raise() -> Iterator[None]:
+    """SIGTERM and SIGHUP raise Interrupted meanwhile, in the main thread (the CLI's), so
+    the temporary file goes as it would on Ctrl-C rather than stay behind."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise Interrupted(signum)
+
+    previous = {signum: signal.signal(signum, interrupt) for signum in INTERRUPTING_SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _write_into(file: Path | int, chunks: Iterable[str], out: Path) -> None:

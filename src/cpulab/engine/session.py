@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from operator import methodcaller
 from typing import Any
 
+from cpulab.engine.errors import INTERRUPTING_SIGNALS
 from cpulab.engine.events import Error, Event, Result
 from cpulab.engine.machine import machine_facts
 from cpulab.engine.models import ScalingModel, fit_scaling, model_points
@@ -40,10 +41,6 @@ from cpulab.engine.supervisor import RunHandle, Supervisor
 from cpulab.engine.sweep import SweepPlan
 
 Listener = Callable[[Event], None]
-# Signals that end a session as "interrupted" when it runs in the foreground (the CLI).
-INTERRUPTING_SIGNALS = tuple(
-    getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)
-)
 SUSPEND = getattr(signal, "SIGTSTP", None)  # Ctrl-Z, where there is job control
 STORE_ERRORS = (sqlite3.Error, OSError, ValueError)
 
