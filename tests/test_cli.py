@@ -105,3 +105,17 @@ def test_no_command_off_a_terminal_runs_a_headless_demo():
     )
     assert out.returncode == 0, out.stderr
     assert "Random forest training" in out.stdout and "speedup" in out.stdout
+
+
+def test_a_repeatable_option_adds_up_from_both_sides_of_the_command():
+    from cpulab.cli.parser import build_parser
+
+    parse = build_parser().parse_args
+    both = parse(
+        ["--task-file", "a.py", "--drop", "x", "run", "--task-file", "b.py", "--drop", "y"]
+    )
+    assert [str(path) for path in both.task_files] == ["a.py", "b.py"]
+    assert both.drop == ["x", "y"]
+    assert parse(["--drop", "x", "run"]).drop == ["x"]
+    assert parse(["run", "--drop", "y"]).drop == ["y"]
+    assert parse(["run"]).drop == [] and parse(["tasks"]).task_files == []

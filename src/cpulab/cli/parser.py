@@ -58,11 +58,29 @@ def one_line(message: str) -> str:
     return message.translate(LINE_BREAKS)
 
 
+# A repeatable option that the top level and a command both take adds up from both sides
+# of the command: argparse lets the command's list replace the top level's, so the
+# command's goes to a name of its own (dest + AFTER_COMMAND), joined on after parsing.
+AFTER_COMMAND = "_after_command"
+
+
 class ArgumentParser(argparse.ArgumentParser):
     """argparse that reports bad input in one line, without the usage block."""
 
+    top_level = False  # the parser of `cpulab` itself: it joins the repeatable options
+
     def error(self, message: str):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {one_line(message)}\n")
+
+    def parse_known_args(self, args=None, namespace=None):
+        parsed, rest = super().parse_known_args(args, namespace)
+        if self.top_level:
+            for name, after in list(vars(parsed).items()):
+                if name.endswith(AFTER_COMMAND):
+                    before = getattr(parsed, name.removesuffix(AFTER_COMMAND), None) or []
+                    setattr(parsed, name.removesuffix(AFTER_COMMAND), [*before, *after])
+                    delattr(parsed, name)
+        return parsed, rest
 
 
 def _count(text: str) -> int:
@@ -115,6 +133,7 @@ def build_parser() -> ArgumentParser:
         description="See how scikit-learn and joblib work scales across your CPU cores.",
         epilog="With no command, opens the app on a terminal, or runs a short demo otherwise.",
     )
+    parser.top_level = True
     parser.add_argument("--version", action="version", version=f"cpulab {__version__}")
     parser.add_argument(
         "--theme", type=_theme_name, metavar="NAME", help="the app's theme (t picks one)"
@@ -389,6 +408,7 @@ def _add_data_options(parser: argparse.ArgumentParser, top_level: bool) -> None:
     )
     parser.add_argument(
         "--drop",
+        dest="drop" if top_level else f"drop{AFTER_COMMAND}",
         metavar="COLUMN",
         action="append",
         default=[] if top_level else argparse.SUPPRESS,
@@ -405,7 +425,7 @@ def _add_data_options(parser: argparse.ArgumentParser, top_level: bool) -> None:
 def _add_task_file_option(parser: argparse.ArgumentParser, top_level: bool) -> None:
     parser.add_argument(
         "--task-file",
-        dest="task_files",
+        dest="task_files" if top_level else f"task_files{AFTER_COMMAND}",
         type=Path,
         action="append",
         default=[] if top_level else argparse.SUPPRESS,
