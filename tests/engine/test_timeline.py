@@ -242,14 +242,15 @@ def test_a_1x1_run_is_measured_on_the_one_core_it_was_given():
     assert got.serial_share == pytest.approx(1.0) and diagnosis(got) is None
     assert figures_lines(got)[:2] == [
         "measured call: 10.00 s on 1 core given",
-        "CPU: 10.0 core-seconds, efficiency 100 % (CPU seconds / (wall x cores given))",
+        "CPU: 10.0 core-seconds, efficiency 100 % (from the core samples: CPU seconds / (wall x"
+        " cores given))",
     ]
     # A short call whose samples read more than its one core says so, not "108 %".
     over = CoreSamples.from_percent(T0, 0.25, [0, 1], [[100.0, 8.0]] * 2, [1.08] * 2)
     short = figures(Timeline.build(over, calls=[(T0, T0 + 0.5)]), 1)
     assert figures_lines(short)[1] == (
         "CPU: 0.54 core-seconds, efficiency 100 % "
-        "(CPU seconds / (wall x cores given); the samples read 108 %)"
+        "(from the core samples: CPU seconds / (wall x cores given); the samples read 108 %)"
     )
 
 

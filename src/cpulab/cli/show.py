@@ -122,5 +122,10 @@ def render(
         heat_strip(timeline, width, min(MOST_ROWS, cores + 3), a, b, label_width=labels),
         Text("tasks: a row per worker, outer level first", style="dim"),
         gantt(timeline, width, min(MOST_ROWS, len(workers) + 1), a, b, label_width=labels),
-        *(Text(line) for line in figures_lines(figures(timeline, cores_given(result)))),
+        *(
+            Text(line)
+            for line in figures_lines(
+                figures(timeline, cores_given(result)), runs=len(result.fit_times)
+            )
+        ),
     ]

@@ -298,16 +298,21 @@ def _share(value: float | None) -> str:
     return "?" if value is None else f"{value * 100:.0f} %"
 
 
-def figures_lines(figures: TimelineFigures) -> list[str]:
-    """The derived figures as sentences, the diagnosis last, for `cpulab show`."""
+def figures_lines(figures: TimelineFigures, runs: int | None = None) -> list[str]:
+    """The derived figures as sentences, the diagnosis last, for `cpulab show` and the app;
+    `runs`: the measured calls of the result, where the timeline holds fewer (a sweep's
+    point keeps its last)."""
     given = figures.cores_given
-    calls = "measured call" if figures.calls == 1 else f"{figures.calls} measured calls"
+    if runs is not None and runs > figures.calls:
+        calls = f"{figures.calls} of {runs} measured calls"
+    else:
+        calls = "measured call" if figures.calls == 1 else f"{figures.calls} measured calls"
     lines = [f"{calls}: {figures.wall:.2f} s on {given} core{'s' * (given > 1)} given"]
     if figures.cpu_seconds is not None:
         cpu, efficiency = figures.cpu_seconds, figures.efficiency
         # The run's CPU is read from the core samples; a sample straddling the call's start
         # or end can take a short call past all its cores.
-        share, how = _share(efficiency), "CPU seconds / (wall x cores given)"
+        share, how = _share(efficiency), "from the core samples: CPU seconds / (wall x cores given)"
         if efficiency is not None and efficiency > 1:
             share, how = "100 %", f"{how}; the samples read {efficiency * 100:.0f} %"
         lines.append(

@@ -154,7 +154,9 @@ class TimelineView(Vertical):
     }
     """
 
-    def __init__(self, timeline: Timeline, figures: TimelineFigures | None) -> None:
+    def __init__(
+        self, timeline: Timeline, figures: TimelineFigures | None, runs: int | None = None
+    ) -> None:
         super().__init__()
         self.timeline = timeline
         self.extent: Window | None = timeline.extent()
@@ -162,7 +164,7 @@ class TimelineView(Vertical):
         self.showing = "heat"  # the view shown where only one fits
         self.both = True
         # The diagnosis first: where the rows run short, it is what they keep.
-        lines = figures_lines(figures) if figures is not None else [NO_CALL]
+        lines = figures_lines(figures, runs) if figures is not None else [NO_CALL]
         said = [line for line in lines if line.startswith("diagnosis:")]
         self.figure_lines = said + [line for line in lines if not line.startswith("diagnosis:")]
         self.figures_top = 0  # the first figure line shown, where they do not all fit
@@ -360,7 +362,8 @@ class TimelineScreen(ModalScreen[None]):
                 yield Static(Text(self.problem or ""), classes="problem")
                 return
             box.border_subtitle = KEYS
-            yield TimelineView(self.timeline, figures_of(result, self.timeline))
+            figures = figures_of(result, self.timeline)
+            yield TimelineView(self.timeline, figures, runs=len(result.fit_times))
 
     @property
     def view(self) -> TimelineView | None:
