@@ -43,6 +43,14 @@ KEYS_FOR_A_SHORT_SWEEP = (
 )
 
 
+def sweeps_of(path: Path) -> int:
+    """Stored sweeps, or 0 before the store exists."""
+    if not path.exists():
+        return 0
+    with ResultStore.open(path) as store:
+        return len(store.sweeps())
+
+
 def points_of(path: Path) -> int:
     """Stored points, or 0 before the store exists."""
     if not path.exists():
@@ -171,7 +179,11 @@ def test_ctrl_z_stops_the_app_with_its_run_and_both_go_on_when_continued(results
         terminal.wait_for_text(b"Sweep")  # the footer: the app is up
         for keys, shows in KEYS_FOR_A_SHORT_SWEEP:
             terminal.press(keys, shows)
-        terminal.wait_for_text(b"point 1/2")
+        deadline = time.monotonic() + 60
+        while not sweeps_of(results_store):  # stored as it starts: its runner is at work
+            assert terminal.proc.poll() is None, bytes(terminal.screen[-2000:])
+            assert time.monotonic() < deadline, "the sweep never started"
+            time.sleep(0.02)
         app = psutil.Process(terminal.proc.pid)
         os.write(terminal.master, b"\x1a")  # Ctrl-Z
         deadline = time.monotonic() + 10

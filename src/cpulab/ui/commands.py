@@ -107,7 +107,7 @@ class CpulabCommands(Provider):
                 "core_history",
             ),
             ("Theme", "Choose a theme, previewing each", "pick_theme"),
-            ("Help", "Show the keys and what each panel shows", "help"),
+            ("Help", "Show every key and what it does", "help"),
         ]
         for name, help, action in actions:
             if hasattr(app, f"action_{action}"):  # only what this app can do
