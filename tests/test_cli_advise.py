@@ -14,6 +14,7 @@ import pytest
 
 from cpulab import cli
 from cpulab.cli import advise as advise_cli
+from cpulab.engine.cores import available_cores
 from cpulab.engine.session import Outcome
 from cpulab.engine.store import ResultStore
 from support.cli import cpulab
@@ -93,6 +94,8 @@ def test_a_budget_too_short_for_one_run_says_so(tmp_path):
         (("--max-cores", "9999"), "beyond any machine"),
         (("--blas", "--blas-threads", "2"), "--blas searches the BLAS threads"),
         (("--blas", "0"), "core counts start at 1"),
+        # More BLAS threads than 4 a core: refused before the search prints its curve.
+        (("--blas", f"1,{4 * available_cores() + 1}"), "BLAS threads is too many for the"),
         (("--dask", "local:2"), "not a cluster's: sweep its sizes"),
         (("no-such-task",), "no-such-task"),
     ],

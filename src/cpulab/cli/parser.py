@@ -6,6 +6,7 @@ Bad input anywhere here is reported in one line with exit status 2.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import os
 import re
@@ -646,6 +647,8 @@ def advice_request_from_args(args: argparse.Namespace) -> tuple[AdviceRequest, S
         catalogue=catalogue.tasks,
     )
     plan.spec()  # every check a batch's session makes
+    for threads in blas:  # and its runs at each BLAS setting, before the search says a word
+        dataclasses.replace(plan.options, blas_threads=threads).check()
     request = AdviceRequest(
         max_cores=max_cores,
         budget=args.budget,
