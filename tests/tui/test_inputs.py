@@ -262,3 +262,25 @@ async def test_the_dialog_opens_with_the_last_sweeps_cores_and_strategy():
         dialog = await open_dialog(pilot)
         assert dialog.query_one("#sweep-cores", Input).value == "pow2"
         assert dialog.query_one(StrategyList).chosen == "eval"
+
+
+async def test_marks_show_their_state_by_shape_not_by_colour_alone():
+    from textual.app import App, ComposeResult
+
+    from cpulab.ui.widgets import ChoiceButton, TickBox
+
+    class Marks(App):
+        def compose(self) -> ComposeResult:
+            yield TickBox("ticked", True, id="on")
+            yield TickBox("not ticked", False, id="off")
+            yield ChoiceButton("chosen", True, id="chosen")
+
+    app = Marks()
+    async with app.run_test(size=(40, 6)) as pilot:
+        await pilot.pause()
+        drawn = {w.id: str(w.render()) for w in app.query("TickBox, ChoiceButton")}
+        assert drawn["on"].startswith("▐X▌") and drawn["off"].startswith("▐ ▌")
+        assert drawn["chosen"].startswith("▐●▌")
+        app.query_one("#off", TickBox).value = True
+        await pilot.pause()
+        assert str(app.query_one("#off", TickBox).render()).startswith("▐X▌")

@@ -12,6 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Label, Select
 
 from cpulab.engine.tasks import SCALES
+from cpulab.ui.widgets.choice_button import TickBox
 from cpulab.ui.workspace import Filters
 
 ANY = "\0any"  # the value of "any" in a Select: one no task, variant or sweep has
@@ -92,10 +93,10 @@ class FilterDialog(ModalScreen[tuple[Filters, bool] | None]):
                 yield Label("sweep")
                 sweeps = [(label, key) for key, label in self.sweeps.items()]
                 yield select("filter-sweep", [("any", None), *sweeps], f.sweep)
-            yield Checkbox(
+            yield TickBox(
                 "earlier results from the store", f.history, id="filter-history", compact=True
             )
-            unhide = Checkbox(
+            unhide = TickBox(
                 f"show the {self.hidden} hidden again", False, id="filter-unhide", compact=True
             )
             unhide.display = bool(self.hidden)

@@ -1,6 +1,6 @@
 """The app's widgets, each usable on its own."""
 
-from cpulab.ui.widgets.choice_button import ChoiceButton
+from cpulab.ui.widgets.choice_button import ChoiceButton, TickBox
 from cpulab.ui.widgets.core_grid import CoreGrid, WorkerGrid
 from cpulab.ui.widgets.keys_footer import KeysFooter
 from cpulab.ui.widgets.results_table import ResultsTable
@@ -17,5 +17,6 @@ __all__ = [
     "RunStatus",
     "ScalingChart",
     "SplitControl",
+    "TickBox",
     "WorkerGrid",
 ]
