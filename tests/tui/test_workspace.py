@@ -85,6 +85,14 @@ async def test_hide_clear_and_show_again(tmp_path):
             await wait_for(pilot, lambda: rows(app) == [("rf-train", 1, 1)])
             assert "1 hidden" in str(app.query_one(ScalingChart).border_title)
             assert app.query_one("#results").border_title == "Results · 1 hidden"
+            await pilot.press("h")  # the last one too: the chart says why it is empty
+            await wait_for(pilot, lambda: rows(app) == [])
+            chart = app.query_one(ScalingChart)
+            assert "2 hidden: f shows them again" in str(chart.render())
+            app.workspace.show_hidden()
+            app.workspace.hide([e for e in app.workspace.history if e.result.train == 2])
+            app._show_results()
+            await wait_for(pilot, lambda: rows(app) == [("rf-train", 1, 1)])
             # A filter the hidden result is outside of says nothing of it.
             app.workspace.filters = replace(app.workspace.filters, task="digits-svc")
             app._show_results()

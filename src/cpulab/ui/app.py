@@ -860,7 +860,9 @@ class CpulabApp(App[None]):
         """The table and chart anew; the table's cursor on row `cursor` (None: the newest)."""
         self._shown = self.workspace.shown(self.chosen_task.name)
         self.query_one(ResultsTable).show(self._shown, speedups(self._shown), cursor)
-        self.query_one(ScalingChart).results = tuple(self._shown)
+        chart = self.query_one(ScalingChart)
+        chart.hidden = self.workspace.hidden_here(self.chosen_task.name)
+        chart.results = tuple(self._shown)
         self._title_chart()
 
     def _point_running(self) -> RunSpec | None:

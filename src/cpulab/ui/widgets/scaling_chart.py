@@ -306,6 +306,7 @@ class ScalingChart(PlotextPlot):
 
     results: reactive[tuple[Result | Entry, ...]] = reactive(())
     speedup: reactive[bool] = reactive(False)
+    hidden: reactive[int] = reactive(0)  # results hidden from it: said where none is left
 
     ALLOW_SELECT = False  # drawn line by line, without the offsets that selection reads
 
@@ -366,6 +367,10 @@ class ScalingChart(PlotextPlot):
 
     def watch_speedup(self) -> None:
         self.replot()
+
+    def watch_hidden(self) -> None:
+        if not self.results:  # said only on an empty chart
+            self.replot()
 
     def on_resize(self) -> None:
         if self.size != self._planned:
@@ -503,7 +508,12 @@ class ScalingChart(PlotextPlot):
         bands = curves and width >= BAND_SIZE[0] and height >= BAND_SIZE[1]
         self.models = models if curves else {}
         if not series:
-            plt.title("speedup needs a 1 x 1 run" if self.results else "no results yet")
+            if self.results:
+                plt.title("speedup needs a 1 x 1 run")
+            elif self.hidden:
+                plt.title(f"{self.hidden} hidden: f shows them again")
+            else:
+                plt.title("no results yet")
             self._title_axes(plt)
             return
         muted = self._rgb("foreground-muted")
