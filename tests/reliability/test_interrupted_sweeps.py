@@ -16,6 +16,7 @@ import sys
 import termios
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import psutil
@@ -130,6 +131,21 @@ class Terminal:
         else:
             self.wait_for_text(shows, since)
 
+    def start_short_sweep(self) -> None:
+        """Once the app is up, start the sweep of KEYS_FOR_A_SHORT_SWEEP."""
+        self.wait_for_text(b"Sweep")  # the footer: the app is up
+        for keys, shows in KEYS_FOR_A_SHORT_SWEEP:
+            self.press(keys, shows)
+
+    def wait_until(self, done: Callable[[], object], never: str, timeout: float = 60) -> None:
+        """Wait while the app runs until `done()` is true; fail saying `never` after
+        `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while not done():
+            assert self.proc.poll() is None, bytes(self.screen[-2000:])
+            assert time.monotonic() < deadline, never
+            time.sleep(0.02)
+
     def close(self) -> None:
         if self.proc.poll() is None:
             self.proc.kill()
@@ -142,14 +158,9 @@ def test_kill_9_of_the_app_mid_sweep_leaves_no_process_and_a_clean_store(results
     env, token = marked_env({**os.environ, "LOKY_MAX_CPU_COUNT": "2"})
     terminal = Terminal(env)
     try:
-        terminal.wait_for_text(b"Sweep")  # the footer: the app is up
-        for keys, shows in KEYS_FOR_A_SHORT_SWEEP:
-            terminal.press(keys, shows)
-        deadline = time.monotonic() + 60
-        while (finished := points_of(results_store)) == 0:
-            assert terminal.proc.poll() is None, bytes(terminal.screen[-2000:])
-            assert time.monotonic() < deadline, "the first point never finished"
-            time.sleep(0.02)
+        terminal.start_short_sweep()
+        terminal.wait_until(lambda: points_of(results_store), "the first point never finished")
+        finished = points_of(results_store)
         assert len(leftovers(token)) >= 2, "expected the app and its runner"
         terminal.proc.send_signal(signal.SIGKILL)
         killed = time.monotonic()
@@ -176,20 +187,12 @@ def test_ctrl_z_stops_the_app_with_its_run_and_both_go_on_when_continued(results
     env, token = marked_env({**os.environ, "LOKY_MAX_CPU_COUNT": "2"})
     terminal = Terminal(env)
     try:
-        terminal.wait_for_text(b"Sweep")  # the footer: the app is up
-        for keys, shows in KEYS_FOR_A_SHORT_SWEEP:
-            terminal.press(keys, shows)
-        deadline = time.monotonic() + 60
-        while not sweeps_of(results_store):  # stored as it starts: its runner is at work
-            assert terminal.proc.poll() is None, bytes(terminal.screen[-2000:])
-            assert time.monotonic() < deadline, "the sweep never started"
-            time.sleep(0.02)
+        terminal.start_short_sweep()
+        # Stored as it starts: its runner is at work.
+        terminal.wait_until(lambda: sweeps_of(results_store), "the sweep never started")
         app = psutil.Process(terminal.proc.pid)
         os.write(terminal.master, b"\x1a")  # Ctrl-Z
-        deadline = time.monotonic() + 10
-        while not stopped(app):
-            assert time.monotonic() < deadline, "the app never stopped"
-            time.sleep(0.05)
+        terminal.wait_until(lambda: stopped(app), "the app never stopped", 10)
         # The runner, and every worker in its process group, stopped with it; the spare
         # runner waiting for the next run may go on waiting.
         runners = [p for p in leftovers(token) if p.pid != app.pid and stopped(p)]
@@ -199,15 +202,12 @@ def test_ctrl_z_stops_the_app_with_its_run_and_both_go_on_when_continued(results
         assert all(stopped(p) for p in members)
 
         app.send_signal(signal.SIGCONT)  # fg
-        deadline = time.monotonic() + 10
-        while any(stopped(p) for p in leftovers(token)):
-            assert time.monotonic() < deadline, "the run was not continued with the app"
-            time.sleep(0.05)
-        deadline = time.monotonic() + 90
-        while points_of(results_store) < 2:
-            assert terminal.proc.poll() is None, bytes(terminal.screen[-2000:])
-            assert time.monotonic() < deadline, "the sweep never finished"
-            time.sleep(0.1)
+        terminal.wait_until(
+            lambda: not any(stopped(p) for p in leftovers(token)),
+            "the run was not continued with the app",
+            10,
+        )
+        terminal.wait_until(lambda: points_of(results_store) == 2, "the sweep never finished", 90)
         terminal.proc.send_signal(signal.SIGTERM)
         ended = time.monotonic()
         terminal.proc.wait(20)
