@@ -124,3 +124,17 @@ async def test_the_app_keeps_a_spare_runner_ready_and_leaves_none_behind():
         await wait_for(pilot, lambda: supervisor.spare_pid not in (None, spare))
         following = psutil.Process(supervisor.spare_pid)
     following.wait(timeout=5)  # the app's end took its spare with it
+
+
+async def test_the_whole_screen_is_drawn_again_when_the_shell_continues_the_app():
+    # After Ctrl-Z and fg the terminal was the shell's: Textual's own suspend leaves the
+    # screen to what changes next, which left most of it blank.
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        asked = []
+        screen_refresh = app.screen.refresh
+        app.screen.refresh = lambda **kw: asked.append(kw) or screen_refresh(**kw)
+        app.app_resume_signal.publish(app)
+        await pilot.pause()
+        assert {"repaint": True, "layout": True} in asked

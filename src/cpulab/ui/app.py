@@ -787,6 +787,9 @@ class CpulabApp(App[None]):
         if self._stopped_runner is not None:
             continue_runner(self._stopped_runner)
             self._stopped_runner = None
+        # The terminal was the shell's meanwhile: draw it all again, as App.suspend does
+        # (Textual's own Ctrl-Z leaves it to what changes next).
+        self.refresh(layout=True)
 
     async def action_quit(self) -> None:
         self._quitting = True  # a sweep it stops ends with no summary to show
