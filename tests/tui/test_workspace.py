@@ -51,6 +51,23 @@ async def test_the_history_shown_follows_the_task_chosen(tmp_path):
             assert str(table.cells(1)[6]) == "2.00x"
 
 
+async def test_a_hidden_1x1_is_still_the_baseline_of_its_sweeps_other_points(tmp_path):
+    with ResultStore.open(tmp_path / "results.sqlite") as store:
+        fill(store)
+        app = make_app(store=store)
+        async with app.run_test(size=(120, 40)) as pilot:
+            app.query_one("#tasks").highlighted = list(app.catalogue.tasks).index("cv-eval")
+            await wait_for(pilot, lambda: rows(app) == [("cv-eval", 1, 1), ("cv-eval", 1, 2)])
+            table = app.query_one(ResultsTable)
+            table.focus()
+            await pilot.press("up", "h")  # the 1 x 1, above the newest
+            await wait_for(pilot, lambda: rows(app) == [("cv-eval", 1, 2)])
+            assert str(table.cells(0)[6]) == "2.00x"
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: isinstance(app.screen, ResultDetails))
+            assert app.screen.speedup is not None and app.screen.speedup.value == 2.0
+
+
 async def test_filters_choose_a_task_and_a_sweep_and_say_so_in_the_title(tmp_path):
     with ResultStore.open(tmp_path / "results.sqlite") as store:
         fill(store)
@@ -140,10 +157,20 @@ async def test_delete_asks_marks_the_point_deleted_and_undo_brings_it_back(tmp_p
             await pilot.click("#go")
             await wait_for(pilot, lambda: rows(app) == [("rf-train", 1, 1)])
             assert [p.id for p in store.points(deleted=True)] == [ids["rf-train"][1]]
+            await pilot.press("d")  # then the other: u undoes each in turn, the last first
+            await wait_for(pilot, lambda: isinstance(app.screen, Confirm))
+            await pilot.click("#go")
+            await wait_for(pilot, lambda: rows(app) == [])
+            await pilot.press("u")
+            await wait_for(pilot, lambda: rows(app) == [("rf-train", 1, 1)])
+            assert [p.id for p in store.points(deleted=True)] == [ids["rf-train"][1]]
             await pilot.press("u")
             await wait_for(pilot, lambda: len(app.results) == 2)
             assert store.points(deleted=True) == []
             assert rows(app) == [("rf-train", 1, 1), ("rf-train", 2, 1)]
+            await pilot.press("u")
+            said = lambda: [n.message for n in app._notifications]  # noqa: E731
+            await wait_for(pilot, lambda: "Nothing deleted to undo." in said())
 
 
 async def test_enter_on_a_row_opens_its_details_with_the_baseline(tmp_path):

@@ -74,7 +74,7 @@ from cpulab.ui.messages import (
     StoreProblem,
 )
 from cpulab.ui.restyle import update_classes_restyling_selected
-from cpulab.ui.scaling import Entry, speedups
+from cpulab.ui.scaling import Entry, Speedup, speedups
 from cpulab.ui.screens.confirm import Confirm
 from cpulab.ui.screens.filters import FilterDialog
 from cpulab.ui.screens.help import HelpScreen, KeyHelp
@@ -226,7 +226,9 @@ class CpulabApp(App[None]):
         if store is None:  # no history to read: this session is all there is
             self.workspace.filters = Filters(history=False)
         self._shown: list[Entry] = []  # the table's rows, in order
-        self._deleted: list[Entry] = []  # the last deletion, for undo
+        self._speedups: dict[int, Speedup] = {}  # of the rows, by id(entry)
+        # This session's deletions, the last last: u undoes them in turn, as each promised.
+        self._deleted: list[list[Entry]] = []
         self._sweeps_run = 0  # sweeps of this app session, to tell them apart unstored
         self._advices_run = 0  # advice searches of this app session, each one series
         self._session: Session | None = None  # the run or sweep under way, or the last one
@@ -810,7 +812,7 @@ class CpulabApp(App[None]):
             entry = self._session_entry(event)
             self.workspace.add(entry)
             self._show_results()
-            gain = speedups(self._shown).get(id(entry))
+            gain = self._speedups.get(id(entry))
             status.show_result(event, None if gain is None else gain.value)
             if self._phase is not message.phase:  # a sweep's next point, drawn already
                 self._show_running()
@@ -862,7 +864,10 @@ class CpulabApp(App[None]):
     def _show_results(self, cursor: int | None = None) -> None:
         """The table and chart anew; the table's cursor on row `cursor` (None: the newest)."""
         self._shown = self.workspace.shown(self.chosen_task.name)
-        self.query_one(ResultsTable).show(self._shown, speedups(self._shown), cursor)
+        # Against the hidden results too: hiding a sweep's 1 x 1 hides a row, not the
+        # baseline of its other points.
+        self._speedups = speedups(self.workspace.admitted(self.chosen_task.name))
+        self.query_one(ResultsTable).show(self._shown, self._speedups, cursor)
         chart = self.query_one(ScalingChart)
         chart.hidden = self.workspace.hidden_here(self.chosen_task.name)
         chart.results = tuple(self._shown)
@@ -936,7 +941,7 @@ class CpulabApp(App[None]):
     def _row_chosen(self) -> None:
         entry = self._selected()
         if entry is not None:
-            self.push_screen(ResultDetails(entry, speedups(self._shown).get(id(entry))))
+            self.push_screen(ResultDetails(entry, self._speedups.get(id(entry))))
 
     def action_timeline(self) -> None:
         """The selected result's timeline: its cores and tasks over time."""
@@ -1030,19 +1035,19 @@ class CpulabApp(App[None]):
         ids = [e.point_id for e in entries if e.point_id is not None]
         if await self._edit_store(ResultStore.delete_points, ids, "Not deleted"):
             self.workspace.forget(ids)
-            self._deleted = entries
+            self._deleted.append(entries)
             self._show_results(cursor=self.query_one(ResultsTable).cursor_row)
             self.notify(f"Deleted point {', '.join(map(str, ids))}: u undoes it.", timeout=5)
 
     @work(group="store-edit")
     async def action_undo_delete(self) -> None:
-        entries = self._deleted
-        if not entries or self.store is None:
+        if not self._deleted or self.store is None:
             self.notify("Nothing deleted to undo.", timeout=3)
             return
+        entries = self._deleted[-1]
         ids = [e.point_id for e in entries if e.point_id is not None]
         if await self._edit_store(ResultStore.restore_points, ids, "Not restored"):
-            self._deleted = []
+            self._deleted.remove(entries)  # not pop(): another u may have run meanwhile
             self.workspace.restore(entries)
             self._show_results()
             self.notify(f"Restored point {', '.join(map(str, ids))}.", timeout=3)

@@ -76,13 +76,14 @@ class Workspace:
 
     def shown(self, chosen_task: str) -> list[Entry]:
         """What the table and the chart show, oldest first."""
-        return [e for e in self._admitted(chosen_task) if e.ident not in self.hidden]
+        return [e for e in self.admitted(chosen_task) if e.ident not in self.hidden]
 
     def hidden_here(self, chosen_task: str) -> int:
         """How many hidden results the current choice would show, were they not hidden."""
-        return sum(e.ident in self.hidden for e in self._admitted(chosen_task))
+        return sum(e.ident in self.hidden for e in self.admitted(chosen_task))
 
-    def _admitted(self, chosen_task: str) -> list[Entry]:
+    def admitted(self, chosen_task: str) -> list[Entry]:
+        """What the current choice shows, hidden results too, oldest first."""
         wanted = self.query(chosen_task)
         earlier = self.history if wanted is not None and wanted == self.loaded_for else []
         return [e for e in [*earlier, *self.session] if self.filters.admits(e)]
