@@ -41,7 +41,10 @@ from cpulab.engine.machine import machine_facts, software_facts
 from cpulab.engine.models import fit_scaling
 from cpulab.engine.presentation import REPORT_VERSION
 from cpulab.engine.store import (
+    KEPT_CELLS,
     RESULT_VERSION,
+    SCHEMA_VERSION,
+    PointFacts,
     ResultStore,
     point_summary,
     sweep_texts,
@@ -166,6 +169,7 @@ def make_store(path: Path, points: int, seed: int = 1) -> None:
         start = time.time() - 365 * 86400
         step = 365 * 86400 / points
         rows: list[tuple] = []
+        cells: list[tuple] = []  # each point's CSV cells, as the store keeps them
         sweeps: list[tuple] = []
         while len(rows) < points - len(installs):
             at = start + len(rows) * step
@@ -194,11 +198,14 @@ def make_store(path: Path, points: int, seed: int = 1) -> None:
                 result = event_from_dict(data)
                 assert isinstance(result, Result)
                 results.append(result)
+                point_id = len(installs) + len(rows) + 1
                 rows.append(
-                    (sweep_id, machine_id, software_id, at + n * 10, task, data["scale"],
-                     train, eval_, result.fit_time, result.to_json(), RESULT_VERSION,
-                     point_summary(result))
+                    (point_id, sweep_id, machine_id, software_id, at + n * 10, task,
+                     data["scale"], train, eval_, result.fit_time, result.to_json(),
+                     RESULT_VERSION, point_summary(result))
                 )  # fmt: skip
+                kept = PointFacts.of(result).csv_cells()
+                cells.append((kept.before, kept.after, point_id))
             if sweep_id is not None:
                 # The model a sweep stores as it ends: the same shape, fewer refits to make.
                 model = fit_scaling(sorted(fastest.items()), resamples=MODEL_RESAMPLES)
@@ -216,20 +223,21 @@ def make_store(path: Path, points: int, seed: int = 1) -> None:
             sweeps,
         )
         conn.executemany(
-            "INSERT INTO points (sweep_id, machine_id, software_id, created_at, task, scale,"
-            " train, eval, fit_time, result, result_version, summary)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO points (id, sweep_id, machine_id, software_id, created_at, task,"
+            " scale, train, eval, fit_time, result, result_version, summary)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
+        conn.executemany(KEPT_CELLS, cells)  # after the facts SQLite made of each row
         conn.execute("COMMIT")
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def store_of(folder: Path, points: int) -> Path:
     """The store of `points` points in `folder`, made when it is not there yet."""
-    # Schema 6: with each point's summary and facts, each sweep's analysis and Markdown
-    # section, kept for exports.
-    path = folder / f"store-{points}-v6.sqlite"
+    # Named by its schema: with each point's summary, facts and CSV cells, each sweep's
+    # analysis and Markdown section, kept for exports as that schema keeps them.
+    path = folder / f"store-{points}-v{SCHEMA_VERSION}.sqlite"
     if not path.exists():
         started = time.perf_counter()
         partial = path.with_suffix(".partial")

@@ -11,6 +11,7 @@ each sweep's scaling model, added since to the JSON and Markdown, is all that is
 from __future__ import annotations
 
 import contextlib
+import csv
 import html
 import io
 import json
@@ -542,7 +543,13 @@ def test_exports_read_from_what_the_store_keeps_what_they_would_compute(tmp_path
         ).fetchone() == (0,)
         assert conn.execute("SELECT COUNT(*) FROM sweeps WHERE analysis IS NULL").fetchone() == (0,)
         assert conn.execute("SELECT COUNT(*) FROM sweeps WHERE report IS NULL").fetchone() == (0,)
+        assert conn.execute(
+            "SELECT COUNT(*) FROM point_facts WHERE csv_before IS NULL OR csv_after IS NULL"
+        ).fetchone() == (0,)
     kept = exports_of(path)
+    with contextlib.closing(sqlite3.connect(path)) as conn, conn:
+        conn.execute("UPDATE point_facts SET csv_before = NULL, csv_after = NULL")
+    assert exports_of(path)["csv"] == kept["csv"]  # made from the facts alone
     forget_what_is_kept(path)
     computed = exports_of(path)
     for fmt in ("json", "csv", "markdown"):
@@ -613,6 +620,25 @@ def test_a_row_another_writer_changes_has_its_facts_made_again(tmp_path):
         assert "noisy oversubscribed" in text or fmt == "json", fmt  # the flags in order
     csv_rows = exports_of(path)["csv"].splitlines()[1:]
     assert [row.split(",")[0] for row in csv_rows] == [str(kept)]
+    # The CSV cells kept with the row go with its facts: never those of the text before.
+    with contextlib.closing(sqlite3.connect(path)) as conn, conn:
+        conn.execute(
+            "UPDATE points SET result = json_set(result, '$.score', 0.25) WHERE id = ?", (kept,)
+        )
+    (line,) = csv.DictReader(io.StringIO(exports_of(path)["csv"]))
+    assert line["score"] == "0.25"
+
+
+def test_csv_cells_are_kept_as_csv_writer_quotes_them(tmp_path):
+    path = tmp_path / "kept.sqlite"
+    odd = 'a "b", c\nd'
+    with ResultStore.open(path) as store:
+        store.add_point(result(variant=odd, flags=["noisy", odd]))
+    kept = exports_of(path)["csv"]
+    (line,) = csv.DictReader(io.StringIO(kept))
+    assert (line["variant"], line["flags"]) == (odd, f"noisy {odd}")
+    forget_what_is_kept(path)
+    assert exports_of(path)["csv"] == kept
 
 
 GOLDEN_SECTION = """\
@@ -635,8 +661,8 @@ the USL's three parameters and check them"""
 
 def test_a_sweeps_markdown_section_reads_as_kept_stores_hold_it():
     # Stores keep this text, made by the version REPORT_VERSION names. When a change to
-    # presentation makes this test fail, bump REPORT_VERSION (every kept section is then
-    # made anew by the exports) and update the text below.
+    # presentation makes this test fail, bump REPORT_VERSION, add a schema step that
+    # makes the kept sections anew (store.SECTIONS_KEPT_AT) and update the text below.
     report = analyse_scaling(
         [(1, 1, PointStats.of([1.0, 1.1, 0.9])), (1, 2, PointStats.of([0.55, 0.56, 0.6])),
          (2, 2, PointStats.of([0.32, 0.3, 0.31]))]
@@ -646,6 +672,14 @@ def test_a_sweeps_markdown_section_reads_as_kept_stores_hold_it():
     summary = json.loads(json.dumps(model.to_dict(4)))  # as the store keeps it
     assert REPORT_VERSION == 4
     assert sweep_markdown(report, summary, 4) == GOLDEN_SECTION.splitlines()
+
+
+def test_the_kept_sections_are_made_anew_by_a_schema_step_for_each_report_version():
+    # Else every section kept before a change of REPORT_VERSION is made anew at every
+    # Markdown export, ten times as long, for as long as the store lives.
+    assert store_module.SECTIONS_KEPT_AT[store_module.SCHEMA_VERSION] == REPORT_VERSION
+    for step in store_module.SECTIONS_KEPT_AT:
+        assert store_module._keep_reports in store_module.MIGRATIONS[step]
 
 
 def test_a_deleted_point_is_left_out_of_the_analysis_exports_read(tmp_path):

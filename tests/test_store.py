@@ -405,7 +405,11 @@ def test_cpulab_db_overrides_the_default_path(tmp_path, monkeypatch):
         (truncated_store, "is damaged: it is cut short"),
         (store_cut_mid_page, "is damaged: it is cut short"),
         (corrupted_store, "is damaged:"),
-        (newer_store, "was written by a newer cpulab (schema version 7; this one reads up to 6)"),
+        (
+            newer_store,
+            f"was written by a newer cpulab (schema version {SCHEMA_VERSION + 1};"
+            f" this one reads up to {SCHEMA_VERSION})",
+        ),
     ],
 )
 def test_refused_files_are_left_untouched(tmp_path, make, expected):
@@ -426,10 +430,10 @@ def test_a_newer_schema_still_in_the_wal_is_refused(tmp_path):
     path = tmp_path / "results.sqlite"
     with ResultStore.open(path):  # holding the store open keeps the change in the WAL
         with closing(sqlite3.connect(path)) as conn:
-            conn.execute("PRAGMA user_version = 7")
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
         assert path.read_bytes()[60:64] == SCHEMA_VERSION.to_bytes(4, "big")  # the header lags
         before = digest(path)
-        with pytest.raises(UsageError, match="schema version 7"):
+        with pytest.raises(UsageError, match=f"schema version {SCHEMA_VERSION + 1}"):
             ResultStore.open(path)
         assert digest(path) == before
 

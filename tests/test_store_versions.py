@@ -17,6 +17,7 @@ import pytest
 
 from cpulab.engine.events import OPTIONAL, compact_json
 from cpulab.engine.export import export_text
+from cpulab.engine.presentation import REPORT_VERSION
 from cpulab.engine.store import RESULT_VERSION, ResultStore, point_summary, sweep_analysis
 from support.cli import cpulab
 from support.store import ALPHA, model_of, result
@@ -208,9 +209,18 @@ def test_upgrading_keeps_for_exports_what_a_new_store_keeps(tmp_path):
             assert analyses[sweep.id] == expected
 
 
+def before_schema_7(conn: sqlite3.Connection) -> None:
+    """Undo what schema 7 made: each point's CSV cells, and the index exports read."""
+    for column in ("csv_before", "csv_after"):
+        conn.execute(f"ALTER TABLE point_facts DROP COLUMN {column}")
+    conn.execute("DROP INDEX points_for_exports")
+    conn.execute("CREATE INDEX points_live_by_sweep ON points (sweep_id, deleted_at)")
+
+
 def before_schema_6(conn: sqlite3.Connection) -> None:
-    """Undo what schema 6 made but its sweeps' report columns (which each test drops with
-    the others of the schema it stands for)."""
+    """Undo what schemas 6 and 7 made but the sweeps' report columns (which each test
+    drops with the others of the schema it stands for)."""
+    before_schema_7(conn)
     for trigger in ("point_facts_on_insert", "point_facts_on_update", "sweep_texts_on_insert",
                     "sweep_texts_on_update"):  # fmt: skip
         conn.execute(f"DROP TRIGGER {trigger}")
@@ -286,3 +296,29 @@ def test_a_damaged_text_in_a_schema_5_store_leaves_its_section_to_the_export(tmp
     with closing(sqlite3.connect(path)) as conn:
         kept = dict(conn.execute("SELECT id, report IS NOT NULL FROM sweeps").fetchall())
     assert kept == {sweeps[0]: 0, sweeps[1]: 0, sweeps[2]: 1}
+
+
+def test_a_schema_6_store_keeps_csv_cells_and_todays_sections_as_it_migrates(tmp_path):
+    path = tmp_path / "v6.sqlite"
+    with ResultStore.open(path) as store:
+        sweep = store.start_sweep("rf-train", "small", "train", [1, 2], 3, 1, ALPHA)
+        for train in (1, 2):
+            store.add_point(result(train, fit_times=[0.123456789, 0.2, 0.3]), sweep)
+        store.finish_sweep(sweep, "done", model=model_of(store, sweep))
+        store.add_point(result(2, score=float("nan"), flags=["noisy", "a, b"]))
+        written = {fmt: export_text(fmt, store) for fmt in ("csv", "markdown")}
+    cells = "SELECT point_id, csv_before, csv_after FROM point_facts"
+    sections = "SELECT report, report_version FROM sweeps"
+    with closing(sqlite3.connect(path)) as conn, conn:
+        kept, reports = conn.execute(cells).fetchall(), conn.execute(sections).fetchall()
+        before_schema_7(conn)
+        # Its sections as an older presentation made them, which exports do not read.
+        conn.execute("UPDATE sweeps SET report = 'older', report_version = 3")
+        conn.execute("PRAGMA user_version = 6")
+    with ResultStore.open(path) as store:
+        assert {fmt: export_text(fmt, store) for fmt in written} == written
+    with closing(sqlite3.connect(path)) as conn:
+        assert conn.execute(cells).fetchall() == kept
+        assert conn.execute(sections).fetchall() == reports
+    assert len(kept) == 3 and all(before and after for _, before, after in kept)
+    assert reports[0][0].startswith("| cores | split |") and reports[0][1] == REPORT_VERSION

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from cpulab.engine.store import SCHEMA_VERSION
 from support.bad_input import bad, case_id, check_refused, directory
 from support.store import (
     corrupted_store,
@@ -120,7 +121,8 @@ STORE_FILES = [
     bad("history", "--db", "{file}", make=truncated_store, says="is damaged: it is cut short"),
     bad("export", "--db", "{file}", make=corrupted_store, says="is damaged:"),
     bad("history", "--db", "{file}", make=newer_store,
-        says="was written by a newer cpulab (schema version 7; this one reads up to 6)"),
+        says=f"was written by a newer cpulab (schema version {SCHEMA_VERSION + 1};"
+        f" this one reads up to {SCHEMA_VERSION})"),
     bad("history", "--db", "{file}", make=directory, says="is a directory, not a results file"),
     bad("history", "--db", "{file}", make=directory, name="two\nlines",
         says="two\\nlines is a directory, not a results file"),

@@ -7,7 +7,7 @@ from contextlib import closing
 
 from cpulab.engine.events import Result
 from cpulab.engine.session import sweep_model
-from cpulab.engine.store import ResultStore
+from cpulab.engine.store import SCHEMA_VERSION, ResultStore
 
 ALPHA = {
     "hostname": "alpha",
@@ -130,7 +130,7 @@ def damage_a_points_page(path):
 def newer_store(path):
     real_store(path, points=1)
     with closing(sqlite3.connect(path)) as conn:
-        conn.execute("PRAGMA user_version = 7")
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
 
 
 def model_of(store: ResultStore, sweep_id: int) -> dict:

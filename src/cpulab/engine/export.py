@@ -40,10 +40,7 @@ text; so 100,000 points export in seconds, not minutes.
 from __future__ import annotations
 
 import contextlib
-import csv
 import errno
-import functools
-import io
 import itertools
 import json
 import math
@@ -66,6 +63,8 @@ from cpulab.engine.events import compact_json
 from cpulab.engine.models import ScalingModel, fit_scaling, model_points
 from cpulab.engine.presentation import (
     counted,
+    csv_cell,
+    csv_number,
     markdown_table,
     printable,
     sweep_markdown,
@@ -75,9 +74,11 @@ from cpulab.engine.report_html import html_chunks
 from cpulab.engine.stats import ScalingReport, against_baseline, analyse_results
 from cpulab.engine.store import (
     ALL_TEXTS,
+    CsvCells,
     PointFacts,
     PointRow,
     ResultStore,
+    RowRead,
     StoredPoint,
     SweepRecord,
     SweepTexts,
@@ -206,14 +207,14 @@ def sweep_views(
     store: ResultStore,
     task: str | None,
     machine: int | str | None,
-    facts: bool = False,
+    read: RowRead = "text",
     first_only: bool = False,
     texts: SweepTexts = ALL_TEXTS,
 ) -> Iterator[SweepView]:
     """Each sweep with a readable point, a batch of sweeps at a time, with its points'
     rows or its first's only (for a reader of the sweep's analysis and model alone);
-    `facts`, `texts` as `ResultStore.iter_point_rows` and `iter_sweeps` take them."""
-    sweeps = store.iter_sweep_rows(task, machine, facts, first_only, texts)
+    `read`, `texts` as `ResultStore.iter_point_rows` and `iter_sweeps` take them."""
+    sweeps = store.iter_sweep_rows(task, machine, read, first_only, texts)
     for record, rows in sweeps:
         view = SweepView(record, rows, store, complete=not first_only)
         if rows and (record.report_text is not None or view.readable):
@@ -228,10 +229,10 @@ def single_runs(
 
 
 def single_run_rows(
-    store: ResultStore, task: str | None, machine: int | str | None, facts: bool = False
+    store: ResultStore, task: str | None, machine: int | str | None, read: RowRead = "text"
 ) -> Iterator[PointRow]:
     """The rows of the points outside any sweep, a batch at a time."""
-    return store.iter_point_rows(task=task, machine=machine, single_runs=True, facts=facts)
+    return store.iter_point_rows(task=task, machine=machine, single_runs=True, read=read)
 
 
 def point_facts(row: PointRow, store: ResultStore) -> PointFacts | None:
@@ -381,41 +382,26 @@ def _encode(value: Any, newline: str, parts: list[str]) -> None:
 # CSV
 
 
-def _number(value: float | None, spec: str = ".6g") -> str:
-    return "" if value is None or not math.isfinite(value) else format(value, spec)
-
-
-@functools.lru_cache(maxsize=4096)
-def _cell(text: str) -> str:
-    """`text` as a CSV cell, quoted as csv.writer quotes it; worked out once for each of
-    the few texts a store repeats (tasks, labels, flags, variants)."""
-    out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerow([text, ""])  # not alone: "" would be quoted
-    return out.getvalue()[: -len(",\n")]
+def csv_cells(row: PointRow, store: ResultStore) -> CsvCells | None:
+    """A row's cells, as kept or made from its facts; None for an unreadable row."""
+    if row.current and row.cells is not None:
+        return row.cells
+    facts = point_facts(row, store)
+    return None if facts is None else facts.csv_cells()
 
 
 def _csv_line(
-    row: PointRow, facts: PointFacts, cells: tuple[str, str, str], baseline: float | None
+    row: PointRow, cells: CsvCells, labels: tuple[str, str, str], baseline: float | None
 ) -> str:
-    """A point's line, in CSV_COLUMNS's order; `cells`: its machine's label, its
+    """A point's line, in CSV_COLUMNS's order; `labels`: its machine's label, its
     software's and its sweep's strategy as cells; `baseline`: the median of its sweep's
     1 x 1 runs, if it has them."""
-    machine, software, strategy = cells
-    f = facts
-    cores = f.train * f.eval
-    # Times and CPU in one format where all are numbers, as every kept row's are (a point
-    # decoded from an older store may hold a NaN): a tenth of the time of a large export.
-    if math.isfinite(f.median + f.min + f.max + f.mad + f.cpu_time):
-        times = f"{f.median:.6g},{f.min:.6g},{f.max:.6g},{f.mad:.6g}"
-        cpu = f"{f.cpu_time:.6g}"
-    else:
-        times, cpu = ",".join(map(_number, (f.median, f.min, f.max, f.mad))), _number(f.cpu_time)
+    machine, software, strategy = labels
+    c = cells
     return (
         f"{row.id},{'' if row.sweep_id is None else row.sweep_id},{row.created_at:.3f},"
-        f"{machine},{_cell(f.task)},{_cell(f.scale)},{strategy},{f.train},{f.eval},{cores},"
-        f"{f.n},{times},{_scaling_cells(baseline, f.median, cores)},{_number(f.score)},"
-        f"{_cell(f.metric)},{cpu},{f.peak_rss},{_number(f.workers)},{_cell(f.flags)},"
-        f"{_cell(f.variant)},{software}\n"
+        f"{machine},{c.task},{c.scale},{strategy},{c.before},"
+        f"{_scaling_cells(baseline, c.median, c.cores)},{c.after},{software}\n"
     )
 
 
@@ -432,7 +418,7 @@ def _scaling_cells(baseline: float | None, median: float, cores: int) -> str:
         and math.isfinite(speedup + efficiency + karp_flatt)
     ):
         return f"{speedup:.4g},{efficiency:.4g},{karp_flatt:.4g}"
-    return ",".join(_number(value, ".4g") for value in (speedup, efficiency, karp_flatt))
+    return ",".join(csv_number(value, ".4g") for value in (speedup, efficiency, karp_flatt))
 
 
 # The CSV reads each sweep's baseline alone, which SQLite finds in its analysis.
@@ -443,23 +429,23 @@ def csv_chunks(
     store: ResultStore, task: str | None = None, machine: int | str | None = None
 ) -> Iterator[str]:
     """A header, then a line per point: each sweep's, then the single runs. Written as
-    csv.writer writes them, a cell at a time: csv.writer's own work on each row was 0.37 s
-    of an export of 100,000 points."""
+    csv.writer writes them, a cell at a time (csv.writer's own work on each row was 0.37 s
+    of an export of 100,000 points), from the cells kept with each point."""
     labels = Labels.of(store)
 
     def lines() -> Iterator[str]:
-        yield ",".join(map(_cell, CSV_COLUMNS)) + "\n"
-        for view in sweep_views(store, task, machine, facts=True, texts=CSV_TEXTS):
-            baseline, strategy = view.baseline_median, _cell(view.record.strategy)
+        yield ",".join(map(csv_cell, CSV_COLUMNS)) + "\n"
+        for view in sweep_views(store, task, machine, "cells", texts=CSV_TEXTS):
+            baseline, strategy = view.baseline_median, csv_cell(view.record.strategy)
             for row in view.rows:
-                if facts := point_facts(row, store):
-                    yield _csv_line(row, facts, labelled(row, strategy), baseline)
-        for row in single_run_rows(store, task, machine, facts=True):
-            if facts := point_facts(row, store):
-                yield _csv_line(row, facts, labelled(row, ""), None)
+                if cells := csv_cells(row, store):
+                    yield _csv_line(row, cells, labelled(row, strategy), baseline)
+        for row in single_run_rows(store, task, machine, "cells"):
+            if cells := csv_cells(row, store):
+                yield _csv_line(row, cells, labelled(row, ""), None)
 
-    machines = {key: _cell(label) for key, label in labels.machines.items()}
-    software = {key: _cell(label) for key, label in labels.software.items()}
+    machines = {key: csv_cell(label) for key, label in labels.machines.items()}
+    software = {key: csv_cell(label) for key, label in labels.software.items()}
 
     def labelled(row: PointRow, strategy: str) -> tuple[str, str, str]:
         return machines.get(row.machine_id, ""), software.get(row.software_id, ""), strategy
@@ -496,7 +482,7 @@ def markdown_lines(
     labels = {m.id: m.label for m in store.machines()}
     yield "# cpulab results"
     yield ""
-    views = sweep_views(store, task, machine, facts=True, first_only=True, texts=REPORT_TEXTS)
+    views = sweep_views(store, task, machine, "facts", first_only=True, texts=REPORT_TEXTS)
     for view in views:
         record = view.record
         if view.first is None:
@@ -518,7 +504,7 @@ def markdown_lines(
         yield ""
     runs = (
         _run_cells(row, facts)
-        for row in single_run_rows(store, task, machine, facts=True)
+        for row in single_run_rows(store, task, machine, "facts")
         if (facts := point_facts(row, store))
     )
     first = next(runs, None)

@@ -4,6 +4,9 @@ app's widgets and the exports. Plain strings: no rich, no Textual.
 
 from __future__ import annotations
 
+import csv
+import functools
+import io
 import math
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -265,6 +268,20 @@ def _markdown_cell(text: str) -> str:
     if text.isprintable() and "|" not in text:
         return text
     return printable(text).replace("|", "\\|")
+
+
+def csv_number(value: float | None, spec: str = ".6g") -> str:
+    """A figure as a CSV cell: empty where there is none or it is not finite."""
+    return "" if value is None or not math.isfinite(value) else format(value, spec)
+
+
+@functools.lru_cache(maxsize=4096)
+def csv_cell(text: str) -> str:
+    """`text` as a CSV cell, quoted as csv.writer quotes it; worked out once for each of
+    the few texts a store repeats (tasks, labels, flags, variants)."""
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerow([text, ""])  # not alone: "" would be quoted
+    return out.getvalue()[: -len(",\n")]
 
 
 def printable(text: str) -> str:

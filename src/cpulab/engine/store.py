@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import operator
 import os
 import sqlite3
@@ -30,14 +31,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import platformdirs
 
 from cpulab.engine.datafile import file_kind
 from cpulab.engine.errors import UsageError
 from cpulab.engine.events import OPTIONAL, EventError, Result, compact_json, event_from_dict
-from cpulab.engine.presentation import REPORT_VERSION, sweep_markdown
+from cpulab.engine.presentation import REPORT_VERSION, csv_cell, csv_number, sweep_markdown
 from cpulab.engine.stats import PointStats, ScalingReport, analyse_results
 
 APPLICATION_ID = 0x4350554C  # "CPUL", big-endian at offset 68 of the file
@@ -162,6 +163,42 @@ class PointFacts(NamedTuple):
             r.peak_rss, r.setup.get("workers"), " ".join(r.flags), r.variant,
             s.n, s.median, s.min, s.max, s.mad,
         )  # fmt: skip
+
+    def csv_cells(self) -> CsvCells:
+        """What a CSV export writes of it (export.CSV_COLUMNS): the same in every export,
+        so kept beside its facts as the point is written (`KEPT_CELLS`)."""
+        cores = self.train * self.eval
+        # Times and CPU in one format where all are numbers, as every kept row's are (a
+        # point decoded from an older store may hold a NaN): a tenth of the time of a
+        # large export, when it was formatted there.
+        if math.isfinite(self.median + self.min + self.max + self.mad + self.cpu_time):
+            times = f"{self.median:.6g},{self.min:.6g},{self.max:.6g},{self.mad:.6g}"
+            cpu = f"{self.cpu_time:.6g}"
+        else:
+            times = ",".join(map(csv_number, (self.median, self.min, self.max, self.mad)))
+            cpu = csv_number(self.cpu_time)
+        return CsvCells(
+            csv_cell(self.task),
+            csv_cell(self.scale),
+            cores,
+            self.median,
+            f"{self.train},{self.eval},{cores},{self.n},{times}",
+            f"{csv_number(self.score)},{csv_cell(self.metric)},{cpu},{self.peak_rss},"
+            f"{csv_number(self.workers)},{csv_cell(self.flags)},{csv_cell(self.variant)}",
+        )
+
+
+class CsvCells(NamedTuple):
+    """A point's cells of a CSV export's line (export.CSV_COLUMNS) that are its own: all
+    but its ids, labels and the speed-up against its sweep's 1 x 1 (from `cores` and
+    `median`), which the export adds. As kept (`KEPT_CELLS`), or made from its facts."""
+
+    task: str  # as a cell: quoted where the text needs it
+    scale: str
+    cores: int
+    median: float
+    before: str  # the cells from its training cores to its times' MAD
+    after: str  # the cells from its score to its variant
 
 
 _REQUIRED_FACTS = operator.itemgetter(
@@ -308,6 +345,38 @@ def _keep_reports(conn: sqlite3.Connection) -> None:
     conn.executemany("UPDATE sweeps SET report = ?, report_version = ? WHERE id = ?", kept)
 
 
+# Each point's CSV cells (PointFacts.csv_cells), kept beside the facts they are made of:
+# written by cpulab with the point, as Python formats them (SQLite's printf rounds a
+# tie differently from version to version), and gone with the facts whenever the row's
+# texts change (_FACT_TRIGGERS make the facts anew without them), so never stale. A row
+# without is formatted from its facts as it is exported.
+KEPT_CELLS = "UPDATE point_facts SET csv_before = ?, csv_after = ? WHERE point_id = ?"
+
+
+def _keep_cells(conn: sqlite3.Connection, point_id: int, result: Result) -> None:
+    cells = PointFacts.of(result).csv_cells()
+    conn.execute(KEPT_CELLS, (cells.before, cells.after, point_id))
+
+
+def _keep_all_cells(conn: sqlite3.Connection) -> None:
+    """Schema 7 for the rows already stored: the cells of each with whole facts, made
+    from those facts (about 3 s for 100,000 points)."""
+    if not conn.execute("PRAGMA database_list").fetchone()[2]:  # in memory: as schema 6
+        return
+    rows = conn.execute(
+        f"SELECT id, {_row_columns('facts', checked=True)} WHERE point_id IS NOT NULL"
+        f" AND result_version = {RESULT_VERSION} AND summary IS NOT NULL"
+    )
+    while batch := rows.fetchmany(READ_BATCH):
+        kept = []
+        for row in batch:
+            facts = PointFacts(*row[11:])
+            if facts.whole:
+                cells = facts.csv_cells()
+                kept.append((cells.before, cells.after, row[0]))
+        conn.executemany(KEPT_CELLS, kept)
+
+
 # All pending versions run in one transaction, foreign keys checked at its end; never
 # edit a released one.
 Migration = str | Callable[[sqlite3.Connection], None]
@@ -449,7 +518,27 @@ MIGRATIONS: dict[int, tuple[Migration, ...]] = {
         "ALTER TABLE sweeps ADD COLUMN report_version INTEGER",
         _keep_reports,
     ),
+    # Each point's cells of a CSV export (KEPT_CELLS): the formatting of its figures was
+    # most of such an export's time.
+    7: (
+        "ALTER TABLE point_facts ADD COLUMN csv_before TEXT",
+        "ALTER TABLE point_facts ADD COLUMN csv_after TEXT",
+        _keep_all_cells,
+        # What an export reads of the points table beside the facts, in an index: a row
+        # of it is 2 to 3 KB, a page of the file each, and reading 100,000 of them for
+        # their small columns took as long as all else in a CSV export. It counts a
+        # sweep's live points as the index it replaces did, in the order of their ids.
+        """CREATE INDEX points_for_exports ON points (sweep_id, deleted_at, id, created_at,
+            machine_id, software_id, task, scale, train, eval, result_version)""",
+        "DROP INDEX points_live_by_sweep",
+        _keep_reports,  # of REPORT_VERSION 4
+    ),
 }
+# The REPORT_VERSION whose Markdown sections each schema step keeps (`_keep_reports`): a
+# store keeps each sweep's section as it read when made, and an export reads only those
+# of today's version, making any other anew each time (ten times as long), so a change of
+# REPORT_VERSION comes with a step that makes the kept ones again. A test checks it.
+SECTIONS_KEPT_AT = {6: 3, 7: 4}
 SCHEMA_VERSION = max(MIGRATIONS)
 
 
@@ -568,23 +657,30 @@ class AdviceRecord:
     record: dict[str, Any]
 
 
+# What a reader of many rows reads of each (`_row_columns`): its result's text and
+# summary, or the facts kept beside them, or the CSV cells kept beside those.
+RowRead = Literal["text", "facts", "cells"]
+
+
 class PointRow(NamedTuple):
     """A stored point as its row holds it, undecoded: `text` is its result's JSON, of
     `version`; `summary` its `point_summary`, None where not computed; `facts` its
-    PointFacts as kept (point_facts), where asked for and kept. A tuple: an export or a
-    history page makes one a row, and a frozen dataclass took four times as long to make
-    (0.2 s of an export of 100,000 points)."""
+    PointFacts as kept (point_facts), `cells` its CsvCells as kept, where read so
+    (RowRead) and kept. A tuple: an export or a history page makes one a row, and a
+    frozen dataclass took four times as long to make (0.2 s of an export of 100,000
+    points)."""
 
     id: int
     sweep_id: int | None
     machine_id: int
     software_id: int | None
     created_at: float
-    text: str | None  # None where read with `facts`: `ResultStore.decode` fetches it
+    text: str | None  # None where read without it: `ResultStore.decode` fetches it
     version: int
-    summary: str | None
+    summary: str | None  # "" where read without it, and there is one
     valid: bool  # whether `text` is JSON at all
     facts: PointFacts | None = None
+    cells: CsvCells | None = None
 
     @property
     def current(self) -> bool:
@@ -737,7 +833,9 @@ class ResultStore:
                     point_summary(result),
                 ),
             )
-            return _row_id(cursor)
+            point_id = _row_id(cursor)
+            _keep_cells(conn, point_id, result)
+            return point_id
 
     def replace_point(self, point_id: int, result: Result) -> None:
         """Store a later state of a point: its next measured run, or its final result."""
@@ -757,6 +855,7 @@ class ResultStore:
             )
             if cursor.rowcount == 0:
                 raise ValueError(f"there is no point {point_id}")
+            _keep_cells(conn, point_id, result)
             _analysis_outdated(conn, [point_id])
 
     def finish_sweep(
@@ -909,11 +1008,10 @@ class ResultStore:
         """The point of that id, decoded; None where there is none, it is deleted or it
         cannot be read (named in `unreadable`)."""
         rows = self._read(
-            f"SELECT {_row_columns(facts=False, checked=False)}"
-            " WHERE id = ? AND deleted_at IS NULL",
+            f"SELECT {_row_columns('text', checked=False)} WHERE id = ? AND deleted_at IS NULL",
             (point_id,),
         )
-        return self.decode(_point_row(rows[0], facts=False)) if rows else None
+        return self.decode(_point_row(rows[0], "text")) if rows else None
 
     def iter_points(
         self,
@@ -970,13 +1068,13 @@ class ResultStore:
         before: int | None = None,
         newest_first: bool = False,
         deleted: bool = False,
-        facts: bool = False,
+        read: RowRead = "text",
         checked: bool = True,
         batch: int | None = None,
     ) -> Iterator[PointRow]:
-        """The rows `iter_points` decodes, as they are, `batch` at a time; with `facts`,
-        each row's facts as kept instead of its text (see `_row_columns`): far fewer bytes
-        than a whole record, decoded here. `checked`: see `_row_columns`."""
+        """The rows `iter_points` decodes, as they are, `batch` at a time; `read` says what
+        of each: its texts, or the facts or CSV cells kept instead (see `_row_columns`):
+        far fewer bytes than a whole record, decoded here. `checked`: see `_row_columns`."""
         batch = batch or READ_BATCH
         clauses, params = self._filters(
             task=task, scale=scale, sweep_id=sweep_id, machine=machine, machine_ids=machine_ids
@@ -996,12 +1094,12 @@ class ResultStore:
             after = [f"id {step} ?"] if last is not None else []
             where = " AND ".join([*clauses, *after])
             rows = self._read(
-                f"SELECT {_row_columns(facts, checked)}"
+                f"SELECT {_row_columns(read, checked)}"
                 f"{' WHERE ' + where if where else ''} ORDER BY id {order} LIMIT ?",
                 (*params, *([last] if last is not None else []), batch),
             )
             for row in rows:
-                yield _point_row(row, facts)
+                yield _point_row(row, read)
             if len(rows) < batch:
                 return
             last = rows[-1]["id"]
@@ -1010,12 +1108,12 @@ class ResultStore:
         self,
         task: str | None = None,
         machine: int | str | None = None,
-        facts: bool = False,
+        read: RowRead = "text",
         first_only: bool = False,
         texts: SweepTexts = ALL_TEXTS,
     ) -> Iterator[tuple[SweepRecord, list[PointRow]]]:
         """Each sweep with its live points' rows, in the order they were added, or only
-        the first (`first_only`); `facts` as `iter_point_rows` takes it. The points of
+        the first (`first_only`); `read` as `iter_point_rows` takes it. The points of
         several sweeps come in one query, at most READ_BATCH rows (or one sweep's, where
         it has more), so memory stays flat. `texts` as `iter_sweeps` takes it."""
         batch: list[SweepRecord] = []
@@ -1023,26 +1121,26 @@ class ResultStore:
         for record in self.iter_sweeps(task=task, machine=machine, texts=texts):
             points = 1 if first_only else record.n_points
             if batch and count + points > READ_BATCH:
-                yield from self._with_rows(batch, facts, first_only)
+                yield from self._with_rows(batch, read, first_only)
                 batch, count = [], 0
             batch.append(record)
             count += points
         if batch:
-            yield from self._with_rows(batch, facts, first_only)
+            yield from self._with_rows(batch, read, first_only)
 
     def _with_rows(
-        self, sweeps: list[SweepRecord], facts: bool, first_only: bool
+        self, sweeps: list[SweepRecord], read: RowRead, first_only: bool
     ) -> Iterator[tuple[SweepRecord, list[PointRow]]]:
         found: dict[int, list[PointRow]] = {record.id: [] for record in sweeps}
         live = f"sweep_id IN ({', '.join('?' * len(found))}) AND deleted_at IS NULL"
         if first_only:
             live = f"id IN (SELECT MIN(id) FROM points WHERE {live} GROUP BY sweep_id)"
         rows = self._read(
-            f"SELECT {_row_columns(facts, checked=True)} WHERE {live} ORDER BY sweep_id, id",
+            f"SELECT {_row_columns(read, checked=True)} WHERE {live} ORDER BY sweep_id, id",
             tuple(found),
         )
         for row in rows:
-            found[row["sweep_id"]].append(_point_row(row, facts))
+            found[row["sweep_id"]].append(_point_row(row, read))
         for record in sweeps:
             yield record, found[record.id]
 
@@ -1367,19 +1465,25 @@ def _removing(column: str, paths: tuple[str, ...]) -> str:
 BASELINE_MEDIAN = "json_extract(analysis, '$.baseline.median')"
 
 
-def _row_columns(facts: bool, checked: bool) -> str:
+def _row_columns(read: RowRead, checked: bool) -> str:
     """The columns of a PointRow (`_point_row`), in its order, and the tables they come
-    from. Without `facts`, `checked` has SQLite tell whether the text is JSON (else `valid`
-    is 0: a reader that decodes every row finds out itself, at no extra cost). With them,
-    the facts kept instead of the text, which stays in the store: a reader that needs it
-    (`decode`) fetches it; and a row is taken as JSON (a row without facts is decoded,
-    which says what it cannot read)."""
-    if facts:
-        kept = ", ".join(_KEPT_FACTS)
+    from. With "text", `checked` has SQLite tell whether the text is JSON (else `valid` is
+    0: a reader that decodes every row finds out itself, at no extra cost). With "facts"
+    or "cells", what is kept instead of the texts, which stay in the store: a reader that
+    needs them (`decode`) fetches them; and a row is taken as JSON (a row without facts or
+    cells is decoded, which says what it cannot read)."""
+    if read != "text":
+        kept = (
+            f"task, scale, train, eval, {', '.join(_KEPT_FACTS)}"
+            if read == "facts"
+            else "task, scale, train * eval, median, csv_before, csv_after"
+        )
+        # A row with facts has a summary (the triggers make facts only of such rows): the
+        # columns of points read here are all in the index points_for_exports.
         return (
-            "id, sweep_id, machine_id, software_id, created_at, NULL, result_version, summary,"
-            f" 1, point_id IS NOT NULL, task, scale, train, eval, {kept}"
-            " FROM points LEFT JOIN point_facts ON point_id = id"
+            "id, sweep_id, machine_id, software_id, created_at, NULL, result_version,"
+            " CASE WHEN point_id IS NOT NULL THEN '' END, 1, point_id IS NOT NULL,"
+            f" {kept} FROM points LEFT JOIN point_facts ON point_id = id"
         )
     # A row with facts was JSON when last written, and SQLite makes its facts anew at any
     # change to it (_FACT_TRIGGERS): only a row without needs a parse to tell (a quarter
@@ -1403,9 +1507,15 @@ def _sweep_record(row: sqlite3.Row, texts: SweepTexts) -> SweepRecord:
     )  # fmt: skip
 
 
-def _point_row(row: sqlite3.Row, facts: bool) -> PointRow:
-    kept = PointFacts(*row[10:]) if facts and row[9] else None
-    return PointRow(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8], kept)
+def _point_row(row: sqlite3.Row, read: RowRead) -> PointRow:
+    facts = cells = None
+    if read == "facts" and row[9]:
+        facts = PointFacts(*row[10:])
+    elif read == "cells" and row[14] is not None and row[15] is not None:
+        cells = CsvCells(csv_cell(row[10]), csv_cell(row[11]), *row[12:])
+    return PointRow(
+        row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8], facts, cells
+    )
 
 
 def _analysis_outdated(conn: sqlite3.Connection, point_ids: list[int]) -> None:
