@@ -79,3 +79,17 @@ BAD_LIMITS = [
 @pytest.mark.parametrize("case", BAD_LIMITS, ids=case_id)
 def test_a_limit_that_is_no_size_is_refused(case, tmp_path):
     check_refused(case, tmp_path)
+
+
+def test_a_sweeps_1x1_point_counts_no_workers_of_its_other_points(monkeypatch, results_store):
+    # Its runs take turns with the 1 x 2 point's, whose two workers stay up between them,
+    # idle: they are no part of the 1 x 1 point's memory.
+    monkeypatch.setenv("CPULAB_TEST_HOLD_MB", "50")
+    out = cpulab("sweep", "--task-file", str(HOLD), "--cores", "1,2", "--repeats", "2",
+                 "--warmup", "0", "--json")  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    one, two = json.loads(out.stdout)["points"]
+    assert (one["eval"], two["eval"]) == (1, 2)
+    assert one["memory"]["worker_uss"] == []
+    assert len(two["memory"]["worker_uss"]) == 2
+    assert one["peak_rss"] < two["peak_rss"]

@@ -122,6 +122,42 @@ def test_the_meter_keeps_each_process_peak_reading_memory_every_fourth_sample(mo
     assert meter.memory_peaks() == {}
 
 
+class GrowingTree:
+    """The runner 10 and workers 11 and 12 from another point, idle; `busy` workers use
+    CPU, and `new` ones start."""
+
+    def __init__(self):
+        self.cpu = {10: 1.0, 11: 2.0, 12: 2.0}
+
+    def read(self):
+        return {
+            (pid, 0.0): ProcStat(pid, 1, 0.0, cpu, 0.0, 100 * MiB) for pid, cpu in self.cpu.items()
+        }
+
+    def close(self):
+        pass
+
+
+def test_the_meter_counts_only_the_processes_taking_part_since_its_reset(monkeypatch):
+    tree = GrowingTree()
+    monkeypatch.setattr("cpulab.engine.treemeter.is_helper", lambda pid: False)
+    meter = TreeMeter(10, reader=lambda root: tree, memory=lambda pid: Memory(pid * MiB, pid * MiB))
+    meter.sample(memory=True)
+    assert meter.peak_rss == 300 * MiB  # before any reset: the whole tree
+    meter.reset_peaks()
+    meter.sample(memory=True)  # the runner alone: its workers sit idle
+    assert meter.peak_rss == 100 * MiB
+    assert meter.memory_peaks() == {
+        "runner_uss": 10 * MiB, "worker_uss": [], "helper_uss": 0, "total_pss": 10 * MiB
+    }  # fmt: skip
+    tree.cpu[12] += 0.01  # one of them works, and one more starts
+    tree.cpu[14] = 0.0
+    meter.sample(memory=True)
+    assert meter.peak_rss == 300 * MiB
+    assert meter.memory_peaks()["worker_uss"] == [14 * MiB, 12 * MiB]
+    assert meter.cpu_since({}) == pytest.approx(1.0 + 2.0 + 2.01)  # CPU counts them all
+
+
 def test_the_meter_sees_a_child_hold_its_memory():
     code = 'import time; b = b"x" * (120 << 20); print(1, flush=True); time.sleep(30)'
     child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE)
