@@ -130,6 +130,15 @@ def test_a_sweep_is_measured_against_its_own_1x1_not_the_latest_one():
     assert found[id(later)].value == 1.0 and found[id(later)].baseline is later
 
 
+def test_each_1x1_of_a_sweep_that_measured_it_twice_is_1x_against_itself():
+    first, second = (Entry(make_result("cv-eval", 1, 1, t), sweep="advice 1") for t in (0.5, 0.4))
+    point = Entry(make_result("cv-eval", 1, 2, 0.2), sweep="advice 1")
+    found = speedups([first, point, second])
+    assert found[id(first)].value == 1.0 and found[id(first)].baseline is first
+    assert found[id(second)].value == 1.0
+    assert found[id(point)].value == 2.0 and found[id(point)].baseline is second
+
+
 def test_runs_outside_a_sweep_use_the_latest_1x1_of_their_own_session():
     earlier_base = Entry(make_result("rf-train", 1, 1, 4.0), this_session=False)
     earlier = Entry(make_result("rf-train", 2, 1, 2.0), this_session=False)

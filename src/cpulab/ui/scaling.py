@@ -126,7 +126,11 @@ def speedups(entries: Sequence[Entry]) -> dict[int, Speedup]:
             runs.setdefault(key, []).append(entry)
             continue
         sweep = sweeps[key]
-        if sweep.baseline is not None and sweep.report.baseline is not None:
+        if entry.result.cores_used == 1:
+            # Against itself, as a run's: an advice measures its 1 x 1 more than once,
+            # and an earlier one read 0.75x against the latest.
+            found[id(entry)] = Speedup.against(entry, entry, entry.stats)
+        elif sweep.baseline is not None and sweep.report.baseline is not None:
             found[id(entry)] = Speedup.against(entry, sweep.baseline, sweep.report.baseline)
     for members in runs.values():
         found.update(_against_the_1x1_up_to_each(members))
