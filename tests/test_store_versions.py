@@ -210,9 +210,13 @@ def test_upgrading_keeps_for_exports_what_a_new_store_keeps(tmp_path):
 
 
 def before_schema_7(conn: sqlite3.Connection) -> None:
-    """Undo what schema 7 made: each point's CSV cells, and the index exports read."""
+    """Undo what schema 7 made: each point's CSV cells, each sweep's baseline median and
+    the index exports read."""
     for column in ("csv_before", "csv_after"):
         conn.execute(f"ALTER TABLE point_facts DROP COLUMN {column}")
+    for trigger in ("sweep_baseline_on_insert", "sweep_baseline_on_update"):
+        conn.execute(f"DROP TRIGGER {trigger}")
+    conn.execute("ALTER TABLE sweeps DROP COLUMN baseline_median")
     conn.execute("DROP INDEX points_for_exports")
     conn.execute("CREATE INDEX points_live_by_sweep ON points (sweep_id, deleted_at)")
 
@@ -308,7 +312,7 @@ def test_a_schema_6_store_keeps_csv_cells_and_todays_sections_as_it_migrates(tmp
         store.add_point(result(2, score=float("nan"), flags=["noisy", "a, b"]))
         written = {fmt: export_text(fmt, store) for fmt in ("csv", "markdown")}
     cells = "SELECT point_id, csv_before, csv_after FROM point_facts"
-    sections = "SELECT report, report_version FROM sweeps"
+    sections = "SELECT report, report_version, baseline_median FROM sweeps"
     with closing(sqlite3.connect(path)) as conn, conn:
         kept, reports = conn.execute(cells).fetchall(), conn.execute(sections).fetchall()
         before_schema_7(conn)
@@ -322,3 +326,4 @@ def test_a_schema_6_store_keeps_csv_cells_and_todays_sections_as_it_migrates(tmp
         assert conn.execute(sections).fetchall() == reports
     assert len(kept) == 3 and all(before and after for _, before, after in kept)
     assert reports[0][0].startswith("| cores | split |") and reports[0][1] == REPORT_VERSION
+    assert reports[0][2] == 0.2  # the median of the 1 x 1's runs
