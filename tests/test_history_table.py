@@ -2,6 +2,7 @@
 
 import io
 import json
+import sqlite3
 
 import pytest
 
@@ -79,3 +80,30 @@ def test_deleting_several_says_restore_brings_them_back(tmp_path):
         ids = [store.add_point(result(t, 1)) for t in (1, 2)]
     deleted = cpulab("delete", *map(str, ids), "--db", str(db))
     assert deleted.stdout.endswith(f"`cpulab restore {ids[0]} {ids[1]}` brings them back.\n")
+
+
+@pytest.mark.parametrize("command", ["delete", "restore"])
+def test_a_store_another_process_holds_locked_is_one_line_and_nothing_changes(
+    tmp_path, monkeypatch, capsys, command
+):
+    from cpulab import cli
+    from cpulab.engine import store as store_module
+
+    db = tmp_path / "results.sqlite"
+    with ResultStore.open(db) as store:
+        point = store.add_point(result(1, 1))
+        if command == "restore":
+            store.delete_points([point])
+    monkeypatch.setattr(store_module, "BUSY_TIMEOUT", 0.2)  # not 10 s
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # as another process's long write
+    try:
+        assert cli.main([command, str(point), "--db", str(db)]) == 2
+    finally:
+        holder.rollback()
+        holder.close()
+    said = capsys.readouterr()
+    assert said.out == ""
+    assert said.err == f"cpulab: error: {db}: database is locked: nothing changed, try again\n"
+    with ResultStore.open(db) as store:
+        assert store.deleted_ids([point]) == {point: command == "restore"}

@@ -5,10 +5,13 @@ import asyncio
 import json
 import shutil
 import signal
+import sqlite3
 from dataclasses import replace
 
 import pytest
 
+from cpulab.engine import session as session_module
+from cpulab.engine import store as store_module
 from cpulab.engine.events import Phase, Result, Started
 from cpulab.engine.session import Session
 from cpulab.engine.store import ResultStore
@@ -227,3 +230,55 @@ async def test_a_store_deleted_mid_sweep_is_said_not_kept_silently(tmp_path):
     assert outcome.status == "done" and len(outcome.results) == 3
     assert problems and outcome.store_problems == tuple(problems)
     assert all(p.endswith("was deleted or replaced while open") for p in problems)
+
+
+@pytest.fixture
+def short_busy_timeout(monkeypatch):
+    """Another process's write lock outlasts the store's wait in a moment, not 10 s."""
+    monkeypatch.setattr(store_module, "BUSY_TIMEOUT", 0.2)
+    monkeypatch.setattr(session_module, "LOCK_PATIENCE", 1.0)
+
+
+def hold_write_lock(path):
+    """A connection holding the store's write lock, as another process's long write."""
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    return holder
+
+
+async def test_a_store_locked_for_a_while_gets_every_point_into_its_sweep(
+    tmp_path, short_busy_timeout
+):
+    heard = []
+    with ResultStore.open(tmp_path / "results.sqlite") as store:
+        holder = hold_write_lock(store.path)  # from before the sweep's record
+        session = Session(plan_of(CV_EVAL), store=store, on_store_problem=heard.append)
+
+        def release_after_the_first_point(event):
+            if isinstance(event, Result) and holder.in_transaction:
+                holder.rollback()
+
+        outcome = await session.listen(release_after_the_first_point).run()
+
+        assert outcome.status == "done" and outcome.store_problems == ()
+        assert heard and all("tried again at the end" in p for p in heard)
+        [sweep] = store.sweeps()
+        assert (sweep.id, sweep.status, sweep.n_points) == (outcome.sweep_id, "done", 2)
+        # The first point stored last, once the lock was gone: none as a single run.
+        by_split = sorted(store.points(), key=lambda p: (p.result.train, p.result.eval))
+        assert [p.result for p in by_split] == list(outcome.results)
+        assert {p.sweep_id for p in by_split} == {sweep.id}
+        holder.close()
+
+
+async def test_a_store_locked_to_the_end_says_so_and_stores_no_point_outside_its_sweep(
+    tmp_path, short_busy_timeout
+):
+    with ResultStore.open(tmp_path / "results.sqlite") as store:
+        holder = hold_write_lock(store.path)
+        outcome = await Session(plan_of(CV_EVAL), store=store).run()
+        holder.rollback()
+        assert outcome.status == "done" and len(outcome.results) == 2
+        assert outcome.store_problems[-1].endswith("still locked after waiting: not saved")
+        assert store.points() == [] and store.sweeps() == []
+        holder.close()

@@ -7,6 +7,7 @@ The store keeps a deleted result's row, marked: every command leaves it out, and
 from __future__ import annotations
 
 import argparse
+import sqlite3
 
 from cpulab.cli.parser import EXIT_OK
 from cpulab.engine.errors import UsageError
@@ -31,13 +32,15 @@ def _mark(args: argparse.Namespace, *, deleting: bool) -> int:
             raise UsageError(f"result {_listed(gone)} is deleted already")
         if not deleting and (live := [i for i in ids if not state[i]]):
             raise UsageError(f"result {_listed(live)} is not deleted")
+        try:
+            (store.delete_points if deleting else store.restore_points)(ids)
+        except sqlite3.OperationalError as exc:  # another process held it past the wait
+            raise UsageError(f"{store.path}: {exc}: nothing changed, try again") from None
         if deleting:
-            store.delete_points(ids)
             it = "it" if len(ids) == 1 else "them"
             print(f"Deleted result {_listed(ids)}: `cpulab restore {' '.join(map(str, ids))}`"
                   f" brings {it} back.")  # fmt: skip
         else:
-            store.restore_points(ids)
             print(f"Restored result {_listed(ids)}.")
     return EXIT_OK
 

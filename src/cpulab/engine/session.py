@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import signal
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from operator import methodcaller
@@ -43,6 +45,11 @@ from cpulab.engine.sweep import SweepPlan
 Listener = Callable[[Event], None]
 SUSPEND = getattr(signal, "SIGTSTP", None)  # Ctrl-Z, where there is job control
 STORE_ERRORS = (sqlite3.Error, OSError, ValueError)
+NOT_WRITTEN = object()  # what a write the store refused returns
+# Seconds the end of a session waits, at most, for a store another process holds locked
+# (each try waits store.BUSY_TIMEOUT): what it measured and could not store as it came.
+LOCK_PATIENCE = 60.0
+AGAIN = " (another process is writing it): tried again at the end"
 
 
 @dataclass(frozen=True)
@@ -113,9 +120,12 @@ class Session:
         self.listeners: list[Listener] = []
         self.store_problems: list[str] = []
         self.results: list[Result] = []
-        # The latest state of each point, by (train, eval), and its row in the store.
+        # The latest state of each point, by (train, eval), its row in the store, and the
+        # points whose latest state the store could not take yet.
         self._latest: dict[tuple[int, int], Result] = {}
         self._stored: dict[tuple[int, int], int] = {}
+        self._unsaved: set[tuple[int, int]] = set()
+        self._locked = False  # whether the last write failed on another process's lock
         self.sweep_id: int | None = None
         self.outcome: Outcome | None = None
         self._handle: RunHandle | None = None
@@ -145,7 +155,9 @@ class Session:
     async def run(self) -> Outcome:
         """Run to the end; returns how it ended. Call once."""
         if self.plan is not None and self.store is not None:
-            self.sweep_id = await self._write(self._record_sweep)
+            # Where another process holds the store locked, its first point records it.
+            recorded = await self._write(self._record_sweep, again_at_the_end=True)
+            self.sweep_id = None if recorded is NOT_WRITTEN else recorded
         final: Event | None = None
         timer = None
         if self.time_limit is not None:
@@ -168,7 +180,7 @@ class Session:
         finally:
             if timer is not None:
                 timer.cancel()
-        return await asyncio.to_thread(self._end, self._status(final), final)
+        return await asyncio.to_thread(self._end, self._status(final), final, LOCK_PATIENCE)
 
     async def cancel(self) -> None:
         """Stop it on the user's request: the whole process tree, then Cancelled."""
@@ -260,24 +272,33 @@ class Session:
             return "refused" if final.bad_input else "failed"
         return "cancelled"
 
-    def _end(self, status: str, final: Event | None) -> Outcome:
-        """Record the end once, whichever path gets here first. Runs off the event loop."""
+    def _end(self, status: str, final: Event | None, patience: float = 0.0) -> Outcome:
+        """Record the end once, whichever path gets here first. Runs off the event loop;
+        `patience`: seconds it may wait on a store another process holds locked."""
         with self._end_lock:
             if self.outcome is not None:
                 return self.outcome
-            sweep_id = self.sweep_id
             partial = tuple(r for r in self._latest.values() if r.partial)
             measured = (*self.results, *partial)
             model = sweep_model(measured) if self.plan is not None else None
+            give_up = time.monotonic() + patience
+            self._store_the_rest(give_up)
+            sweep_id, finished = self.sweep_id, True
             if sweep_id is not None:
                 error = final.one_line() if isinstance(final, Error) else None
                 stored = "failed" if status == "refused" else status  # then forgotten if empty
                 summary = model.to_dict(measured[0].available) if model is not None else None
-                self._write_now(methodcaller("finish_sweep", sweep_id, stored, error, summary))
+                finish = methodcaller("finish_sweep", sweep_id, stored, error, summary)
+                finished = self._write_patiently(finish, give_up) is not NOT_WRITTEN
                 if status == "refused" and not self._latest:
                     self._write_now(methodcaller("forget_sweep", sweep_id))
                     sweep_id = None
             signum = self._stop[1] if self._stop is not None and status == "interrupted" else None
+            lost = bool(self._unsaved) or not finished
+            if lost and self._locked and self.store is not None:
+                self._say_problem(f"{self.store.path}: still locked after waiting: not saved")
+            # A lock that held back results it then let through lost nothing.
+            problems = [p for p in self.store_problems if lost or not p.endswith(AGAIN)]
             self.outcome = Outcome(
                 status,
                 final,
@@ -285,24 +306,50 @@ class Session:
                 sweep_id,
                 signum,
                 partial,
-                tuple(self.store_problems),
+                tuple(problems),
                 model,
             )
             return self.outcome
 
     async def _keep(self, result: Result) -> None:
         """Store each measured run as it arrives: a point's first one adds its row, each
-        later one (and its final result) replaces it."""
+        later one (and its final result) replaces it. One the store cannot take is kept
+        here, and tried again with the next state of its point, and at the end."""
         point = (result.train, result.eval)
         self._latest[point] = result
         if not result.partial:
             self.results.append(result)
-        if point in self._stored:
-            await self._write(methodcaller("replace_point", self._stored[point], result))
+        store = functools.partial(self._store_point, point=point, result=result)
+        if await self._write(store, again_at_the_end=True) is NOT_WRITTEN:
+            self._unsaved.add(point)
         else:
-            point_id = await self._write(methodcaller("add_point", result, self.sweep_id))
-            if point_id is not None:
-                self._stored[point] = point_id
+            self._unsaved.discard(point)
+
+    def _store_point(self, store: ResultStore, point: tuple[int, int], result: Result) -> None:
+        # A sweep's points go into its record, never in as single runs: where the record
+        # could not be written at the start, it is written first.
+        if self.plan is not None and self.sweep_id is None:
+            self.sweep_id = self._record_sweep(store)
+        if point in self._stored:
+            store.replace_point(self._stored[point], result)
+        else:
+            self._stored[point] = store.add_point(result, self.sweep_id)
+
+    def _store_the_rest(self, give_up: float) -> None:
+        """What the store could not take as it came (another process held its write lock
+        longer than its busy timeout), tried again now that nothing waits on the store."""
+        for point in sorted(self._unsaved):
+            store = functools.partial(self._store_point, point=point, result=self._latest[point])
+            if self._write_patiently(store, give_up) is not NOT_WRITTEN:
+                self._unsaved.discard(point)
+
+    def _write_patiently(self, write: Callable[[ResultStore], Any], give_up: float) -> Any:
+        """`write` once, and again while another process holds the store locked, until
+        the monotonic time `give_up`."""
+        while True:
+            written = self._write_now(write, again_at_the_end=True)
+            if written is not NOT_WRITTEN or not self._locked or time.monotonic() >= give_up:
+                return written
 
     def _record_sweep(self, store: ResultStore) -> int:
         plan = self.plan
@@ -317,23 +364,37 @@ class Session:
             machine_facts(),
         )
 
-    async def _write(self, write: Callable[[ResultStore], Any]) -> Any:
+    async def _write(
+        self, write: Callable[[ResultStore], Any], again_at_the_end: bool = False
+    ) -> Any:
         if self.store is None:
             return None
-        return await asyncio.to_thread(self._write_now, write)
+        return await asyncio.to_thread(self._write_now, write, again_at_the_end)
 
-    def _write_now(self, write: Callable[[ResultStore], Any]) -> Any:
-        """A store that fails to write must not stop the measurement: say so, go on."""
+    def _write_now(
+        self, write: Callable[[ResultStore], Any], again_at_the_end: bool = False
+    ) -> Any:
+        """A store that fails to write must not stop the measurement: say so, go on.
+        NOT_WRITTEN where it failed; `again_at_the_end`: the session tries again then."""
         if self.store is None:
             return None
         try:
-            return write(self.store)
+            written = write(self.store)
         except STORE_ERRORS as exc:
+            self._locked = isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
             problem = str(exc) if str(self.store.path) in str(exc) else f"{self.store.path}: {exc}"
-            self.store_problems.append(problem)
-            if self.on_store_problem is not None:
-                self.on_store_problem(problem)
-            return None
+            if self._locked and again_at_the_end:
+                problem += AGAIN
+            if problem not in self.store_problems[-1:]:  # a lock tried again: said once
+                self._say_problem(problem)
+            return NOT_WRITTEN
+        self._locked = False
+        return written
+
+    def _say_problem(self, problem: str) -> None:
+        self.store_problems.append(problem)
+        if self.on_store_problem is not None:
+            self.on_store_problem(problem)
 
     def _emit(self, event: Event) -> None:
         for listener in self.listeners:
