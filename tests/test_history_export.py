@@ -682,6 +682,22 @@ def test_the_kept_sections_are_made_anew_by_a_schema_step_for_each_report_versio
         assert store_module._keep_reports in store_module.MIGRATIONS[step]
 
 
+def test_a_point_deleted_while_its_sweep_runs_is_left_out_of_its_model(tmp_path):
+    path = tmp_path / "kept.sqlite"
+    with ResultStore.open(path) as store:
+        sweep = store.start_sweep("rf-train", "small", "train", [1, 2, 4], 3, 1, ALPHA)
+        ids = [store.add_point(result(t, fit_times=[1.0 / t] * 3), sweep) for t in (1, 2, 4)]
+        model = model_of(store, sweep)  # what the session fits: every point it measured
+        store.delete_points([ids[0]])  # `cpulab delete` from another shell, meanwhile
+        store.finish_sweep(sweep, "done", model=model)
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        kept = conn.execute("SELECT analysis, report, model FROM sweeps").fetchone()
+    assert kept == (None, None, None)
+    (exported,) = json.loads(exports_of(path)["json"])["sweeps"]
+    assert [p["cores"] for p in exported["model"]["points"]] == [2, 4]
+    assert "1 x 1" not in exports_of(path)["markdown"]
+
+
 def test_a_deleted_point_is_left_out_of_the_analysis_exports_read(tmp_path):
     path = tmp_path / "kept.sqlite"
     grid_ids = store_of_every_kind(path)

@@ -897,6 +897,16 @@ class ResultStore:
             ).fetchall()
             results = [self._result(row[0], row[1], row[2]) for row in rows]
             analysis, markdown = sweep_texts([r for r in results if r is not None], model)
+            deleted = conn.execute(
+                "SELECT EXISTS (SELECT 1 FROM points WHERE sweep_id = ? AND deleted_at IS NOT"
+                " NULL)",
+                (sweep_id,),
+            ).fetchone()[0]
+            if deleted:
+                # The model is of every point the sweep measured, and some were deleted
+                # while it ran: nothing is kept, as after any delete, and its readers work
+                # it all out from the points that are left.
+                text = analysis = markdown = None
             cursor = conn.execute(
                 "UPDATE sweeps SET status = ?, error = ?, finished_at = ?, model = ?,"
                 " analysis = ?, report = ?, report_version = ? WHERE id = ?",
