@@ -316,6 +316,22 @@ def test_a_closed_pipe_ends_quietly(args, good_store):
         assert len(store.points()) == (2 if "run" in args else 1)
 
 
+@pytest.mark.parametrize("args", [("tasks",), ("history",), ("run", "rf-train")], ids=" ".join)
+def test_a_closed_standard_output_is_refused_before_anything_runs(args, good_store):
+    out = subprocess.run(
+        [sys.executable, "-m", "cpulab", *args],
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+        preexec_fn=lambda: os.close(1),  # as `cpulab ... >&-` starts it
+    )
+    assert out.returncode == 2
+    assert out.stderr == "cpulab: error: cannot write the output: standard output is closed\n"
+    with ResultStore.open(good_store) as store:
+        assert len(store.points()) == 1  # nothing measured, nothing stored
+
+
 @pytest.mark.parametrize(
     "env",
     [{"PYTHONIOENCODING": "ascii"}, {"LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0"}],

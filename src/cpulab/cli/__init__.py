@@ -61,6 +61,11 @@ EXIT_READER_GONE = 1  # as rich exits when a pipe closes on its output, after Py
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if sys.stdout is None:  # started with it closed (`>&-`): refused before anything runs
+        if sys.stderr is not None:
+            print("cpulab: error: cannot write the output: standard output is closed",
+                  file=sys.stderr)  # fmt: skip
+        return EXIT_USAGE
     _replace_unencodable_output()
     try:
         args = build_parser().parse_args(argv)
