@@ -690,23 +690,22 @@ def test_a_point_deleted_while_its_sweep_runs_is_left_out_of_its_model(tmp_path)
         model = model_of(store, sweep)  # what the session fits: every point it measured
         store.delete_points([ids[0]])  # `cpulab delete` from another shell, meanwhile
         store.finish_sweep(sweep, "done", model=model)
-    with contextlib.closing(sqlite3.connect(path)) as conn:
-        kept = conn.execute("SELECT analysis, report, model FROM sweeps").fetchone()
-    assert kept == (None, None, None)
     (exported,) = json.loads(exports_of(path)["json"])["sweeps"]
     assert [p["cores"] for p in exported["model"]["points"]] == [2, 4]
     assert "1 x 1" not in exports_of(path)["markdown"]
+    with ResultStore.open(path) as store:  # as the sweep itself would have fitted it
+        assert exported["model"] == model_of(store, sweep)
 
 
 def test_a_deleted_point_is_left_out_of_the_analysis_exports_read(tmp_path):
     path = tmp_path / "kept.sqlite"
     grid_ids = store_of_every_kind(path)
+    kept = "SELECT analysis, report, model FROM sweeps WHERE id = 1"
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        before = conn.execute(kept).fetchone()
     with ResultStore.open(path) as store:
         store.delete_points([grid_ids[4]])  # the faster 2 x 2, the grid's best
-    with contextlib.closing(sqlite3.connect(path)) as conn:
-        assert conn.execute(
-            "SELECT analysis, report, model FROM sweeps WHERE id = 1"
-        ).fetchone() == (None, None, None)
+        refitted = model_of(store, 1)  # as `cpulab sweep` fits the points left
     assert "| 4 | 2 x 2 * | 0.410 |" in exports_of(path)["markdown"]
     document = json.loads(exports_of(path)["json"])
     grid = document["sweeps"][0]
@@ -715,12 +714,15 @@ def test_a_deleted_point_is_left_out_of_the_analysis_exports_read(tmp_path):
     # (its runs' mean, the slow third one in: fewer than 5 runs are not judged for outliers).
     four = next(p for p in grid["model"]["points"] if p["cores"] == 4)
     assert four["mean"] == pytest.approx((0.4 + 0.41 + 0.9) / 3)
+    assert grid["model"] == refitted
     with ResultStore.open(path) as store:
         store.restore_points([grid_ids[4]])
     assert (
         json.loads(exports_of(path)["json"])["sweeps"][0]["analysis"]["best"]["stats"]["median"]
         == 0.38
     )
+    with contextlib.closing(sqlite3.connect(path)) as conn:  # a restore undoes it exactly
+        assert conn.execute(kept).fetchone() == before
 
 
 def without_clock(text: str) -> str:

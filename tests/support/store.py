@@ -6,7 +6,7 @@ import sqlite3
 from contextlib import closing
 
 from cpulab.engine.events import Result
-from cpulab.engine.session import sweep_model
+from cpulab.engine.models import sweep_model
 from cpulab.engine.store import SCHEMA_VERSION, ResultStore
 
 ALPHA = {

@@ -7,8 +7,9 @@ from textual.widgets import Static
 
 from cpulab.cli.render import print_report
 from cpulab.engine.events import PARTIAL, Error
+from cpulab.engine.models import sweep_model
 from cpulab.engine.presentation import SCALING_HEADER, scaling_rows, variant_label
-from cpulab.engine.session import Outcome, sweep_model
+from cpulab.engine.session import Outcome
 from cpulab.engine.spec import RunOptions
 from cpulab.engine.stats import analyse_results
 from cpulab.engine.sweep import SweepPlan

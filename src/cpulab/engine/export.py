@@ -105,7 +105,8 @@ class SweepView:
     """A stored sweep and its points' rows. What an export says of it is read as the
     store keeps it where it can (its analysis and model, each point's summary and facts)
     and computed from its decoded points where it cannot: a sweep stored before schema 5,
-    or one whose points were deleted or restored since it ended."""
+    or one whose points an older cpulab deleted or restored after it ended (cpulab now
+    keeps them anew as it deletes or restores)."""
 
     record: SweepRecord
     rows: list[PointRow]  # of its points, or of its first only (`complete` False)
@@ -173,9 +174,10 @@ class SweepView:
 
     @property
     def model_summary(self) -> dict[str, Any] | None:
-        """The model as the sweep stored it when it ended (ScalingModel.to_dict); fitted
-        here for a sweep stored before models were (schema 3 and older), or whose points
-        were deleted or restored since (the store forgets its model then)."""
+        """The model as the sweep stored it when it ended or its points last changed
+        (ScalingModel.to_dict); fitted here for a sweep stored before models were (schema
+        3 and older), or whose points an older cpulab deleted or restored (it forgot the
+        model then)."""
         if self.record.model is not None:
             return self.record.model
         cores = self.machine_cores

@@ -25,7 +25,15 @@ from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Any
 
-from cpulab.engine.stats import MAD_TO_SIGMA, SIGMA_FLOOR, SIGMA_MIN, PointStats, ScalingReport
+from cpulab.engine.events import Result
+from cpulab.engine.stats import (
+    MAD_TO_SIGMA,
+    SIGMA_FLOOR,
+    SIGMA_MIN,
+    PointStats,
+    ScalingReport,
+    analyse_results,
+)
 
 USL = "usl"
 AMDAHL = "amdahl"
@@ -698,3 +706,14 @@ def _finite(value: float | None) -> float | None:
 
 def _cores(count: int) -> str:
     return f"{count} {'core' if count == 1 else 'cores'}"
+
+
+def sweep_model(results: Sequence[Result]) -> ScalingModel | None:
+    """The scaling model of a sweep's results, as it keeps it: its fastest split of each
+    core count, with RESAMPLES refits."""
+    if not results:
+        return None
+    try:
+        return fit_scaling(model_points(analyse_results(results)))
+    except ValueError:  # points that determine no model: the sweep ends all the same
+        return None

@@ -35,9 +35,8 @@ from typing import Any
 from cpulab.engine.errors import INTERRUPTING_SIGNALS
 from cpulab.engine.events import Error, Event, Result
 from cpulab.engine.machine import machine_facts
-from cpulab.engine.models import ScalingModel, fit_scaling, model_points
+from cpulab.engine.models import ScalingModel, sweep_model
 from cpulab.engine.spec import RunSpec, SweepSpec
-from cpulab.engine.stats import analyse_results
 from cpulab.engine.store import ResultStore
 from cpulab.engine.supervisor import RunHandle, Supervisor
 from cpulab.engine.sweep import SweepPlan
@@ -399,13 +398,3 @@ class Session:
     def _emit(self, event: Event) -> None:
         for listener in self.listeners:
             listener(event)
-
-
-def sweep_model(results: tuple[Result, ...]) -> ScalingModel | None:
-    """The scaling model of a sweep's results: its fastest split of each core count."""
-    if not results:
-        return None
-    try:
-        return fit_scaling(model_points(analyse_results(results)))
-    except ValueError:  # points that determine no model: the sweep ends all the same
-        return None

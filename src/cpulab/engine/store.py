@@ -38,6 +38,7 @@ import platformdirs
 from cpulab.engine.datafile import file_kind
 from cpulab.engine.errors import UsageError
 from cpulab.engine.events import OPTIONAL, EventError, Result, compact_json, event_from_dict
+from cpulab.engine.models import sweep_model
 from cpulab.engine.presentation import REPORT_VERSION, csv_cell, csv_number, sweep_markdown
 from cpulab.engine.stats import PointStats, ScalingReport, analyse_results
 
@@ -875,7 +876,7 @@ class ResultStore:
             if cursor.rowcount == 0:
                 raise ValueError(f"there is no point {point_id}")
             _keep_cells(conn, point_id, result)
-            _analysis_outdated(conn, [point_id])
+            self._analyse_again(conn, [point_id])
 
     def finish_sweep(
         self,
@@ -888,32 +889,21 @@ class ResultStore:
         Its analysis is stored with it, made from its points as they are now."""
         if status not in SWEEP_STATUSES[1:]:
             raise ValueError(f"a sweep finishes as one of {', '.join(SWEEP_STATUSES[1:])}")
-        text = None if model is None else json.dumps(model, allow_nan=False)
         with self._write() as conn:
-            rows = conn.execute(
-                "SELECT id, result, result_version FROM points"
-                " WHERE sweep_id = ? AND deleted_at IS NULL ORDER BY id",
-                (sweep_id,),
-            ).fetchall()
-            results = [self._result(row[0], row[1], row[2]) for row in rows]
-            analysis, markdown = sweep_texts([r for r in results if r is not None], model)
+            cursor = conn.execute(
+                "UPDATE sweeps SET status = ?, error = ?, finished_at = ? WHERE id = ?",
+                (status, error, self._clock(), sweep_id),
+            )
+            if cursor.rowcount == 0:
+                raise ValueError(f"there is no sweep {sweep_id}")
             deleted = conn.execute(
                 "SELECT EXISTS (SELECT 1 FROM points WHERE sweep_id = ? AND deleted_at IS NOT"
                 " NULL)",
                 (sweep_id,),
             ).fetchone()[0]
-            if deleted:
-                # The model is of every point the sweep measured, and some were deleted
-                # while it ran: nothing is kept, as after any delete, and its readers work
-                # it all out from the points that are left.
-                text = analysis = markdown = None
-            cursor = conn.execute(
-                "UPDATE sweeps SET status = ?, error = ?, finished_at = ?, model = ?,"
-                " analysis = ?, report = ?, report_version = ? WHERE id = ?",
-                (status, error, self._clock(), text, analysis, markdown, REPORT_VERSION, sweep_id),
-            )
-            if cursor.rowcount == 0:
-                raise ValueError(f"there is no sweep {sweep_id}")
+            # The session's model is of every point it measured: where some were deleted
+            # while it ran, the model of those left, as after any delete.
+            self._keep_analyses(conn, [sweep_id], "fit" if deleted else model)
 
     def forget_sweep(self, sweep_id: int) -> None:
         """Remove a sweep that has no points: one refused before it measured anything (a
@@ -998,8 +988,59 @@ class ResultStore:
                     (when, *batch),
                 )
                 changed += cursor.rowcount
-                _analysis_outdated(conn, batch)
+                self._analyse_again(conn, batch)
         return changed
+
+    def _analyse_again(self, conn: sqlite3.Connection, point_ids: list[int]) -> None:
+        """The sweeps these points are of, whose points changed: an ended one keeps its
+        analysis, section and model made anew from its live points, so a restore undoes a
+        delete exactly; a running one keeps none until it ends."""
+        marks = ", ".join("?" * len(point_ids))
+        rows = conn.execute(
+            "SELECT id, status FROM sweeps WHERE id IN"
+            f" (SELECT sweep_id FROM points WHERE id IN ({marks}) AND sweep_id IS NOT NULL)",
+            point_ids,
+        ).fetchall()
+        running = [row[0] for row in rows if row[1] == "running"]
+        conn.executemany(
+            "UPDATE sweeps SET analysis = NULL, report = NULL, model = NULL WHERE id = ?",
+            [(sweep_id,) for sweep_id in running],
+        )
+        self._keep_analyses(conn, [row[0] for row in rows if row[1] != "running"])
+
+    def _keep_analyses(
+        self,
+        conn: sqlite3.Connection,
+        sweep_ids: list[int],
+        model: dict[str, Any] | Literal["fit"] | None = "fit",
+    ) -> None:
+        """Each sweep's analysis, Markdown section and `model` from its live points, as
+        `finish_sweep` keeps them; "fit": the model `cpulab sweep` fits to them."""
+        for sweep_id in sweep_ids:
+            rows = conn.execute(
+                "SELECT id, result, result_version FROM points"
+                " WHERE sweep_id = ? AND deleted_at IS NULL ORDER BY id",
+                (sweep_id,),
+            ).fetchall()
+            decoded = (self._result(row[0], row[1], row[2]) for row in rows)
+            results = [result for result in decoded if result is not None]
+            if model == "fit":
+                fitted = sweep_model(results)
+                kept = fitted.to_dict(results[0].available) if fitted is not None else None
+            else:
+                kept = model
+            analysis, markdown = sweep_texts(results, kept)
+            conn.execute(
+                "UPDATE sweeps SET model = ?, analysis = ?, report = ?, report_version = ?"
+                " WHERE id = ?",
+                (
+                    None if kept is None else json.dumps(kept, allow_nan=False),
+                    analysis,
+                    markdown,
+                    REPORT_VERSION,
+                    sweep_id,
+                ),
+            )
 
     def points(
         self,
@@ -1541,17 +1582,6 @@ def _point_row(row: sqlite3.Row, read: RowRead) -> PointRow:
         cells = CsvCells(csv_cell(row[10]), csv_cell(row[11]), *row[12:])
     return PointRow(
         row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8], facts, cells
-    )
-
-
-def _analysis_outdated(conn: sqlite3.Connection, point_ids: list[int]) -> None:
-    """Forget the stored analysis and model of the sweeps these points belong to: their
-    points changed, and a reader computes them anew from those that are there."""
-    conn.execute(
-        "UPDATE sweeps SET analysis = NULL, report = NULL, model = NULL WHERE id IN"
-        f" (SELECT sweep_id FROM points WHERE id IN ({', '.join('?' * len(point_ids))})"
-        " AND sweep_id IS NOT NULL)",
-        point_ids,
     )
 
 
