@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from store_scaling import COMMANDS, measure  # noqa: E402
+from store_scaling import COMMANDS, measure
 
 
 def env_of(src: Path | None) -> dict[str, str]:
