@@ -113,6 +113,15 @@ async def test_enter_then_l_opens_it_from_the_result_details():
         await wait_for(pilot, lambda: app.screen is details)  # back to the details
 
 
+async def test_the_title_names_the_stored_result_it_is_of():
+    app = make_app(cores=2)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.push_screen(TimelineScreen(timed(CV_2, 2, 2), point_id=12))
+        await wait_for(pilot, lambda: isinstance(app.screen, TimelineScreen))
+        title = str(app.screen.query_one("#timeline").border_title)
+        assert title == "Timeline · cv-eval 1 x 2 · #12"
+
+
 async def test_a_result_measured_before_timelines_says_so_in_one_line():
     app = make_app(cores=2)
     async with app.run_test(size=(80, 24)) as pilot:

@@ -93,13 +93,17 @@ async def test_filters_choose_a_task_and_a_sweep_and_say_so_in_the_title(tmp_pat
 
 async def test_hide_clear_and_show_again(tmp_path):
     with ResultStore.open(tmp_path / "results.sqlite") as store:
-        fill(store)
+        ids = fill(store)
         app = make_app(store=store)
         async with app.run_test(size=(120, 40)) as pilot:
             await wait_for(pilot, lambda: len(app.results) == 2)
             app.query_one(ResultsTable).focus()
             await pilot.press("h")  # the newest row is selected
             await wait_for(pilot, lambda: rows(app) == [("rf-train", 1, 1)])
+            said = [n.message for n in app._notifications]
+            assert said[-1] == (
+                f"Hidden rf-train 2 x 1 (point {ids['rf-train'][1]}): f shows hidden results again."
+            )
             assert "1 hidden" in str(app.query_one(ScalingChart).border_title)
             assert app.query_one("#results").border_title == "Results · 1 hidden"
             await pilot.press("h")  # the last one too: the chart says why it is empty

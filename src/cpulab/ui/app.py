@@ -161,6 +161,9 @@ class CpulabApp(App[None]):
         Binding("w", "sweep", "Sweep", id="sweep"),
         Binding("a", "advise", "Advise", id="advise"),
         Binding("c", "cancel", "Cancel", id="cancel"),
+        # Help and Quit before the rest: a footer 80 columns wide shows the first seven.
+        Binding("f1,question_mark", "help", "Help", id="help"),
+        Binding("q", "quit", "Quit", id="quit"),
         Binding("s", "toggle_speedup", "Time/speedup", id="speedup"),
         Binding("f", "filters", "Filter", id="filters"),
         Binding("h", "hide", "Hide", show=False, id="hide"),
@@ -170,10 +173,8 @@ class CpulabApp(App[None]):
         Binding("l", "timeline", "Timeline of the result", show=False, id="timeline"),
         Binding("m", "core_history", "Cores now or the last minute", show=False, id="core_history"),
         Binding("t", "pick_theme", "Theme", id="theme"),
-        Binding("f1,question_mark", "help", "Help", id="help"),
         # Dialogs and the help close on Escape too, by their own bindings.
         Binding("escape", "hide_help_panel", "Close the keys panel", show=False, id="close"),
-        Binding("q", "quit", "Quit", id="quit"),
         Binding("ctrl+z", "suspend_process", "Suspend to the shell", show=False, id="suspend"),
     ]
     # Every action with its key, and Textual's own commands but those it replaces.
@@ -306,7 +307,7 @@ class CpulabApp(App[None]):
                         id="chart",
                         classes="panel",
                     )
-        yield KeysFooter()
+        yield KeysFooter(compact=self.size.width < KeysFooter.ROOMY)
 
     def on_mount(self) -> None:
         logical = self.sampler.budget.logical
@@ -949,7 +950,7 @@ class CpulabApp(App[None]):
         if entry is None:
             self.notify("No result is selected.", timeout=3)
             return
-        self.push_screen(TimelineScreen(entry.result))
+        self.push_screen(TimelineScreen(entry.result, entry.point_id))
 
     def action_core_history(self) -> None:
         """The cores as they are now, or each core's last minute as a heat strip."""
@@ -995,7 +996,12 @@ class CpulabApp(App[None]):
             return
         self.workspace.hide([entry])
         self._show_results(cursor=self.query_one(ResultsTable).cursor_row)  # the next row
-        self.notify("Hidden: f shows hidden results again.", timeout=3)
+        r, stored = entry.result, f" (point {entry.point_id})" if entry.point_id else ""
+        # Named: from the palette the table may not be on screen to show which it was.
+        self.notify(
+            f"Hidden {r.task} {r.train} x {r.eval}{stored}: f shows hidden results again.",
+            timeout=3,
+        )
 
     def action_clear_session(self) -> None:
         count = self.workspace.clear_session()

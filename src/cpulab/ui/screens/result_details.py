@@ -422,4 +422,5 @@ class ResultDetails(ReadingScreen):
                     yield Static(section_grid(list(run)), classes="-warning" if warned else "")
 
     def action_timeline(self) -> None:
-        self.app.push_screen(TimelineScreen(self.result))
+        stored = self.point.point_id if isinstance(self.point, Entry) else None
+        self.app.push_screen(TimelineScreen(self.result, stored))

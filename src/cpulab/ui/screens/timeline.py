@@ -341,9 +341,10 @@ class TimelineScreen(ModalScreen[None]):
     }
     """
 
-    def __init__(self, result: Result) -> None:
+    def __init__(self, result: Result, point_id: int | None = None) -> None:
         super().__init__()
         self.result = result
+        self.point_id = point_id  # its stored id, which names it in the title
         self.problem: str | None = None
         self.timeline: Timeline | None = None
         try:
@@ -356,7 +357,10 @@ class TimelineScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         result = self.result
         with Vertical(id="timeline") as box:
-            box.border_title = f"Timeline · {task_label(result)} {result.train} x {result.eval}"
+            stored = f" · #{self.point_id}" if self.point_id is not None else ""
+            box.border_title = (
+                f"Timeline · {task_label(result)} {result.train} x {result.eval}{stored}"
+            )
             if self.timeline is None:
                 box.border_subtitle = "Esc close"
                 yield Static(Text(self.problem or ""), classes="problem")

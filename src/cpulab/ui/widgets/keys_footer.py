@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from textual import events
 from textual.widgets import Footer
 
 from cpulab.ui.widgets.kept_lines import KeptLines
@@ -22,6 +23,10 @@ class KeysFooter(KeptLines, Footer):
     frame renders it whole whatever changed on the screen."""
 
     _shown: tuple[object, ...] | None = None
+    ROOMY = 110  # columns from which the keys have their spacing; narrower, compact
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.compact = event.size.width < self.ROOMY
 
     def bindings_changed(self, screen: Screen) -> None:
         palette = screen.app.COMMAND_PALETTE_BINDING  # shown on the right, though not `show`
