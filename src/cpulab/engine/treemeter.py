@@ -106,7 +106,13 @@ class TreeMeter:
             stats = self._tree.read()
             for key, stat in stats.items():
                 self._cpu[key] = stat.cpu  # one that has ended keeps its last reading
-            stats = {key: stat for key, stat in stats.items() if self._taking_part(key, stat)}
+            if at_reset := self._cpu_at_reset:  # those taking part: new, or busy since
+                root = self.root_pid
+                stats = {
+                    key: stat
+                    for key, stat in stats.items()
+                    if key[0] == root or stat.cpu > at_reset.get(key, -1.0)
+                }
             self.peak_rss = max(self.peak_rss, sum(stat.rss for stat in stats.values()))
             if self.on_sample is not None:
                 self.on_sample(sum(self._cpu.values()))
@@ -125,10 +131,6 @@ class TreeMeter:
             if key not in self._helpers and key[0] != self.root_pid and is_helper(key[0]):
                 self._helpers.add(key)
         self.peak_pss = max(self.peak_pss, total)
-
-    def _taking_part(self, key: Key, stat: ProcStat) -> bool:
-        before = self._cpu_at_reset.get(key)
-        return key[0] == self.root_pid or before is None or stat.cpu > before
 
     def reset_peaks(self) -> None:
         """Start the peaks afresh: before each measured call. The processes there now
