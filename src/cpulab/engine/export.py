@@ -434,15 +434,17 @@ def csv_chunks(
     csv.writer writes them, a cell at a time (csv.writer's own work on each row was 0.37 s
     of an export of 100,000 points), from the cells kept with each point."""
     labels = Labels.of(store)
+    # A copy in memory of an older store has no cells: its facts, rather than its texts.
+    read: RowRead = "facts" if store.in_memory else "cells"
 
     def lines() -> Iterator[str]:
         yield ",".join(map(csv_cell, CSV_COLUMNS)) + "\n"
-        for view in sweep_views(store, task, machine, "cells", texts=CSV_TEXTS):
+        for view in sweep_views(store, task, machine, read, texts=CSV_TEXTS):
             baseline, strategy = view.baseline_median, csv_cell(view.record.strategy)
             for row in view.rows:
                 if cells := csv_cells(row, store):
                     yield _csv_line(row, cells, labelled(row, strategy), baseline)
-        for row in single_run_rows(store, task, machine, "cells"):
+        for row in single_run_rows(store, task, machine, read):
             if cells := csv_cells(row, store):
                 yield _csv_line(row, cells, labelled(row, ""), None)
 

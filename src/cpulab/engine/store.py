@@ -361,7 +361,7 @@ def _keep_cells(conn: sqlite3.Connection, point_id: int, result: Result) -> None
 
 def _keep_all_cells(conn: sqlite3.Connection) -> None:
     """Schema 7 for the rows already stored: the cells of each with whole facts, made
-    from those facts (about 3 s for 100,000 points)."""
+    from those facts."""
     if not conn.execute("PRAGMA database_list").fetchone()[2]:  # in memory: as schema 6
         return
     rows = conn.execute(
@@ -775,6 +775,12 @@ class ResultStore:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+    @cached_property
+    def in_memory(self) -> bool:
+        """Whether it is a copy in memory: an older store opened read-only, brought up to
+        date without what its rows did not keep (`_keep_all_cells`, say)."""
+        return not self._read("PRAGMA database_list")[0][2]
 
     def __enter__(self) -> ResultStore:
         return self
