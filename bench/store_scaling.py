@@ -41,11 +41,10 @@ from cpulab.engine.machine import machine_facts, software_facts
 from cpulab.engine.models import fit_scaling
 from cpulab.engine.presentation import REPORT_VERSION
 from cpulab.engine.store import (
-    KEPT_CELLS,
     RESULT_VERSION,
     SCHEMA_VERSION,
-    PointFacts,
     ResultStore,
+    keep_csv_cells,
     point_summary,
     sweep_texts,
 )
@@ -169,7 +168,6 @@ def make_store(path: Path, points: int, seed: int = 1) -> None:
         start = time.time() - 365 * 86400
         step = 365 * 86400 / points
         rows: list[tuple] = []
-        cells: list[tuple] = []  # each point's CSV cells, as the store keeps them
         sweeps: list[tuple] = []
         while len(rows) < points - len(installs):
             at = start + len(rows) * step
@@ -204,8 +202,6 @@ def make_store(path: Path, points: int, seed: int = 1) -> None:
                      data["scale"], train, eval_, result.fit_time, result.to_json(),
                      RESULT_VERSION, point_summary(result))
                 )  # fmt: skip
-                kept = PointFacts.of(result).csv_cells()
-                cells.append((kept.before, kept.after, point_id))
             if sweep_id is not None:
                 # The model a sweep stores as it ends: the same shape, fewer refits to make.
                 model = fit_scaling(sorted(fastest.items()), resamples=MODEL_RESAMPLES)
@@ -228,7 +224,7 @@ def make_store(path: Path, points: int, seed: int = 1) -> None:
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
-        conn.executemany(KEPT_CELLS, cells)  # after the facts SQLite made of each row
+        keep_csv_cells(conn)  # as the store keeps them, from the facts SQLite made
         conn.execute("COMMIT")
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 

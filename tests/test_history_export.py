@@ -629,6 +629,17 @@ def test_a_row_another_writer_changes_has_its_facts_made_again(tmp_path):
     assert line["score"] == "0.25"
 
 
+def test_a_row_every_reader_finds_unreadable_gets_no_csv_line_either(tmp_path):
+    path = tmp_path / "kept.sqlite"
+    with ResultStore.open(path) as store:
+        kept = store.add_point(result(1))
+        unreadable = store.add_point(result(2, cpu_time=float("nan")))  # null: not a time
+    with ResultStore.open(path, readonly=True) as store:
+        text = export_text("csv", store)
+        assert list(store.unreadable) == [unreadable]
+    assert [line.split(",")[0] for line in text.splitlines()[1:]] == [str(kept)]
+
+
 def test_csv_cells_are_kept_as_csv_writer_quotes_them(tmp_path):
     path = tmp_path / "kept.sqlite"
     odd = 'a "b", c\nd'

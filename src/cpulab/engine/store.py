@@ -347,26 +347,22 @@ def _keep_reports(conn: sqlite3.Connection) -> None:
 
 
 # Each point's CSV cells (PointFacts.csv_cells), kept beside the facts they are made of:
-# written by cpulab with the point, as Python formats them (SQLite's printf rounds a
-# tie differently from version to version), and gone with the facts whenever the row's
-# texts change (_FACT_TRIGGERS make the facts anew without them), so never stale. A row
-# without is formatted from its facts as it is exported.
+# written by cpulab as it writes the point, formatted by Python from the facts SQLite
+# made of the row (SQLite's printf rounds a tie differently from version to version), so
+# the same as an export makes from those facts; and gone with the facts whenever the
+# row's texts change (_FACT_TRIGGERS make the facts anew without them), so never stale.
+# A row without is formatted from its facts, or decoded, as it is exported.
 KEPT_CELLS = "UPDATE point_facts SET csv_before = ?, csv_after = ? WHERE point_id = ?"
 
 
-def _keep_cells(conn: sqlite3.Connection, point_id: int, result: Result) -> None:
-    cells = PointFacts.of(result).csv_cells()
-    conn.execute(KEPT_CELLS, (cells.before, cells.after, point_id))
-
-
-def _keep_all_cells(conn: sqlite3.Connection) -> None:
-    """Schema 7 for the rows already stored: the cells of each with whole facts, made
-    from those facts."""
-    if not conn.execute("PRAGMA database_list").fetchone()[2]:  # in memory: as schema 6
-        return
+def keep_csv_cells(conn: sqlite3.Connection, point_id: int | None = None) -> None:
+    """The cells of the point of that id (of every point, for None) whose kept facts
+    are whole and of today's shape: of no row that its readers would find unreadable."""
     rows = conn.execute(
         f"SELECT id, {_row_columns('facts', checked=True)} WHERE point_id IS NOT NULL"
         f" AND result_version = {RESULT_VERSION} AND summary IS NOT NULL"
+        + ("" if point_id is None else " AND id = ?"),
+        () if point_id is None else (point_id,),
     )
     while batch := rows.fetchmany(READ_BATCH):
         kept = []
@@ -376,6 +372,12 @@ def _keep_all_cells(conn: sqlite3.Connection) -> None:
                 cells = facts.csv_cells()
                 kept.append((cells.before, cells.after, row[0]))
         conn.executemany(KEPT_CELLS, kept)
+
+
+def _keep_all_cells(conn: sqlite3.Connection) -> None:
+    """Schema 7 for the rows already stored."""
+    if conn.execute("PRAGMA database_list").fetchone()[2]:  # not in memory: as schema 6
+        keep_csv_cells(conn)
 
 
 # Each sweep's baseline median (of its 1 x 1 runs), found in its analysis by SQLite as
@@ -860,7 +862,7 @@ class ResultStore:
                 ),
             )
             point_id = _row_id(cursor)
-            _keep_cells(conn, point_id, result)
+            keep_csv_cells(conn, point_id)
             return point_id
 
     def replace_point(self, point_id: int, result: Result) -> None:
@@ -881,7 +883,7 @@ class ResultStore:
             )
             if cursor.rowcount == 0:
                 raise ValueError(f"there is no point {point_id}")
-            _keep_cells(conn, point_id, result)
+            keep_csv_cells(conn, point_id)
             self._analyse_again(conn, [point_id])
 
     def finish_sweep(
