@@ -708,6 +708,16 @@ def test_a_point_deleted_while_its_sweep_runs_is_left_out_of_its_model(tmp_path)
         assert exported["model"] == model_of(store, sweep)
 
 
+def test_a_sweep_no_model_fits_is_still_edited(tmp_path):
+    # A time of 0 s (a damaged or hand-made row) leaves its sweep without analysis or
+    # model; deleting and restoring its points goes ahead all the same.
+    with ResultStore.open(tmp_path / "kept.sqlite") as store:
+        sweep = store.start_sweep("rf-train", "small", "train", [1, 2], 3, 1, ALPHA)
+        ids = [store.add_point(result(t, fit_times=[0.0] * 3), sweep) for t in (1, 2)]
+        store.finish_sweep(sweep, "done")
+        assert store.delete_points([ids[1]]) == 1 and store.restore_points([ids[1]]) == 1
+
+
 def test_a_deleted_point_is_left_out_of_the_analysis_exports_read(tmp_path):
     path = tmp_path / "kept.sqlite"
     grid_ids = store_of_every_kind(path)

@@ -715,5 +715,5 @@ def sweep_model(results: Sequence[Result]) -> ScalingModel | None:
         return None
     try:
         return fit_scaling(model_points(analyse_results(results)))
-    except ValueError:  # points that determine no model: the sweep ends all the same
-        return None
+    except (ValueError, ArithmeticError):  # points that determine no model (a time of
+        return None  # 0 s in a damaged store): the sweep ends, or is edited, all the same
