@@ -6,6 +6,7 @@ import json
 import shutil
 import signal
 import sqlite3
+import time
 from dataclasses import replace
 
 import pytest
@@ -229,7 +230,9 @@ async def test_a_store_deleted_mid_sweep_is_said_not_kept_silently(tmp_path):
 
     assert outcome.status == "done" and len(outcome.results) == 3
     assert problems and outcome.store_problems == tuple(problems)
-    assert all(p.endswith("was deleted or replaced while open") for p in problems)
+    *each, last = problems
+    assert all("was deleted or replaced while open: tried again at the end" in p for p in each)
+    assert last.endswith("tried again at the end in vain: not saved")
 
 
 @pytest.fixture
@@ -279,6 +282,29 @@ async def test_a_store_locked_to_the_end_says_so_and_stores_no_point_outside_its
         outcome = await Session(plan_of(CV_EVAL), store=store).run()
         holder.rollback()
         assert outcome.status == "done" and len(outcome.results) == 2
-        assert outcome.store_problems[-1].endswith("still locked after waiting: not saved")
+        assert outcome.store_problems[-1].endswith("tried again at the end in vain: not saved")
         assert store.points() == [] and store.sweeps() == []
         holder.close()
+
+
+async def test_an_abort_stops_the_ends_wait_on_a_locked_store_and_stores_nothing_twice(
+    tmp_path, short_busy_timeout, monkeypatch
+):
+    # The app quitting while the run's end waits for another process's lock: it waits
+    # one busy timeout more at most, not LOCK_PATIENCE, and no point goes in twice.
+    monkeypatch.setattr(session_module, "LOCK_PATIENCE", 30.0)
+    with ResultStore.open(tmp_path / "results.sqlite") as store:
+        holder = hold_write_lock(store.path)
+        session = Session(plan_of(CV_EVAL), store=store)
+        running = asyncio.ensure_future(session.run())
+        while not session.ended:
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(1.0)  # its end is waiting on the lock now
+        started = time.monotonic()
+        aborted = await asyncio.to_thread(session.abort)
+        assert time.monotonic() - started < 5
+        holder.rollback()
+        outcome = await running
+        assert outcome is aborted and len(outcome.results) == 2
+        holder.close()
+        assert len(store.points()) <= 2 and len(store.sweeps()) <= 1

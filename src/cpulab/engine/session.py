@@ -48,7 +48,7 @@ NOT_WRITTEN = object()  # what a write the store refused returns
 # Seconds the end of a session waits, at most, for a store another process holds locked
 # (each try waits store.BUSY_TIMEOUT): what it measured and could not store as it came.
 LOCK_PATIENCE = 60.0
-AGAIN = " (another process is writing it): tried again at the end"
+AGAIN = ": tried again at the end"  # ends the problem of a write tried again
 
 
 @dataclass(frozen=True)
@@ -125,6 +125,10 @@ class Session:
         self._stored: dict[tuple[int, int], int] = {}
         self._unsaved: set[tuple[int, int]] = set()
         self._locked = False  # whether the last write failed on another process's lock
+        # One write at a time, whichever thread: the run's, or an abort's end, which must
+        # not store a point, or record the sweep, a second time.
+        self._write_lock = threading.Lock()
+        self._hurry = False  # an abort, or a signal at the end: stop waiting on a lock
         self.sweep_id: int | None = None
         self.outcome: Outcome | None = None
         self._handle: RunHandle | None = None
@@ -187,7 +191,10 @@ class Session:
 
     def stop_soon(self, status: str, signum: int | None = None) -> None:
         """Stop it from a signal handler on the loop it runs on: "cancelled" (Ctrl-C) or
-        "interrupted" by `signum`."""
+        "interrupted" by `signum`. Once the run is over, its end waits on a locked store
+        no longer."""
+        if self.ended:
+            self._hurry = True
         self._stopping = asyncio.ensure_future(self._stop_with(status, signum))
 
     def _time_up(self) -> None:
@@ -206,6 +213,7 @@ class Session:
         for an app that is quitting, or a loop that was itself interrupted."""
         if self._stop is None:
             self._stop = (status, None)
+        self._hurry = True  # the run's own end may be waiting on a locked store
         handle = self._handle
         if handle is not None and not handle.finished:
             handle.kill()
@@ -294,8 +302,8 @@ class Session:
                     sweep_id = None
             signum = self._stop[1] if self._stop is not None and status == "interrupted" else None
             lost = bool(self._unsaved) or not finished
-            if lost and self._locked and self.store is not None:
-                self._say_problem(f"{self.store.path}: still locked after waiting: not saved")
+            if lost and self.store is not None:
+                self._say_problem(f"{self.store.path}: tried again at the end in vain: not saved")
             # A lock that held back results it then let through lost nothing.
             problems = [p for p in self.store_problems if lost or not p.endswith(AGAIN)]
             self.outcome = Outcome(
@@ -347,7 +355,9 @@ class Session:
         the monotonic time `give_up`."""
         while True:
             written = self._write_now(write, again_at_the_end=True)
-            if written is not NOT_WRITTEN or not self._locked or time.monotonic() >= give_up:
+            if written is not NOT_WRITTEN or not self._locked or self._hurry:
+                return written
+            if time.monotonic() >= give_up:
                 return written
 
     def _record_sweep(self, store: ResultStore) -> int:
@@ -377,18 +387,23 @@ class Session:
         NOT_WRITTEN where it failed; `again_at_the_end`: the session tries again then."""
         if self.store is None:
             return None
-        try:
-            written = write(self.store)
-        except STORE_ERRORS as exc:
-            self._locked = isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
-            problem = str(exc) if str(self.store.path) in str(exc) else f"{self.store.path}: {exc}"
-            if self._locked and again_at_the_end:
-                problem += AGAIN
-            if problem not in self.store_problems[-1:]:  # a lock tried again: said once
-                self._say_problem(problem)
-            return NOT_WRITTEN
-        self._locked = False
-        return written
+        with self._write_lock:
+            try:
+                written = write(self.store)
+            except STORE_ERRORS as exc:
+                self._locked = isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
+                problem = (
+                    str(exc) if str(self.store.path) in str(exc) else f"{self.store.path}: {exc}"
+                )
+                if self._locked:
+                    problem += " (another process is writing it)"
+                if again_at_the_end:
+                    problem += AGAIN
+                if problem not in self.store_problems[-1:]:  # tried again: said once
+                    self._say_problem(problem)
+                return NOT_WRITTEN
+            self._locked = False
+            return written
 
     def _say_problem(self, problem: str) -> None:
         self.store_problems.append(problem)
