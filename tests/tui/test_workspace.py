@@ -1,5 +1,6 @@
 """The results workspace in the app: what is shown, filtered, hidden, deleted and undone."""
 
+import time
 from dataclasses import replace
 
 from textual.widgets import Checkbox, Select
@@ -144,7 +145,7 @@ async def test_hide_clear_and_show_again(tmp_path):
             assert said[-1] == "Cleared 1 result of this session from view; it stays in the store."
 
 
-async def test_delete_asks_marks_the_point_deleted_and_undo_brings_it_back(tmp_path):
+async def test_delete_asks_marks_the_point_deleted_and_undo_brings_it_back(tmp_path, monkeypatch):
     with ResultStore.open(tmp_path / "results.sqlite") as store:
         ids = fill(store)
         app = make_app(store=store)
@@ -175,6 +176,22 @@ async def test_delete_asks_marks_the_point_deleted_and_undo_brings_it_back(tmp_p
             await pilot.press("u")
             said = lambda: [n.message for n in app._notifications]  # noqa: E731
             await wait_for(pilot, lambda: "Nothing deleted to undo." in said())
+            for _ in range(2):  # both again, then u twice at once: each undoes its own
+                await pilot.press("d")
+                await wait_for(pilot, lambda: isinstance(app.screen, Confirm))
+                await pilot.click("#go")
+                await wait_for(pilot, lambda: not isinstance(app.screen, Confirm))
+            await wait_for(pilot, lambda: rows(app) == [])
+            restore = ResultStore.restore_points
+
+            def slowly(self, ids):  # as a store refitting a sweep's model takes a while
+                time.sleep(0.3)
+                return restore(self, ids)
+
+            monkeypatch.setattr(ResultStore, "restore_points", slowly)
+            await pilot.press("u", "u")
+            await wait_for(pilot, lambda: len(app.results) == 2)
+            assert store.points(deleted=True) == [] and app.is_running
 
 
 async def test_enter_on_a_row_opens_its_details_with_the_baseline(tmp_path):

@@ -1050,10 +1050,11 @@ class CpulabApp(App[None]):
         if not self._deleted or self.store is None:
             self.notify("Nothing deleted to undo.", timeout=3)
             return
-        entries = self._deleted[-1]
+        entries = self._deleted.pop()  # now: a second u meanwhile takes the one before
         ids = [e.point_id for e in entries if e.point_id is not None]
-        if await self._edit_store(ResultStore.restore_points, ids, "Not restored"):
-            self._deleted.remove(entries)  # not pop(): another u may have run meanwhile
+        if not await self._edit_store(ResultStore.restore_points, ids, "Not restored"):
+            self._deleted.append(entries)
+        else:
             self.workspace.restore(entries)
             self._show_results()
             self.notify(f"Restored point {', '.join(map(str, ids))}.", timeout=3)
