@@ -228,7 +228,7 @@ class CpulabApp(App[None]):
             self.workspace.filters = Filters(history=False)
         self._shown: list[Entry] = []  # the table's rows, in order
         self._speedups: dict[int, Speedup] = {}  # of the rows, by id(entry)
-        # This session's deletions, the last last: u undoes them in turn, as each promised.
+        # This session's deletions, oldest first: u undoes them in turn, as each promised.
         self._deleted: list[list[Entry]] = []
         self._sweeps_run = 0  # sweeps of this app session, to tell them apart unstored
         self._advices_run = 0  # advice searches of this app session, each one series
@@ -1052,12 +1052,12 @@ class CpulabApp(App[None]):
             return
         entries = self._deleted.pop()  # now: a second u meanwhile takes the one before
         ids = [e.point_id for e in entries if e.point_id is not None]
-        if not await self._edit_store(ResultStore.restore_points, ids, "Not restored"):
-            self._deleted.append(entries)
-        else:
+        if await self._edit_store(ResultStore.restore_points, ids, "Not restored"):
             self.workspace.restore(entries)
             self._show_results()
             self.notify(f"Restored point {', '.join(map(str, ids))}.", timeout=3)
+        else:
+            self._deleted.append(entries)  # still deleted: u may try it again
 
     async def _edit_store(
         self, edit: Callable[[ResultStore, list[int]], int], ids: list[int], failed: str
