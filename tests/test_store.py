@@ -374,6 +374,68 @@ def test_migrations_are_all_or_nothing(tmp_path, monkeypatch, existing):
     assert header_of(path)[1] == (SCHEMA_VERSION if existing else 0)
 
 
+# Opened by several processes at once: the app, a sweep and an export may each open a store
+# that is not made yet, or one an older cpulab made.
+
+
+def test_a_store_opens_while_another_process_commits_to_it_before_wal_mode(tmp_path, monkeypatch):
+    # Switching to WAL mode while another connection commits would deadlock, so SQLite
+    # refuses the switch at once, without waiting: the opening is tried again.
+    path = tmp_path / "results.sqlite"
+    ResultStore.open(path).close()
+    query(path, "PRAGMA journal_mode = DELETE")  # as a new store is, before its first opening ends
+    refused = threading.Event()
+
+    def prepare(conn, **kwargs):
+        try:
+            return prepare_once(conn, **kwargs)
+        except sqlite3.OperationalError:
+            refused.set()
+            raise
+
+    prepare_once = store_module._prepare
+    monkeypatch.setattr(store_module, "_prepare", prepare)
+    opened: list[ResultStore] = []
+    with closing(sqlite3.connect(path, isolation_level=None, check_same_thread=False)) as other:
+        other.execute("BEGIN IMMEDIATE")
+        other.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")  # a write, as a migration's
+        opening = threading.Thread(target=lambda: opened.append(ResultStore.open(path)))
+        opening.start()
+        assert refused.wait(timeout=30)
+        other.execute("COMMIT")
+        opening.join(timeout=30)
+    assert opened, "the opening failed"
+    opened[0].add_point(result())
+    opened[0].close()
+    assert query(path, "PRAGMA journal_mode") == [("wal",)]
+
+
+def test_a_migration_does_not_wait_for_a_reader_of_the_store_as_it_was(tmp_path, monkeypatch):
+    # Its checkpoint must not wait for readers: one that waits holds off every writer, and
+    # a reader may itself be a process waiting to write, as they all are on opening.
+    path = tmp_path / "results.sqlite"
+    with ResultStore.open(path) as store:
+        store.add_point(result())
+    later = SCHEMA_VERSION + 1
+    migrations = {**store_module.MIGRATIONS, later: ("ALTER TABLE points ADD COLUMN note TEXT",)}
+    monkeypatch.setattr(store_module, "MIGRATIONS", migrations)
+    monkeypatch.setattr(store_module, "SCHEMA_VERSION", later)
+    opened: list[ResultStore] = []
+    with closing(sqlite3.connect(path, isolation_level=None, check_same_thread=False)) as reader:
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM points").fetchall()  # holds the store as it was
+        opening = threading.Thread(target=lambda: opened.append(ResultStore.open(path)))
+        opening.start()
+        opening.join(timeout=store_module.BUSY_TIMEOUT / 2)
+        waited = opening.is_alive()
+        reader.execute("COMMIT")
+        opening.join()
+    assert not waited, "the migration waited for the reader"
+    with opened[0] as store:
+        assert len(store.points()) == 1
+    assert header_of(path) == (APPLICATION_ID, later)
+
+
 def test_default_path_is_in_the_user_data_directory(tmp_path, monkeypatch):
     monkeypatch.delenv("CPULAB_DB", raising=False)
     monkeypatch.setattr(platformdirs, "user_data_dir", lambda *a, **k: str(tmp_path / "data"))

@@ -37,7 +37,7 @@ from cpulab.engine.events import Error, Event, Result
 from cpulab.engine.machine import machine_facts
 from cpulab.engine.models import ScalingModel, sweep_model
 from cpulab.engine.spec import RunSpec, SweepSpec
-from cpulab.engine.store import ResultStore
+from cpulab.engine.store import ResultStore, locked_out
 from cpulab.engine.supervisor import RunHandle, Supervisor
 from cpulab.engine.sweep import SweepPlan
 
@@ -391,7 +391,7 @@ class Session:
             try:
                 written = write(self.store)
             except STORE_ERRORS as exc:
-                self._locked = isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
+                self._locked = locked_out(exc)
                 problem = (
                     str(exc) if str(self.store.path) in str(exc) else f"{self.store.path}: {exc}"
                 )

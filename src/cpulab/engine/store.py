@@ -20,6 +20,7 @@ import json
 import math
 import operator
 import os
+import random
 import sqlite3
 import stat
 import struct
@@ -756,23 +757,7 @@ class ResultStore:
         except OSError as exc:
             raise UsageError(f"cannot create {path.parent}: {exc.strerror}") from None
         _check_writable(path)
-        conn = _connect(path)
-        try:
-            if _migrate(conn, path):
-                # Anew: after ALTER TABLE ... RENAME, SQLite keeps the connection that ran it
-                # from checkpointing, and the new version must reach the file's header.
-                conn.close()
-                conn = _connect(path)
-                _prepare(conn, checkpoint=True)
-            else:
-                _prepare(conn, checkpoint=False)
-        except sqlite3.Error as exc:
-            conn.close()
-            raise UsageError(f"cannot open {path}: {exc}") from None
-        except BaseException:
-            conn.close()
-            raise
-        return cls(conn, path, clock)
+        return cls(_connect_writable(path), path, clock)
 
     def close(self) -> None:
         with self._lock:
@@ -1633,6 +1618,41 @@ def _connect(path: Path, database: str | None = None) -> sqlite3.Connection:
     return conn
 
 
+def _connect_writable(path: Path) -> sqlite3.Connection:
+    """A connection to the store at `path` (checked), its schema brought up to date.
+
+    Where processes open a new store together, one switching it to WAL mode while another
+    commits to it, SQLite refuses the switch at once rather than wait into a deadlock: such
+    an opening is tried again, for as long as a write is waited for, each after a pause of
+    its own length so that processes that all tried to switch it do not keep meeting."""
+    migrated = False
+    deadline = time.monotonic() + BUSY_TIMEOUT
+    while True:
+        conn = _connect(path)
+        try:
+            migrated = _migrate(conn, path) or migrated
+            if migrated:
+                # Anew: after ALTER TABLE ... RENAME, SQLite keeps the connection that ran it
+                # from checkpointing, and the new version must reach the file's header.
+                conn.close()
+                conn = _connect(path)
+            _prepare(conn, checkpoint=migrated)
+            return conn
+        except sqlite3.Error as exc:
+            conn.close()
+            if not (locked_out(exc) and time.monotonic() < deadline):
+                raise UsageError(f"cannot open {path}: {exc}") from None
+        except BaseException:
+            conn.close()
+            raise
+        time.sleep(random.uniform(0.005, 0.05))
+
+
+def locked_out(exc: BaseException) -> bool:
+    """Whether `exc` is SQLite's refusal while another connection holds the store locked."""
+    return isinstance(exc, sqlite3.OperationalError) and str(exc) == "database is locked"
+
+
 def _connect_readonly(path: Path) -> sqlite3.Connection:
     """A connection that reads the store at `path` (checked) and cannot write anywhere."""
     try:
@@ -1702,8 +1722,12 @@ def _prepare(conn: sqlite3.Connection, *, checkpoint: bool) -> None:
     # lose the last commits.
     conn.execute("PRAGMA synchronous = NORMAL")
     if checkpoint:
-        # Put the new version into the file's own header, where the checks read it.
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        # Put the new version into the file's own header, where the checks read it. Passive:
+        # a checkpoint that waits for readers holds off every writer meanwhile, and so waits
+        # out its whole timeout on a process that read the store before this one migrated
+        # it and now waits to write. A store closed by its last connection is checkpointed
+        # all the same.
+        conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
 
 def _migrate(conn: sqlite3.Connection, path: Path) -> bool:
