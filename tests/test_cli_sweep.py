@@ -13,7 +13,7 @@ import time
 import psutil
 import pytest
 
-from cpulab.engine.store import ResultStore
+from cpulab.engine.store import OWNER_GONE, ResultStore
 from support.cli import cpulab
 from support.reliability import default_signals
 from support.runs import wait_for_runs
@@ -89,7 +89,8 @@ def test_sweep_prints_a_closing_table_and_history_and_every_export_format(tmp_pa
 @pytest.mark.parametrize(
     ("signum", "exit_status", "sweep_status"),
     [
-        (signal.SIGKILL, -signal.SIGKILL, "running"),  # it never gets to say otherwise
+        # It never gets to say how it ended: read as interrupted once its process is gone.
+        (signal.SIGKILL, -signal.SIGKILL, "interrupted"),
         (signal.SIGINT, 130, "cancelled"),  # Ctrl-C
         (signal.SIGTERM, 128 + signal.SIGTERM, "interrupted"),
         (signal.SIGHUP, 128 + signal.SIGHUP, "interrupted"),  # the SSH session dropped
@@ -120,12 +121,20 @@ def test_a_sweep_cut_short_keeps_exactly_the_finished_points(
         time.sleep(0.02)
     assert finished == 1, f"the first point never finished: {errors.read_text()!r}"
     tree |= {p.pid for p in cli.children(recursive=True)}
+    with ResultStore.open(results_store) as store:  # a writer here ends no live sweep
+        assert store.sweeps()[0].status == "running"
     os.kill(proc.pid, signum)
     assert proc.wait(10) == exit_status
 
+    with ResultStore.open(results_store, readonly=True) as store:
+        (read,) = store.sweeps()
     with ResultStore.open(results_store) as store:
         assert len(store.points()) == finished
-        assert store.sweeps()[0].status == sweep_status
+        (sweep,) = store.sweeps()
+    assert sweep.status == read.status == sweep_status
+    # Where the sweep never said how it ended, the first writer to open the store says so.
+    assert (sweep.error == OWNER_GONE) is (signum == signal.SIGKILL)
+    assert sweep.analysed
     # The CLI killed the tree on Ctrl-C; after kill -9, the runner noticed its parent had
     # gone and took its workers down with it.
     deadline = time.monotonic() + 5

@@ -296,6 +296,33 @@ def test_a_snapshot_reads_one_moment_while_another_process_writes(tmp_path):
             assert reader.count_points() == 2
 
 
+def test_a_sweep_whose_process_ended_without_finishing_it_reads_as_interrupted(tmp_path):
+    path = tmp_path / "results.sqlite"
+    # Another process starts a sweep, stores its first point and ends without a word, as a
+    # killed one does.
+    started = (
+        "import os, sys; from cpulab.engine.store import ResultStore; from support.store import"
+        " ALPHA, result; store = ResultStore.open(sys.argv[1]); sweep = store.start_sweep("
+        "'rf-train', 'small', 'train', [1, 2], 3, 1, ALPHA); store.add_point(result(1), sweep);"
+        " os._exit(0)"
+    )
+    env = {**os.environ, "PYTHONPATH": os.path.dirname(__file__)}  # for support.store
+    subprocess.run([sys.executable, "-c", started, str(path)], check=True, env=env)
+    with ResultStore.open(path) as store:  # a sweep of this live process stays running
+        mine = store.start_sweep("rf-train", "small", "train", [1, 2], 3, 1, ALPHA)
+    before = digest(path)
+    with ResultStore.open(path, readonly=True) as store:
+        read = [(s.status, s.error) for s in store.sweeps()]
+    assert digest(path) == before  # a reader says so, and writes nothing
+    assert read == [("interrupted", store_module.OWNER_GONE), ("running", None)]
+    with ResultStore.open(path) as store:  # the first writer keeps it so, analysed
+        (ended, running) = store.sweeps()
+        assert [(s.status, s.error) for s in (ended, running)] == read
+        assert ended.analysed and ended.n_points == 1 and ended.finished_at is None
+        store.finish_sweep(mine, "done")
+    assert query(path, "SELECT status FROM sweeps ORDER BY id") == [("interrupted",), ("done",)]
+
+
 # Files, migrations and the default path
 
 

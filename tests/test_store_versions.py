@@ -7,6 +7,7 @@ file, one on the threading backend, one on a local Dask cluster and one with BLA
 """
 
 import json
+import os
 import re
 import shutil
 import sqlite3
@@ -209,9 +210,15 @@ def test_upgrading_keeps_for_exports_what_a_new_store_keeps(tmp_path):
             assert analyses[sweep.id] == expected
 
 
+def before_schema_8(conn: sqlite3.Connection) -> None:
+    """Undo what schema 8 made: the process that runs each sweep."""
+    conn.execute("ALTER TABLE sweeps DROP COLUMN owner")
+
+
 def before_schema_7(conn: sqlite3.Connection) -> None:
-    """Undo what schema 7 made: each point's CSV cells, each sweep's baseline median and
-    the index exports read."""
+    """Undo what schemas 7 and 8 made: each point's CSV cells, each sweep's baseline median
+    and the index exports read."""
+    before_schema_8(conn)
     for column in ("csv_before", "csv_after"):
         conn.execute(f"ALTER TABLE point_facts DROP COLUMN {column}")
     for trigger in ("sweep_baseline_on_insert", "sweep_baseline_on_update"):
@@ -332,3 +339,20 @@ def test_a_schema_6_store_keeps_csv_cells_and_todays_sections_as_it_migrates(tmp
     assert len(kept) == 3 and all(before and after for _, before, after in kept)
     assert reports[0][0].startswith("| cores | split |") and reports[0][1] == REPORT_VERSION
     assert reports[0][2] == 0.2  # the median of the 1 x 1's runs
+
+
+def test_a_running_sweep_of_a_schema_7_store_stays_running(tmp_path):
+    # Which process runs it was not kept, so it cannot be found gone; a sweep started after
+    # the migration is known by its process.
+    path = tmp_path / "v7.sqlite"
+    with ResultStore.open(path) as store:
+        store.start_sweep("rf-train", "small", "train", [1, 2], 3, 1, ALPHA)
+    with closing(sqlite3.connect(path)) as conn, conn:
+        before_schema_8(conn)
+        conn.execute("PRAGMA user_version = 7")
+    with ResultStore.open(path) as store:
+        store.start_sweep("rf-train", "small", "train", [1, 2], 3, 1, ALPHA)
+        assert [s.status for s in store.sweeps()] == ["running", "running"]
+    with closing(sqlite3.connect(path)) as conn:
+        owners = [owner for (owner,) in conn.execute("SELECT owner FROM sweeps ORDER BY id")]
+    assert owners[0] is None and json.loads(owners[1])["pid"] == os.getpid()

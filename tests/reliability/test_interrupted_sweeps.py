@@ -22,7 +22,7 @@ from pathlib import Path
 import psutil
 from textual.widgets import Input
 
-from cpulab.engine.store import ResultStore
+from cpulab.engine.store import OWNER_GONE, ResultStore
 from cpulab.engine.supervisor import Supervisor
 from cpulab.ui.screens.sweep_dialog import SweepDialog
 from support.reliability import leftovers, marked_env, seconds_until_gone
@@ -173,7 +173,8 @@ def test_kill_9_of_the_app_mid_sweep_leaves_no_process_and_a_clean_store(results
     with ResultStore.open(results_store) as store:
         assert len(store.points()) == finished == 1
         (sweep,) = store.sweeps()
-        assert (sweep.status, sweep.n_points) == ("running", 1)  # it never got to say more
+        # It never got to say how it ended: its process is gone.
+        assert (sweep.status, sweep.error, sweep.n_points) == ("interrupted", OWNER_GONE, 1)
 
 
 def stopped(proc: psutil.Process) -> bool:

@@ -28,7 +28,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Collection, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -36,6 +36,7 @@ from typing import Any, Literal, NamedTuple
 
 import platformdirs
 
+from cpulab.engine import liveness
 from cpulab.engine.datafile import file_kind
 from cpulab.engine.errors import UsageError
 from cpulab.engine.events import OPTIONAL, EventError, Result, compact_json, event_from_dict
@@ -48,8 +49,12 @@ ENV_VAR = "CPULAB_DB"
 SQLITE_MAGIC = b"SQLite format 3\x00"
 BUSY_TIMEOUT = 10.0  # seconds to wait for another process's write to finish
 # running: measuring; done: every point measured; cancelled: stopped by the user;
-# failed: the runner failed (the sweep keeps its error); interrupted: stopped by a signal.
+# failed: the runner failed (the sweep keeps its error); interrupted: stopped by a signal,
+# or its process ended without finishing it (OWNER_GONE).
 SWEEP_STATUSES = ("running", "done", "cancelled", "failed", "interrupted")
+# The error of an interrupted sweep whose process ended without a word: when it ended is
+# not known, and its finished_at stays NULL.
+OWNER_GONE = "its process ended without recording how (killed, or its machine stopped)"
 # What makes two machines the same: the same hardware and the same limits.
 MACHINE_KEYS = ("hostname", "cpu_model", "logical_cores", "physical_cores", "cores")
 # What makes two software installs the same. The BLAS/OpenMP pools are kept with each
@@ -556,6 +561,9 @@ MIGRATIONS: dict[int, tuple[Migration, ...]] = {
         f"UPDATE sweeps SET baseline_median = {_BASELINE_OF_ANALYSIS.format(analysis='analysis')}",
         *_BASELINE_KEPT,
     ),
+    # The process that runs each sweep (liveness.this_process), so that one killed without
+    # a word is read as interrupted instead of running for ever. NULL for older sweeps.
+    8: ("ALTER TABLE sweeps ADD COLUMN owner TEXT",),
 }
 # The REPORT_VERSION whose Markdown sections each schema step keeps (`_keep_reports`): a
 # store keeps each sweep's section as it read when made, and an export reads only those
@@ -757,7 +765,9 @@ class ResultStore:
         except OSError as exc:
             raise UsageError(f"cannot create {path.parent}: {exc.strerror}") from None
         _check_writable(path)
-        return cls(_connect_writable(path), path, clock)
+        store = cls(_connect_writable(path), path, clock)
+        store._end_sweeps_of_ended_processes()
+        return store
 
     def close(self) -> None:
         with self._lock:
@@ -800,13 +810,15 @@ class ResultStore:
         warmup: int,
         machine: dict[str, Any],
     ) -> int:
-        """Record a sweep as running. The parent cannot know the libraries the child loads,
-        so the sweep takes the fuller machine facts of its first point when that arrives."""
+        """Record a sweep as running, run by this process: one that ends without
+        `finish_sweep` is read as interrupted once it is gone. The parent cannot know the
+        libraries the child loads, so the sweep takes the fuller machine facts of its first
+        point when that arrives."""
         with self._write() as conn:
             machine_id = _register_machine(conn, machine)
             cursor = conn.execute(
                 "INSERT INTO sweeps (task, scale, strategy, cores, repeats, warmup, started_at,"
-                " status, machine_id) VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?)",
+                " status, machine_id, owner) VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?, ?)",
                 (
                     task,
                     scale,
@@ -816,6 +828,7 @@ class ResultStore:
                     warmup,
                     self._clock(),
                     machine_id,
+                    liveness.this_process(),
                 ),
             )
             return _row_id(cursor)
@@ -897,6 +910,25 @@ class ResultStore:
             # The session's model is of every point it measured: where some were deleted
             # while it ran, the model of those left, as after any delete.
             self._keep_analyses(conn, [sweep_id], "fit" if deleted else model)
+
+    def _end_sweeps_of_ended_processes(self) -> None:
+        """Store as interrupted each running sweep whose process ended without saying how
+        (killed, or its machine stopped), keeping its analysis as any end does. Where the
+        store is locked, readers take it as interrupted all the same, and a later opening
+        stores it."""
+        rows = self._read("SELECT id, owner FROM sweeps WHERE status = 'running'")
+        ended = [sweep_id for sweep_id, owner in rows if owner and liveness.gone(owner)]
+        if not ended:
+            return
+        with suppress(sqlite3.Error, OSError), self._write() as conn:
+            for sweep_id in ended:
+                cursor = conn.execute(
+                    "UPDATE sweeps SET status = 'interrupted', error = ?"
+                    " WHERE id = ? AND status = 'running'",
+                    (OWNER_GONE, sweep_id),
+                )
+                if cursor.rowcount:  # not finished by its process since it was read
+                    self._keep_analyses(conn, [sweep_id])
 
     def forget_sweep(self, sweep_id: int) -> None:
         """Remove a sweep that has no points: one refused before it measured anything (a
@@ -1315,7 +1347,7 @@ class ResultStore:
             " analysis IS NOT NULL,"
             f" {read('model', texts.model)}, {read('analysis', texts.analysis)},"
             f" {'baseline_median' if texts.baseline else 'NULL'},"
-            f" CASE WHEN {kept} THEN report END"
+            f" CASE WHEN {kept} THEN report END, owner"
             f" FROM sweeps WHERE {' AND '.join(clauses)} ORDER BY id {order} LIMIT {int(limit)}",
             (*(texts.model or ()), *(texts.analysis or ()), *params),
         )
@@ -1559,7 +1591,9 @@ def _row_columns(read: RowRead, checked: bool) -> str:
 def _sweep_record(row: sqlite3.Row, texts: SweepTexts) -> SweepRecord:
     """The record of a row of `ResultStore._sweep_batch`, whose columns are its fields."""
     (sweep_id, task, scale, strategy, cores, repeats, warmup, started, finished, status, error,
-     machine_id, points, analysed, model, analysis, baseline, report) = row  # fmt: skip
+     machine_id, points, analysed, model, analysis, baseline, report, owner) = row  # fmt: skip
+    if status == "running" and owner is not None and liveness.gone(owner):
+        status, error = "interrupted", OWNER_GONE  # as a writer will store it
     return SweepRecord(
         sweep_id, task, scale, strategy, tuple(json.loads(cores)), repeats, warmup, started,
         finished, status, error, machine_id, points, bool(analysed), model, analysis, baseline,
