@@ -44,8 +44,10 @@ from cpulab.ui.scaling import Entry, Series, scaling_series
 from cpulab.ui.themes import DEFAULT_VARIABLES
 
 SERIES_COLOURS = ("primary", "accent", "success", "warning", "secondary", "error")
-# One marker more than colours: 42 series go by before a marker and colour pair repeats.
-SERIES_MARKERS = ("●", "▲", "■", "◆", "▼", "*", "x")
+# A count of markers prime to the colours' (13 to 6): 78 series go by before a marker and
+# colour pair repeats, and 13 before a marker does, which is all that tells series apart
+# without colour (NO_COLOR, a monochrome terminal).
+SERIES_MARKERS = ("●", "▲", "■", "◆", "▼", "*", "x", "○", "△", "□", "◇", "▽", "▷")
 LOG_SPAN = 8  # core counts spanning more than this factor go on a log2 axis
 MIN_PLOT_WIDTH, MIN_PLOT_HEIGHT = 24, 8  # what the key leaves the plot, at least
 LEGIBLE = 12  # a series' text keeps this much of itself before its fit note goes
