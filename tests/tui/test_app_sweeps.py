@@ -9,12 +9,15 @@ from dataclasses import replace
 import pytest
 from textual.widgets import Button, Input, OptionList, RadioSet, Static
 
+from cpulab.engine import session as session_module
+from cpulab.engine import store as store_module
 from cpulab.engine.events import Event, Phase, Started
 from cpulab.engine.machine import machine_facts
 from cpulab.engine.plugins import Catalogue
 from cpulab.engine.store import ResultStore
 from cpulab.engine.supervisor import Supervisor
 from cpulab.ui import app as app_module
+from cpulab.ui.screens.confirm import Confirm
 from cpulab.ui.screens.sweep_dialog import SweepDialog
 from cpulab.ui.screens.sweep_summary import SweepSummary
 from cpulab.ui.widgets import ResultsTable, RunStatus, ScalingChart
@@ -215,6 +218,52 @@ async def test_cancelling_a_sweep_keeps_its_points_and_marks_it_cancelled(tmp_pa
         (sweep,) = store.sweeps()
         assert (sweep.status, sweep.n_points) == ("cancelled", 1)
         assert [p.result for p in store.points()] == [first]
+
+
+class SweepSupervisor(Supervisor):
+    """Plays a sweep to its end: each point's result, of the point's own split."""
+
+    def __init__(self):
+        super().__init__(spares=False)
+
+    async def start(self, spec):
+        results = (
+            here(make_result(p.task.name, p.train, p.eval, 1 / p.train)) for p in spec.points
+        )
+        return FinishingHandle((Started(pid=4242, pgid=4242, t=0.0), *results))
+
+
+async def test_points_another_process_kept_from_the_store_get_their_rows_at_the_end(
+    tmp_path, monkeypatch
+):
+    # Another process holds the store's write lock until both points are measured: the
+    # sweep and its points are stored at its end, and their entries learn where, so that
+    # `d` finds them and they form the stored sweep's series.
+    monkeypatch.setattr(store_module, "BUSY_TIMEOUT", 0.2)
+    monkeypatch.setattr(session_module, "LOCK_PATIENCE", 30.0)
+    with ResultStore.open(tmp_path / "results.sqlite") as store:
+        holder = sqlite3.connect(store.path, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        app = make_app(store=store, supervisor=SweepSupervisor())
+        async with app.run_test(size=(120, 40)) as pilot:
+            await start_sweep(pilot)
+            await wait_for(pilot, lambda: len(app.workspace.session) == 2)
+            assert [e.point_id for e in app.workspace.session] == [None, None]
+            holder.rollback()
+            await wait_for(pilot, lambda: not app.running, timeout=30)
+            (sweep,) = store.sweeps()
+            assert (sweep.status, sweep.n_points) == ("done", 2)
+            entries = app.workspace.session
+            assert [e.point_id for e in entries] == [p.id for p in store.points()]
+            assert {e.sweep for e in entries} == {str(sweep.id)}
+            await pilot.press("escape")  # the sweep's summary
+            await wait_for(pilot, lambda: not isinstance(app.screen, SweepSummary))
+            app.query_one(ResultsTable).focus()
+            await pilot.press("d")
+            await wait_for(pilot, lambda: isinstance(app.screen, Confirm))
+            await pilot.click("#go")
+            await wait_for(pilot, lambda: len(store.points()) == 1)
+        holder.close()
 
 
 async def test_quitting_mid_sweep_marks_it_cancelled_off_the_ui_thread(tmp_path):

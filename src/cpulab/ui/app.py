@@ -834,6 +834,7 @@ class CpulabApp(App[None]):
         if message.outcome.partial:  # cut short: what it measured is kept, and shown so
             for result in message.outcome.partial:
                 self.workspace.add(self._session_entry(result))
+        if message.outcome.partial or self._note_stored_late(message.outcome):
             self._show_results()
         self.query_one("#work").remove_class("-cluster-live")
         self.sampler.watch(None)
@@ -849,18 +850,43 @@ class CpulabApp(App[None]):
 
     def _session_entry(self, result: Result) -> Entry:
         session = self._session
-        sweep = None
-        if self._batch_done is not None:  # an advice search's batches make one series
-            sweep = f"advice {self._advices_run}"
-        elif session is not None and session.plan is not None:
-            stored = session.sweep_id
-            sweep = str(stored) if stored is not None else f"app {self._sweeps_run}"
         return Entry(
             result,
             point_id=session.point_id(result) if session is not None else None,
-            sweep=sweep,
+            sweep=self._sweep_label(),
             created_at=time.time(),
         )
+
+    def _sweep_label(self) -> str | None:
+        """The series the session's results are entries of: its stored sweep, a sweep the
+        store does not have (yet), an advice search; None for a single run."""
+        session = self._session
+        if self._batch_done is not None:  # an advice search's batches make one series
+            return f"advice {self._advices_run}"
+        if session is None or session.plan is None:
+            return None
+        stored = session.sweep_id
+        return str(stored) if stored is not None else f"app {self._sweeps_run}"
+
+    def _note_stored_late(self, outcome: Outcome) -> bool:
+        """Results the store took only at the session's end (another process held it locked
+        as they came) get the row and sweep they are stored as: `d` then finds them, and a
+        reload of the history does not show them twice. Whether any did."""
+        session, ended = self._session, {id(r) for r in (*outcome.results, *outcome.partial)}
+        if session is None:
+            return False
+        late = [
+            entry
+            for entry in self.workspace.session
+            if entry.point_id is None and id(entry.result) in ended
+            and session.point_id(entry.result) is not None
+        ]  # fmt: skip
+        for entry in late:
+            stored = replace(
+                entry, point_id=session.point_id(entry.result), sweep=self._sweep_label()
+            )
+            self.workspace.replace(entry, stored)
+        return bool(late)
 
     def _show_results(self, cursor: int | None = None) -> None:
         """The table and chart anew; the table's cursor on row `cursor` (None: the newest)."""

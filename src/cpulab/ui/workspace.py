@@ -88,6 +88,14 @@ class Workspace:
         earlier = self.history if wanted is not None and wanted == self.loaded_for else []
         return [e for e in [*earlier, *self.session] if self.filters.admits(e)]
 
+    def replace(self, old: Entry, new: Entry) -> None:
+        """`new` in the place of `old`, this session's entry of the same result (found since
+        in the store), and hidden where `old` was."""
+        self.session[next(i for i, e in enumerate(self.session) if e is old)] = new
+        if old.ident in self.hidden:
+            self.hidden.remove(old.ident)
+            self.hidden.add(new.ident)
+
     def hide(self, entries: Iterable[Entry]) -> None:
         self.hidden.update(e.ident for e in entries)
 
