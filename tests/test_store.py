@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 from contextlib import closing
+from pathlib import Path
 
 import platformdirs
 import pytest
@@ -366,7 +367,9 @@ def test_reopening_changes_nothing(tmp_path, clock):
     assert query(path, "SELECT sql FROM sqlite_master") == schema
 
 
-def test_a_later_migration_applies_on_reopen(tmp_path, monkeypatch):
+def a_store_a_step_behind(tmp_path, monkeypatch) -> tuple[Path, int]:
+    """A store of one point, and a schema step after its version: the store takes it as
+    it next opens."""
     path = tmp_path / "results.sqlite"
     with ResultStore.open(path) as store:
         store.add_point(result())
@@ -374,6 +377,11 @@ def test_a_later_migration_applies_on_reopen(tmp_path, monkeypatch):
     migrations = {**store_module.MIGRATIONS, later: ("ALTER TABLE points ADD COLUMN note TEXT",)}
     monkeypatch.setattr(store_module, "MIGRATIONS", migrations)
     monkeypatch.setattr(store_module, "SCHEMA_VERSION", later)
+    return path, later
+
+
+def test_a_later_migration_applies_on_reopen(tmp_path, monkeypatch):
+    path, later = a_store_a_step_behind(tmp_path, monkeypatch)
     with ResultStore.open(path) as store:
         assert len(store.points()) == 1
     assert header_of(path) == (APPLICATION_ID, later)
@@ -440,13 +448,7 @@ def test_a_store_opens_while_another_process_commits_to_it_before_wal_mode(tmp_p
 def test_a_migration_does_not_wait_for_a_reader_of_the_store_as_it_was(tmp_path, monkeypatch):
     # Its checkpoint must not wait for readers: one that waits holds off every writer, and
     # a reader may itself be a process waiting to write, as they all are on opening.
-    path = tmp_path / "results.sqlite"
-    with ResultStore.open(path) as store:
-        store.add_point(result())
-    later = SCHEMA_VERSION + 1
-    migrations = {**store_module.MIGRATIONS, later: ("ALTER TABLE points ADD COLUMN note TEXT",)}
-    monkeypatch.setattr(store_module, "MIGRATIONS", migrations)
-    monkeypatch.setattr(store_module, "SCHEMA_VERSION", later)
+    path, later = a_store_a_step_behind(tmp_path, monkeypatch)
     opened: list[ResultStore] = []
     with closing(sqlite3.connect(path, isolation_level=None, check_same_thread=False)) as reader:
         reader.execute("BEGIN")
