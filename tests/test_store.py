@@ -32,6 +32,7 @@ from support.store import (
     real_store,
     result,
     store_cut_mid_page,
+    sweep_left_running,
     text_file,
     truncated_store,
 )
@@ -52,6 +53,12 @@ def db(tmp_path, clock):
 def query(path, sql: str) -> list[tuple]:
     with closing(sqlite3.connect(path)) as conn:
         return conn.execute(sql).fetchall()
+
+
+def query_write(path, sql: str, params: tuple = ()) -> None:
+    """A write of another process's, committed."""
+    with closing(sqlite3.connect(path)) as conn, conn:
+        conn.execute(sql, params)
 
 
 def header_of(path) -> tuple[int, int]:
@@ -299,29 +306,64 @@ def test_a_snapshot_reads_one_moment_while_another_process_writes(tmp_path):
 
 def test_a_sweep_whose_process_ended_without_finishing_it_reads_as_interrupted(tmp_path):
     path = tmp_path / "results.sqlite"
-    # Another process starts a sweep, stores its first point and ends without a word, as a
-    # killed one does.
-    started = (
-        "import os, sys; from cpulab.engine.store import ResultStore; from support.store import"
-        " ALPHA, result; store = ResultStore.open(sys.argv[1]); sweep = store.start_sweep("
-        "'rf-train', 'small', 'train', [1, 2], 3, 1, ALPHA); store.add_point(result(1), sweep);"
-        " os._exit(0)"
-    )
-    env = {**os.environ, "PYTHONPATH": os.path.dirname(__file__)}  # for support.store
-    subprocess.run([sys.executable, "-c", started, str(path)], check=True, env=env)
-    with ResultStore.open(path) as store:  # a sweep of this live process stays running
+    with ResultStore.open(path) as store:  # a sweep of this process, alive, stays running
         mine = store.start_sweep("rf-train", "small", "train", [1, 2], 3, 1, ALPHA)
+    sweep_left_running(path)
     before = digest(path)
     with ResultStore.open(path, readonly=True) as store:
         read = [(s.status, s.error) for s in store.sweeps()]
     assert digest(path) == before  # a reader says so, and writes nothing
-    assert read == [("interrupted", store_module.OWNER_GONE), ("running", None)]
+    assert read == [("running", None), ("interrupted", store_module.OWNER_GONE)]
+    assert query(path, "SELECT status FROM sweeps ORDER BY id") == [("running",), ("running",)]
     with ResultStore.open(path) as store:  # the first writer keeps it so, analysed
-        (ended, running) = store.sweeps()
-        assert [(s.status, s.error) for s in (ended, running)] == read
+        (running, ended) = store.sweeps()
+        assert [(s.status, s.error) for s in (running, ended)] == read
         assert ended.analysed and ended.n_points == 1 and ended.finished_at is None
         store.finish_sweep(mine, "done")
-    assert query(path, "SELECT status FROM sweeps ORDER BY id") == [("interrupted",), ("done",)]
+    assert query(path, "SELECT status FROM sweeps ORDER BY id") == [("done",), ("interrupted",)]
+
+
+def test_a_sweep_of_this_process_taken_for_gone_runs_on(tmp_path):
+    # Another process could not see this one (say /proc hid it from that user) and stored
+    # its sweep as ended: the sweep's next point puts it back, to run and end as it does.
+    path = tmp_path / "results.sqlite"
+    with ResultStore.open(path) as store:
+        sweep = store.start_sweep("rf-train", "small", "train", [1, 2], 3, 1, ALPHA)
+        store.add_point(result(1), sweep)
+        others = sweep_left_running(path)
+        query_write(path, "UPDATE sweeps SET status = 'interrupted', error = ?",
+                    (store_module.OWNER_GONE,))  # fmt: skip
+        store.add_point(result(2), sweep)
+        assert [(s.status, s.analysed) for s in store.sweeps()] == [
+            ("running", False), ("interrupted", False)
+        ]  # fmt: skip
+        with pytest.raises(ValueError, match="is interrupted, no longer running"):
+            store.add_point(result(2), others)  # that one's process is gone
+        store.finish_sweep(sweep, "done")
+        assert store.sweeps()[0].n_points == 2
+
+
+def test_a_writer_opens_at_once_where_another_holds_the_lock_it_would_end_a_sweep_with(
+    tmp_path, monkeypatch
+):
+    path = tmp_path / "results.sqlite"
+    sweep_left_running(path)
+    monkeypatch.setattr(store_module, "BUSY_TIMEOUT", 60.0)
+    opened: list[ResultStore] = []
+    with closing(sqlite3.connect(path, isolation_level=None, check_same_thread=False)) as other:
+        other.execute("BEGIN IMMEDIATE")  # another process's long write
+        opening = threading.Thread(target=lambda: opened.append(ResultStore.open(path)))
+        opening.start()
+        opening.join(timeout=20)
+        waited = opening.is_alive()
+        other.execute("ROLLBACK")
+        opening.join()
+    assert not waited, "the opening waited for the lock"
+    with opened[0] as store:
+        assert store.sweeps()[0].status == "interrupted"  # as read: stored by a later one
+    assert query(path, "SELECT status FROM sweeps") == [("running",)]
+    ResultStore.open(path).close()
+    assert query(path, "SELECT status FROM sweeps") == [("interrupted",)]
 
 
 # Files, migrations and the default path

@@ -21,7 +21,7 @@ from cpulab.engine.export import export_text
 from cpulab.engine.presentation import REPORT_VERSION
 from cpulab.engine.store import RESULT_VERSION, ResultStore, point_summary, sweep_analysis
 from support.cli import cpulab
-from support.store import ALPHA, model_of, result
+from support.store import ALPHA, model_of, result, sweep_left_running
 
 FIXTURE = Path(__file__).parent / "fixtures" / "store-v1.sqlite"
 EXPORTED_AT = re.compile(r'^  "exported_at": .*$', re.MULTILINE)
@@ -212,6 +212,7 @@ def test_upgrading_keeps_for_exports_what_a_new_store_keeps(tmp_path):
 
 def before_schema_8(conn: sqlite3.Connection) -> None:
     """Undo what schema 8 made: the process that runs each sweep."""
+    conn.execute("DROP INDEX sweeps_running")
     conn.execute("ALTER TABLE sweeps DROP COLUMN owner")
 
 
@@ -342,17 +343,20 @@ def test_a_schema_6_store_keeps_csv_cells_and_todays_sections_as_it_migrates(tmp
 
 
 def test_a_running_sweep_of_a_schema_7_store_stays_running(tmp_path):
-    # Which process runs it was not kept, so it cannot be found gone; a sweep started after
-    # the migration is known by its process.
+    # Its process has ended, but which it was was not kept: it cannot be found gone. A
+    # sweep started after the migration is known by its process.
     path = tmp_path / "v7.sqlite"
-    with ResultStore.open(path) as store:
-        store.start_sweep("rf-train", "small", "train", [1, 2], 3, 1, ALPHA)
+    sweep_left_running(path)
     with closing(sqlite3.connect(path)) as conn, conn:
         before_schema_8(conn)
         conn.execute("PRAGMA user_version = 7")
+    for readonly in (True, False):
+        with ResultStore.open(path, readonly=readonly) as store:
+            assert [s.status for s in store.sweeps()] == ["running"]
     with ResultStore.open(path) as store:
         store.start_sweep("rf-train", "small", "train", [1, 2], 3, 1, ALPHA)
-        assert [s.status for s in store.sweeps()] == ["running", "running"]
     with closing(sqlite3.connect(path)) as conn:
         owners = [owner for (owner,) in conn.execute("SELECT owner FROM sweeps ORDER BY id")]
+        statuses = [status for (status,) in conn.execute("SELECT status FROM sweeps")]
     assert owners[0] is None and json.loads(owners[1])["pid"] == os.getpid()
+    assert statuses == ["running", "running"]

@@ -3,7 +3,10 @@
 import hashlib
 import os
 import sqlite3
+import subprocess
+import sys
 from contextlib import closing
+from pathlib import Path
 
 from cpulab.engine.events import Result
 from cpulab.engine.models import sweep_model
@@ -139,3 +142,33 @@ def model_of(store: ResultStore, sweep_id: int) -> dict:
     model = sweep_model(results)
     assert model is not None
     return model.to_dict(results[0].available)
+
+
+LEFT_RUNNING = """
+import os, sys
+from cpulab.engine.store import ResultStore
+from support.store import ALPHA, result
+store = ResultStore.open(sys.argv[1])
+sweep = store.start_sweep("rf-train", "small", "train", [1, 2], 3, 1, ALPHA)
+store.add_point(result(1), sweep)
+print(sweep, flush=True)
+os._exit(0)
+"""
+
+
+def sweep_left_running(path: Path) -> int:
+    """A sweep another process starts in the store at `path`, with its first point, and
+    leaves running as it ends without a word, as a killed one would: its id."""
+    tests = str(Path(__file__).parents[1])
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [tests, os.environ.get("PYTHONPATH")])),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", LEFT_RUNNING, str(path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return int(done.stdout)

@@ -50,6 +50,7 @@ class ProcStat(NamedTuple):
     cpu: float  # seconds of user and system time, all its threads
     children_cpu: float  # seconds its reaped children used, with their own reaped children
     rss: int  # bytes
+    state: str = ""  # as /proc gives it: "R" running, "Z" ended and not yet waited for...
 
     @property
     def key(self) -> Key:
@@ -88,6 +89,7 @@ def parse_stat(pid: int, data: bytes) -> ProcStat | None:
             (int(fields[11]) + int(fields[12])) / CLOCK_TICKS,  # utime, stime
             (int(fields[13]) + int(fields[14])) / CLOCK_TICKS,  # cutime, cstime
             int(fields[21]) * PAGE_SIZE,  # rss
+            fields[0].decode("ascii", "replace"),  # state
         )
     except (IndexError, ValueError):
         return None
