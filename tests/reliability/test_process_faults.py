@@ -151,24 +151,30 @@ def held(proc: psutil.Process) -> bool:
     return status == psutil.STATUS_STOPPED
 
 
+def stopped_mid_run(cli: subprocess.Popen) -> list[psutil.Process]:
+    """Ctrl-Z as its workers appear: the run's tree (runner first), all held."""
+    runner = started_runner(cli, timeout=60)
+    deadline = time.monotonic() + 60
+    while len(runner.children()) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    tree = [runner, *runner.children(recursive=True)]
+    cli.send_signal(signal.SIGTSTP)
+    # A process in uninterruptible sleep (disk-sleep: a page fault, a write on a slow
+    # disk) takes its stop only once the sleep ends, so wait for it.
+    deadline = time.monotonic() + 30
+    everyone = [psutil.Process(cli.pid), *tree]
+    while time.monotonic() < deadline and not all(map(held, everyone)):
+        time.sleep(0.05)
+    assert {p.pid: p.status() for p in everyone if not held(p)} == {}
+    return tree
+
+
 def test_ctrl_z_stops_the_whole_run_and_fg_continues_it(results_store):
     env, token = marked_env()
     # 10 runs: the stop comes as the workers appear, seconds before the last run ends.
     cli = cpulab_process("run", "cv-eval", "--eval", "2", "--repeats", "10", env=env)
     try:
-        runner = started_runner(cli, timeout=60)
-        deadline = time.monotonic() + 60
-        while len(runner.children()) < 3 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        tree = [runner, *runner.children(recursive=True)]
-        cli.send_signal(signal.SIGTSTP)
-        # A process in uninterruptible sleep (disk-sleep: a page fault, a write on a
-        # slow disk) takes its stop only once the sleep ends, so wait for it.
-        deadline = time.monotonic() + 30
-        everyone = [psutil.Process(cli.pid), *tree]
-        while time.monotonic() < deadline and not all(map(held, everyone)):
-            time.sleep(0.05)
-        assert {p.pid: p.status() for p in everyone if not held(p)} == {}
+        tree = stopped_mid_run(cli)
         before = sum(sum(p.cpu_times()[:2]) for p in tree)
         time.sleep(0.5)
         assert sum(sum(p.cpu_times()[:2]) for p in tree) == before  # nothing measures on
@@ -179,6 +185,24 @@ def test_ctrl_z_stops_the_whole_run_and_fg_continues_it(results_store):
         with ResultStore.open(results_store) as store:
             (point,) = store.points()
         assert len(point.result.fit_times) == 10
+    finally:
+        cli.kill()
+        for proc in leftovers(token):
+            proc.kill()
+
+
+def test_kill_9_of_a_run_stopped_with_ctrl_z_leaves_no_process_behind(results_store):
+    # `kill -9 %1` of a stopped job: nothing is left to continue the run, so the kernel
+    # does, as its parent ends, and the runner ends its tree.
+    env, token = marked_env()
+    cli = cpulab_process("run", "cv-eval", "--eval", "2", "--repeats", "10", env=env)
+    try:
+        runner = stopped_mid_run(cli)[0]
+        cli.kill()
+        killed_at = time.monotonic()
+        cli.wait(5)
+        assert seconds_until_gone(token, killed_at, timeout=15) is not None
+        assert not leaked_shared_memory(runner.pid)
     finally:
         cli.kill()
         for proc in leftovers(token):

@@ -96,15 +96,21 @@ def _die_with_parent(parent_pid: int, interval: float = 0.5) -> None:
     """If the supervisor vanishes (even by kill -9), take the whole tree down with it.
 
     A thread watches for the parent's exit and ends the tree, which needs the GIL. Until
-    the runner starts any process (`PlanRunner.run` unties it then), the kernel kills it
-    outright instead (Linux): a task's import can hold the GIL for ever, and with nothing
-    started there is nothing to clean up."""
+    the runner starts any process (`PlanRunner.run` ties it otherwise then), the kernel
+    kills it outright instead (Linux): a task's import can hold the GIL for ever, and with
+    nothing started there is nothing to clean up. From then the kernel continues it as the
+    parent ends, so that a run stopped with its supervisor (Ctrl-Z, then kill -9) does not
+    stay stopped for ever: the thread then continues the rest of the tree, to end it."""
     if tie_to_parent() and os.getppid() != parent_pid:
         os._exit(1)  # the parent was gone before the tie was made
 
     def watch():
         while os.getppid() == parent_pid:
             time.sleep(interval)
+        # Its workers and their trackers were stopped with it: to take SIGTERM, and to
+        # clean up as they end, they must run.
+        with contextlib.suppress(OSError):
+            os.killpg(os.getpgid(0), signal.SIGCONT)
         kill_own_children()
         # No supervisor is left to clear a joblib folder created just as it was killed.
         remove_joblib_leftovers(os.getpid(), os.environ)
@@ -273,8 +279,9 @@ class PlanRunner:
                 for i, spec in enumerate(self.specs)
             ]
             # From here the runner starts workers, which a sudden death would orphan: the
-            # parent-watch thread ends the tree instead (see _die_with_parent).
-            tie_to_parent(0)
+            # parent-watch thread ends the tree instead (see _die_with_parent). A run the
+            # supervisor stopped (Ctrl-Z) cannot watch: the parent's end continues it.
+            tie_to_parent(signal.SIGCONT)
             repeats = max(spec.repeats for spec in self.specs)
             warmup = max(spec.warmup for spec in self.specs)
             for repeat in range(1, warmup + 1):
