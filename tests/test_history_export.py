@@ -51,6 +51,7 @@ from support.store import (
     ALPHA_SOFTWARE,
     BETA,
     damage_a_points_page,
+    digest,
     model_of,
     real_store,
     result,
@@ -406,6 +407,27 @@ def test_an_export_to_a_pipe_is_streamed_into_it(tmp_path, one_result):
     assert (out.returncode, out.stderr) == (0, "")
     assert len(json.loads(received[0])["runs"]) == 1
     assert stat.S_ISFIFO(fifo.stat().st_mode)  # written into, not replaced
+
+
+@pytest.mark.parametrize("way", ["its name", "a symbolic link", "a hard link", "its -wal file"])
+def test_an_export_over_the_store_it_reads_is_refused(tmp_path, one_result, way):
+    with ResultStore.open(one_result):  # open: its -wal file is there
+        if way == "a symbolic link":
+            (out := tmp_path / "link.json").symlink_to(one_result)
+        elif way == "a hard link":
+            os.link(one_result, out := tmp_path / "hard.json")
+        else:
+            out = Path(f"{one_result}-wal") if way == "its -wal file" else one_result
+        before = digest(one_result)
+        done = cpulab("export", "--format", "json", "--out", str(out))
+        assert done.returncode == 2
+        assert (
+            done.stderr
+            == f"cpulab: error: cannot write {out}: it is the results store being exported\n"
+        )
+        assert digest(one_result) == before
+    with ResultStore.open(one_result, readonly=True) as store:
+        assert len(store.points()) == 1
 
 
 # Damage in a store too large to check page by page as it opens
