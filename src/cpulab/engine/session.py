@@ -45,9 +45,10 @@ Listener = Callable[[Event], None]
 SUSPEND = getattr(signal, "SIGTSTP", None)  # Ctrl-Z, where there is job control
 STORE_ERRORS = (sqlite3.Error, OSError, ValueError)
 NOT_WRITTEN = object()  # what a write the store refused returns
-# Seconds the end of a session waits, at most, for a store another process holds locked
-# (each try waits store.BUSY_TIMEOUT): what it measured and could not store as it came.
+# Seconds the end of a session waits, at most, for a store another process holds locked:
+# what it measured and could not store as it came. Each try waits LOCK_STEP.
 LOCK_PATIENCE = 60.0
+LOCK_STEP = 0.25
 AGAIN = ": tried again at the end"  # ends the problem of a write tried again
 
 
@@ -352,9 +353,15 @@ class Session:
 
     def _write_patiently(self, write: Callable[[ResultStore], Any], give_up: float) -> Any:
         """`write` once, and again while another process holds the store locked, until
-        the monotonic time `give_up`."""
+        the monotonic time `give_up`. Each try waits LOCK_STEP at most, so that a hurry (a
+        signal once the run is over, the app quitting) is heard that soon."""
+
+        def briefly(store: ResultStore) -> Any:
+            with store.waiting_at_most(LOCK_STEP):
+                return write(store)
+
         while True:
-            written = self._write_now(write, again_at_the_end=True)
+            written = self._write_now(briefly, again_at_the_end=True)
             if written is not NOT_WRITTEN or not self._locked or self._hurry:
                 return written
             if time.monotonic() >= give_up:

@@ -932,19 +932,26 @@ class ResultStore:
         if not ended:
             return
         # Not worth a wait on another process's lock: an opening never waited for one.
-        self._conn.execute("PRAGMA busy_timeout = 0")
-        try:
-            with suppress(sqlite3.Error, OSError), self._write() as conn:
-                for sweep_id in ended:
-                    cursor = conn.execute(
-                        "UPDATE sweeps SET status = 'interrupted', error = ?"
-                        " WHERE id = ? AND status = 'running'",
-                        (OWNER_GONE, sweep_id),
-                    )
-                    if cursor.rowcount:  # not finished by its process since it was read
-                        self._keep_analyses(conn, [sweep_id])
-        finally:
-            self._conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
+        with self.waiting_at_most(0), suppress(sqlite3.Error, OSError), self._write() as conn:
+            for sweep_id in ended:
+                cursor = conn.execute(
+                    "UPDATE sweeps SET status = 'interrupted', error = ?"
+                    " WHERE id = ? AND status = 'running'",
+                    (OWNER_GONE, sweep_id),
+                )
+                if cursor.rowcount:  # not finished by its process since it was read
+                    self._keep_analyses(conn, [sweep_id])
+
+    @contextmanager
+    def waiting_at_most(self, seconds: float) -> Iterator[None]:
+        """Writes inside wait at most `seconds` for another process's write lock, not
+        BUSY_TIMEOUT (SQLite's wait cannot be cut short); other threads wait meanwhile."""
+        with self._lock:
+            self._conn.execute(f"PRAGMA busy_timeout = {round(seconds * 1000)}")
+            try:
+                yield
+            finally:
+                self._conn.execute(f"PRAGMA busy_timeout = {round(BUSY_TIMEOUT * 1000)}")
 
     def forget_sweep(self, sweep_id: int) -> None:
         """Remove a sweep that has no points: one refused before it measured anything (a
