@@ -25,6 +25,7 @@ from support.store import ALPHA, model_of, result, sweep_left_running
 
 FIXTURE = Path(__file__).parent / "fixtures" / "store-v1.sqlite"
 EXPORTED_AT = re.compile(r'^  "exported_at": .*$', re.MULTILINE)
+FORMATS = ("json", "csv", "markdown")
 
 
 @pytest.fixture
@@ -344,15 +345,22 @@ def test_a_schema_6_store_keeps_csv_cells_and_todays_sections_as_it_migrates(tmp
 
 def test_a_running_sweep_of_a_schema_7_store_stays_running(tmp_path):
     # Its process has ended, but which it was was not kept: it cannot be found gone. A
-    # sweep started after the migration is known by its process.
+    # reader reads the store in place, not in a copy in memory, and exports what a writer
+    # would. A sweep started after the migration is known by its process.
     path = tmp_path / "v7.sqlite"
+    with ResultStore.open(path) as store:
+        store.add_point(result(2))
     sweep_left_running(path)
     with closing(sqlite3.connect(path)) as conn, conn:
         before_schema_8(conn)
         conn.execute("PRAGMA user_version = 7")
+    exports = []
     for readonly in (True, False):
         with ResultStore.open(path, readonly=readonly) as store:
             assert [s.status for s in store.sweeps()] == ["running"]
+            assert not store.in_memory
+            exports.append([EXPORTED_AT.sub("", export_text(fmt, store)) for fmt in FORMATS])
+    assert exports[0] == exports[1]
     with ResultStore.open(path) as store:
         store.start_sweep("rf-train", "small", "train", [1, 2], 3, 1, ALPHA)
     with closing(sqlite3.connect(path)) as conn:
