@@ -125,15 +125,23 @@ def test_workers_die_with_their_runner_when_the_cli_is_killed(results_store, wor
         deadline = time.monotonic() + 60
         while len(runner.children()) < workers and time.monotonic() < deadline:
             time.sleep(0.02)
-        cli.kill()
-        killed_at = time.monotonic()
-        cli.wait(5)
-        assert seconds_until_gone(token, killed_at, timeout=5) is not None
-        assert not leaked_shared_memory(runner.pid)
+        assert_kill_9_leaves_nothing(cli, runner, token, timeout=5)
     finally:
         cli.kill()
         for proc in leftovers(token):
             proc.kill()
+
+
+def assert_kill_9_leaves_nothing(
+    cli: subprocess.Popen, runner: psutil.Process, token: str, timeout: float
+) -> None:
+    """kill -9 of the CLI: its run's processes all gone within `timeout` seconds, and
+    nothing of the runner's left in /dev/shm."""
+    cli.kill()
+    killed_at = time.monotonic()
+    cli.wait(5)
+    assert seconds_until_gone(token, killed_at, timeout=timeout) is not None
+    assert not leaked_shared_memory(runner.pid)
 
 
 def held(proc: psutil.Process) -> bool:
@@ -198,11 +206,7 @@ def test_kill_9_of_a_run_stopped_with_ctrl_z_leaves_no_process_behind(results_st
     cli = cpulab_process("run", "cv-eval", "--eval", "2", "--repeats", "10", env=env)
     try:
         runner = stopped_mid_run(cli)[0]
-        cli.kill()
-        killed_at = time.monotonic()
-        cli.wait(5)
-        assert seconds_until_gone(token, killed_at, timeout=15) is not None
-        assert not leaked_shared_memory(runner.pid)
+        assert_kill_9_leaves_nothing(cli, runner, token, timeout=15)
     finally:
         cli.kill()
         for proc in leftovers(token):
