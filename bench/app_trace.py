@@ -21,6 +21,7 @@ is a new one.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import signal
 import sys
@@ -79,6 +80,16 @@ def inside(
         finally:
             note(started, f"restyle of {len(nodes)} widgets")
 
+    collecting: dict[str, float] = {}
+
+    def timed_collection(phase: str, info: dict) -> None:
+        # The cyclic garbage collector's passes, which no message or frame owns.
+        if phase == "start":
+            collecting["started"] = time.thread_time()
+        elif "started" in collecting:
+            note(collecting.pop("started"), f"gc of generation {info['generation']}")
+
+    gc.callbacks.append(timed_collection)
     MessagePump._dispatch_message = timed_dispatch  # type: ignore[method-assign]
     Screen._compositor_refresh = timed_frame  # type: ignore[method-assign]
     Stylesheet.update_nodes = timed_restyle  # type: ignore[method-assign]
@@ -93,7 +104,7 @@ def inside(
 
         signal.signal(signal.SIGUSR2, dump)
 
-    from cpulab.cli import main
+    from cpulab.startup import main
 
     sys.argv = ["cpulab", *app_arguments]
     return main()

@@ -28,6 +28,9 @@ from terminal import run_on_terminal
 
 def child(report: Path, db: Path) -> int:
     """Runs inside the terminal: the normal `cpulab` start, reporting the first frame."""
+    from cpulab.startup import hold_collector
+
+    hold_collector()  # as the console script's entry (cpulab.startup.main) does first
     import psutil
 
     from cpulab import cli

@@ -1,5 +1,5 @@
 import sys
 
-from cpulab.cli import main
+from cpulab.startup import main
 
 sys.exit(main())

@@ -33,6 +33,7 @@ try:
         store_path,
     )
     from cpulab.engine.errors import Interrupted, UsageError
+    from cpulab.startup import release_collector
 except KeyboardInterrupt:
     print("cpulab: cancelled", file=sys.stderr)
     raise SystemExit(130) from None  # EXIT_INTERRUPTED, whose module may not have loaded
@@ -100,15 +101,19 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command not in ("tasks", "config", "doctor"):  # no store, or config shows it
         args.db = store_path(args.db, settings.db)
     if args.command is not None:
-        return command(args.command)(args)
+        run = command(args.command)
+        release_collector()  # loaded: the command's own work goes on with it
+        return run(args)
     # Served to a browser (cpulab serve), the app talks through pipes, not a terminal.
     served = "web_driver" in os.environ.get("TEXTUAL_DRIVER", "")
     if served:
-        return open_app(args)
+        return open_app(args)  # the app releases the collector at its first frame
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        release_collector()
         return cmd_demo(args)
     if os.environ.get("TERM") == "dumb":
         print("cpulab: TERM=dumb cannot draw the app: running the headless demo", file=sys.stderr)
+        release_collector()
         return cmd_demo(args)
     return open_app(args)
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -64,6 +64,7 @@ from cpulab.engine.sweep import SweepPlan
 from cpulab.engine.tasks import KNOB_TITLES, SCALES, Task
 from cpulab.engine.topology import Topology, machine_topology
 from cpulab.monitor.sampler import DEFAULT_HZ, PsutilSampler, Sampler, check_sample_hz
+from cpulab.startup import release_collector
 from cpulab.ui.commands import CpulabCommands
 from cpulab.ui.messages import (
     AdviceEnded,
@@ -308,6 +309,10 @@ class CpulabApp(App[None]):
                         classes="panel",
                     )
         yield KeysFooter(compact=self.size.width < KeysFooter.ROOMY)
+
+    @on(events.Ready)
+    def _first_frame_drawn(self) -> None:
+        release_collector()  # held while the app loaded (cpulab.startup)
 
     def on_mount(self) -> None:
         logical = self.sampler.budget.logical
