@@ -292,6 +292,14 @@ def test_a_full_disk_for_output_is_one_line(good_store):
     assert listed.stderr == "cpulab: error: cannot write the output: No space left on device\n"
 
 
+@pytest.mark.parametrize("args", [("--help",), ("--version",), ("export", "--help")], ids=" ".join)
+def test_help_or_a_version_that_cannot_be_written_is_one_line(args):
+    with open("/dev/full", "w") as full:
+        told = cpulab(*args, stdout=full)
+    assert told.returncode == 2
+    assert told.stderr == "cpulab: error: cannot write the output: No space left on device\n"
+
+
 def test_a_run_whose_output_cannot_be_written_is_stored(results_store):
     with open("/dev/full", "w") as full:
         out = cpulab("run", "rf-train", "--json", stdout=full)

@@ -69,7 +69,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     _replace_unencodable_output()
     try:
-        args = build_parser().parse_args(argv)
+        try:
+            args = build_parser().parse_args(argv)
+        except SystemExit:  # --help, --version, or a usage error told on stderr
+            sys.stdout.flush()  # text that cannot be written is a failure, as below
+            raise
         args.argv = list(sys.argv[1:] if argv is None else argv)  # `serve` passes them on
         status = _dispatch(args)
         sys.stdout.flush()  # output that cannot be written fails here at the latest

@@ -10,6 +10,7 @@ import dataclasses
 import math
 import os
 import re
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -72,6 +73,14 @@ class ArgumentParser(argparse.ArgumentParser):
 
     def error(self, message: str):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {one_line(message)}\n")
+
+    def _print_message(self, message, file=None):
+        # argparse drops a write that fails. Help or a version that cannot be written
+        # (a full disk, `> /dev/full`) fails as any other output does (cpulab.cli.main).
+        if message and file is not None and file is sys.stdout:
+            file.write(message)
+        else:
+            super()._print_message(message, file)
 
     def parse_known_args(self, args=None, namespace=None):
         parsed, rest = super().parse_known_args(args, namespace)
