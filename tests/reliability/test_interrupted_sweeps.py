@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import psutil
+import pytest
 from textual.widgets import Input
 
 from cpulab.engine.store import OWNER_GONE, ResultStore
@@ -175,6 +176,34 @@ def test_kill_9_of_the_app_mid_sweep_leaves_no_process_and_a_clean_store(results
         (sweep,) = store.sweeps()
         # It never got to say how it ended: its process is gone.
         assert (sweep.status, sweep.error, sweep.n_points) == ("interrupted", OWNER_GONE, 1)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=lambda s: s.name)
+def test_sigterm_or_sighup_ends_the_app_as_quitting_does_with_the_sweep_interrupted(
+    results_store, signum
+):
+    env, token = marked_env({**os.environ, "LOKY_MAX_CPU_COUNT": "2"})
+    terminal = Terminal(env)
+    try:
+        terminal.start_short_sweep()
+        terminal.wait_until(lambda: points_of(results_store), "the first point never finished")
+        drawn = len(terminal.screen)
+        terminal.proc.send_signal(signum)
+        sent = time.monotonic()
+        status = terminal.proc.wait(20)
+    finally:
+        terminal.close()  # and all it drew read
+
+    assert status == 128 + signum
+    assert seconds_until_gone(token, sent, timeout=10) is not None
+    after = bytes(terminal.screen[drawn:])
+    assert b"\x1b[?1049l" in after  # the terminal's own screen given back
+    assert f"cpulab: interrupted by {signum.name}".encode() in after
+    with ResultStore.open(results_store) as store:
+        (sweep,) = store.sweeps()
+        # Recorded by the app itself: how it ended, not that its process went missing.
+        assert (sweep.status, sweep.error, sweep.n_points) == ("interrupted", None, 1)
+        assert len(store.points()) == 1
 
 
 def stopped(proc: psutil.Process) -> bool:

@@ -16,6 +16,7 @@ import sys
 # later, rather than with a traceback from inside an import.
 try:
     import argparse
+    import contextlib
     import errno
     import importlib
     import io
@@ -85,7 +86,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("cpulab: cancelled", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Interrupted as exc:  # SIGTERM or SIGHUP, once what was half done is undone
-        print(f"cpulab: interrupted by {signal.Signals(exc.signum).name}", file=sys.stderr)
+        with contextlib.suppress(OSError):  # a hung-up terminal takes no more
+            print(f"cpulab: interrupted by {signal.Signals(exc.signum).name}", file=sys.stderr)
         return 128 + exc.signum
     # Results are stored before they are printed: output that cannot be written loses none.
     except BrokenPipeError:  # the reader has gone, as `| head` does: nothing left to say

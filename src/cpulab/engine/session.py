@@ -209,11 +209,12 @@ class Session:
         if self._handle is not None:
             await self._handle.cancel()
 
-    def abort(self, status: str = "cancelled") -> Outcome:
+    def abort(self, status: str = "cancelled", signum: int | None = None) -> Outcome:
         """Kill the tree now and record the end, from any thread, without the event loop:
-        for an app that is quitting, or a loop that was itself interrupted."""
+        for an app that is quitting ("cancelled") or ended by signal `signum`
+        ("interrupted"), or a loop that was itself interrupted."""
         if self._stop is None:
-            self._stop = (status, None)
+            self._stop = (status, signum)
         self._hurry = True  # the run's own end may be waiting on a locked store
         handle = self._handle
         if handle is not None and not handle.finished:

@@ -40,7 +40,7 @@ from textual.widgets import (
 from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
 
-from cpulab.engine.errors import UsageError
+from cpulab.engine.errors import INTERRUPTING_SIGNALS, Interrupted, UsageError
 from cpulab.engine.events import (
     Cancelled,
     Error,
@@ -243,6 +243,10 @@ class CpulabApp(App[None]):
         self._skipped_told: set[str] = set()  # unreadable rows already named
         self._history_asked: HistoryQuery | None = None  # the latest read of the history
         self._quitting = False
+        # SIGTERM and SIGHUP end the app as `q` does (run_app's app; a test's app leaves
+        # them to its test runner). `signalled`: the one that ended it.
+        self.ends_on_signals = False
+        self.signalled: int | None = None
         self._machine_labels: dict[int, str] = {}  # of the store, as the filter dialog read them
         # The run or sweep predicted beyond the memory a run may use that the user was asked
         # about: the same one asked for again goes ahead.
@@ -315,6 +319,10 @@ class CpulabApp(App[None]):
         release_collector()  # held while the app loaded (cpulab.startup)
 
     def on_mount(self) -> None:
+        if self.ends_on_signals:
+            loop = asyncio.get_running_loop()
+            for signum in INTERRUPTING_SIGNALS:
+                loop.add_signal_handler(signum, self.call_later, self._end_by_signal, signum)
         logical = self.sampler.budget.logical
         self.sub_title = f"{self.available} of {logical} cores available"
         if self.topology is not None:
@@ -764,14 +772,16 @@ class CpulabApp(App[None]):
         else:
             self.notify("Nothing is running.", timeout=3)
 
-    def stop_run_now(self) -> None:
+    def stop_run_now(self, status: str = "cancelled", signum: int | None = None) -> None:
         """Kill the running tree and record how its sweep ended before returning: for
-        quitting, when nothing may linger. Not on the event loop: it writes to the store."""
+        quitting ("cancelled") or a signal `signum` ("interrupted"), when nothing may
+        linger. Not on the event loop: it writes to the store."""
         if self._advice is not None:
             self._advice.stop()
         session = self._session
         if session is not None:
-            self._return_batch(session.abort())  # an advice search's thread may wait on it
+            # An advice search's thread may wait on it.
+            self._return_batch(session.abort(status, signum))
         self.sampler.count_as_own(None)
         self.supervisor.discard_spare()
 
@@ -803,6 +813,16 @@ class CpulabApp(App[None]):
         self._quitting = True  # a sweep it stops ends with no summary to show
         await asyncio.to_thread(self.stop_run_now)
         self.exit()
+
+    async def _end_by_signal(self, signum: int) -> None:
+        """SIGTERM or SIGHUP (a logout, a closed terminal): quit as `q` does, the run
+        recorded as interrupted by it, and the terminal given back as it was."""
+        if self.signalled is not None:
+            return
+        self.signalled = signum
+        self._quitting = True
+        await asyncio.to_thread(self.stop_run_now, "interrupted", signum)
+        self.exit(return_code=128 + signum)
 
     def on_run_event(self, message: RunEvent) -> None:
         event = message.event
@@ -1290,8 +1310,11 @@ def run_app(
         settings_file=settings_file,
         topology=machine_topology(),
     )
+    app.ends_on_signals = True
     try:
         app.run()
     finally:
         app.stop_run_now()  # also when the app itself crashed
+    if app.signalled is not None:
+        raise Interrupted(app.signalled)  # told, with its exit status, as by the commands
     return app.return_code or 0
