@@ -10,8 +10,8 @@ from cpulab.engine.spec import RunOptions
 from cpulab.ui.screens import sweep_dialog
 from cpulab.ui.screens.sweep_dialog import StrategyList, SweepDialog
 from cpulab.ui.widgets import ScalingChart, SplitControl
-from cpulab.ui.widgets.split_control import ASKS, CONFIRM
-from support.tui import ScriptedSupervisor, make_app, wait_for
+from cpulab.ui.widgets.split_control import ASKS, CONFIRM, CONFIRMED
+from support.tui import ScriptedSupervisor, make_app, make_result, wait_for
 
 
 def verdict(app) -> str:
@@ -87,6 +87,24 @@ async def test_a_letter_bound_to_an_app_key_acts_and_any_other_is_typed():
         assert "whole numbers only" in verdict(app)
 
 
+async def test_keys_that_act_on_the_results_are_typed_in_a_count_not_acted_on():
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        # A result of this session in the table, its row selected.
+        app.workspace.add(app._session_entry(make_result("rf-train", 1, 1, 2.0)))
+        app._show_results()
+        await wait_for(pilot, lambda: len(app.results) == 1)
+        shown = list(app._shown)
+        await focus_train(pilot)
+        for letter, action in (("x", "clear"), ("h", "hide"), ("d", "delete"), ("l", "timeline")):
+            await pilot.press("2", letter)  # as "2x2" is typed, say
+            await pilot.pause()
+            assert value(app, "#train") == f"2{letter}", action
+            assert f"whole numbers only, not '2{letter}'" in verdict(app)
+            assert app._shown == shown and app.screen is app.screen_stack[0], action
+            await pilot.press("backspace", "backspace")
+
+
 async def test_a_split_beyond_the_cores_runs_only_once_confirmed():
     app = make_app(cores=2)
     async with app.run_test(size=(100, 30)) as pilot:
@@ -98,6 +116,7 @@ async def test_a_split_beyond_the_cores_runs_only_once_confirmed():
         assert not control.confirm_run()  # the first run asks
         assert CONFIRM in verdict(app)
         assert control.confirm_run()  # the second goes ahead
+        assert CONFIRMED in verdict(app) and CONFIRM not in verdict(app)  # not asked again
         assert control.confirm_run()  # and the split stays confirmed
         await pilot.press("backspace", "3")  # another split is asked about afresh
         assert ASKS in verdict(app)

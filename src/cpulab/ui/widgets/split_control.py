@@ -23,6 +23,7 @@ BLAS = "Each thread may start as many BLAS/OpenMP threads as --blas-threads allo
 NOT_WHOLE = "whole numbers only"
 ASKS = "Run asks to confirm it."
 CONFIRM = "Run again (r) to go ahead oversubscribed."
+CONFIRMED = "Confirmed: r runs it oversubscribed."
 GAUGE_WIDTH = 12
 
 
@@ -41,12 +42,22 @@ class WholeNumber(Validator):
         return self.success() if WHOLE_NUMBER.fullmatch(value.strip()) else self.failure()
 
 
+# The app's keys, by binding id, that a letter typed in a core count reaches: those that
+# run, stop, or show something. The others act on the results' selected row or on the
+# session's results (h hides, d deletes, x clears): from a field the user types in, they
+# would hit what is out of sight, so they are typed as text, and refused as no number.
+KEYS_FROM_A_COUNT = frozenset(
+    {"run", "sweep", "advise", "cancel", "help", "quit", "switch_view", "speedup", "filters",
+     "theme", "core_history"}
+)  # fmt: skip
+
+
 class CoreInput(Input):
-    """A core count. Up and down step it; a letter that is one of the app's keys reaches
-    it. Anything else is typed as it is, so that `1.5` reads as `1.5`, refused as no
-    whole number, rather than as the 15 left once the point is dropped. What it shows is
-    selected on focus, after a step and after an app key (r runs): the next digit
-    replaces the number instead of running on from it."""
+    """A core count. Up and down step it; a letter that is one of the app's keys in
+    KEYS_FROM_A_COUNT reaches it. Anything else is typed as it is, so that `1.5` reads as
+    `1.5`, refused as no whole number, rather than as the 15 left once the point is
+    dropped. What it shows is selected on focus, after a step and after an app key (r
+    runs): the next digit replaces the number instead of running on from it."""
 
     BINDINGS = [
         Binding("up", "step(1)", "More cores", show=False),
@@ -70,7 +81,8 @@ class CoreInput(Input):
 
     async def _on_key(self, event: events.Key) -> None:
         letter = event.is_printable and not self.check_consume_key(event.key, event.character)
-        if letter and event.key in self.screen.active_bindings:
+        bound = self.screen.active_bindings.get(event.key) if letter else None
+        if bound is not None and bound.binding.id in KEYS_FROM_A_COUNT:
             event.prevent_default()  # skip Input's handler: the key bubbles up to its binding
             self.select_all()
 
@@ -116,8 +128,10 @@ class SplitControl(Widget):
         self.blas_threads = self.options.blas_threads
         self.split: CoreSplit | None = None
         self.problem: str | None = None
-        # The split beyond the cores the user was asked about: confirmed by a second run.
+        # The split beyond the cores the user was asked about, and the one a second run
+        # confirmed; each forgotten once the split changes.
         self.asked: CoreSplit | None = None
+        self.confirmed: CoreSplit | None = None
 
     def compose(self) -> ComposeResult:
         with Horizontal():
@@ -134,14 +148,14 @@ class SplitControl(Widget):
     def check_split(self) -> None:
         if not self.is_mounted or self.chosen_task is None:
             return
-        before = (self.split, self.problem, self.asked)
+        before = (self.split, self.problem, self.asked, self.confirmed)
         try:
             self.split, self.problem = self._read_split(self.chosen_task), None
         except UsageError as exc:
             self.split, self.problem = None, str(exc)
         if self.split != self.asked:
-            self.asked = None
-        if (self.split, self.problem, self.asked) == before:
+            self.asked = self.confirmed = None
+        if (self.split, self.problem, self.asked, self.confirmed) == before:
             return  # a check as a run starts, say: nothing to draw or to tell
         self._show()
         self.post_message(SplitChanged(self.split, self.problem))
@@ -167,11 +181,14 @@ class SplitControl(Widget):
         """Whether a run of `split` may start now. One beyond the available cores asks
         first, even where --allow-oversubscribe lifted the cap: the first call says so
         and returns False, the next True; the split stays confirmed until it changes."""
-        if self.beyond_cores is None or self.asked == self.split:
+        if self.beyond_cores is None or self.confirmed == self.split:
             return True
-        self.asked = self.split
+        if self.asked == self.split:
+            self.confirmed = self.split
+        else:
+            self.asked = self.split
         self._show()
-        return False
+        return self.confirmed == self.split
 
     def _show(self) -> None:
         verdict = self.query_one("#verdict", Static)
@@ -201,5 +218,6 @@ class SplitControl(Widget):
             why = BLAS
         text += f"\n⚠ oversubscribed {demand / split.available:.1f}x. {why}"
         if oversubscription(split, self.options) is not None:
-            text += "\n" + (CONFIRM if self.asked == split else ASKS)
+            asked = self.asked == split
+            text += "\n" + (CONFIRMED if self.confirmed == split else CONFIRM if asked else ASKS)
         return text
