@@ -7,6 +7,7 @@ from pathlib import Path
 
 import psutil
 
+from cpulab.engine.store import ResultStore
 from cpulab.engine.supervisor import Supervisor
 from cpulab.ui.widgets import ResultsTable, RunStatus, ScalingChart
 from support.tui import make_app, wait_for
@@ -94,6 +95,23 @@ async def test_a_failing_task_shows_a_readable_error_and_the_app_keeps_working()
         assert not app.query_one("#run").disabled
         messages = [n.message for n in app._notifications]
         assert "ValueError: the workload refused to build" in messages
+
+
+async def test_a_run_whose_store_was_deleted_says_not_saved_after_its_result(tmp_path):
+    path = tmp_path / "results.sqlite"
+    with ResultStore.open(path) as store:
+        app = make_app(store=store)
+        async with app.run_test(size=(120, 40)) as pilot:
+            for file in tmp_path.glob("results.sqlite*"):
+                file.unlink()
+            path.mkdir()  # as a user's cleanup, or another tool, might leave it
+            await pilot.press("r")
+            await wait_for(pilot, lambda: not app.running, timeout=60)
+            status = app.query_one(RunStatus)
+            shown = str(status.render())
+            assert status.has_class("-done") and shown.startswith("✓ rf-train 1 x 1")
+            assert f"\n✗ not saved: {path} was deleted or replaced while open" in shown
+            assert [n.title for n in app._notifications] == ["Not saved", "Not saved"]
 
 
 def test_importing_the_app_loads_no_scientific_stack():

@@ -55,7 +55,7 @@ from cpulab.engine.machine import machine_facts
 from cpulab.engine.memory import machine_limit, predicted_need, splits_of
 from cpulab.engine.plugins import Catalogue
 from cpulab.engine.presentation import counted, variant_label
-from cpulab.engine.session import Outcome, Session, continue_runner
+from cpulab.engine.session import AGAIN, Outcome, Session, continue_runner
 from cpulab.engine.settings import Settings, load_settings, save_setting
 from cpulab.engine.spec import RunOptions, RunSpec
 from cpulab.engine.store import ResultStore
@@ -851,7 +851,7 @@ class CpulabApp(App[None]):
             status.show_cancelled(event)
 
     def on_store_problem(self, message: StoreProblem) -> None:
-        self.notify(message.text, title="Not saved", severity="error")
+        self.notify(message.text, title="Not saved", severity="error", timeout=10)
 
     def on_run_ended(self, message: RunEnded) -> None:
         if not self.screen_stack:
@@ -861,6 +861,8 @@ class CpulabApp(App[None]):
                 self.workspace.add(self._session_entry(result))
         if message.outcome.partial or self._note_stored_late(message.outcome):
             self._show_results()
+        if problems := message.outcome.store_problems:  # said as they came; kept in sight
+            self.query_one(RunStatus).show_not_saved(problems[0].removesuffix(AGAIN))
         self.query_one("#work").remove_class("-cluster-live")
         self.sampler.watch(None)
         self.running = False

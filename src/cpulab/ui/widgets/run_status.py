@@ -105,5 +105,11 @@ class RunStatus(Static):
         what = f"{spec.label}: " if spec is not None else ""
         self._show("-failed", f"✗ {what}{error.one_line()}" + (f"\n{cause}" if cause else ""))
 
+    def show_not_saved(self, problem: str) -> None:
+        """Under how the run ended, in the error colour until the next run: its results
+        the store did not take, and why."""
+        state, text = self._shown or (None, "")
+        self._show(state, Content.assemble(text, (f"\n✗ not saved: {problem}", "$text-error")))
+
     def show_cancelled(self, cancelled: Cancelled) -> None:
         self._show("-cancelled", f"■ cancelled: every process stopped in {cancelled.seconds:.1f} s")
