@@ -9,6 +9,7 @@ from __future__ import annotations
 import fcntl
 import os
 import pty
+import select
 import signal
 import struct
 import subprocess
@@ -87,7 +88,9 @@ async def test_quitting_the_app_mid_sweep_keeps_the_finished_points(results_stor
 class Terminal:
     """`cpulab` on a pseudo-terminal of 120 x 40, as a user starts it."""
 
-    def __init__(self, env: dict[str, str]):
+    def __init__(self, env: dict[str, str], controlling: bool = False):
+        """`controlling`: the app's controlling terminal, as a login's is, so that closing
+        it (`hang_up`) hangs the app up as a closed window or a dropped SSH session does."""
         master, slave = pty.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
         self.proc = subprocess.Popen(
@@ -96,19 +99,25 @@ class Terminal:
             stdout=slave,
             stderr=slave,
             env={**env, "TERM": "xterm-256color"},
-            start_new_session=True,
+            start_new_session=True,  # then, in the new session, its terminal:
+            preexec_fn=(lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0)) if controlling else None,
         )
         os.close(slave)
-        self.master = master
+        self.master: int | None = master
         self.screen = bytearray()
         # The app blocks once the terminal's buffer is full: keep reading what it draws.
-        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reading = True
+        self._reader = threading.Thread(target=self._read, args=(master,), daemon=True)
         self._reader.start()
 
-    def _read(self) -> None:
-        while True:
+    def _read(self, master: int) -> None:
+        while self._reading:
+            # Not blocked in a read for long: the terminal hangs up only once no read
+            # holds it open.
+            if not select.select([master], [], [], 0.1)[0]:
+                continue
             try:
-                data = os.read(self.master, 65536)
+                data = os.read(master, 65536)
             except OSError:  # the app is gone and the terminal hung up
                 return
             if not data:
@@ -147,12 +156,21 @@ class Terminal:
             assert time.monotonic() < deadline, never
             time.sleep(0.02)
 
+    def hang_up(self) -> None:
+        """Close the terminal, as a closed window does: the kernel sends SIGHUP."""
+        assert self.master is not None
+        self._reading = False
+        self._reader.join(5)
+        os.close(self.master)
+        self.master = None
+
     def close(self) -> None:
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait()
-        os.close(self.master)
-        self._reader.join(5)
+        self._reader.join(5)  # it reads to the end of what the app drew
+        if self.master is not None:
+            os.close(self.master)
 
 
 def test_kill_9_of_the_app_mid_sweep_leaves_no_process_and_a_clean_store(results_store):
@@ -204,6 +222,26 @@ def test_sigterm_or_sighup_ends_the_app_as_quitting_does_with_the_sweep_interrup
         # Recorded by the app itself: how it ended, not that its process went missing.
         assert (sweep.status, sweep.error, sweep.n_points) == ("interrupted", None, 1)
         assert len(store.points()) == 1
+
+
+def test_a_closed_terminal_ends_the_app_with_its_sweep_recorded_as_interrupted(results_store):
+    env, token = marked_env({**os.environ, "LOKY_MAX_CPU_COUNT": "2"})
+    terminal = Terminal(env, controlling=True)
+    try:
+        terminal.start_short_sweep()
+        terminal.wait_until(lambda: points_of(results_store), "the first point never finished")
+        terminal.hang_up()
+        closed = time.monotonic()
+        # Its last frames have nowhere to go: it gives up on them past EXIT_GRACE (5 s).
+        status = terminal.proc.wait(30)
+    finally:
+        terminal.close()
+
+    assert status == 128 + signal.SIGHUP
+    assert seconds_until_gone(token, closed, timeout=10) is not None
+    with ResultStore.open(results_store) as store:
+        (sweep,) = store.sweeps()
+        assert (sweep.status, sweep.error, sweep.n_points) == ("interrupted", None, 1)
 
 
 def stopped(proc: psutil.Process) -> bool:

@@ -96,7 +96,8 @@ async def test_keys_that_act_on_the_results_are_typed_in_a_count_not_acted_on():
         await wait_for(pilot, lambda: len(app.results) == 1)
         shown = list(app._shown)
         await focus_train(pilot)
-        for letter, action in (("x", "clear"), ("h", "hide"), ("d", "delete"), ("l", "timeline")):
+        typed = (("x", "clear"), ("h", "hide"), ("d", "delete"), ("u", "undo"), ("l", "timeline"))
+        for letter, action in typed:
             await pilot.press("2", letter)  # as "2x2" is typed, say
             await pilot.pause()
             assert value(app, "#train") == f"2{letter}", action

@@ -108,20 +108,25 @@ def _dispatch(args: argparse.Namespace) -> int:
         args.db = store_path(args.db, settings.db)
     if args.command is not None:
         run = command(args.command)
-        release_collector()  # loaded: the command's own work goes on with it
-        return run(args)
-    # Served to a browser (cpulab serve), the app talks through pipes, not a terminal.
-    served = "web_driver" in os.environ.get("TEXTUAL_DRIVER", "")
-    if served:
-        return open_app(args)  # the app releases the collector at its first frame
+    elif _app_drawn():
+        return open_app(args)  # which lets the collector go at its first frame
+    else:
+        run = cmd_demo
+    release_collector()  # loaded: the command's own work goes on with it
+    return run(args)
+
+
+def _app_drawn() -> bool:
+    """Whether `cpulab` with no command opens the app, rather than the headless demo: on
+    a terminal that can draw it, or served to a browser (cpulab serve), through pipes."""
+    if "web_driver" in os.environ.get("TEXTUAL_DRIVER", ""):
+        return True
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
-        release_collector()
-        return cmd_demo(args)
+        return False
     if os.environ.get("TERM") == "dumb":
         print("cpulab: TERM=dumb cannot draw the app: running the headless demo", file=sys.stderr)
-        release_collector()
-        return cmd_demo(args)
-    return open_app(args)
+        return False
+    return True
 
 
 def command(name: str) -> Command:

@@ -77,7 +77,7 @@ class ArgumentParser(argparse.ArgumentParser):
     def _print_message(self, message, file=None):
         # argparse drops a write that fails. Help or a version that cannot be written
         # (a full disk, `> /dev/full`) fails as any other output does (cpulab.cli.main).
-        if message and file is not None and file is sys.stdout:
+        if message and file is sys.stdout:
             file.write(message)
         else:
             super()._print_message(message, file)

@@ -38,7 +38,7 @@ from cpulab.engine.machine import machine_facts
 from cpulab.engine.models import ScalingModel, sweep_model
 from cpulab.engine.spec import RunSpec, SweepSpec
 from cpulab.engine.store import ResultStore, locked_out
-from cpulab.engine.supervisor import RunHandle, Supervisor
+from cpulab.engine.supervisor import CHILD_DIED, RunHandle, Supervisor
 from cpulab.engine.sweep import SweepPlan
 
 Listener = Callable[[Event], None]
@@ -287,6 +287,10 @@ class Session:
         with self._end_lock:
             if self.outcome is not None:
                 return self.outcome
+            if self._stop is not None and isinstance(final, Error) and final.type == CHILD_DIED:
+                # Killed by the stop (abort kills it at once, from another thread): no
+                # failure of its own to record.
+                final = None
             partial = tuple(r for r in self._latest.values() if r.partial)
             measured = (*self.results, *partial)
             model = sweep_model(measured) if self.plan is not None else None

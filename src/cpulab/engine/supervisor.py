@@ -33,6 +33,7 @@ from cpulab.engine.treemeter import group, processes, remove_joblib_leftovers, t
 RUNNER_COMMAND = (sys.executable, "-m", "cpulab.engine.runner")
 STDERR_TAIL_BYTES = 4096
 LINE_LIMIT = 1 << 20  # one result carries machine facts; far below this
+CHILD_DIED = "ChildDied"  # the error of a runner that ended before its last event
 
 
 class _ExitSignalling(asyncio.subprocess.SubprocessStreamProtocol):
@@ -174,7 +175,7 @@ class RunHandle:
         await asyncio.to_thread(self.kill)
         await self._exited_with_stderr()
         return Error(
-            type="ChildDied",
+            type=CHILD_DIED,
             message=f"{describe_exit(status)} before reporting a result",
             exit_status=status,
             stderr_tail=self.stderr_tail(),

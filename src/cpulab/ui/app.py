@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sqlite3
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, InvalidStateError
@@ -109,6 +111,7 @@ RECENT_SWEEPS = 30  # offered by the filter dialog, besides those on view
 # each redraw is a frame of its own, which costs as much as the cores' frame.
 STATUS_INTERVAL = 1.0
 PHASE_WAIT = 0.25  # seconds a phase may wait for the next sample, to be drawn in its frame
+EXIT_GRACE = 5.0  # seconds a signalled app may take to give its terminal back
 
 
 def describe_task(task: Task, options: RunOptions, catalogue: Catalogue) -> Text:
@@ -198,11 +201,14 @@ class CpulabApp(App[None]):
         options: RunOptions | None = None,
         settings_file: Path | None = None,
         topology: Topology | None = None,
+        ends_on_signals: bool = False,
     ) -> None:
         """`settings_file`: the user's settings, for what the arguments leave open (theme,
         sample_hz) and the rest (scale, keys, screenshots); theme changes are written to
         it. None: the defaults, and nothing written. `topology`: the machine's packages,
-        cores and nodes, told in the title; None: not told (tests, fake samplers)."""
+        cores and nodes, told in the title; None: not told (tests, fake samplers).
+        `ends_on_signals`: SIGTERM and SIGHUP end it as `q` does (the real app's; a
+        test's app leaves them to its test runner)."""
         super().__init__()
         self._settings_problems: list[str] = []  # told once the app shows
         self.settings = self._read_settings(settings_file)
@@ -243,10 +249,8 @@ class CpulabApp(App[None]):
         self._skipped_told: set[str] = set()  # unreadable rows already named
         self._history_asked: HistoryQuery | None = None  # the latest read of the history
         self._quitting = False
-        # SIGTERM and SIGHUP end the app as `q` does (run_app's app; a test's app leaves
-        # them to its test runner). `signalled`: the one that ended it.
-        self.ends_on_signals = False
-        self.signalled: int | None = None
+        self.ends_on_signals = ends_on_signals
+        self.signalled: int | None = None  # the signal that ended it
         self._machine_labels: dict[int, str] = {}  # of the store, as the filter dialog read them
         # The run or sweep predicted beyond the memory a run may use that the user was asked
         # about: the same one asked for again goes ahead.
@@ -318,11 +322,15 @@ class CpulabApp(App[None]):
     def _first_frame_drawn(self) -> None:
         release_collector()  # held while the app loaded (cpulab.startup)
 
-    def on_mount(self) -> None:
+    def on_load(self) -> None:
+        # Before the terminal is taken (raw mode, the app's own screen): from then on a
+        # signal must give it back. call_later waits for the app's messages to flow.
         if self.ends_on_signals:
             loop = asyncio.get_running_loop()
             for signum in INTERRUPTING_SIGNALS:
                 loop.add_signal_handler(signum, self.call_later, self._end_by_signal, signum)
+
+    def on_mount(self) -> None:
         logical = self.sampler.budget.logical
         self.sub_title = f"{self.available} of {logical} cores available"
         if self.topology is not None:
@@ -777,7 +785,7 @@ class CpulabApp(App[None]):
         quitting ("cancelled") or a signal `signum` ("interrupted"), when nothing may
         linger. Not on the event loop: it writes to the store."""
         if self._advice is not None:
-            self._advice.stop()
+            self._advice.stop(status, signum)
         session = self._session
         if session is not None:
             # An advice search's thread may wait on it.
@@ -810,19 +818,26 @@ class CpulabApp(App[None]):
         self.refresh(layout=True)
 
     async def action_quit(self) -> None:
-        self._quitting = True  # a sweep it stops ends with no summary to show
-        await asyncio.to_thread(self.stop_run_now)
-        self.exit()
+        await self._quit()
 
     async def _end_by_signal(self, signum: int) -> None:
         """SIGTERM or SIGHUP (a logout, a closed terminal): quit as `q` does, the run
-        recorded as interrupted by it, and the terminal given back as it was."""
-        if self.signalled is not None:
-            return
+        recorded as interrupted by it, and the terminal given back as it was. A closed
+        terminal may take no more of the app's last frames, and Textual then waits for
+        it for good: past EXIT_GRACE, with the run already ended and recorded, the
+        process exits as it is."""
+        if self._quitting:
+            return  # quitting already (q, or the other signal): the run is being ended
         self.signalled = signum
-        self._quitting = True
-        await asyncio.to_thread(self.stop_run_now, "interrupted", signum)
-        self.exit(return_code=128 + signum)
+        await self._quit("interrupted", signum)
+        watchdog = threading.Timer(EXIT_GRACE, os._exit, (128 + signum,))
+        watchdog.daemon = True
+        watchdog.start()
+
+    async def _quit(self, status: str = "cancelled", signum: int | None = None) -> None:
+        self._quitting = True  # a sweep it stops ends with no summary to show
+        await asyncio.to_thread(self.stop_run_now, status, signum)
+        self.exit()
 
     def on_run_event(self, message: RunEvent) -> None:
         event = message.event
@@ -1311,8 +1326,8 @@ def run_app(
         options=options,
         settings_file=settings_file,
         topology=machine_topology(),
+        ends_on_signals=True,
     )
-    app.ends_on_signals = True
     try:
         app.run()
     finally:

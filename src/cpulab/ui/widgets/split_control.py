@@ -42,10 +42,12 @@ class WholeNumber(Validator):
         return self.success() if WHOLE_NUMBER.fullmatch(value.strip()) else self.failure()
 
 
-# The app's keys, by binding id, that a letter typed in a core count reaches: those that
-# run, stop, or show something. The others act on the results' selected row or on the
-# session's results (h hides, d deletes, x clears): from a field the user types in, they
-# would hit what is out of sight, so they are typed as text, and refused as no number.
+# The app's keys, by the ids of its bindings, that a letter typed in a core count reaches:
+# those that run or stop work, or change the whole view (the chart's axis, the panels, the
+# filters, the theme, help). The others act on the results table's selected row or on the
+# session's results (h hides, d deletes, u undoes a delete, x clears, l opens a timeline):
+# from a field the user types in they would hit what is out of sight, so they are typed
+# as text, and refused as no number.
 KEYS_FROM_A_COUNT = frozenset(
     {"run", "sweep", "advise", "cancel", "help", "quit", "switch_view", "speedup", "filters",
      "theme", "core_history"}
