@@ -22,7 +22,10 @@ from support.reliability import default_signals
 from support.runs import wait_for_runs
 from support.store import result
 
-BUDGET = 10.0  # the first batch (1 x 1 and 1 x 2, twice each) takes about 5 s
+# The first batch (1 x 1 and 1 x 2, twice each) takes about 5 s on a quiet machine, and
+# more than 10 s on a slow hour's virtual machine running other tests beside it: the search
+# settles well within this, and must have measured both by its end.
+BUDGET = 25.0
 
 
 @pytest.fixture(scope="module")
