@@ -95,6 +95,16 @@ def trees(count: int, threads: int, length: float = 0.01, gap: float = 0.0001):
     ]
 
 
+def test_an_imbalance_under_half_a_per_cent_is_said_as_such_not_as_0_per_cent():
+    # Two workers, one done 10 ms before the other in a 10 s call.
+    tasks = [TaskSpan("pid 4200", T0, T0 + 9.99, "fold 0"), TaskSpan("pid 4201", T0, T0 + 10)]
+    got = figures(Timeline.build(tasks=tasks, calls=[(T0, T0 + 10)]), cores_given=2)
+    assert got.imbalance_share == pytest.approx(0.001)
+    assert "imbalance: some but not all of 2 workers busy for under 1 % of the time" in (
+        figures_lines(got)
+    )
+
+
 def test_500_tiny_tasks_on_2_threads_are_merged_into_spans_and_say_so():
     timeline = Timeline.build(tasks=trees(500, 2))
 
