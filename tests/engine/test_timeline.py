@@ -283,6 +283,25 @@ def test_a_task_that_fills_the_serial_stretch_names_it():
     assert diagnosis(got) == "serial stretch at the end: 1 core busy for 25 % of the time (refit)"
 
 
+def test_a_call_short_beside_the_samples_reads_its_cpu_as_rough_and_names_no_idle_cores():
+    # A 0.33 s call on 2 workers, both busy all through it, between two 0.25 s samples
+    # that straddle its start (idle before it) and its end: 55 % read, 100 % true.
+    call = (T0 + 0.1, T0 + 0.43)
+    tasks = [TaskSpan("pid 4200", *call, "fold 0"), TaskSpan("pid 4201", *call, "fold 1")]
+    samples = CoreSamples.from_percent(T0, 0.25, [0, 1], [[0.0, 0.0], [100.0, 100.0]], [0, 2])
+    got = figures(Timeline.build(samples, tasks=tasks, calls=[call]), cores_given=2)
+    assert got.efficiency == pytest.approx(0.545, abs=0.001) and got.cpu_rough
+    assert diagnosis(got) is None
+    assert figures_lines(got)[1].endswith(
+        "; rough: the call is short beside the samples' interval)"
+    )
+    # Samples that fall within the call are read as they are, however few.
+    aligned = CoreSamples.from_percent(T0, 0.25, [0, 1], [[50.0, 50.0]] * 2, [1.0] * 2)
+    got = figures(Timeline.build(aligned, calls=[(T0, T0 + 0.5)]), cores_given=2)
+    assert got.efficiency == pytest.approx(0.5) and not got.cpu_rough
+    assert "rough" not in figures_lines(got)[1]
+
+
 def test_start_up_and_idle_cores_are_named_when_nothing_else_dominates():
     phases = [
         PhaseSpan("imports", T0, T0 + 1),

@@ -63,6 +63,10 @@ LOW_EFFICIENCY = 0.6  # CPU seconds / (wall x cores given)
 # this many of them; a shorter call (a second at 4 Hz) takes them from its tasks, whose
 # edges are exact, where it has any.
 MIN_SAMPLES_PER_CALL = 8
+# The run's CPU is read from the core samples in the measured call, each taken as even
+# through its interval. Past this share of the call's time read from samples that straddle
+# its start or end (a call of a sample or two), that reading is rough: it names no cause.
+ROUGH_EDGES = 0.25
 
 
 class TimelineError(ValueError):
@@ -558,6 +562,7 @@ class TimelineFigures:
     aggregated: int
     merge_gap: float | None
     calls: int = 1  # the measured calls `wall` sums
+    cpu_rough: bool = False  # `cpu_seconds` read mostly from samples straddling the calls
 
     @staticmethod
     def _share(part: float | None, whole: float | None) -> float | None:
@@ -656,7 +661,7 @@ def figures(
         tasks_serial += end - start - _length(parallel)
         tasks_serial_end += end - (parallel[-1][1] if parallel else start)
 
-    cpu_seconds, serial, serial_end = _from_samples(timeline.cores, calls)
+    cpu_seconds, serial, serial_end, edges = _from_samples(timeline.cores, calls)
     coarse = (
         timeline.cores is not None
         and bool(calls)
@@ -696,17 +701,19 @@ def figures(
         aggregated=timeline.aggregated,
         merge_gap=timeline.merge_gap,
         calls=len(calls),
+        cpu_rough=cpu_seconds is not None and edges > ROUGH_EDGES * wall,
     )
 
 
 def _from_samples(
     cores: CoreSamples | None, calls: Sequence[Window]
-) -> tuple[float | None, float | None, float | None]:
-    """CPU seconds, serial seconds and the final serial stretch from the core samples;
-    Nones where no sample falls in the calls."""
+) -> tuple[float | None, float | None, float | None, float]:
+    """CPU seconds, serial seconds and the final serial stretch from the core samples
+    (Nones where no sample falls in the calls), and the seconds of them read from samples
+    that straddle a call's start or end."""
     if cores is None or not calls:
-        return None, None, None
-    cpu = serial = serial_end = 0.0
+        return None, None, None, 0.0
+    cpu = serial = serial_end = edges = 0.0
     seen = False
     for start, end in calls:
         at_end = True
@@ -716,6 +723,8 @@ def _from_samples(
             if overlap <= 0:
                 continue
             seen = True
+            if a < start or b > end:
+                edges += overlap
             used = cores.busy_cores(i)
             cpu += used * overlap
             if used < SERIAL_CORES:
@@ -724,7 +733,7 @@ def _from_samples(
                     serial_end += overlap
             else:
                 at_end = False
-    return (cpu, serial, serial_end) if seen else (None, None, None)
+    return (cpu, serial, serial_end, edges) if seen else (None, None, None, 0.0)
 
 
 def _filling_label(tasks: Sequence[TaskSpan], call: Window, stretch: float | None) -> str | None:
@@ -752,7 +761,8 @@ def diagnosis(figures: TimelineFigures) -> str | None:
     the first went idle for good) and the serial time (at most one core busy) of the
     measured wall, the start-up of the whole run. The largest that reaches its threshold
     (IMBALANCE_SHARE, SERIAL_SHARE, STARTUP_SHARE) is named; on a tie the imbalance, then
-    the serial time. With none, an efficiency under LOW_EFFICIENCY is named by itself.
+    the serial time. With none, an efficiency under LOW_EFFICIENCY is named by itself,
+    where the samples can tell it (not `cpu_rough`).
     """
     causes: list[tuple[float, str]] = []
     share = figures.imbalance_share
@@ -786,6 +796,6 @@ def diagnosis(figures: TimelineFigures) -> str | None:
     if causes:
         return max(causes, key=lambda cause: cause[0])[1]  # max keeps the first of a tie
     efficiency = figures.efficiency
-    if efficiency is not None and efficiency < LOW_EFFICIENCY:
+    if efficiency is not None and efficiency < LOW_EFFICIENCY and not figures.cpu_rough:
         return f"cores idle: efficiency {_percent(efficiency)}"
     return None

@@ -315,6 +315,8 @@ def figures_lines(figures: TimelineFigures, runs: int | None = None) -> list[str
         share, how = _share(efficiency), "from the core samples: CPU seconds / (wall x cores given)"
         if efficiency is not None and efficiency > 1:
             share, how = "100 %", f"{how}; the samples read {efficiency * 100:.0f} %"
+        if figures.cpu_rough:
+            how += "; rough: the call is short beside the samples' interval"
         lines.append(
             f"CPU: {cpu:.{2 if cpu < 10 else 1}f} core-seconds, efficiency {share} ({how})"
         )
