@@ -338,12 +338,12 @@ def figures_lines(figures: TimelineFigures, runs: int | None = None) -> list[str
             "first worker idle for good to the end"
         )
     if figures.last_wave is not None:
-        share = figures.imbalance_share or 0.0
+        imbalance = figures.imbalance_share or 0.0
         # Under half a per cent reads "0 %": say how little, and no wave worth a name.
-        said = f"{_share(share)} of the time, mostly {figures.last_wave}"
+        how_long = f"{_share(imbalance)} of the time, mostly {figures.last_wave}"
         lines.append(
             f"imbalance: some but not all of {figures.workers_given} workers busy for "
-            + (said if share >= 0.005 else "under 1 % of the time")
+            + (how_long if imbalance >= 0.005 else "under 1 % of the time")
         )
     if figures.serial is not None:
         lines.append(
