@@ -207,17 +207,28 @@ class PsutilSampler:
         """
         assert self._tree is not None
         stats = self._tree.read()
+        before, seen = self._seconds, {}
+        if self._root_from_now:
+            self._root_from_now = False
+            for key, stat in stats.items():
+                if key[0] == self._root:
+                    before[key] = (stat.cpu, 0.0)  # the spare's past stays ours
+        # Every member, every sample: one lookup of its last reading and one store.
         used = reaped = 0.0
         for key, stat in stats.items():
-            if self._root_from_now and key[0] == self._root:
-                self._seconds[key] = (stat.cpu, 0.0)  # the spare's past stays ours
-            own_before, children_before = self._seconds.get(key, (0.0, 0.0))
-            used += max(stat.cpu - own_before, 0.0)
-            reaped += max(stat.children_cpu - children_before, 0.0)
-            self._seconds[key] = (stat.cpu, stat.children_cpu)
-        self._root_from_now = False
-        for key in self._seconds.keys() - stats.keys():  # ended since the last sample
-            self._unreaped += self._seconds.pop(key)[0]
+            cpu, children = seen[key] = (stat.cpu, stat.children_cpu)
+            last = before.pop(key, None)
+            if last is None:  # new: all of its time is the tree's
+                used += cpu
+                reaped += children
+            else:
+                if cpu > last[0]:
+                    used += cpu - last[0]
+                if children > last[1]:
+                    reaped += children - last[1]
+        self._seconds = seen
+        for own, _ in before.values():  # ended since the last sample
+            self._unreaped += own
         lost = max(reaped - self._unreaped, 0.0)
         self._unreaped = max(self._unreaped - reaped, 0.0)
         return used + lost
