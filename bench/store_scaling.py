@@ -16,6 +16,13 @@ background (the newest results of this machine), with its peak memory then. Targ
 
 --src DIR measures another cpulab source tree (its `src` folder), such as a release, with
 the same stores; --only picks commands by name.
+
+Beside the commands, in the same rounds, "floor": a bare Python process that reads every
+text a JSON export prints (each live point's result and summary, each sweep's analysis and
+model) out of the store and writes it to /dev/null as it is. No export can cost less; what
+the floor takes in an hour says how fast this machine reads and writes those bytes then,
+as the bare Textual app does for the first frame (this machine's speed drifts by two to
+three times from hour to hour).
 """
 
 from __future__ import annotations
@@ -62,6 +69,7 @@ COMMANDS = {
     "export csv": ["export", "--format", "csv"],
     "export markdown": ["export", "--format", "markdown"],
 }  # fmt: skip
+FLOOR = "floor"  # not a command: see floor_child
 SWEEP_SHARE = 0.5  # of what was run, sweeps; the rest single runs
 MODEL_RESAMPLES = 20  # a stored model is as long whatever its refits: fewer to make
 WORKSTATION = {
@@ -256,12 +264,13 @@ def store_of(folder: Path, points: int) -> Path:
 
 
 def measure(args: list[str], env: dict[str, str]) -> tuple[float, float, int]:
-    """Wall seconds, peak resident MiB and exit status of one `cpulab` process."""
+    """Wall seconds, peak resident MiB and exit status of one process of these arguments
+    to Python (`-m cpulab ...`)."""
     with tempfile.TemporaryDirectory() as work:
         args = [arg.replace("{out}", str(Path(work) / "out")) for arg in args]
         started = time.perf_counter()
         proc = subprocess.Popen(
-            [sys.executable, "-m", "cpulab", *args],
+            [sys.executable, *args],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -273,9 +282,23 @@ def measure(args: list[str], env: dict[str, str]) -> tuple[float, float, int]:
         wall = time.perf_counter() - started
         proc.returncode = os.waitstatus_to_exitcode(status)
         if proc.returncode != 0:
-            print(f"cpulab {' '.join(args)}: status {proc.returncode}: {errors[-500:]!r}",
+            print(f"python {' '.join(args)}: status {proc.returncode}: {errors[-500:]!r}",
                   file=sys.stderr)  # fmt: skip
     return wall, usage.ru_maxrss / 1024, proc.returncode  # ru_maxrss is in KiB on Linux
+
+
+def floor_child(db: Path) -> int:
+    """The floor under an export (see the module's notes): SQLite and Python's output
+    alone, a batch of rows at a time as the exports read them."""
+    with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+        for query in (
+            "SELECT analysis, model FROM sweeps",
+            "SELECT result, summary FROM points WHERE deleted_at IS NULL",
+        ):
+            rows = conn.execute(query)
+            while batch := rows.fetchmany(1000):
+                sys.stdout.write("\n".join(f"{a}{b}" for a, b in batch))
+    return 0
 
 
 def history_child(report: Path, db: Path) -> int:
@@ -311,16 +334,19 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "cpulab-stores")
     parser.add_argument("--src", type=Path, help="the cpulab `src` folder to measure")
-    parser.add_argument("--only", help="comma-separated command names (see COMMANDS)")
+    parser.add_argument("--only", help="comma-separated command names (COMMANDS, floor)")
     parser.add_argument("--app-runs", type=int, default=5, help="of the app; 0: none")
     parser.add_argument("--history-child", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--floor-child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.history_child:
         return history_child(Path(args.history_child[0]), Path(args.history_child[1]))
+    if args.floor_child:
+        return floor_child(args.floor_child)
     args.dir.mkdir(parents=True, exist_ok=True)
     sizes = [int(size) for size in args.sizes.split(",")]
     stores = {size: store_of(args.dir, size) for size in sizes}
-    names = args.only.split(",") if args.only else list(COMMANDS)
+    names = args.only.split(",") if args.only else [*COMMANDS, FLOOR]
     env = dict(os.environ)
     if args.src:
         env["PYTHONPATH"] = os.pathsep.join([str(args.src.resolve()), env.get("PYTHONPATH", "")])
@@ -329,8 +355,12 @@ def main() -> int:
     for _ in range(args.runs):  # interleaved: a slow spell of the machine hits every command
         for size in sizes:
             for name in names:
-                db = ["--db", str(stores[size])]
-                figures.setdefault((size, name), []).append(measure([*COMMANDS[name], *db], env))
+                argv = (
+                    [__file__, "--floor-child", str(stores[size])]
+                    if name == FLOOR
+                    else ["-m", "cpulab", *COMMANDS[name], "--db", str(stores[size])]
+                )
+                figures.setdefault((size, name), []).append(measure(argv, env))
     print(f"{args.runs} runs each, interleaved; wall seconds and peak RSS (MiB), median "
           f"[min-max]; source: {args.src or 'this checkout'}\n")  # fmt: skip
     print("| points | command | seconds | peak MiB | runs (s) |")
@@ -345,6 +375,8 @@ def main() -> int:
             f"{statistics.median(rss):.0f} [{min(rss):.0f}-{max(rss):.0f}] | "
             f"{', '.join(f'{s:.2f}' for s in seconds)} |"
         )
+    if FLOOR in names:
+        print(f"\n`{FLOOR}`: the JSON export's texts, read and written as they are (no cpulab)")
     if args.app_runs:
         biggest = max(sizes)
         seconds, rss = first_frames(stores[biggest], args.app_runs, env)
