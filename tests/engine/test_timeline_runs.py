@@ -227,6 +227,11 @@ def test_show_draws_the_heat_strip_gantt_and_figures_within_80_columns(runs):
             "cpulab show: error: argument --from: seconds into the run",
         ),
         (("show", "1", "--from", "3", "--to", "2"), "cpulab: error: --from 3.0 is not before"),
+        (("show", "1", "--from", "1000"), "cpulab: error: --from 1000.0 is past the end of"),
+        (
+            ("show", "1", "--from", "1000", "--to", "2000"),
+            "cpulab: error: --from 1000.0 is past the end of",
+        ),
         (
             ("show", "3", "--from", "0.1", "--to", "0.1000001"),
             "cpulab: error: --from 0.1 to --to 0.1000001 is under 1 ms",

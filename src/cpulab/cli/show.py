@@ -92,6 +92,11 @@ def window(
     calls = timeline.measured()
     a = origin + start if start is not None else (calls[0][0] if calls else extent[0])
     b = origin + end if end is not None else (calls[-1][1] if calls else extent[1])
+    if start is not None and a >= extent[1]:
+        raise UsageError(
+            f"--from {start} is past the end of the run's timeline "
+            f"({extent[1] - origin:.2f} s): nothing to show"
+        )
     if b <= a:
         raise UsageError(
             f"--from {start if start is not None else 'the start'} is not before "
