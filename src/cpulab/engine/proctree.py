@@ -57,8 +57,8 @@ class ProcStat(NamedTuple):
         return (self.pid, self.start)
 
 
-# A named tuple's own constructor is a Python function, half of a parse: every field is
-# given here, so the tuple is made directly.
+# A named tuple's own constructor is a Python function (a tenth of a parse): every field
+# is given here, so the tuple is made directly.
 _new_stat = tuple.__new__
 
 
@@ -209,7 +209,7 @@ class ProcTree:
                 return {}  # nothing can join a tree that has no members
             self._members[root.pid] = root.start
         # The loop of every sample, at every member: kept files are read here, not through
-        # a call a member (a fifth of a read of 256).
+        # a method call a member.
         files, pread = self._files, os.pread
         for pid, start in list(self._members.items()):
             fd = files.get(pid)
