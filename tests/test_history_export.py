@@ -139,9 +139,27 @@ def test_an_empty_filter_matches_nothing_and_says_so(results_store):
     with ResultStore.open(results_store) as store:
         store.add_point(result(1))
         store.add_advice("rf-train", "small", "", "settled", ALPHA, {"best": {}})
-    assert cpulab("history", "--task", "").stdout == "No stored results match.\n"
-    listed = cpulab("history", "--advice", "--task", "")
+    assert cpulab("history", "--task", "cv-eval").stdout == "No stored results match.\n"
+    listed = cpulab("history", "--advice", "--task", "cv-eval")
     assert listed.stdout == "No advice records match.\n"
+
+
+def test_a_task_filter_finds_a_task_no_longer_installed(results_store):
+    """Results of a plug-in since uninstalled are still the store's: its name is no typo."""
+    with ResultStore.open(results_store) as store:
+        kept = store.add_point(result(1, task="uninstalled-plugin"))
+        store.add_point(result(1))
+    out = cpulab("history", "--task", "uninstalled-plugin")
+    assert out.returncode == 0, out.stderr
+    assert listed_ids(out.stdout) == [kept]
+    exported = json.loads(cpulab("export", "--task", "uninstalled-plugin").stdout)
+    assert [run["id"] for run in exported["runs"]] == [kept]
+    typo = cpulab("history", "--task", "uninstalled-plugn")
+    assert typo.returncode == 2
+    assert typo.stderr.endswith(
+        "unknown task 'uninstalled-plugn': results of rf-train, uninstalled-plugin are stored;"
+        " see `cpulab tasks`\n"
+    )
 
 
 def test_the_advice_history_says_when_a_limit_leaves_some_out(results_store):

@@ -160,11 +160,28 @@ ENVIRONMENT = [
     bad("compare", "12", "15", "--db", "{file}", make=real_store, says="there is no sweep #12 in"),
     bad("compare", "run:1", "run:31", "--db", "{file}", make=real_store,
         says="there is no stored result #31 in"),
-    # An id past SQLite's largest integer is no stored result, not an overflow.
+    # An id past SQLite's largest integer is no stored result, not an overflow, and the
+    # message names the id as typed.
     bad("compare", "run:99999999999999999999999", "run:1", "--db", "{file}", make=real_store,
-        says="there is no stored result #9223372036854775807 in"),
+        says="there is no stored result #99999999999999999999999: result ids go up to "
+             "9223372036854775807"),
+    bad("compare", "99999999999999999999999", "1", "--db", "{file}", make=real_store,
+        says="there is no sweep #99999999999999999999999: sweep ids go up to"),
     bad("show", "99999999999999999999999", "--db", "{file}", make=real_store,
-        says="there is no stored result #9223372036854775807 in"),
+        says="there is no stored result #99999999999999999999999: result ids go up to"),
+    bad("delete", "2", "99999999999999999999999", "--db", "{file}", make=real_store,
+        says="there is no stored result #99999999999999999999999: result ids go up to"),
+    # A --task that is neither stored nor a task cpulab knows is a typo, not "no results".
+    bad("history", "--task", "rf-trian", "--db", "{file}", make=real_store,
+        says="unknown task 'rf-trian': results of rf-train are stored; see `cpulab tasks`"),
+    bad("history", "--advice", "--task", "rf-trian", "--db", "{file}", make=real_store,
+        says="unknown task 'rf-trian': results of rf-train are stored"),
+    bad("export", "--task", "rf-trian", "--db", "{file}", make=real_store,
+        says="unknown task 'rf-trian': results of rf-train are stored"),
+    bad("compare", "--task", "rf-trian", "--machines", "1,2", "--db", "{file}", make=real_store,
+        says="unknown task 'rf-trian': results of rf-train are stored"),
+    bad("export", "--task", "rf-trian", "--db", "{file}",
+        says="unknown task 'rf-trian': no results are stored"),
     bad("compare", "3", "sweep:3", says="A and B are both sweep #3: compare two different ones"),
     bad("compare", "#12", "15", says="cannot read '#12': name a sweep as 12 or sweep:12"),
     bad("compare", "12", says="name two to compare: sweeps (cpulab compare 12 15)"),

@@ -77,6 +77,8 @@ TOO_MANY_WORKERS = [
     hostile("run", "cv-eval", "--train", "3", "--eval", "3", says="3 x 3 = 9 cores is too many"),
     hostile("sweep", "rf-train", "--cores", "4096", says="4096 cores is too many for"),
     hostile("sweep", "cv-eval", "--cores", "1-9", says="9 cores is too many for"),
+    # The largest count names the problem, not the first one past the cap.
+    hostile("sweep", "cv-eval", "--cores", "1-4096", says="4096 cores is too many for"),
     hostile("run", "cv-eval", "--blas-threads", "9", says="9 BLAS threads is too many for"),
     hostile("run", "cv-eval", "--dask", "local:999",
             says="a local Dask cluster of 999 workers is too many for"),

@@ -13,7 +13,13 @@ import json
 import re
 from typing import Any
 
-from cpulab.cli.parser import EXIT_FAILED, EXIT_OK, MAX_ROW_ID, machine_filter
+from cpulab.cli.parser import (
+    EXIT_FAILED,
+    EXIT_OK,
+    MAX_ROW_ID,
+    check_task_filter,
+    machine_filter,
+)
 from cpulab.cli.render import warn_unreadable
 from cpulab.engine.compare import (
     ALPHA,
@@ -42,6 +48,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     with ResultStore.open(args.db, readonly=True) as store, store.snapshot():
         if isinstance(chosen, tuple):
             task, machines = chosen
+            check_task_filter(store, task)
             a, b = machine_sides(store, task, machines, args.task_scale)
         else:
             a, b = (_side(store, kind, number) for kind, number in chosen)
@@ -93,13 +100,15 @@ def _parse_side(text: str) -> tuple[str, int]:
             f"cannot read {text!r}: name a sweep as 12 or sweep:12, a stored result as run:101"
         )
     kind, digits = match.group(1) or "sweep", match.group(2)
-    number = int(digits) if len(digits.lstrip("0")) <= len(str(MAX_ROW_ID)) else MAX_ROW_ID
-    if number < 1:
+    ids = "sweep" if kind == "sweep" else "result"
+    if len(digits.lstrip("0")) > len(str(MAX_ROW_ID)) or int(digits) > MAX_ROW_ID:
+        raise UsageError(f"there is no {_name(kind, digits)}: {ids} ids go up to {MAX_ROW_ID}")
+    if (number := int(digits)) < 1:
         raise UsageError(f"{kind} ids start at 1, not {digits}")
-    return kind, min(number, MAX_ROW_ID)
+    return kind, number
 
 
-def _name(kind: str, number: int) -> str:
+def _name(kind: str, number: int | str) -> str:
     return f"sweep #{number}" if kind == "sweep" else f"stored result #{number}"
 
 

@@ -6,7 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
-from cpulab.cli.parser import EXIT_OK, machine_filter
+from cpulab.cli.parser import EXIT_OK, check_task_filter, machine_filter
 from cpulab.cli.render import warn_unreadable
 from cpulab.engine.errors import UsageError
 from cpulab.engine.export import EXPORTERS, write_export
@@ -17,6 +17,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     with ResultStore.open(args.db, readonly=True) as store, store.snapshot():
         if args.out is not None:
             _refuse_the_store_itself(args.out, store.path)
+        check_task_filter(store, args.task)
         chunks = EXPORTERS[args.format](store, task=args.task, machine=machine_filter(args.machine))
         write_export(chunks, args.out)
         warn_unreadable(store)

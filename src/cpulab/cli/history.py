@@ -17,7 +17,7 @@ from datetime import datetime
 from itertools import islice
 from typing import TextIO
 
-from cpulab.cli.parser import EXIT_OK, machine_filter
+from cpulab.cli.parser import EXIT_OK, check_task_filter, machine_filter
 from cpulab.cli.render import warn_unreadable
 from cpulab.engine.errors import UsageError
 from cpulab.engine.export import Labels
@@ -40,6 +40,7 @@ def cmd_history(args: argparse.Namespace) -> int:
         return _advice_history(args, limit)
     with ResultStore.open(args.db, readonly=True) as store, store.snapshot():
         machine = machine_filter(args.machine)
+        check_task_filter(store, args.task)
         chosen = {"task": args.task, "machine": machine, "deleted": args.deleted}
         total = store.count_points(**chosen)
         in_range = total if args.before is None else store.count_points(
@@ -89,6 +90,7 @@ def _advice_history(args: argparse.Namespace, limit: int | None) -> int:
         raise UsageError("--advice lists advice records: --task and --limit choose among them")
     shown = limit or MAX_ADVICE_SHOWN
     with ResultStore.open(args.db, readonly=True) as store:
+        check_task_filter(store, args.task)
         records = store.advice(task=args.task, limit=shown + 1)  # one more: are there more?
     if not records:
         print("No advice records match." if args.task is not None else

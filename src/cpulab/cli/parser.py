@@ -110,11 +110,25 @@ def _page_size(text: str) -> int:
     return min(number, MAX_ROW_ID)  # more than SQLite can hold is all of them
 
 
-def _point_id(text: str) -> int:
+def _id_number(text: str) -> int:
     number = _count(text)
     if number < 1:
         raise argparse.ArgumentTypeError(f"result ids start at 1, not {number}")
-    return min(number, MAX_ROW_ID)  # SQLite holds no larger integer, nor any larger id
+    return number
+
+
+def _point_id(text: str) -> int:
+    number = _id_number(text)
+    if number > MAX_ROW_ID:  # SQLite holds no larger integer, nor any larger id
+        raise argparse.ArgumentTypeError(
+            f"there is no stored result #{number}: result ids go up to {MAX_ROW_ID}"
+        )
+    return number
+
+
+def _older_than(text: str) -> int:
+    """--before ID: a result id; one past any there can be is older than them all."""
+    return min(_id_number(text), MAX_ROW_ID)
 
 
 def _theme_name(name: str) -> str:
@@ -254,7 +268,7 @@ def build_parser() -> ArgumentParser:
     how_many.add_argument("--all", action="store_true", help="show every one")
     history.add_argument(
         "--before",
-        type=_point_id,
+        type=_older_than,
         metavar="ID",
         help="only results older than result ID: the next page after one ending at ID",
     )
@@ -677,6 +691,17 @@ def machine_filter(text: str | None) -> int | str | None:
     if len(text.lstrip("0")) > len(str(MAX_ROW_ID)) or int(text) > MAX_ROW_ID:
         raise UsageError(f"there is no machine {text}: machine ids go up to {MAX_ROW_ID}")
     return int(text)
+
+
+def check_task_filter(store: ResultStore, task: str | None) -> None:
+    """--task of a command that reads the store: a name neither stored nor in the catalogue
+    is a mistyped one, refused rather than answered with nothing. A task no longer
+    installed still has its stored results, and a known one may have none yet."""
+    if task is None or store.has_task(task) or task in load_catalogue().tasks:
+        return
+    stored = store.task_names()
+    listed = f"results of {', '.join(stored)} are stored" if stored else "no results are stored"
+    raise UsageError(f"unknown task {task!r}: {listed}; see `cpulab tasks`")
 
 
 def store_path(path: Path | None, configured: Path | None = None) -> Path:

@@ -1305,6 +1305,14 @@ class ResultStore:
         where = " WHERE " + " AND ".join(clauses) if clauses else ""
         return self._read(f"SELECT COUNT(*) FROM points{where}", tuple(params))[0][0]
 
+    def task_names(self) -> list[str]:
+        """Every task the store holds a result of, deleted ones too, in name order."""
+        return [name for (name,) in self._read("SELECT DISTINCT task FROM points ORDER BY task")]
+
+    def has_task(self, task: str) -> bool:
+        """Whether any result of `task` is stored, deleted ones too (an index seek)."""
+        return bool(self._read("SELECT 1 FROM points WHERE task = ? LIMIT 1", (task,)))
+
     def sweeps(
         self,
         task: str | None = None,

@@ -187,13 +187,15 @@ class SweepPlan:
         # Before any point's split is refused for that backend.
         if backend.no_sweeps and not self.options.cluster_workers:
             raise UsageError(backend.no_sweeps)
-        for cores in self.cores:  # in the sweep's words, before any point's split is refused
-            check_core_count(
-                cores,
-                self.available,
-                f"{cores} cores",
-                allow_oversubscribe=self.options.allow_oversubscribe,
-            )
+        # In the sweep's words, before any point's split is refused; the largest count
+        # names the problem (1-4096 is refused for its 4096, not for its first count past).
+        most = max(self.cores)
+        check_core_count(
+            most,
+            self.available,
+            f"{most} cores",
+            allow_oversubscribe=self.options.allow_oversubscribe,
+        )
         points = tuple(
             RunSpec.for_task(
                 self.task,
