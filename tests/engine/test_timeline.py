@@ -390,3 +390,27 @@ def test_spans_that_json_cannot_store_are_refused_when_made():
         TaskSpan("pid 1", T0, float("nan"), "fold 1")
     with pytest.raises(TimelineError, match="phase fit"):
         PhaseSpan("fit", T0 + 1, T0)
+
+
+@pytest.mark.parametrize(
+    ("phases", "expected"),
+    [
+        # data, a column wide, keeps its letter; the "·" that parts names comes after it
+        ((("imports", 3), ("data", 1), ("fit", 6)), "i··d·fit··"),
+        # then workers, a column too, has no room for more than the "·"
+        ((("imports", 3), ("data", 1), ("workers", 1), ("fit", 5)), "i··d·fit··"),
+        ((("imports", 2), ("data", 2), ("fit", 6)), "i·d·fit 1·"),
+    ],
+)
+def test_a_phase_one_column_wide_does_not_run_into_the_next(phases, expected):
+    spans, start = [], T0
+    for name, seconds in phases:
+        repeat = 1 if name == "fit" else None
+        spans.append(PhaseSpan(name, start, start + seconds, None, repeat))
+        start += seconds
+    samples = 40  # 10 s at 4 Hz on 2 cores: a column a second at 10 columns
+    cores = CoreSamples.from_percent(
+        T0, 0.25, range(2), ([50.0, 50.0] for _ in range(samples)), [1.0] * samples
+    )
+    timeline = Timeline.build(cores, tuple(spans), [], [(spans[-1].start, spans[-1].end)])
+    assert rendered(heat_strip(timeline, len("phase ") + 10, 6))[0] == f"phase {expected}"

@@ -134,14 +134,17 @@ def _phase_cells(timeline: Timeline, columns: list[Window]) -> list[tuple[str, s
         span = [c for c, t in enumerate(middles) if phase.start <= t < phase.end]
         if not span:
             continue
+        # A name leaves a "·" after it, so that neighbours do not run together without
+        # colour; after a one-column phase's letter ("d" of data), the "·" comes first.
+        lead = "·" if span[0] > 0 and cells[span[0] - 1][0] not in " ·" else ""
+        room = len(span) - len(lead)
         name = phase.title
-        # A name leaves a "·" after it, so neighbours do not run together without colour.
-        for candidate in (name, SHORT_PHASES.get(phase.name, phase.name), name[0]):
-            if len(candidate) < len(span) or len(candidate) == 1:
+        for candidate in (name, SHORT_PHASES.get(phase.name, phase.name), name[0], ""):
+            if len(candidate) < room or len(candidate) <= min(1, room):  # "" always fits
                 name = candidate
                 break
         style = PHASE_STYLES[index % 2]
-        text = name.ljust(len(span), "·")[: len(span)]
+        text = (lead + name).ljust(len(span), "·")[: len(span)]
         for c, char in zip(span, text, strict=True):
             cells[c] = (char, style)
     return cells
