@@ -13,7 +13,9 @@ from cpulab.engine import session as session_module
 from cpulab.engine import store as store_module
 from cpulab.engine.events import Event, Phase, Started
 from cpulab.engine.machine import machine_facts
+from cpulab.engine.memory import machine_limit, model_for
 from cpulab.engine.plugins import Catalogue
+from cpulab.engine.presentation import memory_line
 from cpulab.engine.store import ResultStore
 from cpulab.engine.supervisor import Supervisor
 from cpulab.ui import app as app_module
@@ -160,8 +162,12 @@ async def test_a_real_sweep_from_the_app_lands_with_statistics_and_a_fit(tmp_pat
             await wait_for(pilot, lambda: not app.running, timeout=90)
             assert [(r.train, r.eval) for r in app.results] == [(1, 1), (2, 1)]
             assert all(len(r.fit_times) == 3 for r in app.results)
-            # The sweep's summary, as `cpulab sweep` ends, until Escape closes it.
+            # The sweep's summary, as `cpulab sweep` ends, until Escape closes it: with
+            # its line of what the task's stored runs need in memory, as the CLI's has.
             await wait_for(pilot, lambda: isinstance(app.screen, SweepSummary))
+            lines = [str(w.content) for w in app.screen.query(Static)]
+            memory = memory_line(model_for(store, "rf-train", "small", ""), machine_limit(), 2)
+            assert memory is not None and memory in lines
             await pilot.press("escape")
             await wait_for(pilot, lambda: not isinstance(app.screen, SweepSummary))
             table = app.query_one(ResultsTable)

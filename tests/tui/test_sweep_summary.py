@@ -1,6 +1,8 @@
 """The summary shown when a sweep ends says what `cpulab sweep` prints for the same points,
 and how the sweep ended."""
 
+from dataclasses import replace
+
 import pytest
 from textual.containers import VerticalScroll
 from textual.widgets import Static
@@ -150,3 +152,12 @@ def test_screenshot(snap_compare, size):
     )
     screen = SweepSummary.of(PLAN, outcome)
     assert snap_compare(ScreenHost(screen), terminal_size=size)
+
+
+def test_past_the_physical_cores_it_says_whether_smt_pays_as_cpulab_sweep_does():
+    one_core = {"topology": {"physical_cores": 1}}  # 2 logical: SMT siblings
+    results = (point(1, 1, [2.0]), point(1, 2, [1.6]))
+    results = tuple(replace(r, machine=one_core) for r in results)
+    outcome = Outcome("done", None, results, 9, model=sweep_model(results))
+    lines = SweepSummary.of(PLAN, outcome).model
+    assert "SMT pays: past the 1 physical core, 1 to 2 cores (2 s to 1.6 s), 1.25x faster" in lines

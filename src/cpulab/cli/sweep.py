@@ -10,13 +10,7 @@ from cpulab.cli.outcome import exit_status, refuse_bad_input, session_for, stop_
 from cpulab.cli.parser import check_memory_of, plan_from_args
 from cpulab.cli.render import print_report, report_stop, run_in_terminal
 from cpulab.engine.memory import machine_limit, model_for
-from cpulab.engine.presentation import (
-    memory_line,
-    model_lines,
-    points_done,
-    printable,
-    smt_line,
-)
+from cpulab.engine.presentation import points_done, printable, sweep_lines
 from cpulab.engine.stats import analyse_results
 from cpulab.engine.store import ResultStore
 
@@ -61,15 +55,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             if outcome.status != "done":
                 done = points_done(len(outcome.results), len(outcome.partial), len(plan.splits()))
                 title += f" ({outcome.status}: {done})"
-            # Workers are the cores only where the sweep gives them all to evaluation.
-            cap = memory.max_workers(limit.bytes) if memory and plan.strategy == "eval" else None
-            baseline = report.baseline.median if report.baseline else None
-            lines = model_lines(model, machine_cores, cap, baseline=baseline)
-            if said := memory_line(memory, limit, machine_cores):
-                lines.append(said)
-            physical = results[0].machine.get("topology", {}).get("physical_cores")
-            if smt := smt_line(report, physical):
-                lines.append(smt)
+            lines = sweep_lines(report, model, memory, limit, plan.strategy, results[0])
             print_report(report, escape(title), lines)
         report_stop(outcome)
     return exit_status(outcome)

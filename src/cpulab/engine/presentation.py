@@ -86,6 +86,30 @@ def model_lines(
     return lines + [f"warning: {w}" for w in model["warnings"]]
 
 
+def sweep_lines(
+    report: ScalingReport,
+    model: ScalingModel | None,
+    memory: MemoryModel | None,
+    limit: MemoryLimit,
+    strategy: str,
+    machine: Result,
+) -> list[str]:
+    """What a sweep's report says after its fit and best splits, `cpulab sweep` and the
+    app's summary alike: the scaling model, what the task's runs need in memory (from the
+    store's `memory` model of them), and whether SMT pays. `machine`: any of the sweep's
+    results, for the machine it ran on."""
+    # Workers are the cores only where the sweep gives them all to evaluation.
+    cap = memory.max_workers(limit.bytes) if memory and strategy == "eval" else None
+    baseline = report.baseline.median if report.baseline else None
+    lines = model_lines(model, machine.available, cap, baseline=baseline)
+    if said := memory_line(memory, limit, machine.available):
+        lines.append(said)
+    physical = machine.machine.get("topology", {}).get("physical_cores")
+    if smt := smt_line(report, physical):
+        lines.append(smt)
+    return lines
+
+
 def memory_line(model: MemoryModel | None, limit: MemoryLimit, workers: int) -> str | None:
     """What a task's runs need in memory, from its stored results, against what a run may
     use: "memory: 1.2 GiB + 310 MiB per worker; 8 workers ≈ 3.7 GiB of 23.4 GiB". None
@@ -328,7 +352,7 @@ def smt_line(report: ScalingReport, physical_cores: int | None) -> str | None:
     low, high = report.best_per_cores[within[-1]], report.best_per_cores[beyond[0]]
     ratio = low.stats.median / high.stats.median if high.stats.median > 0 else math.nan
     where = (
-        f"past the {physical_cores} physical cores, {low.cores} to {high.cores} cores "
+        f"past the {counted(physical_cores, 'physical core')}, {low.cores} to {high.cores} cores "
         f"({low.stats.median:.3g} s to {high.stats.median:.3g} s)"
     )
     if not math.isfinite(ratio):

@@ -54,7 +54,7 @@ from cpulab.engine.events import (
     WorkerLoad,
 )
 from cpulab.engine.machine import machine_facts
-from cpulab.engine.memory import machine_limit, predicted_need, splits_of
+from cpulab.engine.memory import MemoryModel, machine_limit, model_for, predicted_need, splits_of
 from cpulab.engine.plugins import Catalogue
 from cpulab.engine.presentation import counted, variant_label
 from cpulab.engine.session import AGAIN, Outcome, Session, continue_runner
@@ -888,7 +888,18 @@ class CpulabApp(App[None]):
         summary = message.outcome.status != "refused" and not self._quitting
         if session is not None and session.plan is not None and summary:
             # What `cpulab sweep` prints at its end, from the same engine code.
-            self.push_screen(SweepSummary.of(session.plan, message.outcome))
+            memory = self._memory_model(session.plan)
+            self.push_screen(SweepSummary.of(session.plan, message.outcome, memory))
+
+    def _memory_model(self, plan: SweepPlan) -> MemoryModel | None:
+        """What the stored runs of a sweep's task need in memory, its own included."""
+        if self.store is None:
+            return None
+        task, variant = plan.task.name, plan.options.variant
+        try:
+            return model_for(self.store, task, plan.scale, variant)
+        except (UsageError, sqlite3.Error):
+            return None  # a store that cannot be read tells nothing; its problem is said
 
     def _session_entry(self, result: Result) -> Entry:
         session = self._session

@@ -13,14 +13,15 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from cpulab.engine.memory import MemoryModel, machine_limit
 from cpulab.engine.presentation import (
     SCALING_HEADER,
     best_splits_line,
     fit_summary,
-    model_lines,
     point_notes,
     points_done,
     scaling_rows,
+    sweep_lines,
     variant_label,
 )
 from cpulab.engine.session import Outcome
@@ -99,9 +100,12 @@ class SweepSummary(ReadingScreen):
         self.caption = caption  # what the table's core counts and its * mean
 
     @classmethod
-    def of(cls, plan: SweepPlan, outcome: Outcome) -> SweepSummary:
+    def of(
+        cls, plan: SweepPlan, outcome: Outcome, memory: MemoryModel | None = None
+    ) -> SweepSummary:
         """The summary of a sweep that ran `plan` and ended with `outcome`: its finished
-        and partial points analysed together, as `cpulab sweep` does."""
+        and partial points analysed together, as `cpulab sweep` does; `memory`, the model
+        of what the task's stored runs needed, as `cpulab sweep` reads it at its end."""
         results = outcome.results + outcome.partial
         label = variant_label(plan.task.name, plan.options.variant)
         caption = WORKERS_CAPTION if plan.options.cluster_workers else CAPTION
@@ -118,8 +122,8 @@ class SweepSummary(ReadingScreen):
         report = analyse_results(results) if results else None
         lines = []
         if report is not None:
-            baseline = report.baseline.median if report.baseline else None
-            lines = model_lines(outcome.model, results[0].available, baseline=baseline)
+            limit = machine_limit()
+            lines = sweep_lines(report, outcome.model, memory, limit, plan.strategy, results[0])
         return cls(report, title, status, outcome.status, lines, caption)
 
     def compose(self) -> ComposeResult:
