@@ -1,10 +1,13 @@
 """Advice from the app: the dialog checks what is typed, the search runs its batches as
 sweeps the app shows, and the advice is stored and shown as `cpulab advise` prints it."""
 
+import csv
+import io
 from dataclasses import replace
 
 from textual.widgets import Button, Input, Static
 
+from cpulab.engine.export import EXPORTERS
 from cpulab.engine.machine import machine_facts
 from cpulab.engine.store import ResultStore
 from cpulab.ui.screens.advise import AdviceScreen, AdviseDialog
@@ -63,11 +66,26 @@ async def test_a_real_search_from_the_app_stores_and_shows_its_advice(tmp_path):
             assert "estimator: n_jobs=" in text
             assert app._advice is None and not app.running
             assert {(r.train, r.eval) for r in app.results} >= {(1, 1), (2, 1)}
+            shown = {e.point_id: app._speedups.get(id(e)) for e in app._shown}
+        # The next app session loads them from the store, with the same speedups.
+        again = make_app(store=store)
+        async with again.run_test(size=(160, 50)) as pilot:
+            await wait_for(pilot, lambda: len(again._shown) == len(shown))
+            loaded = {e.point_id: again._speedups.get(id(e)) for e in again._shown}
         [advice] = store.advice()
         sweeps = store.sweeps()
+        exported = list(csv.DictReader(io.StringIO("".join(EXPORTERS["csv"](store)))))
     assert advice.task == "rf-train" and advice.status in ("settled", "budget")
     assert advice.record["sweeps"] == [s.id for s in sweeps]
     assert {s.strategy for s in sweeps} == {"advise"}
+    # The table's speedups are the export's: each batch's points against its own 1 x 1.
+    assert len(sweeps) >= 2 and set(shown) == {int(row["point_id"]) for row in exported}
+    for row in exported:
+        for speedup in (shown[int(row["point_id"])], loaded[int(row["point_id"])]):
+            if row["speedup"] == "":
+                assert speedup is None, row
+            else:
+                assert speedup is not None and f"{speedup.value:.4g}" == row["speedup"], row
 
 
 async def test_cancelling_a_search_keeps_what_it_measured_and_says_so(tmp_path):

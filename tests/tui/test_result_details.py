@@ -165,6 +165,11 @@ async def test_a_result_of_this_session_with_little_recorded():
     assert "Speedup" not in text  # none was given
 
 
+async def test_a_point_of_an_advice_search_names_the_batch_it_was_measured_in():
+    entry = Entry(make_result("rf-train", 2, 1, 1.0), point_id=9, sweep="advice 2", batch=5)
+    assert "sweep advice 2, its batch sweep 5" in await shown(ResultDetails(entry))
+
+
 async def test_it_scrolls_and_fits_80_columns():
     screen, _ = details_of()
     async with ScreenHost(screen).run_test(size=(80, 24)) as pilot:

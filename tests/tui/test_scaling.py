@@ -139,6 +139,26 @@ def test_each_1x1_of_a_sweep_that_measured_it_twice_is_1x_against_itself():
     assert found[id(point)].value == 2.0 and found[id(point)].baseline is second
 
 
+def test_an_advice_searchs_batches_are_one_curve_but_each_its_own_sweeps_baseline():
+    """As `cpulab export` has them: a batch's points against its own 1 x 1; a batch
+    without one (the splits of a core count) has no speedup."""
+
+    def batch(number, *points):
+        return [Entry(make_result("cv-eval", t, e, s), sweep="advice 1", batch=number)
+                for t, e, s in points]  # fmt: skip
+
+    first = batch(4, (1, 1, 0.5), (1, 2, 0.25))
+    splits = batch(5, (2, 1, 0.4))
+    final = batch(6, (1, 1, 0.4), (1, 2, 0.25))
+    found = speedups([*first, *splits, *final])
+    assert found[id(first[1])].value == 2.0 and found[id(first[1])].baseline is first[0]
+    assert id(splits[0]) not in found
+    assert found[id(final[1])].value == 1.6 and found[id(final[1])].baseline is final[0]
+    labels = [line.label for line in scaling_series([*first, *splits, *final], False, CATALOGUE)]
+    # One curve of the search per strategy, not one per batch.
+    assert labels == ["cv-eval train-cores · advice 1", "cv-eval eval-cores · advice 1"]
+
+
 def test_runs_outside_a_sweep_use_the_latest_1x1_of_their_own_session():
     earlier_base = Entry(make_result("rf-train", 1, 1, 4.0), this_session=False)
     earlier = Entry(make_result("rf-train", 2, 1, 2.0), this_session=False)

@@ -430,6 +430,7 @@ class CpulabApp(App[None]):
                 this_session=False,
                 created_at=stored.created_at,
                 machine_id=stored.machine_id,
+                batch=stored.sweep_id if stored.sweep_id in searches else None,
             )
             for stored in reversed(newest)
         ]
@@ -908,6 +909,7 @@ class CpulabApp(App[None]):
             point_id=session.point_id(result) if session is not None else None,
             sweep=self._sweep_label(),
             created_at=time.time(),
+            batch=self._batch(),
         )
 
     def _sweep_label(self) -> str | None:
@@ -920,6 +922,12 @@ class CpulabApp(App[None]):
             return None
         stored = session.sweep_id
         return str(stored) if stored is not None else f"app {self._sweeps_run}"
+
+    def _batch(self) -> int | None:
+        """The stored sweep of the advice search's batch running; None outside a search."""
+        if self._batch_done is None or self._session is None:
+            return None
+        return self._session.sweep_id
 
     def _note_stored_late(self, outcome: Outcome) -> bool:
         """Results the store took only at the session's end (another process held it locked
@@ -936,7 +944,10 @@ class CpulabApp(App[None]):
         ]  # fmt: skip
         for entry in late:
             stored = replace(
-                entry, point_id=session.point_id(entry.result), sweep=self._sweep_label()
+                entry,
+                point_id=session.point_id(entry.result),
+                sweep=self._sweep_label(),
+                batch=self._batch(),
             )
             self.workspace.replace(entry, stored)
         return bool(late)

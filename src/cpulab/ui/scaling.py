@@ -1,7 +1,9 @@
 """Speedups and chart series over finished results. Plain Python: no Textual here.
 
 One definition of speedup, the CLI's: a point's time against the 1 x 1 point of its own
-sweep, analysed by the engine's `analyse_results` exactly as `cpulab sweep` reports it.
+sweep, analysed by the engine's `analyse_results` exactly as `cpulab sweep` reports it and
+`cpulab export` writes it. An advice search's batches are drawn as one series, but each is a
+stored sweep of its own, and its points' speedups are against its own 1 x 1, as exported.
 A run outside any sweep is measured against the latest 1 x 1 run of the same task, variant
 and scale up to it, in the same session (this app session, or, for results loaded from the
 store, the earlier ones together): a 1 x 1 run against itself, and runs made before any 1 x 1
@@ -12,7 +14,7 @@ The chart shows a curve: the latest result of each split, against the latest 1 x
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
 
@@ -34,6 +36,8 @@ class Entry:
     this_session: bool = True
     created_at: float | None = None  # seconds since the epoch, where stored
     machine_id: int | None = None
+    # An advice search's batch: the stored sweep it is, where `sweep` names the search.
+    batch: int | None = None
 
     @property
     def ident(self) -> tuple:
@@ -83,11 +87,21 @@ def group_key(entry: Entry) -> tuple:
     return ("runs", entry.this_session, curve)
 
 
-def groups_of(entries: Iterable[Entry]) -> dict[tuple, Group]:
-    """Every group of these entries, by `group_key`, in first-run order."""
+def baseline_key(entry: Entry) -> tuple:
+    """The group whose 1 x 1 a point's speedup is measured against: `group_key`'s, but an
+    advice search's batch is the stored sweep it is."""
+    if entry.batch is not None:
+        return ("sweep", str(entry.batch), curve_key(entry.result))
+    return group_key(entry)
+
+
+def groups_of(
+    entries: Iterable[Entry], key: Callable[[Entry], tuple] = group_key
+) -> dict[tuple, Group]:
+    """Every group of these entries, by `key`, in first-run order."""
     latest: dict[tuple, dict[tuple[int, int], Entry]] = {}
     for entry in entries:
-        splits = latest.setdefault(group_key(entry), {})
+        splits = latest.setdefault(key(entry), {})
         splits.pop((entry.result.train, entry.result.eval), None)  # a rerun counts as new
         splits[(entry.result.train, entry.result.eval)] = entry
     return {
@@ -119,9 +133,9 @@ def speedups(entries: Sequence[Entry]) -> dict[int, Speedup]:
     first."""
     found: dict[int, Speedup] = {}
     runs: dict[tuple, list[Entry]] = {}
-    sweeps = groups_of(e for e in entries if e.sweep is not None)
+    sweeps = groups_of((e for e in entries if e.sweep is not None), baseline_key)
     for entry in entries:
-        key = group_key(entry)
+        key = baseline_key(entry)
         if entry.sweep is None:
             runs.setdefault(key, []).append(entry)
             continue

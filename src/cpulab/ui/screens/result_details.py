@@ -93,9 +93,12 @@ def _run_rows(entry: Entry) -> Rows:
 def _where_rows(entry: Entry) -> Rows:
     """Where and when the result was stored, and whether this app session ran it."""
     stored = "not stored" if entry.point_id is None else f"point {entry.point_id}"
+    sweep = "none: a single run" if entry.sweep is None else entry.sweep
+    if entry.batch is not None:  # the search's batch, its speedup's sweep
+        sweep += f", its batch sweep {entry.batch}"
     rows = [
         ("stored", stored + ("" if entry.this_session else ", read from the history")),
-        ("sweep", "none: a single run" if entry.sweep is None else entry.sweep),
+        ("sweep", sweep),
     ]
     if entry.created_at is not None:
         rows.append(("created", _when(entry.created_at)))
