@@ -331,10 +331,11 @@ def figures_lines(figures: TimelineFigures, runs: int | None = None) -> list[str
             if len(figures.workers) <= 4
             else ""
         )
-        lines.append(
-            f"workers busy: {min(busy) * 100:.0f}-{max(busy) * 100:.0f} %, "
-            f"mean {sum(busy) / len(busy) * 100:.0f} %{each}"
-        )
+        low, high = (f"{share * 100:.0f}" for share in (min(busy), max(busy)))
+        spread = f"{low} %" if low == high else (
+            f"{low}-{high} %, mean {sum(busy) / len(busy) * 100:.0f} %"
+        )  # fmt: skip
+        lines.append(f"workers busy: {spread}{each}")
     if figures.idle_tail is not None:
         lines.append(
             f"idle tail: {figures.idle_tail:.2f} s ({_share(figures.idle_tail_share)}) from the "
