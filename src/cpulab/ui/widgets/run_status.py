@@ -55,7 +55,8 @@ class RunStatus(Static):
         # whole screen at every progress event was most of the app's own CPU in a run.
         self.update(text, layout=False)
         width, height = self.content_size
-        needed = max(LINES, self.get_content_height(self.size, self.app.size, width))
+        floor = self.styles.min_height.cells if self.styles.min_height is not None else None
+        needed = max(floor or 0, self.get_content_height(self.size, self.app.size, width))
         if not width or needed != height:
             self.refresh(layout=True)
 
