@@ -78,6 +78,7 @@ async def test_filters_choose_a_task_and_a_sweep_and_say_so_in_the_title(tmp_pat
             await pilot.press("f")
             await wait_for(pilot, lambda: isinstance(app.screen, FilterDialog))
             app.screen.query_one("#filter-task", Select).value = "cv-eval"
+            await pilot.pause()  # the sweeps to choose from are now cv-eval's
             app.screen.query_one("#filter-sweep", Select).value = "1"
             await pilot.click("#filter-apply")
             await wait_for(pilot, lambda: rows(app) == [("cv-eval", 1, 1), ("cv-eval", 1, 2)])
@@ -90,6 +91,34 @@ async def test_filters_choose_a_task_and_a_sweep_and_say_so_in_the_title(tmp_pat
             await pilot.press("escape")
             await wait_for(pilot, lambda: not isinstance(app.screen, FilterDialog))
             assert len(app.results) == 2
+
+
+async def test_the_sweeps_to_filter_by_are_the_chosen_tasks(tmp_path):
+    with ResultStore.open(tmp_path / "results.sqlite") as store:
+        fill(store)  # sweep 1 is of cv-eval
+        rf_sweep = store.start_sweep("rf-train", "small", "train", [1, 2], 1, 0, machine_facts())
+        store.add_point(here(make_result("rf-train", 1, 1, 2.0)), rf_sweep)
+        store.finish_sweep(rf_sweep, "done")
+        app = make_app(store=store)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_for(pilot, lambda: len(app.results) == 3)
+            await pilot.press("f")
+            await wait_for(pilot, lambda: isinstance(app.screen, FilterDialog))
+            dialog = app.screen
+
+            def sweeps() -> list[str]:
+                select = dialog.query_one("#filter-sweep", Select)
+                return [str(label).split(":")[0] for label, _ in select._options]
+
+            assert sweeps() == ["any", f"sweep {rf_sweep}"]  # rf-train's, the list's task
+            dialog.query_one("#filter-sweep", Select).value = str(rf_sweep)
+            dialog.query_one("#filter-task", Select).value = "cv-eval"
+            await wait_for(pilot, lambda: sweeps() == ["any", "sweep 1"])
+            # The rf-train sweep chosen is no choice for cv-eval: any, not an empty view.
+            assert dialog.chosen().sweep is None
+            dialog.query_one("#filter-sweep", Select).value = "1"
+            await pilot.click("#filter-apply")
+            await wait_for(pilot, lambda: rows(app) == [("cv-eval", 1, 1), ("cv-eval", 1, 2)])
 
 
 async def test_hide_clear_and_show_again(tmp_path):

@@ -1050,17 +1050,21 @@ class CpulabApp(App[None]):
 
     def action_filters(self) -> None:
         seen = [*self.workspace.history, *self.workspace.session]
-        sweeps = {e.sweep: f"sweep {e.sweep}: {e.result.task}" for e in seen if e.sweep}
+        sweeps = {
+            e.sweep: (e.result.task, f"sweep {e.sweep}: {e.result.task}") for e in seen if e.sweep
+        }
         machines = {}
         if self.store is not None:
             machines = self._machine_labels = {m.id: m.label for m in self.store.machines()}
             for record in self.store.newest_sweeps(RECENT_SWEEPS):
                 sweeps[str(record.id)] = (
+                    record.task,
                     f"sweep {record.id}: {record.task} ({record.scale}), {record.strategy},"
-                    f" {record.status}"
+                    f" {record.status}",
                 )
         dialog = FilterDialog(
             self.workspace.filters,
+            chosen_task=self.chosen_task.name,
             tasks=sorted(self.catalogue.tasks),
             variants=sorted({e.result.variant for e in seen}),
             sweeps=dict(sorted(sweeps.items(), key=lambda item: _sweep_order(item[0]))),

@@ -48,16 +48,26 @@ class FilterDialog(ModalScreen[tuple[Filters, bool] | None]):
         self,
         filters: Filters,
         *,
+        chosen_task: str,
         tasks: Sequence[str],
         variants: Sequence[str],
-        sweeps: Mapping[str, str],
+        sweeps: Mapping[str, tuple[str, str]],
         machines: Mapping[int, str],
         hidden: int,
     ) -> None:
+        """`chosen_task`: the task list's, which "task" shows unless another is chosen;
+        `sweeps`: each sweep's task and label, by its key."""
         super().__init__()
-        self.filters = filters
+        self.filters, self.chosen_task = filters, chosen_task
         self.tasks, self.variants, self.sweeps = tasks, variants, sweeps
         self.machines, self.hidden = machines, hidden
+
+    def _sweeps_of(self, task: str, keep: str | None = None) -> list[tuple[str, str]]:
+        """The sweeps to choose from for `task`, (label, key): a sweep of another task would
+        show nothing. `keep` stays among them whatever its task, as the filter has it."""
+        return [
+            (label, key) for key, (of, label) in self.sweeps.items() if of == task or key == keep
+        ]
 
     def compose(self) -> ComposeResult:
         f = self.filters
@@ -91,7 +101,7 @@ class FilterDialog(ModalScreen[tuple[Filters, bool] | None]):
                 yield select("filter-machine", [("this one", None), *machines], f.machine)
             with Horizontal():
                 yield Label("sweep")
-                sweeps = [(label, key) for key, label in self.sweeps.items()]
+                sweeps = self._sweeps_of(f.task or self.chosen_task, keep=f.sweep)
                 yield select("filter-sweep", [("any", None), *sweeps], f.sweep)
             yield TickBox(
                 "earlier results from the store", f.history, id="filter-history", compact=True
@@ -119,6 +129,16 @@ class FilterDialog(ModalScreen[tuple[Filters, bool] | None]):
             sweep=self._text("filter-sweep"),
             history=self.query_one("#filter-history", Checkbox).value,
         )
+
+    @on(Select.Changed, "#filter-task")
+    def _task_changed(self) -> None:
+        """Only the chosen task's sweeps to choose from; one chosen of it stays chosen."""
+        sweep = self.query_one("#filter-sweep", Select)
+        chosen = sweep.value
+        options = [("any", ANY), *self._sweeps_of(self._text("filter-task") or self.chosen_task)]
+        sweep.set_options(options)
+        if any(value == chosen for _, value in options):
+            sweep.value = chosen
 
     @on(Button.Pressed, "#filter-apply")
     def _apply(self) -> None:
