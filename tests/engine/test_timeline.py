@@ -75,7 +75,7 @@ def test_workers_busy_alike_read_as_one_figure_else_as_a_range_and_mean():
     alike = figures(Timeline.build(tasks=waves(16, 8, 1.0), calls=[(T0, T0 + 2.0)]), 8)
     assert "workers busy: 100 %" in figures_lines(alike)
     ragged = figures(Timeline.build(tasks=waves(30, 8, 2.0), calls=[(T0, T0 + 8.0)]), 8)
-    assert "workers busy: 75-100 %, mean 94 %" in figures_lines(ragged)  # 2 at 75, 6 at 100
+    assert "workers busy: 75 % to 100 %, mean 94 %" in figures_lines(ragged)  # 2 at 75, 6 at 100
 
 
 def test_workers_asked_for_but_never_given_a_task_count_as_idle():

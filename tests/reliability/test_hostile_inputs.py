@@ -117,6 +117,12 @@ OVERFLOWING = [
             says=f"there is no machine {HUGE}: machine ids go up to 9223372036854775807"),
     hostile("export", "--machine", HUGE, says=f"there is no machine {HUGE}"),
     hostile("history", "--machine", ENDLESS, says="there is no machine 999"),
+    # Leading zeros count for nothing, however many: int() alone gives up past 4,300 digits.
+    hostile("sweep", "rf-train", "--cores", "0" * 5000 + "9", says="9 cores is too many for"),
+    hostile("history", "--machine", "0" * 5000 + HUGE, says=f"there is no machine {HUGE}:"),
+    hostile("compare", "0" * 5000 + HUGE, "1", says=f"there is no sweep #{HUGE}: sweep ids"),
+    hostile("compare", "run:" + "0" * 5000, "run:1", says="run ids start at 1, not 0"),
+    hostile("show", "0" * 5000 + HUGE, says=f"there is no stored result #{HUGE}: result ids"),
     hostile("run", "cv-eval", "--repeats", HUGE, says=f"repeats must be at most 10000, not {HUGE}"),
     hostile("sweep", "cv-eval", "--repeats", HUGE, says="repeats must be at most 10000"),
     hostile("sweep", "cv-eval", "--warmup", HUGE, says="warm-up runs must be at most 10000"),

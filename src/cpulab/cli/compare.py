@@ -16,9 +16,9 @@ from typing import Any
 from cpulab.cli.parser import (
     EXIT_FAILED,
     EXIT_OK,
-    MAX_ROW_ID,
     check_task_filter,
     machine_filter,
+    row_id,
 )
 from cpulab.cli.render import warn_unreadable
 from cpulab.engine.compare import (
@@ -100,11 +100,9 @@ def _parse_side(text: str) -> tuple[str, int]:
             f"cannot read {text!r}: name a sweep as 12 or sweep:12, a stored result as run:101"
         )
     kind, digits = match.group(1) or "sweep", match.group(2)
-    ids = "sweep" if kind == "sweep" else "result"
-    if len(digits.lstrip("0")) > len(str(MAX_ROW_ID)) or int(digits) > MAX_ROW_ID:
-        raise UsageError(f"there is no {_name(kind, digits)}: {ids} ids go up to {MAX_ROW_ID}")
-    if (number := int(digits)) < 1:
-        raise UsageError(f"{kind} ids start at 1, not {digits}")
+    number = row_id(digits, _name(kind, "{}"), "sweep" if kind == "sweep" else "result")
+    if number < 1:
+        raise UsageError(f"{kind} ids start at 1, not {number}")
     return kind, number
 
 

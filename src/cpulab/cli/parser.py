@@ -19,6 +19,7 @@ from cpulab.engine.backends import BACKENDS, resolve_backend
 from cpulab.engine.cores import (
     CORES_PER_CORE,
     MAX_CORES,
+    MAX_DIGITS,
     OVERSUBSCRIBE_FLAG,
     CoreSplit,
     available_cores,
@@ -688,9 +689,18 @@ def machine_filter(text: str | None) -> int | str | None:
     the host or CPU name."""
     if text is None or not re.fullmatch(r"[0-9]+", text):
         return text
-    if len(text.lstrip("0")) > len(str(MAX_ROW_ID)) or int(text) > MAX_ROW_ID:
-        raise UsageError(f"there is no machine {text}: machine ids go up to {MAX_ROW_ID}")
-    return int(text)
+    return row_id(text, "machine {}", "machine")
+
+
+def row_id(digits: str, named: str, kind: str) -> int:
+    """The id of a store row that ASCII digits write. One past SQLite's largest integer is
+    no row's: UsageError naming it as typed, leading zeros left out and cut short where
+    long, in `named`'s words ("sweep #{}"), and the `kind` of id it is."""
+    significant = digits.lstrip("0") or "0"
+    if len(significant) <= len(str(MAX_ROW_ID)) and int(significant) <= MAX_ROW_ID:
+        return int(significant)
+    shown = significant if len(significant) <= MAX_DIGITS else f"{significant[:MAX_DIGITS]}..."
+    raise UsageError(f"there is no {named.format(shown)}: {kind} ids go up to {MAX_ROW_ID}")
 
 
 def check_task_filter(store: ResultStore, task: str | None) -> None:

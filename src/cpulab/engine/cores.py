@@ -103,10 +103,12 @@ def available_cores() -> int:
 
 def digits_value(digits: str) -> int:
     """The number a string of ASCII digits writes; UsageError where it is longer than any
-    count could be (int() gives up past 4,300 digits, and a message would quote them all)."""
-    if len(digits.lstrip("0")) > MAX_DIGITS:
-        raise UsageError(f"{digits[:MAX_DIGITS]}... is far too large a number")
-    return int(digits)
+    count could be (int() gives up past 4,300 digits, leading zeros included, and a message
+    would quote them all)."""
+    significant = digits.lstrip("0") or "0"
+    if len(significant) > MAX_DIGITS:
+        raise UsageError(f"{significant[:MAX_DIGITS]}... is far too large a number")
+    return int(significant)
 
 
 def whole_number(text: str) -> int | None:

@@ -325,17 +325,20 @@ def figures_lines(figures: TimelineFigures, runs: int | None = None) -> list[str
         )
     if figures.workers:
         busy = [w.busy for w in figures.workers]
-        each = (
-            ": "
-            + ", ".join(f"{_cut(w.worker, MOST_LABEL)} {_share(w.busy)}" for w in figures.workers)
-            if len(figures.workers) <= 4
-            else ""
-        )
-        low, high = (f"{share * 100:.0f}" for share in (min(busy), max(busy)))
-        spread = f"{low} %" if low == high else (
-            f"{low}-{high} %, mean {sum(busy) / len(busy) * 100:.0f} %"
-        )  # fmt: skip
-        lines.append(f"workers busy: {spread}{each}")
+        low, high = _share(min(busy)), _share(max(busy))
+        if low == high:  # all alike: one figure, no worker to name apart
+            lines.append(f"workers busy: {low}")
+        else:
+            each = (
+                ": "
+                + ", ".join(
+                    f"{_cut(w.worker, MOST_LABEL)} {_share(w.busy)}" for w in figures.workers
+                )
+                if len(figures.workers) <= 4
+                else ""
+            )
+            mean = _share(sum(busy) / len(busy))
+            lines.append(f"workers busy: {low} to {high}, mean {mean}{each}")
     if figures.idle_tail is not None:
         lines.append(
             f"idle tail: {figures.idle_tail:.2f} s ({_share(figures.idle_tail_share)}) from the "
