@@ -12,6 +12,7 @@ from cpulab.ui.screens.confirm import Confirm
 from cpulab.ui.screens.filters import FilterDialog
 from cpulab.ui.screens.result_details import ResultDetails
 from cpulab.ui.widgets import ResultsTable, ScalingChart
+from cpulab.ui.workspace import Filters
 from support.tui import make_app, make_result, wait_for
 
 
@@ -119,6 +120,25 @@ async def test_the_sweeps_to_filter_by_are_the_chosen_tasks(tmp_path):
             dialog.query_one("#filter-sweep", Select).value = "1"
             await pilot.click("#filter-apply")
             await wait_for(pilot, lambda: rows(app) == [("cv-eval", 1, 1), ("cv-eval", 1, 2)])
+
+
+async def test_the_dialog_keeps_the_filters_own_sweep_and_variant_among_its_choices(tmp_path):
+    """Whatever is in view: a sweep of another task than the list's, a variant no result
+    shown has, a sweep of this session no longer listed. Apply, untouched, keeps them."""
+    with ResultStore.open(tmp_path / "results.sqlite") as store:
+        fill(store)  # sweep 1 is of cv-eval; the list's task is rf-train
+        app = make_app(store=store)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_for(pilot, lambda: len(app.results) == 2)
+            for kept in (Filters(sweep="1"), Filters(variant="v1", sweep="app 9")):
+                app.workspace.filters = kept
+                await pilot.press("f")
+                await wait_for(pilot, lambda: isinstance(app.screen, FilterDialog))
+                await pilot.pause()
+                assert app.screen.chosen() == kept
+                await pilot.click("#filter-apply")
+                await wait_for(pilot, lambda: not isinstance(app.screen, FilterDialog))
+                assert app.workspace.filters == kept
 
 
 async def test_hide_clear_and_show_again(tmp_path):

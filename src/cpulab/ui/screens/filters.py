@@ -56,17 +56,24 @@ class FilterDialog(ModalScreen[tuple[Filters, bool] | None]):
         hidden: int,
     ) -> None:
         """`chosen_task`: the task list's, which "task" shows unless another is chosen;
-        `sweeps`: each sweep's task and label, by its key."""
+        `sweeps`: each sweep's task and label, by its key. The filters' own variant and
+        sweep are among the choices whether or not anything in view has them."""
         super().__init__()
         self.filters, self.chosen_task = filters, chosen_task
+        if filters.variant is not None and filters.variant not in variants:
+            variants = [*variants, filters.variant]
+        if filters.sweep is not None and filters.sweep not in sweeps:
+            sweeps = {**sweeps, filters.sweep: ("", f"sweep {filters.sweep}")}
         self.tasks, self.variants, self.sweeps = tasks, variants, sweeps
         self.machines, self.hidden = machines, hidden
+        self._sweeps_for = filters.task or chosen_task  # the task the sweep list is of
 
-    def _sweeps_of(self, task: str, keep: str | None = None) -> list[tuple[str, str]]:
+    def _sweeps_of(self, task: str) -> list[tuple[str, str]]:
         """The sweeps to choose from for `task`, (label, key): a sweep of another task would
-        show nothing. `keep` stays among them whatever its task, as the filter has it."""
+        show nothing. The filters' own stays among them: it is what is shown now."""
+        kept = self.filters.sweep
         return [
-            (label, key) for key, (of, label) in self.sweeps.items() if of == task or key == keep
+            (label, key) for key, (of, label) in self.sweeps.items() if task == of or key == kept
         ]
 
     def compose(self) -> ComposeResult:
@@ -101,7 +108,7 @@ class FilterDialog(ModalScreen[tuple[Filters, bool] | None]):
                 yield select("filter-machine", [("this one", None), *machines], f.machine)
             with Horizontal():
                 yield Label("sweep")
-                sweeps = self._sweeps_of(f.task or self.chosen_task, keep=f.sweep)
+                sweeps = self._sweeps_of(self._sweeps_for)
                 yield select("filter-sweep", [("any", None), *sweeps], f.sweep)
             yield TickBox(
                 "earlier results from the store", f.history, id="filter-history", compact=True
@@ -132,10 +139,15 @@ class FilterDialog(ModalScreen[tuple[Filters, bool] | None]):
 
     @on(Select.Changed, "#filter-task")
     def _task_changed(self) -> None:
-        """Only the chosen task's sweeps to choose from; one chosen of it stays chosen."""
+        """Only the chosen task's sweeps to choose from; one chosen of it stays chosen. (The
+        field says it changed as it mounts too, to the value it was made with.)"""
+        task = self._text("filter-task") or self.chosen_task
+        if task == self._sweeps_for:
+            return
+        self._sweeps_for = task
         sweep = self.query_one("#filter-sweep", Select)
         chosen = sweep.value
-        options = [("any", ANY), *self._sweeps_of(self._text("filter-task") or self.chosen_task)]
+        options = [("any", ANY), *self._sweeps_of(task)]
         sweep.set_options(options)
         if any(value == chosen for _, value in options):
             sweep.value = chosen
