@@ -166,7 +166,7 @@ async def test_a_result_of_this_session_with_little_recorded():
 
 
 async def test_a_point_of_an_advice_search_names_the_batch_it_was_measured_in():
-    entry = Entry(make_result("rf-train", 2, 1, 1.0), point_id=9, sweep="advice 2", batch=5)
+    entry = Entry(make_result("rf-train", 2, 1, 1.0), point_id=9, sweep="advice 2", batch="5")
     assert "sweep advice 2, its batch sweep 5" in await shown(ResultDetails(entry))
 
 

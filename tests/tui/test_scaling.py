@@ -143,12 +143,12 @@ def test_an_advice_searchs_batches_are_one_curve_but_each_its_own_sweeps_baselin
     """As `cpulab export` has them: a batch's points against its own 1 x 1; a batch
     without one (the splits of a core count) has no speedup."""
 
-    def batch(number, *points):
-        return [Entry(make_result("cv-eval", t, e, s), sweep="advice 1", batch=number)
+    def batch(key, *points):
+        return [Entry(make_result("cv-eval", t, e, s), sweep="advice 1", batch=str(key))
                 for t, e, s in points]  # fmt: skip
 
     first = batch(4, (1, 1, 0.5), (1, 2, 0.25))
-    splits = batch(5, (2, 1, 0.4))
+    splits = batch("app 5", (2, 1, 0.4))  # one the store did not take is a sweep as much
     final = batch(6, (1, 1, 0.4), (1, 2, 0.25))
     found = speedups([*first, *splits, *final])
     assert found[id(first[1])].value == 2.0 and found[id(first[1])].baseline is first[0]

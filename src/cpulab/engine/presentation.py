@@ -92,19 +92,19 @@ def sweep_lines(
     memory: MemoryModel | None,
     limit: MemoryLimit,
     strategy: str,
-    machine: Result,
+    ran_on: Result,
 ) -> list[str]:
     """What a sweep's report says after its fit and best splits, `cpulab sweep` and the
     app's summary alike: the scaling model, what the task's runs need in memory (from the
-    store's `memory` model of them), and whether SMT pays. `machine`: any of the sweep's
+    store's `memory` model of them), and whether SMT pays. `ran_on`: any of the sweep's
     results, for the machine it ran on."""
     # Workers are the cores only where the sweep gives them all to evaluation.
     cap = memory.max_workers(limit.bytes) if memory and strategy == "eval" else None
     baseline = report.baseline.median if report.baseline else None
-    lines = model_lines(model, machine.available, cap, baseline=baseline)
-    if said := memory_line(memory, limit, machine.available):
+    lines = model_lines(model, ran_on.available, cap, baseline=baseline)
+    if said := memory_line(memory, limit, ran_on.available):
         lines.append(said)
-    physical = machine.machine.get("topology", {}).get("physical_cores")
+    physical = ran_on.machine.get("topology", {}).get("physical_cores")
     if smt := smt_line(report, physical):
         lines.append(smt)
     return lines

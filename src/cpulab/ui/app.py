@@ -430,7 +430,7 @@ class CpulabApp(App[None]):
                 this_session=False,
                 created_at=stored.created_at,
                 machine_id=stored.machine_id,
-                batch=stored.sweep_id if stored.sweep_id in searches else None,
+                batch=str(stored.sweep_id) if stored.sweep_id in searches else None,
             )
             for stored in reversed(newest)
         ]
@@ -900,7 +900,7 @@ class CpulabApp(App[None]):
         try:
             return model_for(self.store, task, plan.scale, variant)
         except (UsageError, sqlite3.Error):
-            return None  # a store that cannot be read tells nothing; its problem is said
+            return None  # a store that cannot be read tells nothing: no memory line
 
     def _session_entry(self, result: Result) -> Entry:
         session = self._session
@@ -913,21 +913,24 @@ class CpulabApp(App[None]):
         )
 
     def _sweep_label(self) -> str | None:
-        """The series the session's results are entries of: its stored sweep, a sweep the
-        store does not have (yet), an advice search; None for a single run."""
-        session = self._session
+        """The series the session's results are entries of: an advice search, else its
+        own sweep (see `_own_sweep`); None for a single run."""
         if self._batch_done is not None:  # an advice search's batches make one series
             return f"advice {self._advices_run}"
+        return self._own_sweep()
+
+    def _batch(self) -> str | None:
+        """The sweep of the advice search's batch running; None outside a search."""
+        return self._own_sweep() if self._batch_done is not None else None
+
+    def _own_sweep(self) -> str | None:
+        """The session's sweep: its stored id, or "app N" for one the store does not have
+        (yet); None for a single run."""
+        session = self._session
         if session is None or session.plan is None:
             return None
         stored = session.sweep_id
         return str(stored) if stored is not None else f"app {self._sweeps_run}"
-
-    def _batch(self) -> int | None:
-        """The stored sweep of the advice search's batch running; None outside a search."""
-        if self._batch_done is None or self._session is None:
-            return None
-        return self._session.sweep_id
 
     def _note_stored_late(self, outcome: Outcome) -> bool:
         """Results the store took only at the session's end (another process held it locked

@@ -36,8 +36,9 @@ class Entry:
     this_session: bool = True
     created_at: float | None = None  # seconds since the epoch, where stored
     machine_id: int | None = None
-    # An advice search's batch: the stored sweep it is, where `sweep` names the search.
-    batch: int | None = None
+    # An advice search's batch: the sweep it is ("12", or "app 3" unstored), where `sweep`
+    # names the search.
+    batch: str | None = None
 
     @property
     def ident(self) -> tuple:
@@ -89,9 +90,9 @@ def group_key(entry: Entry) -> tuple:
 
 def baseline_key(entry: Entry) -> tuple:
     """The group whose 1 x 1 a point's speedup is measured against: `group_key`'s, but an
-    advice search's batch is the stored sweep it is."""
+    advice search's batch is the sweep it is, stored or not."""
     if entry.batch is not None:
-        return ("sweep", str(entry.batch), curve_key(entry.result))
+        return ("sweep", entry.batch, curve_key(entry.result))
     return group_key(entry)
 
 

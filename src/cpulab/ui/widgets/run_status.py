@@ -13,7 +13,9 @@ STATES = ("-running", "-done", "-failed", "-cancelled")
 BAR_WIDTH = 12
 # Lines the status keeps, whatever it says: as many as a running one has, so that neither
 # a run's start nor its end lays the screen out again (at 200x60 that was 20 to 35 ms a
-# time, the chart drawn again at its new size). A longer error or result grows it.
+# time, the chart drawn again at its new size). A longer error or result grows it. The
+# one-view layouts let an idle status in the setup view take fewer (app.tcss), where a
+# run's start changes the view anyway.
 LINES = 3
 
 
@@ -55,6 +57,8 @@ class RunStatus(Static):
         # whole screen at every progress event was most of the app's own CPU in a run.
         self.update(text, layout=False)
         width, height = self.content_size
+        # The floor as styled now: a state's class just set restyles later, and lays the
+        # screen out again itself where it changes the floor.
         floor = self.styles.min_height.cells if self.styles.min_height is not None else None
         needed = max(floor or 0, self.get_content_height(self.size, self.app.size, width))
         if not width or needed != height:
