@@ -53,6 +53,8 @@ async def test_the_dialog_checks_the_budget_cores_and_blas_as_they_are_typed():
 
 async def test_a_real_search_from_the_app_stores_and_shows_its_advice(tmp_path):
     with ResultStore.open(tmp_path / "results.sqlite") as store:
+        # Advice #1, of another session: the app's search must not be drawn as its curve.
+        store.add_advice("rf-train", "small", "", "settled", machine_facts(), {"best": {}})
         app = make_app(store=store)
         async with app.run_test(size=(160, 50)) as pilot:
             dialog = await open_advise_dialog(pilot)  # rf-train: training cores only
@@ -60,6 +62,8 @@ async def test_a_real_search_from_the_app_stores_and_shows_its_advice(tmp_path):
             await pilot.pause()
             await pilot.press("enter")
             await wait_for(pilot, lambda: app.running, timeout=30)
+            await wait_for(pilot, lambda: bool(app.workspace.session), timeout=60)
+            assert {e.sweep for e in app.workspace.session} == {"advice app 1"}
             await wait_for(pilot, lambda: advice_shown(app), timeout=120)
             text = screen_text(app.screen)
             assert "recommended: training" in text and "in code:" in text
@@ -67,15 +71,19 @@ async def test_a_real_search_from_the_app_stores_and_shows_its_advice(tmp_path):
             assert app._advice is None and not app.running
             assert {(r.train, r.eval) for r in app.results} >= {(1, 1), (2, 1)}
             shown = {e.point_id: app._speedups.get(id(e)) for e in app._shown}
+            # Stored, the search is advice #2, as the next session's history names it.
+            assert {e.sweep for e in app.workspace.session} == {"advice 2"}
         # The next app session loads them from the store, with the same speedups.
         again = make_app(store=store)
         async with again.run_test(size=(160, 50)) as pilot:
             await wait_for(pilot, lambda: len(again._shown) == len(shown))
             loaded = {e.point_id: again._speedups.get(id(e)) for e in again._shown}
-        [advice] = store.advice()
+            again_labels = {e.sweep for e in again._shown}
+        earlier, advice = sorted(store.advice(), key=lambda a: a.id)
         sweeps = store.sweeps()
         exported = list(csv.DictReader(io.StringIO("".join(EXPORTERS["csv"](store)))))
     assert advice.task == "rf-train" and advice.status in ("settled", "budget")
+    assert (earlier.id, advice.id) == (1, 2) and again_labels == {"advice 2"}
     assert advice.record["sweeps"] == [s.id for s in sweeps]
     assert {s.strategy for s in sweeps} == {"advise"}
     # The table's speedups are the export's: each batch's points against its own 1 x 1.

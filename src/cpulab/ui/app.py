@@ -659,6 +659,8 @@ class CpulabApp(App[None]):
         if self._quitting or not self.screen_stack:
             return
         ended = message.ended
+        if ended is not None and ended.advice_id is not None:
+            self._name_search(f"advice {ended.advice_id}")
         if ended is not None and ended.store_problem is not None:
             self.notify(f"the advice: {ended.store_problem}", title="Not saved", severity="error")
         if ended is None or ended.advice is None:
@@ -668,6 +670,13 @@ class CpulabApp(App[None]):
         from cpulab.ui.screens.advise import AdviceScreen
 
         self.push_screen(AdviceScreen(message.title, ended.advice, ended.advice_id))
+
+    def _name_search(self, label: str) -> None:
+        """The search's entries under the name the store gave it, as the history has them."""
+        running = self._search_label()
+        for entry in [e for e in self.workspace.session if e.sweep == running]:
+            self.workspace.replace(entry, replace(entry, sweep=label))
+        self._show_results()
 
     def _memory_confirmed(self, request: RunSpec | SweepPlan, again: str) -> bool:
         """Whether a run or sweep may start as far as memory goes. One that the stored
@@ -916,8 +925,13 @@ class CpulabApp(App[None]):
         """The series the session's results are entries of: an advice search, else its
         own sweep (see `_own_sweep`); None for a single run."""
         if self._batch_done is not None:  # an advice search's batches make one series
-            return f"advice {self._advices_run}"
+            return self._search_label()
         return self._own_sweep()
+
+    def _search_label(self) -> str:
+        """The series of this session's advice search until the store names it: not
+        "advice N", which is stored advice #N's, loaded from the history."""
+        return f"advice app {self._advices_run}"
 
     def _batch(self) -> str | None:
         """The sweep of the advice search's batch running; None outside a search."""
