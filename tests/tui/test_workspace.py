@@ -141,6 +141,29 @@ async def test_the_dialog_keeps_the_filters_own_sweep_and_variant_among_its_choi
                 assert app.workspace.filters == kept
 
 
+async def test_a_sweep_filter_on_a_stored_advice_search_reads_all_its_batches(tmp_path):
+    with ResultStore.open(tmp_path / "results.sqlite") as store:
+        fill(store)
+        batches = []
+        for splits in (((1, 1), (2, 1)), ((2, 1),)):  # the curve, then a split again
+            sweep = store.start_sweep("rf-train", "small", "advise", [1, 2], 1, 0, machine_facts())
+            for t, e in splits:
+                store.add_point(here(make_result("rf-train", t, e, 2.0 / t)), sweep)
+            store.finish_sweep(sweep, "done")
+            batches.append(sweep)
+        record = {"best": {}, "sweeps": batches}
+        advice = store.add_advice("rf-train", "small", "", "settled", machine_facts(), record)
+        app = make_app(store=store)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_for(pilot, lambda: len(app.results) == 5)
+            app.workspace.filters = Filters(sweep=f"advice {advice}")
+            app._show_results()
+            app._want_history()
+            batch_rows = [("rf-train", 1, 1), ("rf-train", 2, 1), ("rf-train", 2, 1)]
+            await wait_for(pilot, lambda: rows(app) == batch_rows)
+            assert {e.batch for e in app._shown} == {str(b) for b in batches}
+
+
 async def test_hide_clear_and_show_again(tmp_path):
     with ResultStore.open(tmp_path / "results.sqlite") as store:
         ids = fill(store)

@@ -397,13 +397,24 @@ class CpulabApp(App[None]):
                 machines = store.host_machine_ids(here["hostname"], here["cpu_model"])
             else:
                 machines = [query.machine]
-            sweep_id = int(query.sweep) if query.sweep and query.sweep.isdigit() else None
-            if query.sweep is not None and sweep_id is None:
-                newest = []  # a sweep of this session that was not stored
-            else:
-                # Only what is shown: the store's indexes find the newest rows of this
-                # task and machine, and only those are read, however large the store.
-                newest = store.points(
+            # The batches of an advice search are sweeps of their own: one series here.
+            searches = {
+                sweep: f"advice {advice.id}"
+                for advice in store.advice(task=query.task)
+                for sweep in advice.record.get("sweeps", ())
+            }
+            if query.sweep is None:
+                sweep_ids: list[int | None] = [None]
+            elif query.sweep.isdigit():
+                sweep_ids = [int(query.sweep)]
+            else:  # a stored search's batches, or none: a sweep of this session not stored
+                sweep_ids = [s for s, label in searches.items() if label == query.sweep]
+            # Only what is shown: the store's indexes find the newest rows of this task
+            # and machine (and sweep), and only those are read, however large the store.
+            newest = [
+                point
+                for sweep_id in sweep_ids
+                for point in store.points(
                     task=query.task,
                     scale=query.scale,
                     sweep_id=sweep_id,
@@ -411,12 +422,8 @@ class CpulabApp(App[None]):
                     newest_first=True,
                     limit=HISTORY_LIMIT,
                 )
-            # The batches of an advice search are sweeps of their own: one series here.
-            searches = {
-                sweep: f"advice {advice.id}"
-                for advice in store.advice(task=query.task)
-                for sweep in advice.record.get("sweeps", ())
-            }
+            ]
+            newest = sorted(newest, key=lambda point: point.id, reverse=True)[:HISTORY_LIMIT]
         except UsageError as exc:  # damage in a store too large to check as it opened
             self.post_message(HistoryLoaded(query, [], str(store.path), [str(exc)]))
             return
