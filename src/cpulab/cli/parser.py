@@ -119,12 +119,10 @@ def _id_number(text: str) -> int:
 
 
 def _point_id(text: str) -> int:
-    number = _id_number(text)
-    if number > MAX_ROW_ID:  # SQLite holds no larger integer, nor any larger id
-        raise argparse.ArgumentTypeError(
-            f"there is no stored result #{number}: result ids go up to {MAX_ROW_ID}"
-        )
-    return number
+    try:  # SQLite holds no larger integer than MAX_ROW_ID, nor any larger id
+        return row_id(str(_id_number(text)), "stored result #{}", "result")
+    except UsageError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _older_than(text: str) -> int:
